@@ -1,0 +1,49 @@
+/**
+ * Errors of the domain. Every error carries a stable `code`; `retryable` says whether the
+ * same input may succeed later (a lock that was busy) or never will (a vector of the wrong size).
+ */
+export class CoreError extends Error {
+  readonly code: string;
+  readonly retryable: boolean;
+  constructor(code: string, message: string, options: { cause?: unknown; retryable?: boolean } = {}) {
+    super(message, { cause: options.cause });
+    this.name = new.target.name;
+    this.code = code;
+    this.retryable = options.retryable ?? false;
+  }
+}
+
+/** An S3 object key or id that does not follow `users/<userId>/<imageId>.<ext>`. */
+export class InvalidKeyError extends CoreError {
+  constructor(message: string) {
+    super("invalid_key", message);
+  }
+}
+
+/** A record whose model or dimension differs from the store it is written to. */
+export class ModelMismatchError extends CoreError {
+  constructor(message: string) {
+    super("model_mismatch", message);
+  }
+}
+
+/** The per-user lock could not be taken within the bounded wait. Retrying later can help. */
+export class LockTimeoutError extends CoreError {
+  constructor(message: string, cause?: unknown) {
+    super("lock_timeout", message, { cause, retryable: true });
+  }
+}
+
+/** A store file whose header or framing cannot be read. */
+export class CorruptStoreError extends CoreError {
+  constructor(message: string, cause?: unknown) {
+    super("corrupt_store", message, { cause });
+  }
+}
+
+/** A caller's parameter outside its allowed range (threshold, minSize, limit...). */
+export class InvalidParameterError extends CoreError {
+  constructor(message: string) {
+    super("invalid_parameter", message);
+  }
+}

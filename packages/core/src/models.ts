@@ -1,0 +1,62 @@
+/**
+ * Model descriptors: everything the model server, the store and the clustering need to know
+ * about one embedding model. Vectors of different model ids are never compared.
+ */
+export interface Preprocessing {
+  /** Resize so the shorter side is this many pixels (bilinear), then center-crop to `size`. */
+  resizeShorter: number;
+  size: number;
+  mean: [number, number, number];
+  std: [number, number, number];
+  layout: "NCHW";
+}
+
+export interface SimilarityDefaults {
+  /** Default `threshold` of the clusters API for this model. */
+  threshold: number;
+  /** Pairs at or above this similarity are kept in the stored neighbour graph. */
+  graphFloor: number;
+  /** A cluster's band by its minimum (or linkage) similarity: >= high → "high", >= medium → "medium", else "low". */
+  bands: { medium: number; high: number };
+}
+
+export interface ModelDescriptor {
+  id: string;
+  dimension: number;
+  /** Where the ONNX file comes from when no local path is given, and its pinned digest. */
+  source: { url: string; sha256: string; bytes?: number };
+  input: { name: string; preprocessing: Preprocessing };
+  /** The graph tensor holding the features; exposed as an extra graph output when it is internal. */
+  feature: { tensor: string; shape: "NCHW-mean" | "NC" | "NC11" };
+  defaults: SimilarityDefaults;
+}
+
+const imagenet: Pick<Preprocessing, "mean" | "std" | "layout"> = {
+  mean: [0.485, 0.456, 0.406],
+  std: [0.229, 0.224, 0.225],
+  layout: "NCHW",
+};
+
+export const mobilenetV2Int8: ModelDescriptor = {
+  id: "mobilenetv2-12-int8",
+  dimension: 1280,
+  source: {
+    url: "https://github.com/onnx/models/raw/main/validated/vision/classification/mobilenet/model/mobilenetv2-12-int8.onnx",
+    sha256: "cc028fe6cae7bc11a4ff53cfc9b79c920e8be65ce33a904ec3e2a8f66d77f95f",
+    bytes: 3_655_033,
+  },
+  input: { name: "input", preprocessing: { resizeShorter: 256, size: 224, ...imagenet } },
+  feature: { tensor: "627", shape: "NCHW-mean" },
+  // Calibrated on ../shared/data/dev-photos; see README "Similarity and clustering".
+  defaults: { threshold: 0.85, graphFloor: 0.6, bands: { medium: 0.85, high: 0.92 } },
+};
+
+export const MODELS: Record<string, ModelDescriptor> = {
+  [mobilenetV2Int8.id]: mobilenetV2Int8,
+};
+
+export function modelById(id: string): ModelDescriptor {
+  const model = MODELS[id];
+  if (!model) throw new Error(`unknown model "${id}"; known: ${Object.keys(MODELS).join(", ")}`);
+  return model;
+}
