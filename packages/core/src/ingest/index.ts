@@ -1,0 +1,2 @@
+export * from "./ingest-batch.ts";
+export * from "./write-payload.ts";

@@ -1,0 +1,134 @@
+import { CoreError } from "../errors.ts";
+import { parseObjectKey } from "../keys.ts";
+import type { Logger } from "../logger.ts";
+import { type ObjectChange, parseS3Message } from "../s3-event.ts";
+import { encodeVector, type WriteEventWire, type WriteReply } from "./write-payload.ts";
+
+/**
+ * One SQS batch of S3 notifications → embeddings → one write call. Every message gets its own
+ * outcome: a poison image fails only its own message, which SQS redelivers and finally moves to
+ * the DLQ; the rest of the batch is stored.
+ */
+export interface QueueMessage {
+  messageId: string;
+  body: string;
+}
+
+export interface FetchedImage {
+  bytes: Uint8Array;
+  contentType: string;
+}
+
+export interface IngestPorts {
+  /** The object's bytes at exactly this etag, or "gone" when it was deleted or replaced since. */
+  fetchImage(change: ObjectChange): Promise<FetchedImage | "gone">;
+  embed(image: FetchedImage): Promise<{ model: string; vector: Float32Array }>;
+  write(events: WriteEventWire[]): Promise<WriteReply[]>;
+  /** The model deletes are recorded for (the configured model). */
+  model: string;
+  logger: Logger;
+  /** Images fetched and embedded at once (default 4). */
+  concurrency?: number;
+}
+
+export interface IngestResult {
+  failedMessageIds: string[];
+  stored: number;
+  skipped: number;
+}
+
+/** An object that will never embed (not an image, too large, invalid key): retrying cannot help. */
+export class PermanentRecordError extends CoreError {
+  constructor(code: string, message: string, cause?: unknown) {
+    super(code, message, { cause, retryable: false });
+  }
+}
+
+interface Item {
+  id: string;
+  messageId: string;
+  change: ObjectChange;
+}
+
+export async function ingestBatch(messages: QueueMessage[], ports: IngestPorts): Promise<IngestResult> {
+  const failed = new Set<string>();
+  const fail = (messageId: string, fields: Record<string, unknown>, error: unknown) => {
+    failed.add(messageId);
+    const e = error as { code?: string; message?: string; retryable?: boolean };
+    const level = e.retryable ? "warn" : "error";
+    ports.logger[level]("record failed", { ...fields, messageId, code: e.code ?? "internal", reason: e.message, retryable: Boolean(e.retryable) });
+  };
+
+  const items: Item[] = [];
+  for (const message of messages) {
+    try {
+      const parsed = parseS3Message(message.body);
+      if (parsed.kind === "test") {
+        ports.logger.info("s3 test event acknowledged", { messageId: message.messageId });
+        continue;
+      }
+      parsed.changes.forEach((change, i) => items.push({ id: `${message.messageId}#${i}`, messageId: message.messageId, change }));
+    } catch (error) {
+      fail(message.messageId, {}, error);
+    }
+  }
+
+  let skipped = 0;
+  const events: WriteEventWire[] = [];
+  const messageOf = new Map<string, Item>();
+  await forEachLimited(items, ports.concurrency ?? 4, async (item) => {
+    const { change } = item;
+    const fields = { messageId: item.messageId, key: change.key, event: change.eventName };
+    try {
+      const { userId, imageId } = parseObjectKey(change.key);
+      const base = { id: item.id, userId, key: change.key, imageId, sequencer: change.sequencer };
+      if (change.kind === "delete") {
+        events.push({ ...base, kind: "delete", model: ports.model });
+      } else {
+        const image = await ports.fetchImage(change);
+        if (image === "gone") {
+          skipped++;
+          ports.logger.info("object gone or replaced since the event; a later event carries it", fields);
+          return;
+        }
+        const { model, vector } = await ports.embed(image);
+        events.push({ ...base, kind: "put", etag: change.etag!, model, vector: encodeVector(vector) });
+      }
+      messageOf.set(item.id, item);
+    } catch (error) {
+      fail(item.messageId, fields, error);
+    }
+  });
+
+  let stored = 0;
+  const live = events.filter((e) => !failed.has(messageOf.get(e.id)!.messageId));
+  if (live.length > 0) {
+    try {
+      const replies = await ports.write(live);
+      const answered = new Set(replies.map((r) => r.id));
+      for (const e of live) {
+        if (!answered.has(e.id)) fail(messageOf.get(e.id)!.messageId, { key: e.key }, new CoreError("no_reply", "the writer returned no result for this record", { retryable: true }));
+      }
+      for (const reply of replies) {
+        const item = messageOf.get(reply.id);
+        if (!item) continue;
+        const fields = { messageId: item.messageId, key: item.change.key };
+        if (reply.ok) {
+          stored++;
+          ports.logger.info("record written", { ...fields, outcome: reply.outcome });
+        } else fail(item.messageId, fields, reply);
+      }
+    } catch (error) {
+      for (const e of live) fail(messageOf.get(e.id)!.messageId, { key: e.key }, error);
+    }
+  }
+  return { failedMessageIds: [...failed], stored, skipped };
+}
+
+async function forEachLimited<T>(items: T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const workers = Array.from({ length: Math.min(limit, items.length) }, async () => {
+    while (next < items.length) await fn(items[next++]);
+  });
+  await Promise.all(workers);
+}
