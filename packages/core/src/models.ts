@@ -51,8 +51,36 @@ export const mobilenetV2Int8: ModelDescriptor = {
   defaults: { threshold: 0.85, graphFloor: 0.6, bands: { medium: 0.85, high: 0.92 } },
 };
 
+/**
+ * ResNet-50 v1 fp32 from the ONNX model zoo (MXNet export, opset 12), the cloud default.
+ * Not available on the development machines; the container image fetches it at build time.
+ *
+ * Provenance of the pin (not verified by downloading: there is no network here):
+ * - url: the zoo file at onnx/models commit 652f4e4af7975c8e7a505c4b6e0f8ac72d8260ea, so a
+ *   later re-export on `main` cannot change the bytes under us.
+ * - sha256 and bytes: the git-lfs pointer stored at that commit and path (an LFS `oid sha256`
+ *   is the sha256 of the file's content). The image build's `sha256sum -c` is the real check.
+ * - input "data" [N,3,224,224]; logits "resnetv17_dense0_fwd"; "resnetv17_pool1_fwd" is the
+ *   GlobalAveragePool output [N,2048,1,1] feeding the classifier (graph dumps of this file in
+ *   public tools; confirm with `createEmbedder`, which fails if the tensor is missing).
+ */
+export const resnet50V1: ModelDescriptor = {
+  id: "resnet50-v1-12",
+  dimension: 2048,
+  source: {
+    url: "https://github.com/onnx/models/raw/652f4e4af7975c8e7a505c4b6e0f8ac72d8260ea/vision/classification/resnet/model/resnet50-v1-12.onnx",
+    sha256: "ab65bdc02c5b3123eb3cdf6dac01742438517d8635d4f233913b2be1c70db3b6",
+    bytes: 102_576_419,
+  },
+  input: { name: "data", preprocessing: { resizeShorter: 256, size: 224, ...imagenet } },
+  feature: { tensor: "resnetv17_pool1_fwd", shape: "NC11" },
+  // Not calibrated: no ResNet-50 vectors exist here yet. Owned by similarity; same as MobileNetV2 until measured.
+  defaults: { threshold: 0.85, graphFloor: 0.6, bands: { medium: 0.85, high: 0.92 } },
+};
+
 export const MODELS: Record<string, ModelDescriptor> = {
   [mobilenetV2Int8.id]: mobilenetV2Int8,
+  [resnet50V1.id]: resnet50V1,
 };
 
 export function modelById(id: string): ModelDescriptor {
