@@ -1,0 +1,264 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createApiApp, type ApiDeps } from "./app.ts";
+import type { ClustersResponse, SimilarResponse, UserSnapshot } from "./clusters-view.ts";
+import { createDevAuth } from "./dev-auth.ts";
+import { emptySnapshot, snapshotOf, testAuth, testModel, type TestAuth } from "./test-factories.ts";
+
+const silent = { info() {}, error() {} };
+let auth: TestAuth;
+let alice: string;
+
+beforeAll(async () => {
+  auth = await testAuth();
+  alice = await auth.issueDevToken("alice");
+});
+afterAll(() => auth.cleanup());
+
+function appWith(snapshots: Record<string, UserSnapshot> = { alice: snapshotOf("alice") }, overrides: Partial<ApiDeps> = {}) {
+  return createApiApp({
+    readUser: async (userId) => snapshots[userId] ?? emptySnapshot(userId),
+    verifyToken: auth.verifyToken,
+    model: testModel,
+    logger: silent,
+    ...overrides,
+  });
+}
+
+const bearer = (token: string) => ({ headers: { Authorization: `Bearer ${token}` } });
+
+describe("GET /users/:userId/clusters", () => {
+  it("groups a user's photos, largest cluster first, with band and similarities", async () => {
+    // Act
+    const res = await appWith().request("/users/alice/clusters", bearer(alice));
+    // Assess
+    expect(res.status).toBe(200);
+    const body = (await res.json()) as ClustersResponse;
+    expect(body).toMatchObject({ userId: "alice", model: testModel.id, threshold: 0.85, imageCount: 7, singletonCount: 2 });
+    expect(body.clusters.map((c) => c.images.map((i) => i.imageId))).toEqual([
+      ["beach-1", "beach-2", "beach-3"],
+      ["dog-2", "dog-1"],
+    ]);
+    const [beach, dogs] = body.clusters;
+    expect(beach).toMatchObject({ size: 3, band: "high", minSimilarity: 0.9392, meanSimilarity: 0.9592 });
+    expect(dogs).toMatchObject({ size: 2, band: "medium", minSimilarity: 0.8944, meanSimilarity: 0.8944 });
+    expect(beach.images[0]).toEqual({ imageId: "beach-1", key: "users/alice/beach-1.jpg" });
+    expect(beach.id).toMatch(/^[A-Za-z0-9_-]{16}$/);
+  });
+
+  it("keeps a cluster's id when the threshold changes but its smallest image stays", async () => {
+    const app = appWith();
+    const loose = (await (await app.request("/users/alice/clusters?threshold=0.85", bearer(alice))).json()) as ClustersResponse;
+    const strict = (await (await app.request("/users/alice/clusters?threshold=0.97", bearer(alice))).json()) as ClustersResponse;
+    expect(strict.clusters).toHaveLength(1);
+    expect(strict.clusters[0].images.map((i) => i.imageId)).toEqual(["beach-1", "beach-2"]);
+    expect(strict.clusters[0].id).toBe(loose.clusters[0].id);
+    expect(strict.singletonCount).toBe(5);
+  });
+
+  it("applies threshold and minSize from the query", async () => {
+    const res = await appWith().request("/users/alice/clusters?threshold=0.9&minSize=3", bearer(alice));
+    const body = (await res.json()) as ClustersResponse;
+    expect(body.threshold).toBe(0.9);
+    expect(body.clusters.map((c) => c.size)).toEqual([3]);
+    expect(body.singletonCount).toBe(4);
+  });
+
+  it("computes exactly below the stored graph's floor", async () => {
+    // Prepare: a graph that only kept pairs ≥ 0.95, so it lacks the dogs' 0.894 edge
+    const app = appWith({ alice: snapshotOf("alice", undefined, { graphFloor: 0.95 }) });
+    // Act
+    const body = (await (await app.request("/users/alice/clusters?threshold=0.85", bearer(alice))).json()) as ClustersResponse;
+    // Assess
+    expect(body.clusters.map((c) => c.size)).toEqual([3, 2]);
+  });
+
+  it("answers the same with the graph and without it", async () => {
+    const withGraph = await (await appWith().request("/users/alice/clusters?threshold=0.7", bearer(alice))).json();
+    const exact = await (await appWith({ alice: snapshotOf("alice", undefined, { graphFloor: null }) }).request("/users/alice/clusters?threshold=0.7", bearer(alice))).json();
+    expect(withGraph).toEqual(exact);
+  });
+
+  it("gives a user with no photos 200 and no clusters", async () => {
+    const bob = await auth.issueDevToken("bob");
+    const res = await appWith().request("/users/bob/clusters", bearer(bob));
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({ userId: "bob", model: testModel.id, threshold: 0.85, imageCount: 0, singletonCount: 0, clusters: [] });
+  });
+
+  it("marks responses as private and not cacheable", async () => {
+    const res = await appWith().request("/users/alice/clusters", bearer(alice));
+    expect(res.headers.get("Cache-Control")).toBe("no-store");
+    expect(res.headers.get("X-Content-Type-Options")).toBe("nosniff");
+    expect(res.headers.get("Content-Type")).toMatch(/^application\/json/);
+    expect(res.headers.get("X-Request-Id")).toBeTruthy();
+  });
+
+  it.each(["abc", "-1", "2", "NaN", "", "1.5", "0x1", "1e-1", " 0.5", "Infinity"])("rejects threshold=%j with 400", async (value) => {
+    const res = await appWith().request(`/users/alice/clusters?threshold=${encodeURIComponent(value)}`, bearer(alice));
+    expect(res.status).toBe(400);
+    expect(await res.json()).toEqual({ error: { code: "invalid_parameter", message: "threshold must be a number between 0 and 1" } });
+  });
+
+  it.each(["0", "1", "0.5", ".5", "1.0", "0."])("accepts threshold=%s", async (value) => {
+    const res = await appWith().request(`/users/alice/clusters?threshold=${value}`, bearer(alice));
+    expect(res.status).toBe(200);
+    expect(((await res.json()) as ClustersResponse).threshold).toBe(Number(value));
+  });
+
+  it.each(["abc", "1", "0", "-2", "2.5", "NaN", "", "100001", "99999999999"])("rejects minSize=%j with 400", async (value) => {
+    const res = await appWith().request(`/users/alice/clusters?minSize=${encodeURIComponent(value)}`, bearer(alice));
+    expect(res.status).toBe(400);
+    expect(await res.json()).toEqual({ error: { code: "invalid_parameter", message: "minSize must be an integer between 2 and 100000" } });
+  });
+
+  it("rejects a parameter given twice", async () => {
+    const res = await appWith().request("/users/alice/clusters?threshold=0.5&threshold=0.9", bearer(alice));
+    expect(res.status).toBe(400);
+  });
+
+  it.each(["a.b", "x".repeat(129), "a%2Fb", "al%20ice"])("rejects userId %j with 400", async (userId) => {
+    const token = await auth.sign({ sub: decodeURIComponent(userId) });
+    const res = await appWith().request(`/users/${userId}/clusters`, bearer(token));
+    expect(res.status).toBe(400);
+    expect(((await res.json()) as { error: { code: string } }).error.code).toBe("invalid_parameter");
+  });
+});
+
+describe("authentication", () => {
+  const expectUnauthorized = async (res: Response) => {
+    expect(res.status).toBe(401);
+    expect(res.headers.get("WWW-Authenticate")).toMatch(/^Bearer /);
+    expect(((await res.json()) as { error: { code: string } }).error.code).toBe("unauthorized");
+  };
+
+  it("401s a request without a token", async () => {
+    await expectUnauthorized(await appWith().request("/users/alice/clusters"));
+  });
+
+  it("401s a non-bearer authorization header", async () => {
+    await expectUnauthorized(await appWith().request("/users/alice/clusters", { headers: { Authorization: `Basic ${btoa("alice:pw")}` } }));
+  });
+
+  it("401s a token signed by another key", async () => {
+    const other = await testAuth();
+    try {
+      await expectUnauthorized(await appWith().request("/users/alice/clusters", bearer(await other.issueDevToken("alice"))));
+    } finally {
+      await other.cleanup();
+    }
+  });
+
+  it("401s a token whose signature was tampered with", async () => {
+    const [header, payload, signature] = alice.split(".");
+    const forged = [header, payload, signature.slice(0, -4) + (signature.endsWith("AAAA") ? "BBBB" : "AAAA")].join(".");
+    await expectUnauthorized(await appWith().request("/users/alice/clusters", bearer(forged)));
+  });
+
+  it("401s an unsigned (alg none) token", async () => {
+    const enc = (o: object) => Buffer.from(JSON.stringify(o)).toString("base64url");
+    const none = `${enc({ alg: "none", typ: "JWT" })}.${enc({ sub: "alice", iss: auth.issuer, aud: auth.audience, exp: 9999999999 })}.`;
+    await expectUnauthorized(await appWith().request("/users/alice/clusters", bearer(none)));
+  });
+
+  it("401s an expired token", async () => {
+    const expired = await auth.sign({ sub: "alice", exp: Math.floor(Date.now() / 1000) - 60 });
+    const res = await appWith().request("/users/alice/clusters", bearer(expired));
+    expect(res.headers.get("WWW-Authenticate")).toContain('error="invalid_token"');
+    await expectUnauthorized(res);
+  });
+
+  it.each([
+    ["issuer", { iss: "someone-else" }],
+    ["audience", { aud: "another-api" }],
+  ])("401s a token for another %s", async (_what, claims) => {
+    await expectUnauthorized(await appWith().request("/users/alice/clusters", bearer(await auth.sign(claims))));
+  });
+
+  it("403s a valid token for another user", async () => {
+    const res = await appWith().request("/users/bob/clusters", bearer(alice));
+    expect(res.status).toBe(403);
+    expect(await res.json()).toEqual({ error: { code: "forbidden", message: "the token does not grant access to this user" } });
+  });
+
+  it("checks the token before it reads the user's photos", async () => {
+    let reads = 0;
+    const app = appWith(undefined, { readUser: async (id) => (reads++, emptySnapshot(id)) });
+    await app.request("/users/bob/clusters", bearer(alice));
+    await app.request("/users/alice/clusters");
+    expect(reads).toBe(0);
+  });
+
+  it("accepts a token issued by another process sharing the data directory", async () => {
+    const second = await createDevAuth(auth.dataDir);
+    const res = await appWith().request("/users/alice/clusters", bearer(await second.issueDevToken("alice", 60)));
+    expect(res.status).toBe(200);
+  });
+});
+
+describe("GET /users/:userId/images/:imageId/similar", () => {
+  it("lists the most similar other photos first", async () => {
+    const res = await appWith().request("/users/alice/images/beach-1/similar?limit=3", bearer(alice));
+    expect(res.status).toBe(200);
+    const body = (await res.json()) as SimilarResponse;
+    expect(body).toMatchObject({ userId: "alice", imageId: "beach-1", model: testModel.id });
+    expect(body.results.map((r) => r.imageId)).toEqual(["beach-2", "beach-3", "dog-2"]);
+    expect(body.results[0]).toEqual({ imageId: "beach-2", key: "users/alice/beach-2.jpg", similarity: 0.9806 });
+  });
+
+  it("defaults to 10 results and never lists the photo itself", async () => {
+    const body = (await (await appWith().request("/users/alice/images/car/similar", bearer(alice))).json()) as SimilarResponse;
+    expect(body.results).toHaveLength(6);
+    expect(body.results.map((r) => r.imageId)).not.toContain("car");
+  });
+
+  it("404s an unknown image", async () => {
+    const res = await appWith().request("/users/alice/images/nope/similar", bearer(alice));
+    expect(res.status).toBe(404);
+    expect(((await res.json()) as { error: { code: string } }).error.code).toBe("not_found");
+  });
+
+  it.each(["0", "101", "abc", "", "-1", "1.5"])("rejects limit=%j with 400", async (value) => {
+    const res = await appWith().request(`/users/alice/images/car/similar?limit=${value}`, bearer(alice));
+    expect(res.status).toBe(400);
+    expect(await res.json()).toEqual({ error: { code: "invalid_parameter", message: "limit must be an integer between 1 and 100" } });
+  });
+
+  it("rejects a malformed imageId with 400", async () => {
+    const res = await appWith().request("/users/alice/images/a.b/similar", bearer(alice));
+    expect(res.status).toBe(400);
+  });
+
+  it("requires the same authorization as clusters", async () => {
+    expect((await appWith().request("/users/alice/images/car/similar")).status).toBe(401);
+    expect((await appWith().request("/users/bob/images/car/similar", bearer(alice))).status).toBe(403);
+  });
+});
+
+describe("errors", () => {
+  it("answers an unknown route with a JSON 404", async () => {
+    const res = await appWith().request("/nope");
+    expect(res.status).toBe(404);
+    expect(await res.json()).toEqual({ error: { code: "not_found", message: "no such route" } });
+  });
+
+  it("500s an unexpected failure without leaking it, and logs it with a request id", async () => {
+    // Prepare
+    const logged: Array<[string, Record<string, unknown> | undefined]> = [];
+    const app = appWith(undefined, {
+      readUser: async () => {
+        throw new Error("EACCES /mnt/embeddings/alice.emb secret-token-123");
+      },
+      logger: { info() {}, error: (message, fields) => logged.push([message, fields]) },
+    });
+    // Act
+    const res = await app.request("/users/alice/clusters", bearer(alice));
+    // Assess
+    expect(res.status).toBe(500);
+    const text = await res.text();
+    expect(JSON.parse(text)).toEqual({ error: { code: "internal", message: "internal error" } });
+    expect(text).not.toMatch(/secret|EACCES|embeddings|stack/);
+    expect(res.headers.get("Cache-Control")).toBe("no-store");
+    expect(logged).toHaveLength(1);
+    expect(logged[0][1]).toMatchObject({ requestId: res.headers.get("X-Request-Id"), error: { message: expect.stringContaining("secret-token-123") } });
+  });
+});

@@ -1,0 +1,115 @@
+/**
+ * The clusters API as a Hono app: the same object answers `app.request()` in tests, the local
+ * runtime's server and, wrapped by `handle(app)`, API Gateway in AWS.
+ * Middleware is scoped to `/users/*`, so the app can be mounted next to the local page.
+ */
+import { randomUUID } from "node:crypto";
+import { Hono, type Context } from "hono";
+import { jsonLogger, type Logger } from "@photo-clusters/core/logger";
+import type { ModelDescriptor } from "@photo-clusters/core/models";
+import { bearerToken, gatewaySubject, type VerifyToken } from "./auth.ts";
+import { clustersView, similarView, type UserSnapshot } from "./clusters-view.ts";
+import { ApiError, errorBody, ForbiddenError, INTERNAL_ERROR, NotFoundError, UnauthorizedError } from "./errors.ts";
+import { parseId, parseLimit, parseMinSize, parseThreshold } from "./params.ts";
+
+export type ApiLogger = Pick<Logger, "info" | "error">;
+
+export interface ApiDeps {
+  /** The user's current snapshot; a user without photos yields one with no images. */
+  readUser(userId: string): Promise<UserSnapshot>;
+  verifyToken: VerifyToken;
+  model: ModelDescriptor;
+  logger?: ApiLogger;
+}
+
+type ApiEnv = { Variables: { requestId: string } };
+
+const RESPONSE_HEADERS: Record<string, string> = {
+  "Cache-Control": "no-store",
+  "X-Content-Type-Options": "nosniff",
+  "Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'",
+  "Referrer-Policy": "no-referrer",
+};
+
+/** API Gateway's request id when there is one, so our logs join its access logs. */
+function requestIdOf(env: unknown): string {
+  const e = env as { requestContext?: { requestId?: unknown }; lambdaContext?: { awsRequestId?: unknown } } | undefined;
+  const id = e?.requestContext?.requestId ?? e?.lambdaContext?.awsRequestId;
+  return typeof id === "string" && id !== "" ? id : randomUUID();
+}
+
+export function createApiApp(deps: ApiDeps): Hono<ApiEnv> {
+  const { model } = deps;
+  const logger = deps.logger ?? jsonLogger({ service: "api" });
+  const app = new Hono<ApiEnv>();
+
+  app.use("/users/*", async (c, next) => {
+    const started = performance.now();
+    c.set("requestId", requestIdOf(c.env));
+    await next();
+    for (const [name, value] of Object.entries(RESPONSE_HEADERS)) c.header(name, value);
+    c.header("X-Request-Id", c.get("requestId"));
+    logger.info("request", { requestId: c.get("requestId"), method: c.req.method, path: c.req.path, status: c.res.status, ms: Math.round(performance.now() - started) });
+  });
+
+  /** The path's userId, once the caller has proved to be that user. */
+  async function authorize(c: Context<ApiEnv>): Promise<string> {
+    let sub = gatewaySubject(c.env);
+    if (sub === undefined) {
+      const token = bearerToken(c.req.header("Authorization"));
+      if (token === undefined) throw new UnauthorizedError();
+      sub = (await deps.verifyToken(token)).sub;
+    }
+    const userId = parseId("userId", c.req.param("userId"));
+    if (sub !== userId) throw new ForbiddenError();
+    return userId;
+  }
+
+  const query = (c: Context<ApiEnv>) => (name: string) => c.req.queries(name);
+
+  app.get("/users/:userId/clusters", async (c) => {
+    const userId = await authorize(c);
+    const threshold = parseThreshold(query(c), model.defaults.threshold);
+    const minSize = parseMinSize(query(c));
+    const snapshot = await deps.readUser(userId);
+    return c.json(clustersView(snapshot, { threshold, minSize }, model));
+  });
+
+  app.get("/users/:userId/images/:imageId/similar", async (c) => {
+    const userId = await authorize(c);
+    const imageId = parseId("imageId", c.req.param("imageId"));
+    const limit = parseLimit(query(c));
+    const snapshot = await deps.readUser(userId);
+    const view = similarView(snapshot, imageId, limit, model);
+    if (!view) throw new NotFoundError("no such image for this user");
+    return c.json(view);
+  });
+
+  app.notFound((c) => c.json(errorBody("not_found", "no such route"), 404, { ...RESPONSE_HEADERS }));
+
+  app.onError((error, c) => {
+    if (error instanceof ApiError || isCoreParameterError(error)) {
+      const status = error instanceof ApiError ? error.status : 400;
+      const code = error instanceof ApiError ? error.code : "invalid_parameter";
+      if (status === 401) {
+        const presented = c.req.header("Authorization") !== undefined;
+        c.header("WWW-Authenticate", `Bearer realm="photo-clusters"${presented ? ', error="invalid_token"' : ""}`);
+      }
+      return c.json(errorBody(code, error.message), status);
+    }
+    logger.error("unhandled error", {
+      requestId: c.get("requestId"),
+      method: c.req.method,
+      path: c.req.path,
+      error: error instanceof Error ? { name: error.name, message: error.message, stack: error.stack } : String(error),
+    });
+    return c.json(INTERNAL_ERROR, 500);
+  });
+
+  return app;
+}
+
+/** core's InvalidParameterError, recognised by its code so the API need not share its class. */
+function isCoreParameterError(error: unknown): boolean {
+  return error instanceof Error && (error as { code?: unknown }).code === "invalid_parameter";
+}

@@ -1,0 +1,55 @@
+/**
+ * Path and query parameters of the clusters API, parsed strictly: a value is either exactly
+ * what the contract allows or a 400 that says what was expected. `Number("")` is 0 and
+ * `parseInt("2abc")` is 2, so both are avoided in favour of whole-string patterns.
+ */
+import { InvalidParameterError } from "./errors.ts";
+
+const ID = /^[A-Za-z0-9_-]{1,128}$/;
+const DECIMAL = /^(?:\d+(?:\.\d*)?|\.\d+)$/;
+const INTEGER = /^\d{1,9}$/;
+
+export const MIN_SIZE_MAX = 100_000;
+export const LIMIT_MAX = 100;
+export const LIMIT_DEFAULT = 10;
+
+/** A query reader as Hono gives it: every value of a name, or undefined when absent. */
+export type QueryValues = (name: string) => string[] | undefined;
+
+export function parseId(name: "userId" | "imageId", value: string | undefined): string {
+  if (value === undefined || !ID.test(value)) {
+    throw new InvalidParameterError(`${name} must be 1 to 128 letters, digits, '_' or '-'`);
+  }
+  return value;
+}
+
+function single(query: QueryValues, name: string): string | undefined {
+  const values = query(name);
+  if (values === undefined || values.length === 0) return undefined;
+  if (values.length > 1) throw new InvalidParameterError(`${name} must be given at most once`);
+  return values[0];
+}
+
+export function parseThreshold(query: QueryValues, fallback: number): number {
+  const raw = single(query, "threshold");
+  if (raw === undefined) return fallback;
+  const value = DECIMAL.test(raw) ? Number(raw) : Number.NaN;
+  if (!(value >= 0 && value <= 1)) throw new InvalidParameterError("threshold must be a number between 0 and 1");
+  return value;
+}
+
+function parseInteger(query: QueryValues, name: string, min: number, max: number, fallback: number): number {
+  const raw = single(query, name);
+  if (raw === undefined) return fallback;
+  const value = INTEGER.test(raw) ? Number(raw) : Number.NaN;
+  if (!(value >= min && value <= max)) throw new InvalidParameterError(`${name} must be an integer between ${min} and ${max}`);
+  return value;
+}
+
+export function parseMinSize(query: QueryValues): number {
+  return parseInteger(query, "minSize", 2, MIN_SIZE_MAX, 2);
+}
+
+export function parseLimit(query: QueryValues): number {
+  return parseInteger(query, "limit", 1, LIMIT_MAX, LIMIT_DEFAULT);
+}

@@ -1,0 +1,91 @@
+/**
+ * Test factories for the API: small hand-made snapshots whose similarities are known exactly,
+ * and dev tokens signed by a real key in a temporary data directory.
+ */
+import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { base64url, SignJWT } from "jose";
+import { mobilenetV2Int8, type ModelDescriptor } from "@photo-clusters/core/models";
+import type { UserSnapshot } from "./clusters-view.ts";
+import { createDevAuth, DEV_AUDIENCE, DEV_ISSUER, DEV_KEY_FILE, type DevAuth } from "./dev-auth.ts";
+
+export const D = 8;
+
+/** The model under test: the default one with a tiny dimension, same thresholds and bands. */
+export const testModel: ModelDescriptor = { ...mobilenetV2Int8, dimension: D };
+
+function unit(...pairs: Array<[axis: number, weight: number]>): number[] {
+  const v = new Array<number>(D).fill(0);
+  for (const [axis, weight] of pairs) v[axis] += weight;
+  const norm = Math.hypot(...v);
+  return v.map((x) => x / norm);
+}
+
+/**
+ * Three "beach" photos around axis 0 (pairwise ≥ 0.939: band high), two "dog" photos around
+ * axis 1 (0.894: band medium at the default 0.85 threshold), and two unrelated photos.
+ */
+export const PHOTOS: Array<{ imageId: string; vector: number[] }> = [
+  { imageId: "dog-2", vector: unit([1, 1], [5, 0.5]) },
+  { imageId: "beach-1", vector: unit([0, 1]) },
+  { imageId: "tree", vector: unit([2, 1]) },
+  { imageId: "beach-2", vector: unit([0, 1], [4, 0.2]) },
+  { imageId: "dog-1", vector: unit([1, 1]) },
+  { imageId: "car", vector: unit([3, 1]) },
+  { imageId: "beach-3", vector: unit([0, 1], [6, 0.3]) },
+];
+
+/** Every pair at or above `floor`, as the store's neighbour graph keeps them. */
+function graphOf(vectors: Float32Array, n: number, floor: number): NonNullable<UserSnapshot["graph"]> {
+  const a: number[] = [];
+  const b: number[] = [];
+  const s: number[] = [];
+  for (let i = 0; i < n; i++) {
+    for (let j = i + 1; j < n; j++) {
+      let dot = 0;
+      for (let k = 0; k < D; k++) dot += vectors[i * D + k] * vectors[j * D + k];
+      if (dot >= floor) a.push(i), b.push(j), s.push(dot);
+    }
+  }
+  return { floor, edges: { a: Uint32Array.from(a), b: Uint32Array.from(b), s: Float32Array.from(s) } };
+}
+
+export function snapshotOf(userId: string, photos = PHOTOS, options: { graphFloor?: number | null } = {}): UserSnapshot {
+  const vectors = new Float32Array(photos.length * D);
+  photos.forEach((p, i) => vectors.set(p.vector, i * D));
+  const floor = options.graphFloor === undefined ? testModel.defaults.graphFloor : options.graphFloor;
+  return {
+    userId,
+    model: testModel.id,
+    dimension: D,
+    images: photos.map((p) => ({ imageId: p.imageId, key: `users/${userId}/${p.imageId}.jpg`, etag: `"${p.imageId}"` })),
+    vectors,
+    graph: floor === null ? null : graphOf(vectors, photos.length, floor),
+  };
+}
+
+export function emptySnapshot(userId: string): UserSnapshot {
+  return { userId, model: testModel.id, dimension: D, images: [], vectors: new Float32Array(0), graph: null };
+}
+
+export interface TestAuth extends DevAuth {
+  dataDir: string;
+  /** A token signed with the right key but any claims, e.g. an expiry in the past. */
+  sign(claims: { sub?: string; iss?: string; aud?: string; exp?: number }): Promise<string>;
+  cleanup(): Promise<void>;
+}
+
+export async function testAuth(): Promise<TestAuth> {
+  const dataDir = await mkdtemp(join(tmpdir(), "api-auth-"));
+  const auth = await createDevAuth(dataDir);
+  const key = base64url.decode((JSON.parse(await readFile(join(dataDir, DEV_KEY_FILE), "utf8")) as { k: string }).k);
+  return {
+    ...auth,
+    dataDir,
+    async sign({ sub = "alice", iss = DEV_ISSUER, aud = DEV_AUDIENCE, exp = Math.floor(Date.now() / 1000) + 600 }) {
+      return new SignJWT({}).setProtectedHeader({ alg: "HS256" }).setSubject(sub).setIssuer(iss).setAudience(aud).setExpirationTime(exp).sign(key);
+    },
+    cleanup: () => rm(dataDir, { recursive: true, force: true }),
+  };
+}
