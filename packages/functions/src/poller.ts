@@ -1,0 +1,22 @@
+/** Lambda: SQS batch of S3 notifications → S3 GetObject → SageMaker InvokeEndpoint → writer Lambda. */
+import { LambdaClient } from "@aws-sdk/client-lambda";
+import { S3Client } from "@aws-sdk/client-s3";
+import { SageMakerRuntimeClient } from "@aws-sdk/client-sagemaker-runtime";
+import { jsonLogger } from "@photo-clusters/core/logger";
+import { pollerConfig } from "./config.ts";
+import { createLambdaWriter } from "./poller/lambda-writer.ts";
+import { createPollerHandler } from "./poller/poller-handler.ts";
+import { createS3ImageSource } from "./poller/s3-images.ts";
+import { createSageMakerEmbedder } from "./poller/sagemaker-embedder.ts";
+
+const config = pollerConfig();
+// Standard retry mode: throttling and 5xx are retried with exponential backoff and full jitter.
+const sagemaker = new SageMakerRuntimeClient({ maxAttempts: 4, retryMode: "standard" });
+
+export const handler = createPollerHandler({
+  fetchImage: createS3ImageSource(new S3Client({}), { maxObjectBytes: 30 * 1024 * 1024, maxPayloadBytes: config.maxImageBytes }),
+  embed: createSageMakerEmbedder(sagemaker, config.endpointName),
+  write: createLambdaWriter(new LambdaClient({}), config.writerFunctionName),
+  model: config.model.id,
+  logger: jsonLogger({ function: "poller" }),
+});

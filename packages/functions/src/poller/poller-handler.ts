@@ -1,0 +1,23 @@
+import { type IngestPorts, ingestBatch } from "@photo-clusters/core/ingest/index";
+
+/** The subset of Lambda's SQS event the poller reads. */
+export interface SqsEvent {
+  Records: Array<{ messageId: string; body: string }>;
+}
+
+export interface SqsBatchResponse {
+  batchItemFailures: Array<{ itemIdentifier: string }>;
+}
+
+/**
+ * The poller: every failed message is returned by id (ReportBatchItemFailures), so SQS retries only
+ * those and, after maxReceiveCount, moves them to the dead-letter queue.
+ */
+export function createPollerHandler(ports: IngestPorts) {
+  return async (event: SqsEvent): Promise<SqsBatchResponse> => {
+    const messages = event.Records.map((r) => ({ messageId: r.messageId, body: r.body }));
+    const result = await ingestBatch(messages, ports);
+    ports.logger.info("batch done", { messages: messages.length, stored: result.stored, skipped: result.skipped, failed: result.failedMessageIds.length });
+    return { batchItemFailures: result.failedMessageIds.map((itemIdentifier) => ({ itemIdentifier })) };
+  };
+}

@@ -1,0 +1,34 @@
+import { GetObjectCommand, type S3Client } from "@aws-sdk/client-s3";
+import { type FetchedImage, PermanentRecordError } from "@photo-clusters/core/ingest/index";
+import type { ObjectChange } from "@photo-clusters/core/s3-event";
+import { fitPayload } from "./fit-payload.ts";
+
+export interface S3ImageOptions {
+  /** Objects larger than this are refused without downloading them (default 30 MB). */
+  maxObjectBytes: number;
+  /** Images above this are downscaled before they are sent to the endpoint (SageMaker's cap is 4 MB). */
+  maxPayloadBytes: number;
+}
+
+/** Reads an uploaded photo at exactly the etag its event names; a newer or deleted object is "gone". */
+export function createS3ImageSource(s3: S3Client, options: S3ImageOptions) {
+  return async (change: ObjectChange): Promise<FetchedImage | "gone"> => {
+    let response;
+    try {
+      response = await s3.send(new GetObjectCommand({ Bucket: change.bucket, Key: change.key, IfMatch: `"${change.etag}"` }));
+    } catch (error) {
+      const e = error as { name?: string; $metadata?: { httpStatusCode?: number } };
+      if (e.name === "NoSuchKey" || e.name === "PreconditionFailed" || e.$metadata?.httpStatusCode === 412) return "gone";
+      throw error;
+    }
+    const length = response.ContentLength ?? 0;
+    if (length > options.maxObjectBytes) {
+      response.Body?.transformToWebStream().cancel().catch(() => {});
+      throw new PermanentRecordError("too_large", `object is ${length} bytes, over the ${options.maxObjectBytes}-byte limit`);
+    }
+    if (length === 0) throw new PermanentRecordError("empty_object", "object is empty (0 bytes)");
+    const bytes = await response.Body!.transformToByteArray();
+    const contentType = response.ContentType ?? "application/octet-stream";
+    return fitPayload({ bytes, contentType }, options.maxPayloadBytes);
+  };
+}

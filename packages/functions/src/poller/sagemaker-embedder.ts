@@ -1,0 +1,38 @@
+import { InvokeEndpointCommand, type SageMakerRuntimeClient } from "@aws-sdk/client-sagemaker-runtime";
+import { CoreError } from "@photo-clusters/core/errors";
+import { type FetchedImage, PermanentRecordError } from "@photo-clusters/core/ingest/index";
+
+interface EndpointReply {
+  model: string;
+  dimension: number;
+  embedding: number[];
+}
+
+/**
+ * Embeds through the SageMaker runtime API (the real endpoint in AWS, the model server locally).
+ * Throttling and 5xx are retried by the client's own retry strategy (exponential backoff, full
+ * jitter); what is still failing after that goes back to SQS. A 4xx from the model is permanent.
+ */
+export function createSageMakerEmbedder(client: SageMakerRuntimeClient, endpointName: string) {
+  return async (image: FetchedImage): Promise<{ model: string; vector: Float32Array }> => {
+    let body: Uint8Array;
+    try {
+      const response = await client.send(
+        new InvokeEndpointCommand({ EndpointName: endpointName, ContentType: image.contentType, Accept: "application/json", Body: image.bytes }),
+      );
+      body = response.Body;
+    } catch (error) {
+      const e = error as { name?: string; message?: string; OriginalStatusCode?: number; $metadata?: { httpStatusCode?: number } };
+      const status = e.OriginalStatusCode ?? e.$metadata?.httpStatusCode ?? 500;
+      if (e.name === "ValidationError" || (status >= 400 && status < 500 && status !== 429 && status !== 424)) {
+        throw new PermanentRecordError("rejected_by_model", `the model server refused the image: ${e.message ?? e.name}`, error);
+      }
+      throw new CoreError("endpoint_unavailable", `embedding endpoint failed after retries: ${e.name ?? "error"}`, { cause: error, retryable: true });
+    }
+    const reply = JSON.parse(Buffer.from(body).toString("utf8")) as EndpointReply;
+    if (!Array.isArray(reply.embedding) || reply.embedding.length !== reply.dimension) {
+      throw new CoreError("bad_endpoint_reply", "embedding endpoint answered without a vector of its stated dimension", { retryable: true });
+    }
+    return { model: reply.model, vector: Float32Array.from(reply.embedding) };
+  };
+}

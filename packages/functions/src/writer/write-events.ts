@@ -1,0 +1,35 @@
+import { CoreError } from "@photo-clusters/core/errors";
+import { decodeVector, type WriteEventWire, type WriteReply } from "@photo-clusters/core/ingest/index";
+import type { Logger } from "@photo-clusters/core/logger";
+import type { EmbeddingStore, StoreEvent } from "@photo-clusters/core/store/index";
+
+/** Groups the poller's events by user and writes each user's share under one lock. */
+export async function writeEvents(store: EmbeddingStore, events: WriteEventWire[], logger: Logger): Promise<WriteReply[]> {
+  const byUser = new Map<string, WriteEventWire[]>();
+  for (const e of events) byUser.set(e.userId, [...(byUser.get(e.userId) ?? []), e]);
+
+  const replies: WriteReply[] = [];
+  for (const [userId, userEvents] of byUser) {
+    try {
+      const storeEvents: StoreEvent[] = userEvents.map((e) =>
+        e.kind === "put"
+          ? { kind: "put", key: e.key, imageId: e.imageId, etag: e.etag, sequencer: e.sequencer, model: e.model, vector: decodeVector(e.vector) }
+          : { kind: "delete", key: e.key, imageId: e.imageId, sequencer: e.sequencer },
+      );
+      const results = await store.write(userId, storeEvents);
+      results.forEach((r, i) => {
+        const id = userEvents[i].id;
+        replies.push("error" in r && r.error ? failure(id, r.error) : { id, ok: true, outcome: String(r.outcome) });
+      });
+    } catch (error) {
+      logger.error("user batch failed", { userId, error });
+      for (const e of userEvents) replies.push(failure(e.id, error));
+    }
+  }
+  return replies;
+}
+
+function failure(id: string, error: unknown): WriteReply {
+  const e = error instanceof CoreError ? error : new CoreError("internal", "write failed", { retryable: true });
+  return { id, ok: false, code: e.code, message: e.message, retryable: e.retryable };
+}

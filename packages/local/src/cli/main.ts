@@ -1,0 +1,98 @@
+/**
+ * `pnpm photo-clusters <command>`: upload, clusters, token, eval, backfill.
+ * Talks to the local runtime (`pnpm start`) unless told otherwise.
+ */
+import { parseArgs } from "node:util";
+import { S3Client } from "@aws-sdk/client-s3";
+import { createDevAuth } from "@photo-clusters/functions/api/dev-auth";
+import { localClients } from "../emulator.ts";
+import { LOCAL_BUCKET } from "../runtime.ts";
+import { clustersUrl, getJson, type ClustersBody } from "./api-client.ts";
+import { runEval } from "./eval.ts";
+import { collectPhotos, uploadPhotos } from "./upload.ts";
+
+const USAGE = `usage: pnpm photo-clusters <command> [options]
+
+commands:
+  upload --user <id> <files|dirs>...   upload photos (to the local bucket "${LOCAL_BUCKET}" by default;
+                                       --bucket <name> --aws for a real bucket with your AWS configuration)
+  clusters --user <id> [--threshold t] [--min-size n] [--json]
+                                       print the user's clusters from the API (default ${"$"}API_URL or http://127.0.0.1:${"$"}PORT)
+  token --user <id> [--ttl seconds]    print a token the local API accepts (alone on the last line)
+  eval <dir with groups.csv> [--threshold t]...
+                                       start a private local runtime, upload the photos as a fresh user, wait
+                                       until all are stored, print pairwise precision/recall/F1 and throughput
+
+environment: PORT (3000), EMULATOR_PORT (4566), DATA_DIR (.data), MODEL_PATH, API_URL`;
+
+async function main(argv: string[]): Promise<void> {
+  const [command, ...rest] = argv;
+  const env = process.env;
+  const apiUrl = env.API_URL ?? `http://127.0.0.1:${env.PORT ?? 3000}`;
+  const dataDir = env.DATA_DIR || ".data";
+  switch (command) {
+    case "upload": {
+      const { values, positionals } = parseArgs({ args: rest, allowPositionals: true, options: { user: { type: "string" }, bucket: { type: "string" }, aws: { type: "boolean" } } });
+      const user = required(values.user, "--user");
+      if (positionals.length === 0) throw new Error("upload needs at least one file or folder");
+      const items = await collectPhotos(user, positionals);
+      const s3 = values.aws ? new S3Client({}) : localClients(`http://127.0.0.1:${env.EMULATOR_PORT ?? 4566}`).s3;
+      const bucket = values.bucket ?? (values.aws ? undefined : LOCAL_BUCKET);
+      if (!bucket) throw new Error("--aws needs --bucket <name>");
+      try {
+        await uploadPhotos(s3, bucket, items);
+      } catch (error) {
+        const e = error as Error & { code?: string };
+        if (!values.aws && (e.code === "ECONNREFUSED" || /ECONNREFUSED/.test(String(e.message)))) throw new Error(`cannot reach the local S3 at port ${env.EMULATOR_PORT ?? 4566}; start it with \`pnpm start\``);
+        throw error;
+      }
+      process.stderr.write(`uploaded ${items.length} photos to s3://${bucket}/users/${user}/\n`);
+      return;
+    }
+    case "clusters": {
+      const { values } = parseArgs({ args: rest, options: { user: { type: "string" }, threshold: { type: "string" }, "min-size": { type: "string" }, json: { type: "boolean" } } });
+      const user = required(values.user, "--user");
+      const token = await (await createDevAuth(dataDir)).issueDevToken(user, 300);
+      const threshold = values.threshold === undefined ? undefined : Number(values.threshold);
+      const minSize = values["min-size"] === undefined ? undefined : Number(values["min-size"]);
+      const body = await getJson<ClustersBody>(clustersUrl(apiUrl, user, threshold, minSize), token);
+      if (values.json) return void process.stdout.write(JSON.stringify(body, null, 2) + "\n");
+      process.stdout.write(`${body.userId}: ${body.imageCount} photos, ${body.clusters.length} clusters at ${body.threshold} (${body.model}), ${body.singletonCount} alone\n`);
+      for (const c of body.clusters) {
+        process.stdout.write(`  ${c.band.padEnd(6)} ${String(c.size).padStart(3)} photos  min ${c.minSimilarity.toFixed(3)} mean ${c.meanSimilarity.toFixed(3)}  ${c.images.map((i) => i.imageId).join(" ")}\n`);
+      }
+      return;
+    }
+    case "token": {
+      const { values } = parseArgs({ args: rest, options: { user: { type: "string" }, ttl: { type: "string", default: "3600" } } });
+      const token = await (await createDevAuth(dataDir)).issueDevToken(required(values.user, "--user"), Number(values.ttl));
+      process.stderr.write(`a token for the local API (data dir ${dataDir}), valid ${values.ttl} s:\n`);
+      process.stdout.write(token + "\n");
+      return;
+    }
+    case "eval": {
+      const { values, positionals } = parseArgs({ args: rest, allowPositionals: true, options: { threshold: { type: "string", multiple: true } } });
+      if (positionals.length !== 1) throw new Error("eval needs one folder holding photos and groups.csv");
+      await runEval(positionals[0], { thresholds: values.threshold?.map(Number) });
+      return;
+    }
+    case undefined:
+    case "help":
+    case "--help":
+    case "-h":
+      process.stdout.write(USAGE + "\n");
+      return;
+    default:
+      throw new Error(`unknown command "${command}"\n\n${USAGE}`);
+  }
+}
+
+function required(value: string | undefined, flag: string): string {
+  if (!value) throw new Error(`${flag} is required`);
+  return value;
+}
+
+main(process.argv.slice(2)).catch((error: Error) => {
+  process.stderr.write(`photo-clusters: ${error.message}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,41 @@
+import { jsonLogger, type Logger } from "@photo-clusters/core/logger";
+import { mobilenetV2Int8, modelById, type ModelDescriptor } from "@photo-clusters/core/models";
+
+/** The local runtime's settings, all from the environment, with the defaults of DESIGN.md. */
+export interface LocalConfig {
+  port: number;
+  emulatorPort: number;
+  dataDir: string;
+  modelPath?: string;
+  model: ModelDescriptor;
+  queueDelaySeconds: number;
+  visibilityTimeoutSeconds: number;
+  maxReceiveCount: number;
+  logger: Logger;
+}
+
+export class ConfigError extends Error {}
+
+export function localConfig(env: NodeJS.ProcessEnv = process.env): LocalConfig {
+  const level = env.LOG_LEVEL ?? "info";
+  if (!["debug", "info", "warn", "error"].includes(level)) throw new ConfigError(`LOG_LEVEL must be debug, info, warn or error, not "${level}"`);
+  return {
+    port: integer(env, "PORT", 3000, 0, 65535),
+    emulatorPort: integer(env, "EMULATOR_PORT", 4566, 0, 65535),
+    dataDir: env.DATA_DIR || ".data",
+    modelPath: env.MODEL_PATH || undefined,
+    model: env.MODEL_ID ? modelById(env.MODEL_ID) : mobilenetV2Int8,
+    queueDelaySeconds: integer(env, "QUEUE_DELAY_SECONDS", 1, 0, 900),
+    visibilityTimeoutSeconds: integer(env, "VISIBILITY_TIMEOUT_SECONDS", 30, 1, 43200),
+    maxReceiveCount: integer(env, "MAX_RECEIVE_COUNT", 3, 1, 1000),
+    logger: jsonLogger({}, { level: level as "info" }),
+  };
+}
+
+function integer(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number, max: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === "") return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < min || value > max) throw new ConfigError(`${name} must be an integer from ${min} to ${max}, not "${raw}"`);
+  return value;
+}

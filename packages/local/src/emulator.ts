@@ -1,0 +1,68 @@
+import { buildApp } from "fauxqs";
+import { CreateBucketCommand, S3Client } from "@aws-sdk/client-s3";
+import { CreateQueueCommand, GetQueueAttributesCommand, SQSClient } from "@aws-sdk/client-sqs";
+import { observeObjectChanges, type ObservedChange } from "./bridge.ts";
+
+/** Credentials the emulator accepts; any will do, the real SDK clients just need some. */
+export const LOCAL_CREDENTIALS = { accessKeyId: "local", secretAccessKey: "local" };
+export const LOCAL_REGION = "us-east-1";
+
+export interface EmulatorOptions {
+  port: number;
+  bucket: string;
+  queue: string;
+  deadLetterQueue: string;
+  delaySeconds: number;
+  visibilityTimeoutSeconds: number;
+  maxReceiveCount: number;
+  onObjectChange(change: ObservedChange): void;
+}
+
+export interface Emulator {
+  endpoint: string;
+  s3: S3Client;
+  sqs: SQSClient;
+  queueUrl: string;
+  deadLetterQueueUrl: string;
+  stop(): Promise<void>;
+}
+
+export function localClients(endpoint: string) {
+  const common = { endpoint, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS };
+  return { s3: new S3Client({ ...common, forcePathStyle: true }), sqs: new SQSClient(common) };
+}
+
+/** S3 and SQS on 127.0.0.1 (fauxqs), with the bucket, the queue and its dead-letter queue created. */
+export async function startEmulator(options: EmulatorOptions): Promise<Emulator> {
+  const app = buildApp({ logger: false, host: `127.0.0.1:${options.port}`, defaultRegion: LOCAL_REGION });
+  observeObjectChanges(app, options.bucket, options.onObjectChange);
+  await app.listen({ host: "127.0.0.1", port: options.port });
+  const endpoint = `http://127.0.0.1:${options.port}`;
+  const { s3, sqs } = localClients(endpoint);
+
+  await s3.send(new CreateBucketCommand({ Bucket: options.bucket }));
+  const dlq = await sqs.send(new CreateQueueCommand({ QueueName: options.deadLetterQueue }));
+  const dlqArn = (await sqs.send(new GetQueueAttributesCommand({ QueueUrl: dlq.QueueUrl, AttributeNames: ["QueueArn"] }))).Attributes!.QueueArn;
+  const queue = await sqs.send(
+    new CreateQueueCommand({
+      QueueName: options.queue,
+      Attributes: {
+        DelaySeconds: String(options.delaySeconds),
+        VisibilityTimeout: String(options.visibilityTimeoutSeconds),
+        RedrivePolicy: JSON.stringify({ deadLetterTargetArn: dlqArn, maxReceiveCount: options.maxReceiveCount }),
+      },
+    }),
+  );
+  return {
+    endpoint,
+    s3,
+    sqs,
+    queueUrl: queue.QueueUrl!,
+    deadLetterQueueUrl: dlq.QueueUrl!,
+    async stop() {
+      s3.destroy();
+      sqs.destroy();
+      await app.close();
+    },
+  };
+}

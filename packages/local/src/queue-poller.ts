@@ -1,0 +1,63 @@
+import { DeleteMessageBatchCommand, ReceiveMessageCommand, type SQSClient } from "@aws-sdk/client-sqs";
+import type { Logger } from "@photo-clusters/core/logger";
+import type { SqsBatchResponse, SqsEvent } from "@photo-clusters/functions/poller/poller-handler";
+
+/**
+ * What Lambda's SQS event source mapping does, on one machine: receive batches, call the handler,
+ * delete what succeeded and leave the reported failures to reappear after their visibility
+ * timeout (and, past maxReceiveCount, to move to the dead-letter queue).
+ */
+export interface QueuePollerOptions {
+  sqs: SQSClient;
+  queueUrl: string;
+  handler(event: SqsEvent): Promise<SqsBatchResponse>;
+  batchSize: number;
+  /** Batches handled at once, like the event source's maximum concurrency. */
+  concurrency: number;
+  logger: Logger;
+}
+
+export function startQueuePoller(options: QueuePollerOptions): { stop(): Promise<void> } {
+  let running = true;
+  const controller = new AbortController();
+
+  async function loop(): Promise<void> {
+    while (running) {
+      try {
+        const { Messages = [] } = await options.sqs.send(
+          new ReceiveMessageCommand({ QueueUrl: options.queueUrl, MaxNumberOfMessages: options.batchSize, WaitTimeSeconds: 1, MessageSystemAttributeNames: ["ApproximateReceiveCount"] }),
+          { abortSignal: controller.signal },
+        );
+        if (Messages.length === 0) continue;
+        const event: SqsEvent = { Records: Messages.map((m) => ({ messageId: m.MessageId!, body: m.Body ?? "", receiptHandle: m.ReceiptHandle! })) };
+        let failedIds: Set<string>;
+        try {
+          failedIds = new Set((await options.handler(event)).batchItemFailures.map((f) => f.itemIdentifier));
+        } catch (error) {
+          // A thrown handler fails the whole batch, as in Lambda.
+          options.logger.error("poller handler threw; the whole batch will be retried", { error });
+          failedIds = new Set(Messages.map((m) => m.MessageId!));
+        }
+        const done = Messages.filter((m) => !failedIds.has(m.MessageId!));
+        if (done.length > 0) {
+          await options.sqs.send(
+            new DeleteMessageBatchCommand({ QueueUrl: options.queueUrl, Entries: done.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle! })) }),
+          );
+        }
+      } catch (error) {
+        if (!running) return;
+        options.logger.error("queue poll failed; retrying in 1 s", { error });
+        await new Promise((r) => setTimeout(r, 1000));
+      }
+    }
+  }
+
+  const loops = Array.from({ length: options.concurrency }, loop);
+  return {
+    async stop() {
+      running = false;
+      controller.abort();
+      await Promise.allSettled(loops);
+    },
+  };
+}

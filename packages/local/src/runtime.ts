@@ -1,0 +1,146 @@
+import { createServer } from "node:net";
+import { resolve } from "node:path";
+import { serve } from "@hono/node-server";
+import { SageMakerRuntimeClient } from "@aws-sdk/client-sagemaker-runtime";
+import { GetObjectCommand } from "@aws-sdk/client-s3";
+import { Hono } from "hono";
+import type { WriteResponse } from "@photo-clusters/core/ingest/index";
+import type { Logger } from "@photo-clusters/core/logger";
+import { type ModelDescriptor } from "@photo-clusters/core/models";
+import { openStore, type EmbeddingStore } from "@photo-clusters/core/store/index";
+import { createApiApp } from "@photo-clusters/functions/api/app";
+import { createDevAuth, type DevAuth } from "@photo-clusters/functions/api/dev-auth";
+import { createPollerHandler } from "@photo-clusters/functions/poller/poller-handler";
+import { createS3ImageSource } from "@photo-clusters/functions/poller/s3-images";
+import { createSageMakerEmbedder } from "@photo-clusters/functions/poller/sagemaker-embedder";
+import { writeEvents } from "@photo-clusters/functions/writer/write-events";
+import { startModelServer } from "@photo-clusters/model-server/server";
+import { notificationSender, type ObservedChange } from "./bridge.ts";
+import { LOCAL_CREDENTIALS, LOCAL_REGION, startEmulator, type Emulator } from "./emulator.ts";
+import { createLocalRoutes } from "./page/local-routes.ts";
+import { startQueuePoller } from "./queue-poller.ts";
+
+/** Names fixed by the local contract (DESIGN.md "Local runtime"). */
+export const LOCAL_BUCKET = "photos";
+export const LOCAL_QUEUE = "uploads";
+export const LOCAL_DLQ = "uploads-dlq";
+
+export interface LocalRuntimeOptions {
+  /** API and page; 0 picks a free port. */
+  port: number;
+  /** S3 and SQS emulator; 0 picks a free port. */
+  emulatorPort: number;
+  dataDir: string;
+  modelPath: string;
+  model: ModelDescriptor;
+  queueDelaySeconds: number;
+  visibilityTimeoutSeconds: number;
+  maxReceiveCount: number;
+  logger: Logger;
+}
+
+export interface LocalRuntime {
+  apiUrl: string;
+  emulator: Emulator;
+  modelServerUrl: string;
+  store: EmbeddingStore;
+  auth: DevAuth;
+  stop(): Promise<void>;
+}
+
+export class PortInUseError extends Error {}
+
+export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<LocalRuntime> {
+  const { logger, model } = options;
+  const dataDir = resolve(options.dataDir);
+  const apiPort = await claimPort(options.port, "PORT");
+  const emulatorPort = await claimPort(options.emulatorPort, "EMULATOR_PORT");
+  const stops: Array<() => Promise<void>> = [];
+  const stop = async () => {
+    for (const s of stops.reverse()) await s().catch((error) => logger.warn("stop failed", { error }));
+  };
+  try {
+    const modelServer = await startModelServer({ host: "127.0.0.1", port: 0, modelPath: options.modelPath, model, logger: logger.child({ component: "model-server" }) });
+    stops.push(() => modelServer.close());
+
+    let send: (change: ObservedChange) => void = () => {};
+    const emulator = await startEmulator({
+      port: emulatorPort,
+      bucket: LOCAL_BUCKET,
+      queue: LOCAL_QUEUE,
+      deadLetterQueue: LOCAL_DLQ,
+      delaySeconds: options.queueDelaySeconds,
+      visibilityTimeoutSeconds: options.visibilityTimeoutSeconds,
+      maxReceiveCount: options.maxReceiveCount,
+      onObjectChange: (change) => send(change),
+    });
+    stops.push(() => emulator.stop());
+    const bridgeLog = logger.child({ component: "bridge" });
+    const sendNotification = notificationSender(emulator.sqs, emulator.queueUrl, (error, change) => bridgeLog.error("notification not sent", { key: change.key, error }));
+    send = (change) => {
+      bridgeLog.debug("notification", { key: change.key, event: change.eventName });
+      sendNotification(change);
+    };
+
+    const store = openStore({ root: dataDir, model, logger: logger.child({ component: "store" }) });
+    const writerLog = logger.child({ component: "writer" });
+    // The writer runs in-process; its payload still crosses a JSON boundary, as a Lambda invoke does.
+    const invokeWriter = async (payload: string): Promise<string> =>
+      JSON.stringify({ results: await writeEvents(store, JSON.parse(payload).events, writerLog) } satisfies WriteResponse);
+
+    const sagemaker = new SageMakerRuntimeClient({ endpoint: modelServer.url, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS, maxAttempts: 4 });
+    const pollerLog = logger.child({ component: "poller" });
+    const poller = createPollerHandler({
+      fetchImage: createS3ImageSource(emulator.s3, { maxObjectBytes: 30 * 1024 * 1024, maxPayloadBytes: 4 * 1024 * 1024 }),
+      embed: createSageMakerEmbedder(sagemaker, "local"),
+      write: async (events) => (JSON.parse(await invokeWriter(JSON.stringify({ events }))) as WriteResponse).results,
+      model: model.id,
+      logger: pollerLog,
+    });
+    const queuePoller = startQueuePoller({ sqs: emulator.sqs, queueUrl: emulator.queueUrl, handler: poller, batchSize: 10, concurrency: 2, logger: pollerLog });
+    stops.push(() => queuePoller.stop());
+
+    const auth = await createDevAuth(dataDir);
+    const app = new Hono();
+    app.route("/", createLocalRoutes({
+      issueDevToken: auth.issueDevToken,
+      getObject: async (key) => {
+        try {
+          const object = await emulator.s3.send(new GetObjectCommand({ Bucket: LOCAL_BUCKET, Key: key }));
+          return { bytes: await object.Body!.transformToByteArray(), contentType: object.ContentType ?? "application/octet-stream" };
+        } catch {
+          return undefined;
+        }
+      },
+    }));
+    app.route("/", createApiApp({ readUser: (userId) => store.read(userId), verifyToken: auth.verifyToken, model, logger: logger.child({ component: "api" }) }));
+    const server = await listen(app, apiPort);
+    stops.push(() => new Promise<void>((r) => server.close(() => r())));
+
+    return { apiUrl: `http://127.0.0.1:${apiPort}`, emulator, modelServerUrl: modelServer.url, store, auth, stop };
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+}
+
+function listen(app: Hono, port: number) {
+  return new Promise<ReturnType<typeof serve>>((resolveServer, reject) => {
+    const server = serve({ fetch: app.fetch, port, hostname: "127.0.0.1" }, () => resolveServer(server));
+    server.once("error", reject);
+  });
+}
+
+/** The port itself, or a free one for 0; a taken port fails now with the variable to change. */
+async function claimPort(port: number, variable: string): Promise<number> {
+  return new Promise((resolvePort, reject) => {
+    const probe = createServer();
+    probe.once("error", (error: NodeJS.ErrnoException) =>
+      reject(error.code === "EADDRINUSE" ? new PortInUseError(`port ${port} on 127.0.0.1 is already in use; stop what uses it or set ${variable} to another port`) : error),
+    );
+    probe.listen(port, "127.0.0.1", () => {
+      const actual = (probe.address() as { port: number }).port;
+      probe.close(() => resolvePort(actual));
+    });
+  });
+}
