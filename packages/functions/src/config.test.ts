@@ -1,0 +1,56 @@
+import { describe, expect, it } from "vitest";
+import { apiConfig, ConfigError, DEFAULT_MAX_IMAGE_BYTES, pollerConfig, writerConfig } from "./config.ts";
+
+const api = { DATA_DIR: "/mnt/embeddings", MODEL_ID: "mobilenetv2-12-int8", JWT_ISSUER: "https://issuer.example/pool", JWT_AUDIENCE: "client-1" };
+
+describe("apiConfig", () => {
+  it("reads the data directory, the model and the token issuer", () => {
+    const cfg = apiConfig(api);
+    expect(cfg.dataDir).toBe("/mnt/embeddings");
+    expect(cfg.model.id).toBe("mobilenetv2-12-int8");
+    expect(cfg.auth).toEqual({ issuer: "https://issuer.example/pool", audience: "client-1", jwksUrl: "https://issuer.example/pool/.well-known/jwks.json" });
+  });
+
+  it("takes an explicit JWKS URL", () => {
+    expect(apiConfig({ ...api, JWT_JWKS_URL: "https://keys.example/jwks" }).auth.jwksUrl).toBe("https://keys.example/jwks");
+  });
+
+  it("names every missing variable in one error", () => {
+    try {
+      apiConfig({});
+      expect.unreachable();
+    } catch (error) {
+      expect(error).toBeInstanceOf(ConfigError);
+      const message = (error as Error).message;
+      for (const name of ["DATA_DIR", "MODEL_ID", "JWT_ISSUER", "JWT_AUDIENCE"]) expect(message).toContain(name);
+    }
+  });
+
+  it("rejects an unknown model with the known ones listed", () => {
+    expect(() => apiConfig({ ...api, MODEL_ID: "vgg" })).toThrow(/MODEL_ID "vgg" is not a known model \(one of .*mobilenetv2-12-int8/);
+  });
+
+  it("rejects a JWKS URL that is not https", () => {
+    expect(() => apiConfig({ ...api, JWT_JWKS_URL: "http://keys.example/jwks" })).toThrow(/JWT_JWKS_URL must be an https URL/);
+  });
+});
+
+describe("writerConfig", () => {
+  it("reads the data directory and the model", () => {
+    expect(writerConfig({ DATA_DIR: "/d", MODEL_ID: "mobilenetv2-12-int8" })).toMatchObject({ dataDir: "/d", model: { id: "mobilenetv2-12-int8" } });
+    expect(() => writerConfig({ MODEL_ID: "mobilenetv2-12-int8" })).toThrow(/DATA_DIR is not set/);
+  });
+});
+
+describe("pollerConfig", () => {
+  const poller = { BUCKET_NAME: "photos", ENDPOINT_NAME: "embed", WRITER_FUNCTION_NAME: "writer", MODEL_ID: "mobilenetv2-12-int8" };
+
+  it("reads its names and defaults the image size cap", () => {
+    expect(pollerConfig(poller)).toMatchObject({ bucketName: "photos", endpointName: "embed", writerFunctionName: "writer", maxImageBytes: DEFAULT_MAX_IMAGE_BYTES });
+    expect(pollerConfig({ ...poller, MAX_IMAGE_BYTES: "1000000" }).maxImageBytes).toBe(1_000_000);
+  });
+
+  it.each(["0", "-5", "4MB", "1.5"])("rejects MAX_IMAGE_BYTES=%s", (value) => {
+    expect(() => pollerConfig({ ...poller, MAX_IMAGE_BYTES: value })).toThrow(/MAX_IMAGE_BYTES must be a positive integer/);
+  });
+});

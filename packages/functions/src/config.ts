@@ -1,0 +1,126 @@
+/**
+ * The only place the handlers read `process.env`. Each handler calls its function once at
+ * cold start; a missing or malformed variable fails the init with every problem named at once.
+ */
+import { MODELS, modelById, type ModelDescriptor } from "@photo-clusters/core/models";
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`invalid configuration: ${problems.join("; ")}`);
+    this.name = "ConfigError";
+  }
+}
+
+type Env = Record<string, string | undefined>;
+
+/** Reads variables and remembers what was wrong, so one error lists all of it. */
+class Reader {
+  readonly problems: string[] = [];
+  constructor(private readonly env: Env) {}
+
+  required(name: string, what: string): string {
+    const value = this.env[name]?.trim();
+    if (!value) {
+      this.problems.push(`${name} is not set (${what})`);
+      return "";
+    }
+    return value;
+  }
+
+  optional(name: string): string | undefined {
+    const value = this.env[name]?.trim();
+    return value ? value : undefined;
+  }
+
+  model(name = "MODEL_ID"): ModelDescriptor | undefined {
+    const id = this.required(name, `the embedding model id, one of ${Object.keys(MODELS).join(", ")}`);
+    if (!id) return undefined;
+    try {
+      return modelById(id);
+    } catch {
+      this.problems.push(`${name} "${id}" is not a known model (one of ${Object.keys(MODELS).join(", ")})`);
+      return undefined;
+    }
+  }
+
+  url(name: string, value: string | undefined): string | undefined {
+    if (value === undefined) return undefined;
+    try {
+      const url = new URL(value);
+      if (url.protocol !== "https:" && url.hostname !== "127.0.0.1" && url.hostname !== "localhost") throw new Error();
+      return url.toString();
+    } catch {
+      this.problems.push(`${name} must be an https URL, got "${value}"`);
+      return undefined;
+    }
+  }
+
+  positiveInteger(name: string, fallback: number): number {
+    const raw = this.optional(name);
+    if (raw === undefined) return fallback;
+    if (!/^\d{1,10}$/.test(raw) || Number(raw) < 1) {
+      this.problems.push(`${name} must be a positive integer, got "${raw}"`);
+      return fallback;
+    }
+    return Number(raw);
+  }
+
+  /** Builds the config only when nothing was wrong, so `build` may assert what was read. */
+  done<T>(build: () => T): T {
+    if (this.problems.length) throw new ConfigError(this.problems);
+    return build();
+  }
+}
+
+export interface ApiConfig {
+  /** Where the per-user embedding files live (the EFS mount in AWS). */
+  dataDir: string;
+  model: ModelDescriptor;
+  /** Used when a request did not come through API Gateway's JWT authorizer. */
+  auth: { issuer: string; audience: string; jwksUrl: string };
+}
+
+export function apiConfig(env: Env = process.env): ApiConfig {
+  const r = new Reader(env);
+  const dataDir = r.required("DATA_DIR", "the directory holding the embedding files, e.g. /mnt/embeddings");
+  const model = r.model();
+  const issuer = r.required("JWT_ISSUER", "the token issuer URL the API accepts");
+  const audience = r.required("JWT_AUDIENCE", "the token audience (client id) the API accepts");
+  // Cognito, Auth0 and most OIDC providers publish their keys here.
+  const jwksUrl = r.url("JWT_JWKS_URL", r.optional("JWT_JWKS_URL") ?? (issuer ? `${issuer.replace(/\/+$/, "")}/.well-known/jwks.json` : undefined));
+  return r.done(() => ({ dataDir, model: model!, auth: { issuer, audience, jwksUrl: jwksUrl! } }));
+}
+
+export interface WriterConfig {
+  dataDir: string;
+  model: ModelDescriptor;
+}
+
+export function writerConfig(env: Env = process.env): WriterConfig {
+  const r = new Reader(env);
+  const dataDir = r.required("DATA_DIR", "the directory holding the embedding files, e.g. /mnt/embeddings");
+  const model = r.model();
+  return r.done(() => ({ dataDir, model: model! }));
+}
+
+export interface PollerConfig {
+  bucketName: string;
+  endpointName: string;
+  writerFunctionName: string;
+  model: ModelDescriptor;
+  /** Images above this size are downsized before they are sent to the endpoint. */
+  maxImageBytes: number;
+}
+
+/** SageMaker serverless endpoints take at most 4 MB a request; stay under it with headroom for headers. */
+export const DEFAULT_MAX_IMAGE_BYTES = 4_000_000;
+
+export function pollerConfig(env: Env = process.env): PollerConfig {
+  const r = new Reader(env);
+  const bucketName = r.required("BUCKET_NAME", "the photos bucket");
+  const endpointName = r.required("ENDPOINT_NAME", "the SageMaker embedding endpoint");
+  const writerFunctionName = r.required("WRITER_FUNCTION_NAME", "the writer Lambda to invoke");
+  const model = r.model();
+  const maxImageBytes = r.positiveInteger("MAX_IMAGE_BYTES", DEFAULT_MAX_IMAGE_BYTES);
+  return r.done(() => ({ bucketName, endpointName, writerFunctionName, model: model!, maxImageBytes }));
+}
