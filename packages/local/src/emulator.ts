@@ -34,10 +34,10 @@ export function localClients(endpoint: string) {
 
 /** S3 and SQS on 127.0.0.1 (fauxqs), with the bucket, the queue and its dead-letter queue created. */
 export async function startEmulator(options: EmulatorOptions): Promise<Emulator> {
-  const app = buildApp({ logger: false, host: `127.0.0.1:${options.port}`, defaultRegion: LOCAL_REGION });
+  const app = buildApp({ logger: false, defaultRegion: LOCAL_REGION });
   observeObjectChanges(app, options.bucket, options.onObjectChange);
   await app.listen({ host: "127.0.0.1", port: options.port });
-  const endpoint = `http://127.0.0.1:${options.port}`;
+  const endpoint = `http://127.0.0.1:${(app.server.address() as { port: number }).port}`;
   const { s3, sqs } = localClients(endpoint);
 
   await s3.send(new CreateBucketCommand({ Bucket: options.bucket }));

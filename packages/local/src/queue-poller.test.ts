@@ -1,0 +1,43 @@
+import { GetQueueAttributesCommand, ReceiveMessageCommand, SendMessageCommand } from "@aws-sdk/client-sqs";
+import { silentLogger } from "@photo-clusters/core/logger";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startEmulator, type Emulator } from "./emulator.ts";
+import { startQueuePoller } from "./queue-poller.ts";
+
+describe("the local queue poller", () => {
+  let emulator: Emulator;
+  beforeAll(async () => {
+    emulator = await startEmulator({
+      port: 0, bucket: "photos", queue: "uploads", deadLetterQueue: "uploads-dlq",
+      delaySeconds: 0, visibilityTimeoutSeconds: 1, maxReceiveCount: 3, onObjectChange: () => {},
+    });
+  });
+  afterAll(() => emulator?.stop());
+
+  it("deletes what the handler stored and moves a message that keeps failing to the DLQ after 3 receives", async () => {
+    // Prepare
+    for (const body of ["good-1", "poison", "good-2"]) await emulator.sqs.send(new SendMessageCommand({ QueueUrl: emulator.queueUrl, MessageBody: body }));
+    const seen: string[] = [];
+    const poller = startQueuePoller({
+      sqs: emulator.sqs, queueUrl: emulator.queueUrl, batchSize: 10, concurrency: 1, logger: silentLogger,
+      handler: async (event) => {
+        seen.push(...event.Records.map((r) => r.body));
+        return { batchItemFailures: event.Records.filter((r) => r.body === "poison").map((r) => ({ itemIdentifier: r.messageId })) };
+      },
+    });
+    // Act
+    let dead: string[] = [];
+    for (let i = 0; i < 40 && dead.length === 0; i++) {
+      await new Promise((r) => setTimeout(r, 250));
+      const { Messages = [] } = await emulator.sqs.send(new ReceiveMessageCommand({ QueueUrl: emulator.deadLetterQueueUrl, MaxNumberOfMessages: 10 }));
+      dead = Messages.map((m) => m.Body!);
+    }
+    await poller.stop();
+    // Assess
+    expect(dead).toEqual(["poison"]);
+    expect(seen.filter((b) => b === "poison")).toHaveLength(3);
+    expect(seen.filter((b) => b.startsWith("good"))).toHaveLength(2);
+    const { Attributes } = await emulator.sqs.send(new GetQueueAttributesCommand({ QueueUrl: emulator.queueUrl, AttributeNames: ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"] }));
+    expect(Attributes).toMatchObject({ ApproximateNumberOfMessages: "0", ApproximateNumberOfMessagesNotVisible: "0" });
+  });
+});
