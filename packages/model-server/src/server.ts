@@ -12,7 +12,7 @@ import type { ModelDescriptor } from "@photo-clusters/core/models";
 import { createEmbedder, type Embedder } from "./embedder.ts";
 import { ModelNotReadyError, ModelServerError } from "./errors.ts";
 import { readBody } from "./http-body.ts";
-import { jsonLogger, type Logger } from "./logger.ts";
+import { jsonLogger, type Logger } from "@photo-clusters/core/logger";
 import { resolveModelPath } from "./model-file.ts";
 import { DEFAULT_LIMITS, type ImageLimits } from "./preprocess.ts";
 
@@ -29,6 +29,11 @@ export interface ModelServerOptions {
   limits?: Partial<ImageLimits>;
   /** An embedder to serve instead of loading one (shared with other code, or controlled by tests). */
   embedder?: Embedder | Promise<Embedder>;
+  /**
+   * true (default): resolve once the model is loaded, or reject (server closed) if it cannot be.
+   * false: resolve as soon as the port listens; `/ping` answers 503 until `ready` resolves.
+   */
+  waitForModel?: boolean;
   logger?: Logger;
 }
 
@@ -58,13 +63,14 @@ function sendError(res: ServerResponse, error: unknown, logger: Logger, context:
     : status === 503
       ? "the model server is not ready; retry later"
       : "the model server failed to embed this image";
-  const log = status >= 500 ? logger.error : logger.warn;
-  log({ ...context, status, code: known?.code ?? "unexpected", message: (error as Error)?.message, cause: String((error as Error)?.cause ?? "") });
+  const fields = { ...context, status, code: known?.code ?? "unexpected", error, cause: (error as Error)?.cause };
+  if (status >= 500) logger.error("invocation failed", fields);
+  else logger.warn("invocation refused", fields);
   send(res, status, { error: { code, message }, message }, { "x-amzn-errortype": errorType });
 }
 
 export async function startModelServer(options: ModelServerOptions): Promise<ModelServer> {
-  const logger = options.logger ?? jsonLogger;
+  const logger = options.logger ?? jsonLogger({ component: "model-server" });
   const model = options.model;
   const limits: ImageLimits = { ...DEFAULT_LIMITS, ...options.limits };
   const ownsEmbedder = options.embedder === undefined;
@@ -79,10 +85,10 @@ export async function startModelServer(options: ModelServerOptions): Promise<Mod
     (loaded) => {
       if (loaded.model.id !== model.id) throw new Error(`embedder serves ${loaded.model.id}, server was asked for ${model.id}`);
       embedder = loaded;
-      logger.info({ msg: "model loaded", model: model.id, dimension: model.dimension });
+      logger.info("model loaded", { model: model.id, dimension: model.dimension });
     },
     (error: unknown) => {
-      logger.error({ msg: "model failed to load", model: model.id, error: (error as Error).message });
+      logger.error("model failed to load", { model: model.id, error });
       throw error;
     },
   );
@@ -108,7 +114,7 @@ export async function startModelServer(options: ModelServerOptions): Promise<Mod
       if (INVOCATIONS.test(path)) {
         if (req.method !== "POST") return send(res, 405, { error: { code: "method_not_allowed", message: `use POST ${path}` } });
         await invoke(req, res);
-        logger.info({ ...context, status: 200, ms: Math.round(performance.now() - started) });
+        logger.info("invocation", { ...context, status: 200, ms: Math.round(performance.now() - started) });
         return;
       }
       send(res, 404, { error: { code: "not_found", message: `no route for ${req.method} ${path}` } });
@@ -138,7 +144,7 @@ export async function startModelServer(options: ModelServerOptions): Promise<Mod
   const address = server.address() as AddressInfo;
   const host = address.family === "IPv6" ? `[${address.address}]` : address.address;
 
-  return {
+  const handle: ModelServer = {
     url: `http://${host}:${address.port}`,
     ready,
     async close() {
@@ -149,4 +155,13 @@ export async function startModelServer(options: ModelServerOptions): Promise<Mod
       if (ownsEmbedder) await loading.then((e) => e.close(), () => {});
     },
   };
+  if (options.waitForModel ?? true) {
+    try {
+      await ready;
+    } catch (error) {
+      await handle.close();
+      throw error;
+    }
+  }
+  return handle;
 }

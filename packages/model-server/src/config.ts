@@ -1,0 +1,62 @@
+/**
+ * The entrypoint's environment, read once and checked up front. Every problem is reported in
+ * one error so a misconfigured container fails at start with a message naming the variable.
+ *
+ *   MODEL_ID        model descriptor id (default mobilenetv2-12-int8; the image sets resnet50-v1-12)
+ *   MODEL_PATH      ONNX file; if unset, the shared local copy or a checked download is used
+ *   MODEL_CACHE_DIR where downloads are kept
+ *   PORT            default 8080 (SageMaker's contract; SAGEMAKER_BIND_TO_PORT is honoured too)
+ *   HOST            default 0.0.0.0 (the container must accept SageMaker's connections)
+ *   ORT_THREADS     onnxruntime intra-op threads, default 1
+ *   MAX_BODY_BYTES  default 6291456 (6 MB); MAX_PIXELS default 50000000
+ */
+import { existsSync } from "node:fs";
+import { MODELS, mobilenetV2Int8, type ModelDescriptor } from "@photo-clusters/core/models";
+import { ConfigError } from "./errors.ts";
+import { DEFAULT_LIMITS, type ImageLimits } from "./preprocess.ts";
+
+export interface ServerConfig {
+  model: ModelDescriptor;
+  modelPath?: string;
+  cacheDir?: string;
+  host: string;
+  port: number;
+  threads: number;
+  limits: ImageLimits;
+}
+
+export function loadConfig(env: Record<string, string | undefined> = process.env): ServerConfig {
+  const problems: string[] = [];
+  const int = (name: string, fallback: number, min: number, max: number): number => {
+    const raw = env[name]?.trim();
+    if (!raw) return fallback;
+    const value = Number(raw);
+    if (!Number.isInteger(value) || value < min || value > max) {
+      problems.push(`${name}="${raw}" must be an integer from ${min} to ${max}`);
+      return fallback;
+    }
+    return value;
+  };
+
+  const modelId = env.MODEL_ID?.trim() || mobilenetV2Int8.id;
+  const model = MODELS[modelId];
+  if (!model) problems.push(`MODEL_ID="${modelId}" is not a known model; known: ${Object.keys(MODELS).join(", ")}`);
+
+  const modelPath = env.MODEL_PATH?.trim() || undefined;
+  if (modelPath && !existsSync(modelPath)) problems.push(`MODEL_PATH="${modelPath}" does not exist`);
+
+  const config: ServerConfig = {
+    model: model ?? mobilenetV2Int8,
+    modelPath,
+    cacheDir: env.MODEL_CACHE_DIR?.trim() || undefined,
+    host: env.HOST?.trim() || "0.0.0.0",
+    port: int("PORT", int("SAGEMAKER_BIND_TO_PORT", 8080, 1, 65535), 1, 65535),
+    threads: int("ORT_THREADS", 1, 1, 64),
+    limits: {
+      maxBytes: int("MAX_BODY_BYTES", DEFAULT_LIMITS.maxBytes, 1024, 1024 * 1024 * 1024),
+      maxPixels: int("MAX_PIXELS", DEFAULT_LIMITS.maxPixels, 224 * 224, 1_000_000_000),
+    },
+  };
+  if (problems.length > 0) throw new ConfigError(`invalid model server environment:\n  - ${problems.join("\n  - ")}`);
+  return config;
+}
