@@ -1,0 +1,24 @@
+import type { SSTConfig } from "sst";
+import { Api } from "./stacks/Api.ts";
+import { Embedding } from "./stacks/Embedding.ts";
+import { addNagChecks } from "./stacks/nag.ts";
+import { Pipeline } from "./stacks/Pipeline.ts";
+import { Storage } from "./stacks/Storage.ts";
+
+export default {
+  config(input) {
+    return { name: "photo-clusters", region: input.region ?? "us-east-1" };
+  },
+  stacks(app) {
+    app.setDefaultFunctionProps({
+      runtime: "nodejs24.x",
+      architecture: "arm_64",
+      tracing: "disabled",
+      // Minified ESM without an emitted source map keeps the zips small; names are kept.
+      nodejs: { format: "esm", minify: true, sourcemap: false },
+    });
+    app.stack(Storage).stack(Embedding).stack(Pipeline).stack(Api);
+    // cdk-nag AwsSolutions on every stack, in `sst deploy`, `pnpm synth` and the tests alike.
+    addNagChecks(app);
+  },
+} satisfies SSTConfig;

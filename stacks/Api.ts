@@ -1,0 +1,124 @@
+import { Function, StackContext, use } from "sst/constructs";
+import { RemovalPolicy } from "aws-cdk-lib";
+import { AccessLogFormat } from "aws-cdk-lib/aws-apigateway";
+import * as apigw from "aws-cdk-lib/aws-apigatewayv2";
+import { HttpJwtAuthorizer } from "aws-cdk-lib/aws-apigatewayv2-authorizers";
+import { HttpLambdaIntegration } from "aws-cdk-lib/aws-apigatewayv2-integrations";
+import * as cognito from "aws-cdk-lib/aws-cognito";
+import * as ec2 from "aws-cdk-lib/aws-ec2";
+import * as lambda from "aws-cdk-lib/aws-lambda";
+import * as logs from "aws-cdk-lib/aws-logs";
+import { efsMount } from "./efs-mount.ts";
+import { LAMBDA_MANAGED_POLICIES, suppress } from "./nag.ts";
+import { Embedding } from "./Embedding.ts";
+import { stageSettings } from "./stages.ts";
+import { DATA_DIR, Storage } from "./Storage.ts";
+
+/** The routes; every one of them sits behind the JWT authorizer. */
+export const ROUTES = ["/users/{userId}/clusters", "/users/{userId}/images/{imageId}/similar"] as const;
+
+/**
+ * The clusters API: an HTTP API whose JWT authorizer checks the token (issuer, audience, expiry,
+ * signature), in front of a VPC function that reads the stores on EFS (read-only), called through
+ * an alias that holds the stage's provisioned concurrency.
+ *
+ * Tokens come from a Cognito user pool created here, or, with the context values `jwtIssuer` and
+ * `jwtAudience` (comma-separated), from an existing issuer.
+ */
+export function Api({ stack, app }: StackContext) {
+  const settings = stageSettings(app.stage);
+  const { vpc, accessPoint } = use(Storage);
+  const embedding = use(Embedding);
+  const removalPolicy = settings.removal === "retain" ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY;
+  const jwt = jwtConfig(stack, removalPolicy);
+
+  const securityGroup = new ec2.SecurityGroup(stack, "ApiSecurityGroup", {
+    vpc,
+    description: "photo-clusters API: NFS to the embeddings file system only",
+    allowAllOutbound: false,
+  });
+  const fn = new Function(stack, "ApiFunction", {
+    handler: "packages/functions/src/api.handler",
+    description: "Answers the clusters and similar-images queries from the stores on EFS",
+    timeout: settings.api.timeoutSeconds,
+    memorySize: settings.api.memoryMb,
+    vpc,
+    vpcSubnets: { subnetType: ec2.SubnetType.PRIVATE_ISOLATED },
+    securityGroups: [securityGroup],
+    filesystem: efsMount(accessPoint, DATA_DIR, "read"),
+    environment: { DATA_DIR, MODEL_ID: embedding.modelId, JWT_ISSUER: jwt.issuer, JWT_AUDIENCE: jwt.audience.join(",") },
+    logGroup: new logs.LogGroup(stack, "ApiFunctionLogs", { retention: settings.logRetentionDays, removalPolicy }),
+  });
+  suppress(fn, LAMBDA_MANAGED_POLICIES);
+  const alias = new lambda.Alias(stack, "ApiLive", {
+    aliasName: "live",
+    version: fn.currentVersion,
+    // 0 (development) leaves the alias on demand; CloudFormation rejects an explicit 0.
+    provisionedConcurrentExecutions: settings.api.provisionedConcurrency > 0 ? settings.api.provisionedConcurrency : undefined,
+  });
+
+  const httpApi = new apigw.HttpApi(stack, "HttpApi", {
+    description: "photo-clusters: clusters and similar images of a user's photos",
+    createDefaultStage: false,
+    defaultAuthorizer: new HttpJwtAuthorizer("Jwt", jwt.issuer, { jwtAudience: jwt.audience }),
+  });
+  const accessLogs = new logs.LogGroup(stack, "HttpApiAccessLogs", { retention: settings.logRetentionDays, removalPolicy });
+  const stage = new apigw.HttpStage(stack, "DefaultStage", {
+    httpApi,
+    stageName: "$default",
+    autoDeploy: true,
+    accessLogSettings: {
+      destination: new apigw.LogGroupLogDestination(accessLogs),
+      format: AccessLogFormat.custom(JSON.stringify({
+        requestId: "$context.requestId", ip: "$context.identity.sourceIp", time: "$context.requestTime",
+        routeKey: "$context.routeKey", status: "$context.status", latency: "$context.responseLatency",
+        sub: "$context.authorizer.claims.sub", authError: "$context.authorizer.error", integrationError: "$context.integrationErrorMessage",
+      })),
+    },
+  });
+  const integration = new HttpLambdaIntegration("ApiLiveIntegration", alias);
+  for (const path of ROUTES) httpApi.addRoutes({ path, methods: [apigw.HttpMethod.GET], integration });
+
+  stack.addOutputs({ ApiUrl: stage.url, JwtIssuer: jwt.issuer, JwtAudience: jwt.audience.join(","), ...jwt.outputs });
+  return { httpApi, url: stage.url, fn, alias, jwt };
+}
+
+function jwtConfig(stack: StackContext["stack"], removalPolicy: RemovalPolicy) {
+  const issuer = stack.node.tryGetContext("jwtIssuer");
+  const audience = stack.node.tryGetContext("jwtAudience");
+  if (issuer || audience) {
+    if (typeof issuer !== "string" || !issuer.startsWith("https://") || typeof audience !== "string" || !audience) {
+      throw new Error("context jwtIssuer (an https:// URL) and jwtAudience (comma-separated) must be given together");
+    }
+    return { issuer, audience: audience.split(",").map((a) => a.trim()), outputs: {} as Record<string, string> };
+  }
+
+  const userPool = new cognito.UserPool(stack, "Users", {
+    // Accounts are provisioned by an administrator (see README); nobody signs themselves up.
+    selfSignUpEnabled: false,
+    signInAliases: { email: true },
+    passwordPolicy: { minLength: 12, requireLowercase: true, requireUppercase: true, requireDigits: true, requireSymbols: true },
+    mfa: cognito.Mfa.OPTIONAL,
+    mfaSecondFactor: { sms: false, otp: true },
+    accountRecovery: cognito.AccountRecovery.EMAIL_ONLY,
+    removalPolicy,
+  });
+  suppress(userPool, [
+    {
+      id: "AwsSolutions-COG3",
+      reason:
+        "Threat protection (advanced security) needs the Cognito Plus plan, billed per active user. Self sign-up is off and " +
+        "accounts are created by an administrator, so there is no open sign-in surface for it to watch yet; turn it on with self sign-up.",
+    },
+  ]);
+  const client = userPool.addClient("AppClient", {
+    generateSecret: false,
+    authFlows: { userSrp: true, adminUserPassword: true },
+    preventUserExistenceErrors: true,
+  });
+  return {
+    issuer: `https://cognito-idp.${stack.region}.amazonaws.com/${userPool.userPoolId}`,
+    audience: [client.userPoolClientId],
+    outputs: { UserPoolId: userPool.userPoolId, UserPoolClientId: client.userPoolClientId } as Record<string, string>,
+  };
+}

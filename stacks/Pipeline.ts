@@ -1,0 +1,152 @@
+import { Function, StackContext, use } from "sst/constructs";
+import { Duration, RemovalPolicy } from "aws-cdk-lib";
+import * as cloudwatch from "aws-cdk-lib/aws-cloudwatch";
+import * as ec2 from "aws-cdk-lib/aws-ec2";
+import * as iam from "aws-cdk-lib/aws-iam";
+import { SqsEventSource } from "aws-cdk-lib/aws-lambda-event-sources";
+import * as logs from "aws-cdk-lib/aws-logs";
+import * as s3 from "aws-cdk-lib/aws-s3";
+import * as s3n from "aws-cdk-lib/aws-s3-notifications";
+import * as sqs from "aws-cdk-lib/aws-sqs";
+import { efsMount } from "./efs-mount.ts";
+import { CDK_BUCKET_NOTIFICATIONS_HANDLER, LAMBDA_MANAGED_POLICIES, suppress } from "./nag.ts";
+import { Embedding } from "./Embedding.ts";
+import { stageSettings } from "./stages.ts";
+import { DATA_DIR, Storage } from "./Storage.ts";
+
+/** Only objects under this prefix are photos; the poller may read nothing else. */
+export const PHOTOS_PREFIX = "users/";
+
+/**
+ * Upload → embedding → store: the photo bucket notifies the queue, the poller (outside the VPC)
+ * embeds each photo with the endpoint and hands the vectors to the writer (in the VPC, on EFS).
+ */
+export function Pipeline({ stack, app }: StackContext) {
+  const settings = stageSettings(app.stage);
+  const { vpc, accessPoint } = use(Storage);
+  const embedding = use(Embedding);
+  const retain = settings.removal === "retain";
+  const removalPolicy = retain ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY;
+
+  const accessLogs = new s3.Bucket(stack, "AccessLogs", {
+    blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
+    encryption: s3.BucketEncryption.S3_MANAGED,
+    enforceSSL: true,
+    objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_PREFERRED,
+    lifecycleRules: [{ expiration: Duration.days(settings.logRetentionDays) }],
+    removalPolicy,
+    autoDeleteObjects: !retain,
+  });
+  const photos = new s3.Bucket(stack, "Photos", {
+    blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
+    encryption: s3.BucketEncryption.S3_MANAGED,
+    enforceSSL: true,
+    objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+    serverAccessLogsBucket: accessLogs,
+    serverAccessLogsPrefix: "photos/",
+    removalPolicy,
+    autoDeleteObjects: !retain,
+  });
+
+  const deadLetters = new sqs.Queue(stack, "UploadsDlq", {
+    encryption: sqs.QueueEncryption.SQS_MANAGED,
+    enforceSSL: true,
+    retentionPeriod: Duration.days(14),
+  });
+  const uploads = new sqs.Queue(stack, "Uploads", {
+    encryption: sqs.QueueEncryption.SQS_MANAGED,
+    enforceSSL: true,
+    deliveryDelay: Duration.seconds(settings.queue.deliveryDelaySeconds),
+    // AWS's rule for Lambda event sources: at least 6× the function timeout, so retries of a
+    // throttled or slow batch do not make the same message visible twice at once.
+    visibilityTimeout: Duration.seconds(settings.poller.timeoutSeconds * 6),
+    deadLetterQueue: { queue: deadLetters, maxReceiveCount: settings.queue.maxReceiveCount },
+  });
+  for (const event of [s3.EventType.OBJECT_CREATED, s3.EventType.OBJECT_REMOVED]) {
+    photos.addEventNotification(event, new s3n.SqsDestination(uploads), { prefix: PHOTOS_PREFIX });
+  }
+
+  const dlqAlarm = new cloudwatch.Alarm(stack, "UploadsDlqDepth", {
+    alarmDescription: "Uploads that failed to embed or store after every retry are waiting in the dead-letter queue",
+    metric: deadLetters.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(1), statistic: "Maximum" }),
+    threshold: settings.queue.dlqAlarmThreshold,
+    comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+    evaluationPeriods: 1,
+    treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+  });
+
+  const writerSecurityGroup = new ec2.SecurityGroup(stack, "WriterSecurityGroup", {
+    vpc,
+    description: "photo-clusters writer: NFS to the embeddings file system only",
+    allowAllOutbound: false,
+  });
+  const writer = new Function(stack, "Writer", {
+    handler: "packages/functions/src/writer.handler",
+    description: "Appends embeddings to the users' stores on EFS",
+    timeout: settings.writer.timeoutSeconds,
+    memorySize: settings.writer.memoryMb,
+    vpc,
+    vpcSubnets: { subnetType: ec2.SubnetType.PRIVATE_ISOLATED },
+    securityGroups: [writerSecurityGroup],
+    filesystem: efsMount(accessPoint, DATA_DIR, "read-write"),
+    environment: { DATA_DIR, MODEL_ID: embedding.modelId },
+    logGroup: logGroup(stack, "WriterLogs", settings.logRetentionDays, removalPolicy),
+  });
+
+  const poller = new Function(stack, "Poller", {
+    handler: "packages/functions/src/poller.handler",
+    description: "Embeds uploaded photos and hands the vectors to the writer",
+    timeout: settings.poller.timeoutSeconds,
+    memorySize: settings.poller.memoryMb,
+    environment: {
+      BUCKET_NAME: photos.bucketName,
+      ENDPOINT_NAME: embedding.endpointName,
+      WRITER_FUNCTION_NAME: writer.functionName,
+      MODEL_ID: embedding.modelId,
+    },
+    logGroup: logGroup(stack, "PollerLogs", settings.logRetentionDays, removalPolicy),
+  });
+  poller.addToRolePolicy(
+    new iam.PolicyStatement({ actions: ["s3:GetObject"], resources: [photos.arnForObjects(`${PHOTOS_PREFIX}*`)] }),
+  );
+  poller.addToRolePolicy(
+    new iam.PolicyStatement({ actions: ["sagemaker:InvokeEndpoint"], resources: [embedding.endpointArn] }),
+  );
+  poller.addToRolePolicy(new iam.PolicyStatement({ actions: ["lambda:InvokeFunction"], resources: [writer.functionArn] }));
+  suppress(writer, LAMBDA_MANAGED_POLICIES);
+  suppress(poller, [
+    ...LAMBDA_MANAGED_POLICIES,
+    {
+      id: "AwsSolutions-IAM5",
+      reason: "The poller reads photos under users/ only; keys are users/<userId>/<imageId>.<ext>, unknown in advance.",
+      appliesTo: [{ regex: "/^Resource::<Photos[0-9A-F]+\\.Arn>\\/users\\/\\*$/" }],
+    },
+  ]);
+  const notificationsHandler = stack.node.tryFindChild("BucketNotificationsHandler050a0587b7544547bf325f094a3db834");
+  if (notificationsHandler) suppress(notificationsHandler, CDK_BUCKET_NOTIFICATIONS_HANDLER);
+
+  poller.addEventSource(
+    new SqsEventSource(uploads, {
+      batchSize: settings.poller.batchSize,
+      maxBatchingWindow: Duration.seconds(settings.poller.maxBatchingWindowSeconds),
+      reportBatchItemFailures: true,
+      // No more pollers than the endpoint can serve at once: the rest wait in the queue.
+      maxConcurrency: embedding.maxConcurrency,
+    }),
+  );
+
+  stack.addOutputs({
+    BucketName: photos.bucketName,
+    QueueUrl: uploads.queueUrl,
+    DeadLetterQueueUrl: deadLetters.queueUrl,
+    DeadLetterQueueArn: deadLetters.queueArn,
+    DlqAlarmName: dlqAlarm.alarmName,
+    PollerFunctionName: poller.functionName,
+    WriterFunctionName: writer.functionName,
+  });
+  return { photos, uploads, deadLetters, poller, writer };
+}
+
+function logGroup(scope: StackContext["stack"], id: string, days: number, removalPolicy: RemovalPolicy) {
+  return new logs.LogGroup(scope, id, { retention: days as logs.RetentionDays, removalPolicy });
+}

@@ -1,0 +1,75 @@
+/**
+ * Per-stage settings: the one place to change sizes, delays, concurrency and what happens to
+ * data when a stage is removed. `prod` keeps its data; every other stage is disposable.
+ */
+export interface StageSettings {
+  /** What happens to the bucket, the file system and the log groups when the stage is removed. */
+  removal: "retain" | "destroy";
+  logRetentionDays: 7 | 30 | 90 | 365;
+  queue: {
+    /** Delivery delay, so a burst of uploads and quick deletes settles before we embed. */
+    deliveryDelaySeconds: number;
+    maxReceiveCount: number;
+    /** Messages in the dead-letter queue at or above this raise the alarm. */
+    dlqAlarmThreshold: number;
+  };
+  poller: { timeoutSeconds: number; memoryMb: number; batchSize: number; maxBatchingWindowSeconds: number };
+  endpoint: {
+    /** SageMaker serverless memory: 1024..6144 in steps of 1024. */
+    memoryMb: number;
+    /** SageMaker serverless max concurrency; the poller's SQS concurrency is capped to the same. */
+    maxConcurrency: number;
+  };
+  writer: { timeoutSeconds: number; memoryMb: number };
+  api: { timeoutSeconds: number; memoryMb: number; provisionedConcurrency: number };
+}
+
+const development: StageSettings = {
+  removal: "destroy",
+  logRetentionDays: 7,
+  queue: { deliveryDelaySeconds: 5, maxReceiveCount: 3, dlqAlarmThreshold: 1 },
+  poller: { timeoutSeconds: 120, memoryMb: 1024, batchSize: 5, maxBatchingWindowSeconds: 5 },
+  endpoint: { memoryMb: 3072, maxConcurrency: 2 },
+  writer: { timeoutSeconds: 30, memoryMb: 512 },
+  api: { timeoutSeconds: 10, memoryMb: 1024, provisionedConcurrency: 0 },
+};
+
+const production: StageSettings = {
+  removal: "retain",
+  logRetentionDays: 90,
+  queue: { deliveryDelaySeconds: 10, maxReceiveCount: 5, dlqAlarmThreshold: 1 },
+  poller: { timeoutSeconds: 120, memoryMb: 1536, batchSize: 10, maxBatchingWindowSeconds: 5 },
+  endpoint: { memoryMb: 4096, maxConcurrency: 20 },
+  writer: { timeoutSeconds: 30, memoryMb: 1024 },
+  api: { timeoutSeconds: 10, memoryMb: 1769, provisionedConcurrency: 2 },
+};
+
+/** Stage name → settings. Stages not listed here get the development settings. */
+export const STAGES: Record<string, StageSettings> = { prod: production, production };
+
+export function stageSettings(stage: string): StageSettings {
+  const settings = STAGES[stage] ?? development;
+  validate(stage, settings);
+  return settings;
+}
+
+/** Fail synthesis early, with the setting's name, rather than at deploy time in CloudFormation. */
+export function validate(stage: string, s: StageSettings): void {
+  const problems: string[] = [];
+  const check = (ok: boolean, message: string) => ok || problems.push(message);
+  check(s.endpoint.memoryMb % 1024 === 0 && s.endpoint.memoryMb >= 1024 && s.endpoint.memoryMb <= 6144,
+    "endpoint.memoryMb must be 1024..6144 in steps of 1024");
+  // The poller's SQS maximum concurrency is set to the endpoint's, and SQS needs at least 2.
+  check(s.endpoint.maxConcurrency >= 2 && s.endpoint.maxConcurrency <= 200, "endpoint.maxConcurrency must be 2..200");
+  check(s.queue.deliveryDelaySeconds >= 0 && s.queue.deliveryDelaySeconds <= 900, "queue.deliveryDelaySeconds must be 0..900");
+  check(s.queue.maxReceiveCount >= 1 && s.queue.maxReceiveCount <= 1000, "queue.maxReceiveCount must be 1..1000");
+  check(s.poller.batchSize >= 1 && s.poller.batchSize <= 10000, "poller.batchSize must be 1..10000");
+  check(s.poller.batchSize <= 10 || s.poller.maxBatchingWindowSeconds > 0, "poller.batchSize over 10 needs a batching window");
+  // 6× the poller's timeout, the queue's visibility timeout, must stay within SQS's 12 hours.
+  check(s.poller.timeoutSeconds * 6 <= 43_200 && s.poller.timeoutSeconds <= 900, "poller.timeoutSeconds must be at most 900");
+  // The poller waits for the writer synchronously: the writer must finish first.
+  check(s.writer.timeoutSeconds < s.poller.timeoutSeconds, "writer.timeoutSeconds must be below poller.timeoutSeconds");
+  check(s.api.timeoutSeconds <= 29, "api.timeoutSeconds must be at most 29 (the HTTP API's integration limit)");
+  check(Number.isInteger(s.api.provisionedConcurrency) && s.api.provisionedConcurrency >= 0, "api.provisionedConcurrency must be a whole number ≥ 0");
+  if (problems.length) throw new Error(`stage "${stage}": ${problems.join("; ")}`);
+}
