@@ -47,3 +47,17 @@ export class InvalidParameterError extends CoreError {
     super("invalid_parameter", message);
   }
 }
+
+/** A vector that cannot be stored: zero length or non-finite values (normalising it would give NaN). */
+export class InvalidVectorError extends CoreError {
+  constructor(message: string) {
+    super("invalid_vector", message);
+  }
+}
+
+/** The store lock was lost while a batch held it (stale or removed); the batch may retry. */
+export class LockCompromisedError extends CoreError {
+  constructor(message: string, cause?: unknown) {
+    super("lock_compromised", message, { cause, retryable: true });
+  }
+}

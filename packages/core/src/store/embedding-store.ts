@@ -1,0 +1,145 @@
+/**
+ * The per-user embedding store: `openStore` wires paths, the writer lock, the cached LiveSet of
+ * each user and the read path. One `write(userId, events)` is one lock: the batch's records go to
+ * the log in one positional write after their graph frame, then the log is fdatasync'ed.
+ */
+import { readdir, mkdir } from "node:fs/promises";
+import { LockCompromisedError } from "../errors.ts";
+import { EdgeList } from "./edge-list.ts";
+import { decideDelete, decidePut } from "./event-rules.ts";
+import { encodeGraphFrame, recordsCrc } from "./graph-file.ts";
+import { assertId } from "./ids.ts";
+import { compactUser, rebuildUserGraph } from "./maintenance.ts";
+import { addEdgesFrom } from "./neighbour-graph.ts";
+import { prepareEvent } from "./prepare-event.ts";
+import { readSnapshot } from "./read-snapshot.ts";
+import { encodeRecord } from "./record-codec.ts";
+import { acquireLock } from "./store-lock.ts";
+import { userPaths } from "./store-paths.ts";
+import type { EmbeddingStore, EventResult, StoreEvent, StoreLogger, StoreOptions, WriteResult } from "./types.ts";
+import { openUserFiles, type FilesContext, type OpenFiles, type UserState } from "./user-files.ts";
+
+const DEFAULTS = { lockWaitMs: 10_000, lockStaleMs: 5_000, minDead: 500, ratio: 0.5, cachedUsers: 8 };
+
+export function openStore(options: StoreOptions): EmbeddingStore {
+  const { root, model } = options;
+  const logger: StoreLogger = options.logger ?? console;
+  const lockWaitMs = options.lockWaitMs ?? DEFAULTS.lockWaitMs;
+  const staleMs = Math.max(2_000, options.lockStaleMs ?? DEFAULTS.lockStaleMs);
+  const minDead = options.compaction?.minDead ?? DEFAULTS.minDead;
+  const ratio = options.compaction?.ratio ?? DEFAULTS.ratio;
+  const sync = options.sync ?? true;
+  const cache = new Map<string, UserState>();
+  const queues = new Map<string, Promise<unknown>>();
+
+  const context = (userId: string): FilesContext => ({ paths: userPaths(root, userId, model.id), model, logger });
+
+  /** Runs `task` holding the user's lock; calls of one process queue up instead of spinning on it. */
+  async function locked<T>(userId: string, task: (ctx: FilesContext, files: OpenFiles, lost: () => Error | null) => Promise<T>): Promise<T> {
+    const ctx = context(userId);
+    const previous = queues.get(userId) ?? Promise.resolve();
+    const run = previous.catch(() => {}).then(async () => {
+      await mkdir(ctx.paths.dir, { recursive: true });
+      const lock = await acquireLock(ctx.paths.log, ctx.paths.lock, { waitMs: lockWaitMs, staleMs, logger });
+      let files: OpenFiles | null = null;
+      try {
+        files = await openUserFiles(ctx, cache.get(userId));
+        cache.delete(userId); // re-added only when the batch completes, so a failure never leaves a stale view
+        const result = await task(ctx, files, lock.lost);
+        const lost = lock.lost();
+        if (lost) throw new LockCompromisedError(`store lock ${ctx.paths.lock} was lost during the batch; retry it`, lost);
+        return result;
+      } finally {
+        await files?.log.close().catch(() => {});
+        await files?.graph.close().catch(() => {});
+        await lock.release();
+      }
+    });
+    queues.set(userId, run);
+    try {
+      return await run;
+    } finally {
+      if (queues.get(userId) === run) queues.delete(userId);
+    }
+  }
+
+  function remember(userId: string, state: UserState): void {
+    cache.set(userId, state);
+    for (const key of cache.keys()) {
+      if (cache.size <= DEFAULTS.cachedUsers) break;
+      cache.delete(key);
+    }
+  }
+
+  async function write(userId: string, events: readonly StoreEvent[]): Promise<WriteResult> {
+    assertId("user id", userId);
+    const prepared = events.map((e) => prepareEvent(e, model));
+    return locked(userId, async (ctx, files, lost) => {
+      const { state } = files;
+      const live = state.live;
+      const from = live.recordCount;
+      const frames: Buffer[] = [];
+      const results: EventResult[] = prepared.map((p, i) => {
+        if (!p.ok) return { key: String(events[i]?.key), outcome: "error", error: p.error };
+        const event = p.event;
+        const current = live.keys.get(event.key);
+        const decision = event.kind === "put" ? decidePut(current, event.etag, event.sequencer) : decideDelete(current, event.sequencer);
+        if (decision.write) {
+          const { frame, crc } = encodeRecord(event);
+          frames.push(frame);
+          const slot = live.apply({ ...event, etag: event.kind === "put" ? event.etag : "" }, crc);
+          if (event.kind === "put") live.matrix.set(event.vector, slot * live.dimension);
+        }
+        return { key: event.key, outcome: decision.outcome };
+      });
+      let compacted = false;
+      if (frames.length > 0) {
+        const to = live.recordCount;
+        const edges = new EdgeList(64);
+        await addEdgesFrom(live, from, model.defaults.graphFloor, edges);
+        const graphFrame = encodeGraphFrame(from, to, recordsCrc(live.crcs, from, to), edges);
+        const batch = Buffer.concat(frames);
+        const lostBefore = lost();
+        if (lostBefore) throw new LockCompromisedError(`store lock ${ctx.paths.lock} was lost before writing; retry the batch`, lostBefore);
+        await files.graph.write(graphFrame, 0, graphFrame.length, state.graphSize);
+        await files.log.write(batch, 0, batch.length, state.logSize);
+        if (sync) await files.log.datasync();
+        state.graphSize += graphFrame.length;
+        state.logSize += batch.length;
+        if (live.dead >= minDead && live.dead > ratio * live.recordCount) {
+          try {
+            await compactUser(ctx, userId, state);
+            compacted = true;
+          } catch (err) {
+            logger.warn("store: automatic compaction failed; records are written", { userId, error: (err as Error).message });
+          }
+        }
+      }
+      if (!compacted) remember(userId, state);
+      return { userId, results, appended: frames.length, compacted };
+    });
+  }
+
+  return {
+    model,
+    write,
+    read: async (userId) => readSnapshot(context(userId), userId),
+    compact: async (userId) => {
+      assertId("user id", userId);
+      return locked(userId, (ctx, files) => compactUser(ctx, userId, files.state));
+    },
+    rebuildGraph: async (userId) => {
+      assertId("user id", userId);
+      return locked(userId, async (ctx, files) => ({ userId, edges: await rebuildUserGraph(ctx, files.state) }));
+    },
+    listUsers: async () => {
+      try {
+        const entries = await readdir(root, { withFileTypes: true });
+        return entries.filter((e) => e.isDirectory() && /^[A-Za-z0-9_-]{1,128}$/.test(e.name)).map((e) => e.name).sort();
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === "ENOENT") return [];
+        throw err;
+      }
+    },
+  };
+}

@@ -1,0 +1,20 @@
+/** Per-user embedding store: an append-only log of framed records plus a derived neighbour graph. */
+export { openStore } from "./embedding-store.ts";
+export type {
+  CompactResult,
+  DeleteEvent,
+  EmbeddingStore,
+  EventResult,
+  ImageRef,
+  NeighbourGraph,
+  Outcome,
+  PutEvent,
+  Snapshot,
+  StoreEvent,
+  StoreLogger,
+  StoreOptions,
+  WriteResult,
+} from "./types.ts";
+export { compareSequencers, normaliseSequencer } from "./sequencer.ts";
+export { userPaths, type UserPaths } from "./store-paths.ts";
+export { crc32 } from "./crc32.ts";

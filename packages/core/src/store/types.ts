@@ -1,0 +1,101 @@
+/** Public shapes of the embedding store. */
+import type { CoreError } from "../errors.ts";
+import type { ModelDescriptor } from "../models.ts";
+import type { Outcome } from "./event-rules.ts";
+import type { NeighbourGraph } from "./neighbour-graph.ts";
+
+export type { Outcome } from "./event-rules.ts";
+export type { NeighbourGraph } from "./neighbour-graph.ts";
+
+export interface PutEvent {
+  kind: "put";
+  /** The S3 object key; the identity of an image in the store. */
+  key: string;
+  imageId: string;
+  etag: string;
+  /** S3's hex sequencer of the event. */
+  sequencer: string;
+  /** Any scale; stored L2-normalised. */
+  vector: Float32Array;
+  /** Model that produced the vector; when given it must equal the store's. */
+  model?: string;
+}
+
+export interface DeleteEvent {
+  kind: "delete";
+  key: string;
+  imageId: string;
+  sequencer: string;
+}
+
+export type StoreEvent = PutEvent | DeleteEvent;
+
+export type EventResult =
+  | { key: string; outcome: Outcome }
+  /** This event only failed; the others of the batch were still written. */
+  | { key: string; outcome: "error"; error: CoreError };
+
+export interface WriteResult {
+  userId: string;
+  /** One per event, in the order given. */
+  results: EventResult[];
+  /** Records appended to the log by this batch. */
+  appended: number;
+  compacted: boolean;
+}
+
+export interface ImageRef {
+  imageId: string;
+  key: string;
+  etag: string;
+}
+
+export interface Snapshot {
+  userId: string;
+  model: string;
+  dimension: number;
+  /** Live images, in the order their current record was written (compaction keeps this order). */
+  images: ImageRef[];
+  /** n×dimension row-major, L2-normalised, row i belongs to images[i]. */
+  vectors: Float32Array;
+  /** Null when the stored graph does not cover the log (the caller computes exactly instead). */
+  graph: NeighbourGraph | null;
+}
+
+export interface CompactResult {
+  userId: string;
+  recordsBefore: number;
+  recordsAfter: number;
+  bytesBefore: number;
+  bytesAfter: number;
+}
+
+export interface StoreLogger {
+  warn(message: string, fields?: Record<string, unknown>): void;
+  error(message: string, fields?: Record<string, unknown>): void;
+  debug(message: string, fields?: Record<string, unknown>): void;
+}
+
+export interface StoreOptions {
+  /** Directory holding one folder per user (an EFS mount in AWS). */
+  root: string;
+  model: ModelDescriptor;
+  /** Longest a write waits for another writer's lock before LockTimeoutError. Default 10 000. */
+  lockWaitMs?: number;
+  /** A lock not refreshed for this long is taken over (the holder crashed). Min 2000, default 5000. */
+  lockStaleMs?: number;
+  logger?: StoreLogger | Pick<Console, "warn" | "error" | "debug">;
+  /** Automatic compaction after a write: when superseded records are >= minDead and > ratio of all. */
+  compaction?: { minDead?: number; ratio?: number };
+  /** fdatasync the log after each batch (default true). */
+  sync?: boolean;
+}
+
+export interface EmbeddingStore {
+  readonly model: ModelDescriptor;
+  write(userId: string, events: readonly StoreEvent[]): Promise<WriteResult>;
+  read(userId: string): Promise<Snapshot>;
+  compact(userId: string): Promise<CompactResult>;
+  rebuildGraph(userId: string): Promise<{ userId: string; edges: number }>;
+  listUsers(): Promise<string[]>;
+}
