@@ -1,0 +1,109 @@
+/**
+ * The app behind `handle(app)`, fed the event API Gateway (HTTP API, payload 2.0, JWT
+ * authorizer) sends: the claims come from the event, the body is what `app.request` returns.
+ */
+import { existsSync } from "node:fs";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { handle, type LambdaEvent } from "hono/aws-lambda";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { createApiApp } from "./app.ts";
+import { emptySnapshot, snapshotOf, testAuth, testModel, type TestAuth } from "./test-factories.ts";
+
+/** The payload 2.0 member of hono's event union. */
+type APIGatewayProxyEventV2 = Extract<LambdaEvent, { rawPath: string; routeKey: string }>;
+
+const fixturePath = new URL("../../test/fixtures/apigw-v2-clusters.json", import.meta.url);
+let event: APIGatewayProxyEventV2;
+let auth: TestAuth;
+
+beforeAll(async () => {
+  event = JSON.parse(await readFile(fixturePath, "utf8"));
+  auth = await testAuth();
+});
+afterAll(() => auth.cleanup());
+
+const withEvent = (change: (e: APIGatewayProxyEventV2) => void): APIGatewayProxyEventV2 => {
+  const copy = structuredClone(event);
+  change(copy);
+  return copy;
+};
+
+function lambda() {
+  const app = createApiApp({
+    readUser: async (userId) => (userId === "alice" ? snapshotOf("alice") : emptySnapshot(userId)),
+    verifyToken: auth.verifyToken,
+    model: testModel,
+    logger: { info() {}, error() {} },
+  });
+  return { app, handler: handle(app) };
+}
+
+describe("API Lambda handler", () => {
+  it("answers an API Gateway v2 event with the same JSON as an in-process request", async () => {
+    // Prepare
+    const { app, handler } = lambda();
+    const direct = await app.request("/users/alice/clusters?threshold=0.8&minSize=2", {
+      headers: { Authorization: `Bearer ${await auth.issueDevToken("alice")}` },
+    });
+    // Act
+    const result = await handler(event);
+    // Assess
+    expect(result.statusCode).toBe(200);
+    expect(result.isBase64Encoded).toBe(false);
+    expect(result.headers).toMatchObject({ "content-type": expect.stringMatching(/^application\/json/), "cache-control": "no-store", "x-request-id": "Bq3JtgQ5joEEMYw=" });
+    expect(JSON.parse(result.body)).toEqual(await direct.json());
+    expect(JSON.parse(result.body).clusters.map((c: { size: number }) => c.size)).toEqual([3, 2]);
+  });
+
+  it("takes the caller from the authorizer's claims, not the unverified header", async () => {
+    const { handler } = lambda();
+    const result = await handler(withEvent((e) => (e.requestContext.authorizer.jwt!.claims.sub = "bob")));
+    expect(result.statusCode).toBe(403);
+  });
+
+  it("verifies the token itself when no authorizer ran", async () => {
+    const { handler } = lambda();
+    const noAuthorizer = withEvent((e) => (e.requestContext.authorizer = {}));
+    expect((await handler(noAuthorizer)).statusCode).toBe(401);
+    const token = await auth.issueDevToken("alice");
+    const withToken = withEvent((e) => {
+      e.requestContext.authorizer = {};
+      e.headers.authorization = `Bearer ${token}`;
+    });
+    expect((await handler(withToken)).statusCode).toBe(200);
+  });
+
+  it("answers bad parameters with 400 JSON through the adapter", async () => {
+    const { handler } = lambda();
+    const result = await handler(withEvent((e) => (e.rawQueryString = "threshold=abc")));
+    expect(result.statusCode).toBe(400);
+    expect(JSON.parse(result.body)).toEqual({ error: { code: "invalid_parameter", message: "threshold must be a number between 0 and 1" } });
+  });
+});
+
+// api.ts wires the real store; it can only run once core exports openStore.
+const storeReady = existsSync(new URL("../../../core/src/store/index.ts", import.meta.url));
+
+describe.skipIf(!storeReady)("api.ts", () => {
+  let dataDir: string;
+  beforeAll(async () => {
+    dataDir = await mkdtemp(join(tmpdir(), "api-handler-"));
+    vi.stubEnv("DATA_DIR", dataDir);
+    vi.stubEnv("MODEL_ID", "mobilenetv2-12-int8");
+    vi.stubEnv("JWT_ISSUER", "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_Example");
+    vi.stubEnv("JWT_AUDIENCE", "4exampleclientid");
+  });
+  afterAll(async () => {
+    vi.unstubAllEnvs();
+    await rm(dataDir, { recursive: true, force: true });
+  });
+
+  it("serves a user without photos from an empty data directory", async () => {
+    const { handler } = await import("../api.ts");
+    const result = await handler(event);
+    expect(result.statusCode).toBe(200);
+    expect(JSON.parse(result.body)).toEqual({ userId: "alice", model: "mobilenetv2-12-int8", threshold: 0.8, imageCount: 0, singletonCount: 0, clusters: [] });
+  });
+});
