@@ -6,7 +6,7 @@ import { jsonLogger } from "@photo-clusters/core/logger";
 import { pollerConfig } from "./config.ts";
 import { createLambdaWriter } from "./poller/lambda-writer.ts";
 import { createPollerHandler } from "./poller/poller-handler.ts";
-import { createS3ImageSource } from "./poller/s3-images.ts";
+import { createS3ImageSource, MAX_OBJECT_BYTES } from "./poller/s3-images.ts";
 import { createSageMakerEmbedder } from "./poller/sagemaker-embedder.ts";
 
 const config = pollerConfig();
@@ -14,7 +14,7 @@ const config = pollerConfig();
 const sagemaker = new SageMakerRuntimeClient({ maxAttempts: 4, retryMode: "standard" });
 
 export const handler = createPollerHandler({
-  fetchImage: createS3ImageSource(new S3Client({}), { maxObjectBytes: 30 * 1024 * 1024, maxPayloadBytes: config.maxImageBytes }),
+  fetchImage: createS3ImageSource(new S3Client({}), { maxObjectBytes: MAX_OBJECT_BYTES, maxPayloadBytes: config.maxImageBytes }),
   embed: createSageMakerEmbedder(sagemaker, config.endpointName),
   write: createLambdaWriter(new LambdaClient({}), config.writerFunctionName),
   model: config.model.id,

@@ -26,7 +26,9 @@ export function nextSequencer(): string {
 }
 
 export function observeObjectChanges(app: ReturnType<typeof buildApp>, bucket: string, onChange: (change: ObservedChange) => void): void {
-  app.addHook("onResponse", (request, reply, done) => {
+  type Request = { method: string; url: string; headers: Record<string, string | string[] | undefined> };
+  type Reply = { statusCode: number; getHeader(name: string): unknown };
+  app.addHook("onResponse", (request: Request, reply: Reply, done: () => void) => {
     const status = reply.statusCode;
     const url = new URL(request.url, "http://local");
     const [, first, ...rest] = url.pathname.split("/");

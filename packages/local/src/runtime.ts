@@ -1,22 +1,17 @@
 import { createServer } from "node:net";
 import { resolve } from "node:path";
 import { serve } from "@hono/node-server";
-import { SageMakerRuntimeClient } from "@aws-sdk/client-sagemaker-runtime";
 import { GetObjectCommand } from "@aws-sdk/client-s3";
 import { Hono } from "hono";
-import type { WriteResponse } from "@photo-clusters/core/ingest/index";
 import type { Logger } from "@photo-clusters/core/logger";
 import { type ModelDescriptor } from "@photo-clusters/core/models";
 import { openStore, type EmbeddingStore } from "@photo-clusters/core/store/index";
 import { createApiApp } from "@photo-clusters/functions/api/app";
 import { createDevAuth, type DevAuth } from "@photo-clusters/functions/api/dev-auth";
-import { createPollerHandler } from "@photo-clusters/functions/poller/poller-handler";
-import { createS3ImageSource } from "@photo-clusters/functions/poller/s3-images";
-import { createSageMakerEmbedder } from "@photo-clusters/functions/poller/sagemaker-embedder";
-import { writeEvents } from "@photo-clusters/functions/writer/write-events";
 import { startModelServer } from "@photo-clusters/model-server/server";
 import { notificationSender, type ObservedChange } from "./bridge.ts";
-import { LOCAL_CREDENTIALS, LOCAL_REGION, startEmulator, type Emulator } from "./emulator.ts";
+import { startEmulator, type Emulator } from "./emulator.ts";
+import { localPollerHandler } from "./local-poller.ts";
 import { createLocalRoutes } from "./page/local-routes.ts";
 import { startQueuePoller } from "./queue-poller.ts";
 
@@ -83,20 +78,8 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
     };
 
     const store = openStore({ root: dataDir, model, logger: logger.child({ component: "store" }) });
-    const writerLog = logger.child({ component: "writer" });
-    // The writer runs in-process; its payload still crosses a JSON boundary, as a Lambda invoke does.
-    const invokeWriter = async (payload: string): Promise<string> =>
-      JSON.stringify({ results: await writeEvents(store, JSON.parse(payload).events, writerLog) } satisfies WriteResponse);
-
-    const sagemaker = new SageMakerRuntimeClient({ endpoint: modelServer.url, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS, maxAttempts: 4 });
     const pollerLog = logger.child({ component: "poller" });
-    const poller = createPollerHandler({
-      fetchImage: createS3ImageSource(emulator.s3, { maxObjectBytes: 30 * 1024 * 1024, maxPayloadBytes: 4 * 1024 * 1024 }),
-      embed: createSageMakerEmbedder(sagemaker, "local"),
-      write: async (events) => (JSON.parse(await invokeWriter(JSON.stringify({ events }))) as WriteResponse).results,
-      model: model.id,
-      logger: pollerLog,
-    });
+    const poller = localPollerHandler({ s3: emulator.s3, modelServerUrl: modelServer.url, store, model, logger });
     const queuePoller = startQueuePoller({ sqs: emulator.sqs, queueUrl: emulator.queueUrl, handler: poller, batchSize: 10, concurrency: 2, logger: pollerLog });
     stops.push(() => queuePoller.stop());
 

@@ -16,10 +16,10 @@ export async function writeEvents(store: EmbeddingStore, events: WriteEventWire[
           ? { kind: "put", key: e.key, imageId: e.imageId, etag: e.etag, sequencer: e.sequencer, model: e.model, vector: decodeVector(e.vector) }
           : { kind: "delete", key: e.key, imageId: e.imageId, sequencer: e.sequencer },
       );
-      const results = await store.write(userId, storeEvents);
+      const { results } = await store.write(userId, storeEvents);
       results.forEach((r, i) => {
         const id = userEvents[i].id;
-        replies.push("error" in r && r.error ? failure(id, r.error) : { id, ok: true, outcome: String(r.outcome) });
+        replies.push(r.outcome === "error" ? failure(id, r.error) : { id, ok: true, outcome: r.outcome });
       });
     } catch (error) {
       logger.error("user batch failed", { userId, error });

@@ -1,0 +1,31 @@
+import { SageMakerRuntimeClient } from "@aws-sdk/client-sagemaker-runtime";
+import type { S3Client } from "@aws-sdk/client-s3";
+import type { WritePayload, WriteResponse } from "@photo-clusters/core/ingest/index";
+import type { Logger } from "@photo-clusters/core/logger";
+import type { ModelDescriptor } from "@photo-clusters/core/models";
+import type { EmbeddingStore } from "@photo-clusters/core/store/index";
+import { DEFAULT_MAX_IMAGE_BYTES } from "@photo-clusters/functions/config";
+import { createPollerHandler } from "@photo-clusters/functions/poller/poller-handler";
+import { createS3ImageSource, MAX_OBJECT_BYTES } from "@photo-clusters/functions/poller/s3-images";
+import { createSageMakerEmbedder } from "@photo-clusters/functions/poller/sagemaker-embedder";
+import { writeEvents } from "@photo-clusters/functions/writer/write-events";
+import { LOCAL_CREDENTIALS, LOCAL_REGION } from "./emulator.ts";
+
+/**
+ * The poller handler wired to local parts: the emulator's S3, the model server through the real
+ * SageMaker runtime client, and the writer called in-process across a JSON boundary, as a Lambda
+ * invoke would be.
+ */
+export function localPollerHandler(deps: { s3: S3Client; modelServerUrl: string; store: EmbeddingStore; model: ModelDescriptor; logger: Logger }) {
+  const writerLog = deps.logger.child({ component: "writer" });
+  const invokeWriter = async (payload: string): Promise<string> =>
+    JSON.stringify({ results: await writeEvents(deps.store, (JSON.parse(payload) as WritePayload).events, writerLog) } satisfies WriteResponse);
+  const sagemaker = new SageMakerRuntimeClient({ endpoint: deps.modelServerUrl, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS, maxAttempts: 4 });
+  return createPollerHandler({
+    fetchImage: createS3ImageSource(deps.s3, { maxObjectBytes: MAX_OBJECT_BYTES, maxPayloadBytes: DEFAULT_MAX_IMAGE_BYTES }),
+    embed: createSageMakerEmbedder(sagemaker, "local"),
+    write: async (events) => (JSON.parse(await invokeWriter(JSON.stringify({ events }))) as WriteResponse).results,
+    model: deps.model.id,
+    logger: deps.logger.child({ component: "poller" }),
+  });
+}

@@ -1,0 +1,118 @@
+import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { CompleteMultipartUploadCommand, CreateMultipartUploadCommand, PutObjectCommand, UploadPartCommand } from "@aws-sdk/client-s3";
+import { jsonLogger } from "@photo-clusters/core/logger";
+import { mobilenetV2Int8 } from "@photo-clusters/core/models";
+import { s3EventMessage } from "@photo-clusters/core/s3-event";
+import { openStore, type EmbeddingStore } from "@photo-clusters/core/store/index";
+import { startModelServer, type ModelServer } from "@photo-clusters/model-server/server";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { nextSequencer } from "../src/bridge.ts";
+import { startEmulator, type Emulator } from "../src/emulator.ts";
+import { localPollerHandler } from "../src/local-poller.ts";
+import { pngClaiming } from "./bad-inputs.ts";
+
+const SHARED = join(import.meta.dirname, "../../../../shared");
+const MODEL_PATH = join(SHARED, "models/mobilenetv2-12-int8.onnx");
+const PHOTOS = join(SHARED, "data/dev-photos");
+
+describe("the poller, on real S3 (emulated), the real model server and the real store", () => {
+  let emulator: Emulator;
+  let modelServer: ModelServer;
+  let store: EmbeddingStore;
+  let dataDir: string;
+  const logs: Array<Record<string, unknown>> = [];
+  const logger = jsonLogger({}, { write: (line) => logs.push(JSON.parse(line)) });
+
+  beforeAll(async () => {
+    dataDir = await mkdtemp(join(tmpdir(), "poller-test-"));
+    store = openStore({ root: dataDir, model: mobilenetV2Int8 });
+    modelServer = await startModelServer({ port: 0, model: mobilenetV2Int8, modelPath: MODEL_PATH, logger });
+    await modelServer.ready;
+    emulator = await startEmulator({ port: 0, bucket: "photos", queue: "uploads", deadLetterQueue: "uploads-dlq", delaySeconds: 0, visibilityTimeoutSeconds: 30, maxReceiveCount: 3, onObjectChange: () => {} });
+  });
+  afterAll(async () => {
+    await emulator?.stop();
+    await modelServer?.close();
+    await rm(dataDir, { recursive: true, force: true });
+  });
+
+  async function put(key: string, body: Uint8Array, contentType = "image/jpeg") {
+    const { ETag } = await emulator.s3.send(new PutObjectCommand({ Bucket: "photos", Key: key, Body: body, ContentType: contentType }));
+    return ETag!.replace(/"/g, "");
+  }
+
+  /** Over the emulator's single-request limit, so it goes up in parts, as a phone's large upload would. */
+  async function putInParts(key: string, size: number) {
+    const { UploadId } = await emulator.s3.send(new CreateMultipartUploadCommand({ Bucket: "photos", Key: key, ContentType: "image/jpeg" }));
+    const part = 10 * 1024 * 1024;
+    const parts = [];
+    for (let n = 1, left = size; left > 0; n++, left -= part) {
+      const { ETag } = await emulator.s3.send(new UploadPartCommand({ Bucket: "photos", Key: key, UploadId, PartNumber: n, Body: Buffer.alloc(Math.min(part, left), n) }));
+      parts.push({ ETag, PartNumber: n });
+    }
+    const { ETag } = await emulator.s3.send(new CompleteMultipartUploadCommand({ Bucket: "photos", Key: key, UploadId, MultipartUpload: { Parts: parts } }));
+    return ETag!.replace(/"/g, "");
+  }
+
+  const message = (key: string, etag = "0") => ({
+    messageId: key,
+    body: s3EventMessage({ kind: "put", eventName: "ObjectCreated:Put", bucket: "photos", key, etag, size: 1, sequencer: nextSequencer() }),
+  });
+
+  it("stores the good photos of a batch and fails back only the bad ones, each with its reason logged", async () => {
+    // Prepare
+    const goodFiles = ["00d7a649.jpg", "01be2e32.jpg", "02fa3702.jpg"];
+    const good = await Promise.all(goodFiles.map(async (f) => message(`users/alice/${f}`, await put(`users/alice/${f}`, await readFile(join(PHOTOS, f))))));
+    const photo = await readFile(join(PHOTOS, goodFiles[0]));
+    const bad = {
+      empty: message("users/alice/empty.jpg", await put("users/alice/empty.jpg", new Uint8Array())),
+      text: message("users/alice/text.jpg", await put("users/alice/text.jpg", Buffer.from("this is not a photo, only text named .jpg\n"))),
+      truncated: message("users/alice/truncated.jpg", await put("users/alice/truncated.jpg", photo.subarray(0, Math.floor(photo.length * 0.4)))),
+      huge: message("users/alice/huge.png", await put("users/alice/huge.png", pngClaiming(20000, 20000), "image/png")),
+      big: message("users/alice/big.jpg", await putInParts("users/alice/big.jpg", 30 * 1024 * 1024)),
+      space: message("users/alice/my photo.jpg"),
+      plus: message("users/alice/a+b.jpg"),
+      unicode: message("users/alice/café.jpg"),
+      dotdot: message("users/../etc/passwd.jpg"),
+      badUser: message("users/al!ce/x.jpg"),
+    };
+    const handler = localPollerHandler({ s3: emulator.s3, modelServerUrl: modelServer.url, store, model: mobilenetV2Int8, logger });
+
+    // Act
+    const response = await handler({ Records: [...good.slice(0, 2), ...Object.values(bad), good[2]] });
+
+    // Assess
+    expect(response.batchItemFailures.map((f) => f.itemIdentifier).sort()).toEqual(Object.values(bad).map((m) => m.messageId).sort());
+    const snapshot = await store.read("alice");
+    expect(snapshot.images.map((i) => i.key).sort()).toEqual(good.map((m) => m.messageId).sort());
+    const reasonFor = (key: string) => logs.find((l) => l.message === "record failed" && l.key === key)?.reason as string;
+    expect(reasonFor("users/alice/empty.jpg")).toMatch(/empty/);
+    expect(reasonFor("users/alice/text.jpg")).toMatch(/not a readable image/);
+    expect(reasonFor("users/alice/truncated.jpg")).toMatch(/truncated|corrupt|not a readable image/);
+    expect(reasonFor("users/alice/huge.png")).toMatch(/20000×20000.*limit/);
+    expect(reasonFor("users/alice/big.jpg")).toMatch(/over the .*-byte limit/);
+    expect(reasonFor("users/alice/my photo.jpg")).toMatch(/image id must match/);
+    expect(reasonFor("users/alice/a+b.jpg")).toMatch(/image id must match/);
+    expect(reasonFor("users/alice/café.jpg")).toMatch(/image id must match/);
+    expect(reasonFor("users/../etc/passwd.jpg")).toMatch(/not of the form/);
+    expect(reasonFor("users/al!ce/x.jpg")).toMatch(/user id must match/);
+  });
+
+  it("acknowledges an event whose object was replaced since, and stores the newer one once", async () => {
+    // Prepare
+    const key = "users/bob/05f63557.jpg";
+    const oldEtag = await put(key, await readFile(join(PHOTOS, "04ee03a7.jpg")));
+    const newer = message(key, await put(key, await readFile(join(PHOTOS, "05f63557.jpg"))));
+    const handler = localPollerHandler({ s3: emulator.s3, modelServerUrl: modelServer.url, store, model: mobilenetV2Int8, logger });
+    // Act
+    const first = await handler({ Records: [{ ...message(key, oldEtag), messageId: "old" }, newer] });
+    const again = await handler({ Records: [newer] });
+    // Assess
+    expect(first.batchItemFailures).toEqual([]);
+    expect(again.batchItemFailures).toEqual([]);
+    const snapshot = await store.read("bob");
+    expect(snapshot.images).toEqual([{ imageId: "05f63557", key, etag: newer.body.match(/"eTag":"(\w+)"/)![1] }]);
+  });
+});
