@@ -18,6 +18,11 @@ export interface SimilarityDefaults {
   graphFloor: number;
   /** A cluster's band by its minimum (or linkage) similarity: >= high → "high", >= medium → "medium", else "low". */
   bands: { medium: number; high: number };
+  /**
+   * Monotone piecewise-linear map from raw cosine to the similarity the API speaks (threshold,
+   * min/mean similarity, bands). `graphFloor` stays in raw cosine. Absent: the identity.
+   */
+  calibration?: { cosine: readonly number[]; similarity: readonly number[] };
 }
 
 export interface ModelDescriptor {
@@ -48,7 +53,12 @@ export const mobilenetV2Int8: ModelDescriptor = {
   input: { name: "input", preprocessing: { resizeShorter: 256, size: 224, ...imagenet } },
   feature: { tensor: "627", shape: "NCHW-mean" },
   // Calibrated on ../shared/data/dev-photos; see README "Similarity and clustering".
-  defaults: { threshold: 0.85, graphFloor: 0.6, bands: { medium: 0.85, high: 0.92 } },
+  defaults: {
+    threshold: 0.85,
+    graphFloor: 0.75,
+    bands: { medium: 0.85, high: 0.92 },
+    calibration: { cosine: [0, 0.78, 0.88, 1], similarity: [0, 0.8, 0.9, 1] },
+  },
 };
 
 /**

@@ -73,7 +73,8 @@ export function graphTensorNames(model: Uint8Array): { outputs: string[]; nodeOu
   return { outputs, nodeOutputs };
 }
 
-function findGraph(model: Uint8Array): Field {
+/** Where the ModelProto's graph field sits: tag start, payload start, end. */
+export function findGraph(model: Uint8Array): Field {
   let graph: Field | undefined;
   try {
     for (const f of fields(model)) if (f.field === MODEL_GRAPH && f.wireType === WIRE_LEN) graph = f;

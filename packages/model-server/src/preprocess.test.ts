@@ -1,0 +1,80 @@
+import sharp from "sharp";
+import { describe, expect, it } from "vitest";
+import { mobilenetV2Int8 } from "@photo-clusters/core/models";
+import { ImageTooLargeError, InvalidImageError, UnsupportedMediaTypeError } from "./errors.ts";
+import { checkContentType, DEFAULT_LIMITS, inspectImage, preprocess } from "./preprocess.ts";
+import { photo, pngClaiming } from "./testing.ts";
+
+const p = mobilenetV2Int8.input.preprocessing;
+const JPEG = "00d7a649.jpg";
+
+describe("preprocess", () => {
+  it("turns a photo into a normalised 3×224×224 tensor", async () => {
+    // Act
+    const tensor = await preprocess(photo(JPEG), p);
+    // Assess
+    expect(tensor.length).toBe(3 * 224 * 224);
+    const lo = (0 - 0.485) / 0.229;
+    const hi = (1 - 0.406) / 0.225;
+    expect(tensor.reduce((a, b) => Math.min(a, b))).toBeGreaterThanOrEqual(lo - 1e-4);
+    expect(tensor.reduce((a, b) => Math.max(a, b))).toBeLessThanOrEqual(hi + 1e-4);
+  });
+
+  it("gives three channels for greyscale and transparent images", async () => {
+    // Prepare
+    const grey = await sharp(photo(JPEG)).greyscale().png().toBuffer();
+    const withAlpha = await sharp(photo(JPEG)).ensureAlpha(0.5).png().toBuffer();
+    // Act + Assess
+    expect((await preprocess(grey, p)).length).toBe(3 * 224 * 224);
+    expect((await preprocess(withAlpha, p)).length).toBe(3 * 224 * 224);
+  });
+
+  it("refuses an empty body", async () => {
+    await expect(preprocess(new Uint8Array(0), p)).rejects.toThrow(new InvalidImageError("the request body is empty; send the image bytes"));
+  });
+
+  it("refuses text saved as .jpg", async () => {
+    const error = await preprocess(new TextEncoder().encode("this is not a photo, just text in a .jpg file"), p).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(InvalidImageError);
+    expect((error as InvalidImageError).message).toMatch(/not a readable image/);
+  });
+
+  it("refuses a truncated JPEG", async () => {
+    const bytes = photo(JPEG);
+    const error = await preprocess(bytes.subarray(0, bytes.length >> 1), p).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(InvalidImageError);
+    expect((error as InvalidImageError).message).toMatch(/truncated or corrupt/);
+  });
+
+  it("refuses a 20000×20000 PNG from its header, without decoding it", async () => {
+    // Prepare
+    const bomb = pngClaiming(20_000, 20_000);
+    // Act
+    const started = performance.now();
+    const error = await preprocess(bomb, p).catch((e: unknown) => e);
+    // Assess
+    expect(error).toBeInstanceOf(ImageTooLargeError);
+    expect((error as Error).message).toBe("the image is 20000×20000 (400.0 MP); the limit is 50.0 MP");
+    expect(performance.now() - started).toBeLessThan(1_000);
+    expect((await inspectImage(pngClaiming(300, 200), DEFAULT_LIMITS)).width).toBe(300);
+  });
+
+  it("refuses bytes over the limit", async () => {
+    const error = await preprocess(photo(JPEG), p, { maxBytes: 1024, maxPixels: 1e9 }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ImageTooLargeError);
+    expect((error as Error).message).toMatch(/the limit is 0\.0 MB/);
+  });
+});
+
+describe("checkContentType", () => {
+  it("accepts image types, octet-stream and a missing type", () => {
+    for (const type of [undefined, "", "image/jpeg", "image/png; charset=binary", "IMAGE/WEBP", "application/octet-stream"]) {
+      expect(() => checkContentType(type)).not.toThrow();
+    }
+  });
+
+  it("refuses a type that cannot hold an image", () => {
+    expect(() => checkContentType("text/plain")).toThrow(UnsupportedMediaTypeError);
+    expect(() => checkContentType("application/json")).toThrow(/Content-Type "application\/json" is not an image/);
+  });
+});
