@@ -1,0 +1,96 @@
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { del, put, quietLogger, tempRoot, testModel, vectorFor } from "./fixtures/factories.ts";
+import { openStore, type Snapshot } from "./index.ts";
+
+let root: string;
+let cleanup: () => Promise<void>;
+beforeEach(async () => ({ root, cleanup } = await tempRoot()));
+afterEach(() => cleanup());
+
+const model = testModel(8, 0.3);
+
+/** Exact all-pairs edges at or above the floor, from the snapshot's own vectors. */
+function exactEdges(s: Snapshot, floor: number): Map<string, number> {
+  const n = s.images.length;
+  const d = s.dimension;
+  const out = new Map<string, number>();
+  for (let i = 0; i < n; i++) {
+    for (let j = i + 1; j < n; j++) {
+      let dot = 0;
+      for (let k = 0; k < d; k++) dot += s.vectors[i * d + k] * s.vectors[j * d + k];
+      if (dot >= floor) out.set(`${i}-${j}`, dot);
+    }
+  }
+  return out;
+}
+
+function expectGraphExact(s: Snapshot, floor: number) {
+  expect(s.graph).not.toBeNull();
+  const { a, b, s: sim } = s.graph!.edges;
+  const got = new Map<string, number>();
+  for (let i = 0; i < a.length; i++) {
+    expect(a[i]).toBeLessThan(b[i]);
+    const id = `${a[i]}-${b[i]}`;
+    expect(got.has(id)).toBe(false);
+    got.set(id, sim[i]);
+  }
+  const want = exactEdges(s, floor);
+  // Pairs within float rounding of the floor may fall either side, depending on the kernel's summation order.
+  const near = (id: string, m: Map<string, number>) => Math.abs(m.get(id)! - floor) < 1e-5;
+  for (const [id, v] of want) if (!got.has(id)) expect(near(id, want)).toBe(true);
+  else expect(got.get(id)).toBeCloseTo(v, 5);
+  for (const id of got.keys()) if (!want.has(id)) expect(near(id, got)).toBe(true);
+  expect(s.graph!.floor).toBeCloseTo(floor, 6);
+}
+
+describe("neighbour graph", () => {
+  it("equals the exact all-pairs edges above the floor after many appends, replacements and deletes", async () => {
+    const store = openStore({ root, model, logger: quietLogger, compaction: { minDead: 1_000_000 } });
+    let seq = 1;
+    let rnd = 12345;
+    const next = () => (rnd = (rnd * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff;
+    for (let batch = 0; batch < 40; batch++) {
+      const events = [];
+      for (let e = 0; e < 8; e++) {
+        const image = `img${Math.floor(next() * 60)}`;
+        const r = next();
+        if (r < 0.25) events.push(del("alice", image, seq++));
+        else events.push(put("alice", image, seq++, { vector: vectorFor(seq * 31, 8) }));
+      }
+      await store.write("alice", events);
+    }
+
+    const snapshot = await store.read("alice");
+
+    expect(snapshot.images.length).toBeGreaterThan(20);
+    expectGraphExact(snapshot, 0.3);
+  });
+
+  it("stays exact through compaction and after a rebuild", async () => {
+    const store = openStore({ root, model, logger: quietLogger, compaction: { minDead: 1_000_000 } });
+    for (let i = 0; i < 50; i++) await store.write("alice", [put("alice", `i${i % 20}`, i + 1, { vector: vectorFor(i, 8) })]);
+    const before = await store.read("alice");
+
+    await store.compact("alice");
+    const compacted = await store.read("alice");
+    await store.rebuildGraph("alice");
+    const rebuilt = await store.read("alice");
+
+    expect(compacted.images).toEqual(before.images);
+    expectGraphExact(compacted, 0.3);
+    expectGraphExact(rebuilt, 0.3);
+    expect(rebuilt.graph!.edges.a.length).toBe(before.graph!.edges.a.length);
+  });
+
+  it("catches up after the graph file is lost", async () => {
+    const store = openStore({ root, model, logger: quietLogger });
+    for (let i = 0; i < 30; i++) await store.write("alice", [put("alice", `i${i}`, i + 1, { vector: vectorFor(i, 8) })]);
+    const { rm } = await import("node:fs/promises");
+    await rm(`${root}/alice/${model.id}.graph`);
+
+    expect((await store.read("alice")).graph).toBeNull();
+    await openStore({ root, model, logger: quietLogger }).write("alice", [put("alice", "late", 99, { dimension: 8 })]);
+
+    expectGraphExact(await store.read("alice"), 0.3);
+  });
+});
