@@ -1,0 +1,84 @@
+import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { DeleteObjectCommand, PutObjectCommand } from "@aws-sdk/client-s3";
+import { silentLogger } from "@photo-clusters/core/logger";
+import { mobilenetV2Int8 } from "@photo-clusters/core/models";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startLocalRuntime, type LocalRuntime } from "../src/runtime.ts";
+
+const SHARED = join(import.meta.dirname, "../../../../shared");
+const PHOTOS = join(SHARED, "data/dev-photos");
+// Two near-duplicate groups from groups.csv and one photo that belongs to neither.
+const GROUP_A = ["4aaa68e8", "68732b28", "7dfc70fa", "8341dfed", "8f8ad469"];
+const GROUP_B = ["083004ea", "2e100bd0", "5372d730", "aacb5d75", "cfeb2f78"];
+
+interface ClustersBody {
+  imageCount: number;
+  clusters: Array<{ size: number; band: string; images: Array<{ imageId: string; key: string }> }>;
+}
+
+describe("the whole pipeline on one machine", () => {
+  let runtime: LocalRuntime;
+  let dataDir: string;
+  let token: string;
+
+  beforeAll(async () => {
+    dataDir = await mkdtemp(join(tmpdir(), "pipeline-test-"));
+    runtime = await startLocalRuntime({
+      port: 0, emulatorPort: 0, dataDir, model: mobilenetV2Int8, modelPath: join(SHARED, "models/mobilenetv2-12-int8.onnx"),
+      queueDelaySeconds: 1, visibilityTimeoutSeconds: 5, maxReceiveCount: 3, logger: silentLogger,
+    });
+    token = await runtime.auth.issueDevToken("carol");
+  });
+  afterAll(async () => {
+    await runtime?.stop();
+    await rm(dataDir, { recursive: true, force: true });
+  });
+
+  const upload = async (imageId: string, file = imageId) =>
+    runtime.emulator.s3.send(new PutObjectCommand({ Bucket: "photos", Key: `users/carol/${imageId}.jpg`, Body: await readFile(join(PHOTOS, `${file}.jpg`)), ContentType: "image/jpeg" }));
+  const clusters = async (query = "") => {
+    const response = await fetch(`${runtime.apiUrl}/users/carol/clusters${query}`, { headers: { Authorization: `Bearer ${token}` } });
+    return { status: response.status, body: (await response.json()) as ClustersBody };
+  };
+  const groupOf = (body: ClustersBody, imageId: string) => body.clusters.find((c) => c.images.some((i) => i.imageId === imageId))?.images.map((i) => i.imageId).sort();
+  async function until(condition: (body: ClustersBody) => boolean): Promise<ClustersBody> {
+    for (let i = 0; i < 150; i++) {
+      const { body } = await clusters();
+      if (condition(body)) return body;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    throw new Error("the pipeline did not get there within 30 s");
+  }
+
+  it("clusters photos uploaded through S3, after the queue's delay, and answers over HTTP with a token", async () => {
+    // Act
+    for (const id of [...GROUP_A, ...GROUP_B, "00d7a649"]) await upload(id);
+    const body = await until((b) => b.imageCount === 11);
+    // Assess
+    expect(groupOf(body, GROUP_A[0])).toEqual([...GROUP_A].sort());
+    expect(groupOf(body, GROUP_B[0])).toEqual([...GROUP_B].sort());
+    expect(groupOf(body, "00d7a649")).toBeUndefined();
+    expect(body.clusters.every((c) => ["low", "medium", "high"].includes(c.band))).toBe(true);
+  });
+
+  it("refuses callers without a token, with a forged one, or for another user, and bad thresholds", async () => {
+    const noToken = await fetch(`${runtime.apiUrl}/users/carol/clusters`);
+    expect(noToken.status).toBe(401);
+    const forged = token.slice(0, token.lastIndexOf(".") + 1) + "AAAA" + token.slice(token.lastIndexOf(".") + 5);
+    expect((await fetch(`${runtime.apiUrl}/users/carol/clusters`, { headers: { Authorization: `Bearer ${forged}` } })).status).toBe(401);
+    expect((await fetch(`${runtime.apiUrl}/users/dave/clusters`, { headers: { Authorization: `Bearer ${token}` } })).status).toBe(403);
+    for (const t of ["abc", "-1", "2", "NaN"]) expect((await clusters(`?threshold=${t}`)).status).toBe(400);
+  });
+
+  it("drops a deleted photo from its cluster and the count, and moves an overwritten key to its new content's cluster", async () => {
+    // Act
+    await runtime.emulator.s3.send(new DeleteObjectCommand({ Bucket: "photos", Key: `users/carol/${GROUP_A[0]}.jpg` }));
+    await upload(GROUP_B[0], GROUP_A[0]);
+    const body = await until((b) => b.imageCount === 10 && groupOf(b, GROUP_B[0])?.includes(GROUP_A[1]) === true);
+    // Assess
+    expect(groupOf(body, GROUP_A[1])).toEqual([...GROUP_A.slice(1), GROUP_B[0]].sort());
+    expect(groupOf(body, GROUP_B[1])).toEqual(GROUP_B.slice(1).sort());
+  });
+});
