@@ -1,0 +1,83 @@
+/**
+ * Local-only routes next to the API: the page at `/`, a dev token for any user at
+ * `/local/token`, and the photos of the local bucket at `/local/images/:userId/:file`.
+ * They answer only for a loopback Host, so a web page elsewhere cannot reach them by DNS rebinding.
+ */
+import { createHash } from "node:crypto";
+import { readFileSync } from "node:fs";
+import { Hono, type Context } from "hono";
+
+export type LocalObject = Uint8Array | { bytes: Uint8Array; contentType?: string };
+
+export interface LocalRoutesDeps {
+  issueDevToken(userId: string, ttlSeconds?: number): Promise<string>;
+  /** The local bucket's object at `key`, or undefined when there is none. */
+  getObject(key: string): Promise<LocalObject | undefined> | LocalObject | undefined;
+}
+
+const ID = /^[A-Za-z0-9_-]{1,128}$/;
+const FILE = /^([A-Za-z0-9_-]{1,128})\.([A-Za-z0-9]{1,10})$/;
+const LOOPBACK = new Set(["localhost", "127.0.0.1", "[::1]"]);
+const TOKEN_TTL_SECONDS = 3600;
+// By extension, never the stored Content-Type: an upload must not become a page on this origin.
+const IMAGE_TYPES: Record<string, string> = { jpg: "image/jpeg", jpeg: "image/jpeg", png: "image/png", webp: "image/webp", gif: "image/gif", avif: "image/avif" };
+
+const inlineHash = (html: string, tag: "script" | "style") => {
+  const body = new RegExp(`<${tag}>([\\s\\S]*?)</${tag}>`).exec(html)?.[1] ?? "";
+  return `'sha256-${createHash("sha256").update(body).digest("base64")}'`;
+};
+
+function loadPage() {
+  const html = readFileSync(new URL("./index.html", import.meta.url), "utf8");
+  const csp = [
+    "default-src 'none'",
+    `script-src ${inlineHash(html, "script")}`,
+    `style-src ${inlineHash(html, "style")}`,
+    "img-src 'self'",
+    "connect-src 'self'",
+    "form-action 'self'",
+    "frame-ancestors 'none'",
+    "base-uri 'none'",
+  ].join("; ");
+  return { html, csp };
+}
+
+const error = (c: Context, status: 400 | 403 | 404, code: string, message: string) =>
+  c.json({ error: { code, message } }, status, { "Cache-Control": "no-store" });
+
+export function createLocalRoutes(deps: LocalRoutesDeps): Hono {
+  const page = loadPage();
+  const app = new Hono();
+  const isLoopback = (c: Context) => LOOPBACK.has(new URL(c.req.url).hostname);
+
+  app.get("/", (c) => {
+    if (!isLoopback(c)) return error(c, 403, "forbidden", "the local page answers only on localhost");
+    return c.html(page.html, 200, { "Content-Security-Policy": page.csp, "X-Content-Type-Options": "nosniff", "Cache-Control": "no-store", "Referrer-Policy": "no-referrer" });
+  });
+
+  app.get("/local/token", async (c) => {
+    if (!isLoopback(c)) return error(c, 403, "forbidden", "dev tokens are issued only on localhost");
+    const user = c.req.query("user");
+    if (user === undefined || !ID.test(user)) return error(c, 400, "invalid_parameter", "user must be 1 to 128 letters, digits, '_' or '-'");
+    const token = await deps.issueDevToken(user, TOKEN_TTL_SECONDS);
+    return c.json({ token, expiresIn: TOKEN_TTL_SECONDS }, 200, { "Cache-Control": "no-store" });
+  });
+
+  app.get("/local/images/:userId/:file", async (c) => {
+    if (!isLoopback(c)) return error(c, 403, "forbidden", "local images are served only on localhost");
+    const userId = c.req.param("userId");
+    const file = FILE.exec(c.req.param("file"));
+    if (!ID.test(userId) || !file) return error(c, 400, "invalid_parameter", "expected /local/images/<userId>/<imageId>.<ext>");
+    const object = await deps.getObject(`users/${userId}/${file[0]}`);
+    if (object === undefined) return error(c, 404, "not_found", "no such image");
+    const bytes = object instanceof Uint8Array ? object : object.bytes;
+    return c.body(new Uint8Array(bytes), 200, {
+      "Content-Type": IMAGE_TYPES[file[2].toLowerCase()] ?? "application/octet-stream",
+      "Content-Security-Policy": "default-src 'none'; sandbox",
+      "X-Content-Type-Options": "nosniff",
+      "Cache-Control": "private, max-age=60",
+    });
+  });
+
+  return app;
+}
