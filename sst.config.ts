@@ -1,5 +1,6 @@
 import type { SSTConfig } from "sst";
 import { Api } from "./stacks/Api.ts";
+import { NODEJS } from "./stacks/bundling.ts";
 import { Embedding } from "./stacks/Embedding.ts";
 import { addNagChecks } from "./stacks/nag.ts";
 import { Pipeline } from "./stacks/Pipeline.ts";
@@ -14,8 +15,7 @@ export default {
       runtime: "nodejs24.x",
       architecture: "arm_64",
       tracing: "disabled",
-      // Minified ESM without an emitted source map keeps the zips small; names are kept.
-      nodejs: { format: "esm", minify: true, sourcemap: false },
+      nodejs: NODEJS,
     });
     app.stack(Storage).stack(Embedding).stack(Pipeline).stack(Api);
     // cdk-nag AwsSolutions on every stack, in `sst deploy`, `pnpm synth` and the tests alike.

@@ -8,6 +8,7 @@ import * as logs from "aws-cdk-lib/aws-logs";
 import * as s3 from "aws-cdk-lib/aws-s3";
 import * as s3n from "aws-cdk-lib/aws-s3-notifications";
 import * as sqs from "aws-cdk-lib/aws-sqs";
+import { withNativePackages } from "./bundling.ts";
 import { efsMount } from "./efs-mount.ts";
 import { CDK_BUCKET_NOTIFICATIONS_HANDLER, LAMBDA_MANAGED_POLICIES, suppress } from "./nag.ts";
 import { Embedding } from "./Embedding.ts";
@@ -93,8 +94,11 @@ export function Pipeline({ stack, app }: StackContext) {
     logGroup: logGroup(stack, "WriterLogs", settings.logRetentionDays, removalPolicy),
   });
 
+  const pollerHandler = "packages/functions/src/poller.handler";
   const poller = new Function(stack, "Poller", {
-    handler: "packages/functions/src/poller.handler",
+    handler: pollerHandler,
+    // sharp (downsizing before InvokeEndpoint) is native: installed for Lambda, not bundled.
+    ...withNativePackages(pollerHandler, ["sharp"], "arm_64"),
     description: "Embeds uploaded photos and hands the vectors to the writer",
     timeout: settings.poller.timeoutSeconds,
     memorySize: settings.poller.memoryMb,

@@ -2,7 +2,7 @@ import path from "node:path";
 import { Construct } from "constructs";
 import { DockerImageAsset, Platform } from "aws-cdk-lib/aws-ecr-assets";
 import { useProject } from "sst/project.js";
-import { MODELS } from "../packages/core/src/models.ts";
+import { resnet50V1 } from "../packages/core/src/models.ts";
 
 /** What the model-server image is built with: the ONNX file is fetched and checked at build time. */
 export interface CloudModel {
@@ -12,21 +12,12 @@ export interface CloudModel {
 }
 
 /**
- * Fallback until packages/core/src/models.ts carries a ResNet descriptor.
- * TODO(models): delete this once core has the ResNet-50 descriptor; `cloudModel()` picks it up.
- * The digest is the Git LFS object id of this file in the ONNX model zoo (LFS ids are sha256).
+ * The model the cloud endpoint serves. Its pinned url and sha256 live in core's descriptor, the
+ * one place the model server, the store and the handlers (MODEL_ID) also read; to change the
+ * model, add or change a descriptor there and point this at it.
  */
-const RESNET50_FALLBACK: CloudModel = {
-  id: "resnet50-v1-12-int8",
-  url: "https://github.com/onnx/models/raw/main/validated/vision/classification/resnet/model/resnet50-v1-12-int8.onnx",
-  sha256: "c234f30975989788b4405f25253275aae247ab6dbdd34aaa69ab0a59ff76f6d0",
-};
-
-/** The model the cloud endpoint serves: core's ResNet descriptor if there is one, else the fallback. */
 export function cloudModel(): CloudModel {
-  const resnet = Object.values(MODELS).find((m) => m.id.startsWith("resnet"));
-  if (resnet) return { id: resnet.id, url: resnet.source.url, sha256: resnet.source.sha256 };
-  return RESNET50_FALLBACK;
+  return { id: resnet50V1.id, url: resnet50V1.source.url, sha256: resnet50V1.source.sha256 };
 }
 
 /** The build context, whose Dockerfile takes MODEL_URL, MODEL_SHA256 and MODEL_ID. */
