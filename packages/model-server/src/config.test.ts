@@ -1,0 +1,35 @@
+import { describe, expect, it } from "vitest";
+import { loadConfig } from "./config.ts";
+import { ConfigError } from "./errors.ts";
+import { MODEL_PATH } from "./testing.ts";
+
+describe("loadConfig", () => {
+  it("defaults to MobileNetV2 on 0.0.0.0:8080 with one thread", () => {
+    const config = loadConfig({});
+    expect(config.model.id).toBe("mobilenetv2-12-int8");
+    expect(config).toMatchObject({ host: "0.0.0.0", port: 8080, threads: 1, modelPath: undefined });
+    expect(config.limits).toEqual({ maxBytes: 6 * 1024 * 1024, maxPixels: 50_000_000 });
+  });
+
+  it("reads the container's variables", () => {
+    const config = loadConfig({ MODEL_ID: "resnet50-v1-12", MODEL_PATH, PORT: "9000", ORT_THREADS: "2", MAX_BODY_BYTES: "4194304" });
+    expect(config.model.dimension).toBe(2048);
+    expect(config).toMatchObject({ modelPath: MODEL_PATH, port: 9000, threads: 2, limits: { maxBytes: 4194304 } });
+  });
+
+  it("lists every problem in one clear error", () => {
+    const error = (() => {
+      try {
+        loadConfig({ MODEL_ID: "resnet9000", MODEL_PATH: "/nope.onnx", PORT: "http", ORT_THREADS: "0" });
+      } catch (e) {
+        return e;
+      }
+    })();
+    expect(error).toBeInstanceOf(ConfigError);
+    const message = (error as Error).message;
+    expect(message).toContain('MODEL_ID="resnet9000" is not a known model; known: mobilenetv2-12-int8, resnet50-v1-12');
+    expect(message).toContain('MODEL_PATH="/nope.onnx" does not exist');
+    expect(message).toContain('PORT="http" must be an integer from 1 to 65535');
+    expect(message).toContain('ORT_THREADS="0" must be an integer from 1 to 64');
+  });
+});
