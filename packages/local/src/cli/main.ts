@@ -92,6 +92,12 @@ function required(value: string | undefined, flag: string): string {
   return value;
 }
 
+// `… | head` closes stdout early: that is the reader's choice, not an error.
+process.stdout.on("error", (error: NodeJS.ErrnoException) => {
+  if (error.code === "EPIPE") process.exit(0);
+  throw error;
+});
+
 main(process.argv.slice(2)).catch((error: Error) => {
   process.stderr.write(`photo-clusters: ${error.message}\n`);
   process.exit(1);

@@ -17,7 +17,7 @@ export function progressBar(total: number, label: string, stream: NodeJS.WriteSt
   return {
     update: render,
     done(done: number, extra = "") {
-      lastDecile = -1;
+      if (done < total || extra) lastDecile = -1;
       render(done, extra);
       if (stream.isTTY) stream.write("\n");
     },
