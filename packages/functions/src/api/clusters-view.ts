@@ -130,13 +130,15 @@ function edgesAbove(vectors: Float32Array, n: number, d: number, floor: number):
   const b: number[] = [];
   const s: number[] = [];
   const scores = new Float32Array(n);
-  for (let i = 0; i < n; i++) {
-    dotAgainstAll(vectors, n, d, vectors.subarray(i * d, (i + 1) * d), scores);
-    for (let j = i + 1; j < n; j++) {
-      if (scores[j] >= floor) {
+  for (let i = 0; i + 1 < n; i++) {
+    // Only the rows after i: each pair once.
+    const rest = n - i - 1;
+    dotAgainstAll(vectors.subarray((i + 1) * d), rest, d, vectors.subarray(i * d, (i + 1) * d), scores);
+    for (let k = 0; k < rest; k++) {
+      if (scores[k] >= floor) {
         a.push(i);
-        b.push(j);
-        s.push(scores[j]);
+        b.push(i + 1 + k);
+        s.push(scores[k]);
       }
     }
   }
