@@ -39,11 +39,20 @@ export function Storage({ stack, app }: StackContext) {
   const fileSystem = new efs.FileSystem(stack, "Embeddings", {
     vpc,
     vpcSubnets: { subnetType: ec2.SubnetType.PRIVATE_ISOLATED },
+    securityGroup: new ec2.SecurityGroup(stack, "EmbeddingsSecurityGroup", {
+      vpc,
+      description: "photo-clusters embeddings file system: NFS from the writer and the API",
+      allowAllOutbound: false,
+    }),
     encrypted: true,
     performanceMode: efs.PerformanceMode.GENERAL_PURPOSE,
     throughputMode: efs.ThroughputMode.ELASTIC,
     enableAutomaticBackups: settings.removal === "retain",
-    allowAnonymousAccess: false,
+    // Despite its name, `false` makes CDK add an Allow of ClientWrite and ClientRootAccess for
+    // every IAM principal, which would hand the read-only API write and root. With `true` CDK adds
+    // nothing: the policy below has no Allow at all, so anonymous (non-IAM) mounts are refused and
+    // each function gets exactly what its own role allows (see efs-mount.ts).
+    allowAnonymousAccess: true,
     removalPolicy,
   });
   // TLS mounts only: any request not over TLS is refused, whoever makes it.

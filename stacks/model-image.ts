@@ -1,4 +1,6 @@
+import fs from "node:fs";
 import path from "node:path";
+import { Annotations } from "aws-cdk-lib";
 import { Construct } from "constructs";
 import { DockerImageAsset, Platform } from "aws-cdk-lib/aws-ecr-assets";
 import { useProject } from "sst/project.js";
@@ -30,9 +32,17 @@ export const MODEL_SERVER_DIR = "packages/model-server";
 export function modelImageUri(scope: Construct, model: CloudModel): { uri: string; asset?: DockerImageAsset } {
   const prebuilt = scope.node.tryGetContext("modelImageUri");
   if (typeof prebuilt === "string" && prebuilt.length > 0) return { uri: prebuilt };
+  const directory = path.join(useProject().paths.root, MODEL_SERVER_DIR);
+  if (!fs.existsSync(path.join(directory, "dist", "main.mjs"))) {
+    // The Dockerfile copies dist/ (the bundled server): without it the image build fails at deploy.
+    Annotations.of(scope).addWarningV2(
+      "photo-clusters:model-server-bundle",
+      `${MODEL_SERVER_DIR}/dist/main.mjs is missing: run \`pnpm --filter @photo-clusters/model-server bundle\` before deploying`,
+    );
+  }
   const asset = new DockerImageAsset(scope, "ModelServerImage", {
     // Relative to the project root, like Function handlers (sst.config.ts runs bundled from there).
-    directory: path.join(useProject().paths.root, MODEL_SERVER_DIR),
+    directory,
     platform: Platform.LINUX_AMD64,
     buildArgs: { MODEL_URL: model.url, MODEL_SHA256: model.sha256, MODEL_ID: model.id },
   });

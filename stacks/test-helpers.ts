@@ -1,0 +1,57 @@
+import os from "node:os";
+import fs from "node:fs";
+import path from "node:path";
+import { Template } from "aws-cdk-lib/assertions";
+import type { CloudAssembly } from "aws-cdk-lib/cx-api";
+import { getStack } from "sst/constructs";
+import { synthApp, type SynthOptions } from "./synth-app.ts";
+
+export type StackFn = Parameters<typeof getStack>[0];
+
+/** Synthesize the whole app for a stage (handlers stubbed unless asked) and read it back. */
+export async function synthStage(stage: string, options: Omit<SynthOptions, "stage" | "bundle"> & { bundle?: boolean } = {}) {
+  const outdir = options.outdir ?? fs.mkdtempSync(path.join(os.tmpdir(), `cdk-${stage}-`));
+  const { assembly } = await synthApp({ stage, bundle: options.bundle ?? false, outdir, context: options.context });
+  // getStack resolves against the app last built: take every template now, before the next synth.
+  const templates = new Map<StackFn, Template>();
+  return {
+    assembly,
+    template(fn: StackFn): Template {
+      let template = templates.get(fn);
+      if (!template) {
+        const stackName = getStack(fn).stackName;
+        template = Template.fromJSON(assembly.getStackByName(stackName).template);
+        templates.set(fn, template);
+      }
+      return template;
+    },
+  };
+}
+
+/** Resources of one type in a template, by logical id. */
+export function resources(template: Template, type: string): Record<string, { Properties: any; DeletionPolicy?: string }> {
+  return template.findResources(type);
+}
+
+export function only<T>(record: Record<string, T>): T {
+  const values = Object.values(record);
+  if (values.length !== 1) throw new Error(`expected exactly one, found ${values.length}`);
+  return values[0];
+}
+
+/** The Lambda function whose handler is `handler` (e.g. "packages/functions/src/api.handler"). */
+export function lambdaByHandler(template: Template, handler: string): [string, { Properties: any }] {
+  const found = Object.entries(resources(template, "AWS::Lambda::Function")).filter(([, r]) => r.Properties.Handler === handler);
+  if (found.length !== 1) throw new Error(`expected one function with handler ${handler}, found ${found.length}`);
+  return found[0];
+}
+
+/** Statements of every IAM policy attached to the role of a function. */
+export function roleStatements(template: Template, fn: { Properties: any }): any[] {
+  const roleId = fn.Properties.Role["Fn::GetAtt"][0];
+  return Object.values(resources(template, "AWS::IAM::Policy"))
+    .filter((p) => p.Properties.Roles.some((r: any) => r.Ref === roleId))
+    .flatMap((p) => p.Properties.PolicyDocument.Statement);
+}
+
+export type { CloudAssembly };
