@@ -4,7 +4,7 @@
  * the log in one positional write after their graph frame, then the log is fdatasync'ed.
  */
 import { readdir, mkdir } from "node:fs/promises";
-import { LockCompromisedError } from "../errors.ts";
+import { LockCompromisedError, type CoreError } from "../errors.ts";
 import { EdgeList } from "./edge-list.ts";
 import { decideDelete, decidePut } from "./event-rules.ts";
 import { encodeGraphFrame, recordsCrc } from "./graph-file.ts";
@@ -74,6 +74,10 @@ export function openStore(options: StoreOptions): EmbeddingStore {
   async function write(userId: string, events: readonly StoreEvent[]): Promise<WriteResult> {
     assertId("user id", userId);
     const prepared = events.map((e) => prepareEvent(e, model));
+    if (prepared.every((p) => !p.ok)) {
+      // Nothing to write: no lock, no files.
+      return { userId, results: prepared.map((p, i) => ({ key: String(events[i]?.key), outcome: "error" as const, error: (p as { error: CoreError }).error })), appended: 0, compacted: false };
+    }
     return locked(userId, async (ctx, files, lost) => {
       const { state } = files;
       const live = state.live;
@@ -99,8 +103,13 @@ export function openStore(options: StoreOptions): EmbeddingStore {
         await addEdgesFrom(live, from, model.defaults.graphFloor, edges);
         const graphFrame = encodeGraphFrame(from, to, recordsCrc(live.crcs, from, to), edges);
         const batch = Buffer.concat(frames);
+        // A lease lock can be lost in a long stall without the heartbeat having noticed yet; the
+        // files having grown means another writer holds it now, and writing would clobber its records.
+        const [logStat, graphStat] = await Promise.all([files.log.stat(), files.graph.stat()]);
         const lostBefore = lost();
-        if (lostBefore) throw new LockCompromisedError(`store lock ${ctx.paths.lock} was lost before writing; retry the batch`, lostBefore);
+        if (lostBefore || logStat.size !== state.logSize || graphStat.size !== state.graphSize) {
+          throw new LockCompromisedError(`store lock ${ctx.paths.lock} was lost before writing; retry the batch`, lostBefore);
+        }
         await files.graph.write(graphFrame, 0, graphFrame.length, state.graphSize);
         await files.log.write(batch, 0, batch.length, state.logSize);
         if (sync) await files.log.datasync();

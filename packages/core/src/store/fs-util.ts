@@ -1,15 +1,33 @@
 /** Small filesystem helpers with the durability steps spelled out. */
 import { randomBytes } from "node:crypto";
-import { open, readFile, rename, unlink } from "node:fs/promises";
+import { open, rename, unlink, type FileHandle } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 
-/** File contents, or null when it does not exist. */
+/**
+ * File contents as of one fstat, or null when it does not exist. One pread for the whole size
+ * (fs.promises.readFile reads in 512 KiB chunks, each a round trip to the thread pool). Bytes
+ * appended after the fstat are left for the next read, like a frame still being written.
+ */
 export async function readIfExists(path: string): Promise<Buffer | null> {
+  let fh: FileHandle;
   try {
-    return await readFile(path);
+    fh = await open(path, "r");
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === "ENOENT") return null;
     throw err;
+  }
+  try {
+    const { size } = await fh.stat();
+    const buf = Buffer.allocUnsafe(size);
+    let filled = 0;
+    while (filled < size) {
+      const { bytesRead } = await fh.read(buf, filled, size - filled, filled);
+      if (bytesRead === 0) break;
+      filled += bytesRead;
+    }
+    return filled === size ? buf : buf.subarray(0, filled);
+  } finally {
+    await fh.close();
   }
 }
 

@@ -5,7 +5,6 @@
  * each complete. The log is renamed before the graph; a reader that catches the new log with the
  * old graph sees different file ids and reads again.
  */
-import { readFile } from "node:fs/promises";
 import { CorruptStoreError } from "../errors.ts";
 import { EdgeList } from "./edge-list.ts";
 import { encodeGraphHeader, encodeLogHeader, newFileId } from "./file-header.ts";
@@ -19,7 +18,7 @@ import type { FilesContext, UserState } from "./user-files.ts";
 export async function compactUser(ctx: FilesContext, userId: string, state: UserState): Promise<CompactResult> {
   const { paths, model } = ctx;
   const floor = model.defaults.graphFloor;
-  const buf = await readFile(paths.log);
+  const buf = (await readIfExists(paths.log))!;
   const log = parseLog(buf, paths.log);
   if (!log || log.header.fileId !== state.fileId || log.records.length !== state.live.recordCount) {
     throw new CorruptStoreError(`${paths.log} changed under the lock during compaction`);

@@ -51,7 +51,7 @@ export async function acquireLock(
         throw new LockTimeoutError(`store lock ${lockPath} still held by another writer after ${options.waitMs} ms`, err);
       }
       await new Promise((resolve) => setTimeout(resolve, Math.min(left, delay * (0.5 + Math.random()))));
-      delay = Math.min(delay * 2, 200);
+      delay = Math.min(delay * 2, 100);
     }
   }
 }

@@ -4,7 +4,7 @@
  * cached one when nobody else wrote since), cut a torn tail, and let the graph catch up with the log.
  */
 import type { FileHandle } from "node:fs/promises";
-import { open, readFile } from "node:fs/promises";
+import { open } from "node:fs/promises";
 import { CorruptStoreError, ModelMismatchError } from "../errors.ts";
 import type { ModelDescriptor } from "../models.ts";
 import { EdgeList } from "./edge-list.ts";
@@ -95,7 +95,7 @@ async function readHeader(log: FileHandle, file: string): Promise<LogHeader | nu
 /** Full read of both files: the LiveSet, a torn log tail cut, the graph's valid prefix kept. */
 async function loadState(ctx: FilesContext, log: FileHandle): Promise<{ state: UserState; covered: number }> {
   const { paths, model, logger } = ctx;
-  const buf = await readFile(paths.log);
+  const buf = (await readIfExists(paths.log))!;
   const parsed = parseLog(buf, paths.log);
   if (!parsed) throw new CorruptStoreError(`${paths.log}: header vanished while locked`);
   assertModel(parsed.header, model, paths.log);

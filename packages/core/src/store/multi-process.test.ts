@@ -1,0 +1,72 @@
+import { spawn, type ChildProcess } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { quietLogger, tempRoot, testModel } from "./fixtures/factories.ts";
+import { openStore } from "./index.ts";
+
+const worker = fileURLToPath(new URL("./fixtures/append-worker.ts", import.meta.url));
+const repoRoot = fileURLToPath(new URL("../../../../", import.meta.url));
+
+let root: string;
+let cleanup: () => Promise<void>;
+beforeEach(async () => ({ root, cleanup } = await tempRoot()));
+afterEach(() => cleanup());
+
+function startWorker(args: string[]): { child: ChildProcess; acked: string[]; done: Promise<number | null>; stderr: () => string } {
+  const child = spawn(process.execPath, ["--import", "tsx", worker, ...args], { cwd: repoRoot, stdio: ["ignore", "pipe", "pipe"] });
+  const acked: string[] = [];
+  let buffered = "";
+  let stderr = "";
+  child.stdout!.on("data", (chunk: Buffer) => {
+    buffered += chunk.toString();
+    const lines = buffered.split("\n");
+    buffered = lines.pop()!;
+    for (const line of lines) if (line.startsWith("ack ")) acked.push(line.slice(4));
+  });
+  child.stderr!.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
+  const done = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
+  return { child, acked, done, stderr: () => stderr };
+}
+
+describe("embedding store across processes", () => {
+  it("ends with exactly 1000 readable records when 4 processes race 250 appends each", async () => {
+    const workers = ["w1", "w2", "w3", "w4"].map((p) => startWorker([root, "alice", p, "250", "16"]));
+
+    const codes = await Promise.all(workers.map((w) => w.done));
+
+    expect(codes, workers.map((w) => w.stderr()).join("\n")).toEqual([0, 0, 0, 0]);
+    const snapshot = await openStore({ root, model: testModel(16, 0.3), logger: quietLogger }).read("alice");
+    expect(snapshot.images.length).toBe(1000);
+    expect(new Set(snapshot.images.map((i) => i.imageId)).size).toBe(1000);
+    expect(snapshot.graph).not.toBeNull();
+    expect(snapshot.graph!.edges.a.length).toBeGreaterThan(0);
+  }, 180_000);
+
+  it("keeps every acknowledged record when a writer is killed mid-append, and the next writer repairs the file", async () => {
+    const model = testModel(256, 0.3);
+    const w = startWorker([root, "alice", "k1", "forever", "256"]);
+    await new Promise<void>((resolve, reject) => {
+      const timer = setInterval(() => {
+        if (w.acked.length >= 40) {
+          clearInterval(timer);
+          w.child.kill("SIGKILL");
+          resolve();
+        }
+      }, 1);
+      w.done.then(() => reject(new Error(`worker exited early: ${w.stderr()}`)));
+    });
+    await w.done;
+    const acked = [...w.acked];
+    const store = openStore({ root, model, lockStaleMs: 2_000, logger: quietLogger });
+
+    const afterCrash = await store.read("alice");
+    const stored = new Set(afterCrash.images.map((i) => i.imageId));
+    for (const id of acked) expect(stored.has(id), id).toBe(true);
+
+    const next = await store.write("alice", [{ kind: "put", key: "users/alice/after.jpg", imageId: "after", etag: "e", sequencer: "FFFFFFFFFF", vector: new Float32Array(256).fill(1) }]);
+    expect(next.results[0].outcome).toBe("stored");
+    const repaired = await store.read("alice");
+    expect(repaired.images.length).toBe(stored.size + 1);
+    expect(repaired.graph).not.toBeNull();
+  }, 60_000);
+});
