@@ -1,15 +1,42 @@
 /**
+ * Dot products in plain JavaScript, rounded exactly like the WASM kernel (see kernel.ts):
+ * four float32 lanes, lane l summing k ≡ l (mod 4) in order, reduced as (l0 + l1) + (l2 + l3).
+ * A product of two float32 values is exact in a double, and rounding a double sum of two
+ * float32 values to float32 equals float32 addition, so Math.fround reproduces the kernel.
+ */
+const fr = Math.fround;
+
+/** <rows[ra..ra+d), cols[rb..rb+d)>, bit-identical to the WASM kernel. */
+export function dotF32(x: Float32Array, xOff: number, y: Float32Array, yOff: number, d: number): number {
+  let s0 = 0;
+  let s1 = 0;
+  let s2 = 0;
+  let s3 = 0;
+  const d4 = d & ~3;
+  let k = 0;
+  for (; k < d4; k += 4) {
+    s0 = fr(s0 + fr(x[xOff + k] * y[yOff + k]));
+    s1 = fr(s1 + fr(x[xOff + k + 1] * y[yOff + k + 1]));
+    s2 = fr(s2 + fr(x[xOff + k + 2] * y[yOff + k + 2]));
+    s3 = fr(s3 + fr(x[xOff + k + 3] * y[yOff + k + 3]));
+  }
+  const rest = d - d4;
+  if (rest > 0) s0 = fr(s0 + fr(x[xOff + k] * y[yOff + k]));
+  if (rest > 1) s1 = fr(s1 + fr(x[xOff + k + 1] * y[yOff + k + 1]));
+  if (rest > 2) s2 = fr(s2 + fr(x[xOff + k + 2] * y[yOff + k + 2]));
+  return fr(fr(s0 + s1) + fr(s2 + s3));
+}
+
+/**
  * out[r] = <rows[r], query> for each of the n rows of a flat row-major n×d matrix.
- * Plain loop for now; the similarity module owns making it fast.
+ * The store builds its neighbour graph with this; values match the exact path bit for bit.
+ * Matrix-vector work is memory-bound, so copying the rows into WASM memory would cost more
+ * than it saves: this stays in JavaScript.
  */
 export function dotAgainstAll(rows: Float32Array, n: number, d: number, query: Float32Array, out: Float32Array): Float32Array {
   if (query.length !== d) throw new RangeError(`query has ${query.length} values, expected ${d}`);
   if (rows.length < n * d) throw new RangeError(`matrix holds ${rows.length} values, expected ${n}×${d}`);
-  for (let r = 0; r < n; r++) {
-    let s = 0;
-    const base = r * d;
-    for (let k = 0; k < d; k++) s += rows[base + k] * query[k];
-    out[r] = s;
-  }
+  if (out.length < n) throw new RangeError(`output holds ${out.length} values, expected ${n}`);
+  for (let r = 0; r < n; r++) out[r] = dotF32(rows, r * d, query, 0, d);
   return out;
 }

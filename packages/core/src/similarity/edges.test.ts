@@ -1,0 +1,112 @@
+import { describe, expect, it } from "vitest";
+import { dotAgainstAll, dotF32 } from "./dot.ts";
+import { edgesAbove } from "./edges.ts";
+import { sharedKernel } from "./kernel.ts";
+import { normalizeRows } from "./normalize.ts";
+import { gaussian, prng } from "./synthetic.ts";
+
+function randomMatrix(n: number, d: number, seed: number, zeroRows: number[] = []): Float32Array {
+  const rand = prng(seed);
+  const v = new Float32Array(n * d);
+  for (let i = 0; i < v.length; i++) v[i] = gaussian(rand);
+  for (const r of zeroRows) v.fill(0, r * d, r * d + d);
+  return normalizeRows(v, n, d);
+}
+
+/** Reference dot product in double precision, the obvious way. */
+function naiveDot(v: Float32Array, i: number, j: number, d: number): number {
+  let s = 0;
+  for (let k = 0; k < d; k++) s += v[i * d + k] * v[j * d + k];
+  return s;
+}
+
+describe("the WASM kernel", () => {
+  it("computes a 2×4 tile like the naive dot product", () => {
+    // Prepare
+    const kernel = sharedKernel();
+    const dp = 12;
+    kernel.reserve(1 << 16);
+    const mem = new Float32Array(kernel.memory.buffer);
+    const rand = prng(7);
+    for (let i = 0; i < 6 * dp; i++) mem[i] = rand() * 2 - 1;
+    // Act
+    kernel.block(0, 2, 2 * dp * 4, 4, dp, 8192, 4);
+    // Assess
+    const out = new Float32Array(kernel.memory.buffer, 8192, 8);
+    for (let i = 0; i < 2; i++) {
+      for (let j = 0; j < 4; j++) {
+        expect(out[i * 4 + j]).toBe(dotF32(mem, i * dp, mem, (2 + j) * dp, dp));
+        expect(out[i * 4 + j]).toBeCloseTo(naiveDot(mem, i, 2 + j, dp) , 5);
+      }
+    }
+  });
+});
+
+describe("edgesAbove", () => {
+  const shapes: Array<[number, number]> = [[0, 8], [1, 8], [2, 1], [3, 3], [5, 5], [17, 7], [130, 13], [257, 33], [300, 1280]];
+  it.each(shapes)("finds exactly the pairs at or above the floor (n=%i, d=%i)", (n, d) => {
+    // Prepare
+    const v = randomMatrix(n, d, n * 31 + d, n > 4 ? [1, n - 1] : []);
+    const floor = d < 8 ? 0.5 : d < 100 ? 0.2 : 0.05;
+    // Act
+    const e = edgesAbove(v, n, d, floor);
+    // Assess
+    const got = new Map<string, number>();
+    for (let k = 0; k < e.a.length; k++) {
+      expect(e.a[k]).toBeLessThan(e.b[k]);
+      got.set(`${e.a[k]},${e.b[k]}`, e.s[k]);
+    }
+    for (let i = 0; i < n; i++) {
+      for (let j = i + 1; j < n; j++) {
+        const ref = naiveDot(v, i, j, d);
+        const s = got.get(`${i},${j}`);
+        if (s !== undefined) {
+          expect(s).toBe(dotF32(v, i * d, v, j * d, d));
+          expect(Math.abs(s - ref)).toBeLessThan(1e-5);
+        }
+        if (Math.abs(ref - floor) > 1e-5) expect(s !== undefined).toBe(ref >= floor);
+      }
+    }
+  });
+
+  it("returns pairs sorted by (a, b)", () => {
+    const v = randomMatrix(200, 4, 3);
+    const e = edgesAbove(v, 200, 4, 0.3);
+    for (let k = 1; k < e.a.length; k++) expect(e.a[k - 1] < e.a[k] || (e.a[k - 1] === e.a[k] && e.b[k - 1] < e.b[k])).toBe(true);
+  });
+
+  it("never links a zero vector, and never yields NaN", () => {
+    const v = randomMatrix(9, 5, 5, [0, 4]);
+    const e = edgesAbove(v, 9, 5, 1e-6);
+    for (let k = 0; k < e.a.length; k++) {
+      expect([0, 4]).not.toContain(e.a[k]);
+      expect([0, 4]).not.toContain(e.b[k]);
+      expect(Number.isNaN(e.s[k])).toBe(false);
+    }
+  });
+
+  it("rejects a floor outside (0, 1] and a matrix too small for its shape", () => {
+    expect(() => edgesAbove(new Float32Array(8), 2, 4, 0)).toThrow(/floor/);
+    expect(() => edgesAbove(new Float32Array(7), 2, 4, 0.5)).toThrow(/expected 2×4/);
+  });
+});
+
+describe("dotAgainstAll", () => {
+  it("matches the exact path's similarities bit for bit", () => {
+    const n = 40;
+    const d = 77;
+    const v = randomMatrix(n, d, 11, [3]);
+    const out = dotAgainstAll(v, n, d, v.subarray(5 * d, 6 * d), new Float32Array(n));
+    const e = edgesAbove(v, n, d, 1e-9);
+    for (let k = 0; k < e.a.length; k++) {
+      if (e.a[k] === 5) expect(out[e.b[k]]).toBe(e.s[k]);
+      if (e.b[k] === 5) expect(out[e.a[k]]).toBe(e.s[k]);
+    }
+    expect(out[3]).toBe(0);
+    for (let r = 0; r < n; r++) expect(Math.abs(out[r] - naiveDot(v, r, 5, d))).toBeLessThan(1e-5);
+  });
+
+  it("keeps its contract checks", () => {
+    expect(() => dotAgainstAll(new Float32Array(8), 2, 4, new Float32Array(3), new Float32Array(2))).toThrow(RangeError);
+  });
+});
