@@ -3,10 +3,17 @@
  * Talks to the local runtime (`pnpm start`) unless told otherwise.
  */
 import { parseArgs } from "node:util";
+import { join } from "node:path";
 import { S3Client } from "@aws-sdk/client-s3";
+import { GetQueueUrlCommand, SQSClient } from "@aws-sdk/client-sqs";
+import { parseObjectKey } from "@photo-clusters/core/keys";
+import { mobilenetV2Int8 } from "@photo-clusters/core/models";
+import { openStore, type EmbeddingStore } from "@photo-clusters/core/store/index";
 import { createDevAuth } from "@photo-clusters/functions/api/dev-auth";
 import { localClients } from "../emulator.ts";
-import { LOCAL_BUCKET } from "../runtime.ts";
+import { LOCAL_BUCKET, LOCAL_QUEUE } from "../runtime.ts";
+import { backfill } from "./backfill.ts";
+import { listBucket, type ListedObject } from "./object-listing.ts";
 import { clustersUrl, getJson, type ClustersBody } from "./api-client.ts";
 import { runEval } from "./eval.ts";
 import { collectPhotos, uploadPhotos } from "./upload.ts";
@@ -19,6 +26,10 @@ commands:
   clusters --user <id> [--threshold t] [--min-size n] [--json]
                                        print the user's clusters from the API (default ${"$"}API_URL or http://127.0.0.1:${"$"}PORT)
   token --user <id> [--ttl seconds]    print a token the local API accepts (alone on the last line)
+  backfill [--bucket b] [--prefix users/] [--inventory manifest.json|file.csv.gz] [--rate N] [--dry-run]
+           [--reembed] [--aws --queue-url <url>]
+                                       enqueue S3 events for objects already in a bucket, skipping what is stored,
+                                       with a checkpoint: rerun after an interruption to resume
   eval <dir with groups.csv> [--threshold t]...
                                        start a private local runtime, upload the photos as a fresh user, wait
                                        until all are stored, print pairwise precision/recall/F1 and throughput
@@ -70,6 +81,32 @@ async function main(argv: string[]): Promise<void> {
       process.stdout.write(token + "\n");
       return;
     }
+    case "backfill": {
+      const { values } = parseArgs({
+        args: rest,
+        options: {
+          bucket: { type: "string" }, prefix: { type: "string", default: "users/" }, inventory: { type: "string" },
+          rate: { type: "string", default: "100" }, "dry-run": { type: "boolean" }, reembed: { type: "boolean" },
+          aws: { type: "boolean" }, "queue-url": { type: "string" },
+        },
+      });
+      const rate = Number(values.rate);
+      if (!(rate > 0)) throw new Error("--rate must be a positive number of messages per second");
+      const clients = values.aws ? { s3: new S3Client({}), sqs: new SQSClient({}) } : localClients(`http://127.0.0.1:${env.EMULATOR_PORT ?? 4566}`);
+      const bucket = values.bucket ?? (values.aws ? undefined : LOCAL_BUCKET);
+      const queueUrl = values["queue-url"] ?? (values.aws ? undefined : (await clients.sqs.send(new GetQueueUrlCommand({ QueueName: LOCAL_QUEUE }))).QueueUrl);
+      if (!bucket || !queueUrl) throw new Error("--aws needs --bucket <name> and --queue-url <url>");
+      // The store is readable here only when it is local; in AWS the writer's idempotency does the skipping.
+      const stored = values.reembed || values.aws ? undefined : storedEtags(openStore({ root: dataDir, model: mobilenetV2Int8 }));
+      const result = await backfill({
+        sqs: clients.sqs, queueUrl, bucket, prefix: values.prefix!, rate, dryRun: Boolean(values["dry-run"]),
+        listing: values.inventory ? { kind: "inventory", path: values.inventory } : { kind: "bucket", list: (after) => listBucket(clients.s3, bucket, values.prefix!, after) },
+        isStored: async (o) => (await stored?.(o)) ?? false,
+        checkpointDir: join(dataDir, ".backfill"),
+      });
+      process.stderr.write(`${values["dry-run"] ? "dry run: would enqueue" : "enqueued"} ${result.enqueued} of ${result.listed} objects${result.resumedAfter ? ` (resumed after ${result.resumedAfter})` : ""}; ${result.skipped} already stored, ${result.invalid} with invalid keys\n`);
+      return;
+    }
     case "eval": {
       const { values, positionals } = parseArgs({ args: rest, allowPositionals: true, options: { threshold: { type: "string", multiple: true } } });
       if (positionals.length !== 1) throw new Error("eval needs one folder holding photos and groups.csv");
@@ -85,6 +122,16 @@ async function main(argv: string[]): Promise<void> {
     default:
       throw new Error(`unknown command "${command}"\n\n${USAGE}`);
   }
+}
+
+/** Whether the local store already holds this object at this etag; one read per user. */
+function storedEtags(store: EmbeddingStore) {
+  const users = new Map<string, Promise<Map<string, string>>>();
+  return async (object: ListedObject): Promise<boolean> => {
+    const { userId } = parseObjectKey(object.key);
+    if (!users.has(userId)) users.set(userId, store.read(userId).then((s) => new Map(s.images.map((i) => [i.key, i.etag]))));
+    return (await users.get(userId)!).get(object.key) === object.etag;
+  };
 }
 
 function required(value: string | undefined, flag: string): string {

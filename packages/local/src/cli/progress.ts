@@ -1,15 +1,19 @@
-/** A progress bar on stderr: redrawn in place on a terminal, a line every 10% elsewhere (CI, logs). */
-export function progressBar(total: number, label: string, stream: NodeJS.WriteStream = process.stderr) {
+/**
+ * A progress bar on stderr: redrawn in place on a terminal, a line every 10% elsewhere (CI, logs).
+ * With no total (a listing of unknown length) it counts and shows the rate, without a bar.
+ */
+export function progressBar(total: number | undefined, label: string, stream: NodeJS.WriteStream = process.stderr) {
   const started = performance.now();
   let lastDecile = -1;
   const render = (done: number, extra = "") => {
     const rate = done / Math.max((performance.now() - started) / 1000, 1e-3);
     const width = 30;
-    const filled = total === 0 ? width : Math.round((done / total) * width);
-    const line = `${label} [${"#".repeat(filled)}${".".repeat(width - filled)}] ${done}/${total} ${rate.toFixed(1)}/s${extra ? " " + extra : ""}`;
+    const filled = !total ? width : Math.round((done / total) * width);
+    const bar = total === undefined ? `${done}` : `[${"#".repeat(filled)}${".".repeat(width - filled)}] ${done}/${total}`;
+    const line = `${label} ${bar} ${rate.toFixed(1)}/s${extra ? " " + extra : ""}`;
     if (stream.isTTY) stream.write(`\r${line}\x1b[K`);
     else {
-      const decile = total === 0 ? 10 : Math.floor((done / total) * 10);
+      const decile = total === undefined ? Math.floor(Math.log2(done + 1)) : total === 0 ? 10 : Math.floor((done / total) * 10);
       if (decile !== lastDecile) stream.write(line + "\n");
       lastDecile = decile;
     }
@@ -17,7 +21,7 @@ export function progressBar(total: number, label: string, stream: NodeJS.WriteSt
   return {
     update: render,
     done(done: number, extra = "") {
-      if (done < total || extra) lastDecile = -1;
+      if (total === undefined || done < total || extra) lastDecile = -1;
       render(done, extra);
       if (stream.isTTY) stream.write("\n");
     },

@@ -1,0 +1,89 @@
+import { spawn } from "node:child_process";
+import { existsSync } from "node:fs";
+import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { PutObjectCommand } from "@aws-sdk/client-s3";
+import { DeleteMessageBatchCommand, ReceiveMessageCommand } from "@aws-sdk/client-sqs";
+import { jsonLogger } from "@photo-clusters/core/logger";
+import { mobilenetV2Int8 } from "@photo-clusters/core/models";
+import { openStore } from "@photo-clusters/core/store/index";
+import { startModelServer, type ModelServer } from "@photo-clusters/model-server/server";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startEmulator, type Emulator } from "../src/emulator.ts";
+import { localPollerHandler } from "../src/local-poller.ts";
+
+const SHARED = join(import.meta.dirname, "../../../../shared");
+const PHOTOS = join(SHARED, "data/dev-photos");
+const CLI = join(import.meta.dirname, "../src/cli/main.ts");
+
+describe("backfill of a bucket that held photos before the pipeline", () => {
+  let emulator: Emulator;
+  let modelServer: ModelServer;
+  let dataDir: string;
+  let files: string[];
+
+  beforeAll(async () => {
+    dataDir = await mkdtemp(join(tmpdir(), "backfill-test-"));
+    modelServer = await startModelServer({ port: 0, model: mobilenetV2Int8, modelPath: join(SHARED, "models/mobilenetv2-12-int8.onnx") });
+    // No bridge: these objects were uploaded before anything listened.
+    emulator = await startEmulator({ port: 0, bucket: "photos", queue: "uploads", deadLetterQueue: "uploads-dlq", delaySeconds: 0, visibilityTimeoutSeconds: 30, maxReceiveCount: 3, onObjectChange: () => {} });
+    files = (await readdir(PHOTOS)).filter((f) => f.endsWith(".jpg")).slice(0, 40);
+    for (const f of files) await emulator.s3.send(new PutObjectCommand({ Bucket: "photos", Key: `users/erin/${f}`, Body: await readFile(join(PHOTOS, f)), ContentType: "image/jpeg" }));
+    await modelServer.ready;
+  });
+  afterAll(async () => {
+    await emulator?.stop();
+    await modelServer?.close();
+    await rm(dataDir, { recursive: true, force: true });
+  });
+
+  const cli = (args: string[]) =>
+    spawn(process.execPath, ["--import", "tsx", CLI, ...args], { env: { ...process.env, EMULATOR_PORT: new URL(emulator.endpoint).port, DATA_DIR: dataDir, NODE_NO_WARNINGS: "1" }, stdio: ["ignore", "pipe", "pipe"] });
+  const finished = (child: ReturnType<typeof spawn>) => new Promise<{ code: number | null; stderr: string }>((resolve) => {
+    let stderr = "";
+    child.stderr!.on("data", (d) => (stderr += d));
+    child.on("close", (code) => resolve({ code, stderr }));
+  });
+
+  it("stores every object exactly once when killed mid-run and run again", async () => {
+    // Act: start at 20 messages a second, kill it once its first checkpoint is written, run it again to the end.
+    const first = cli(["backfill", "--rate", "20"]);
+    const firstDone = finished(first);
+    const checkpoints = join(dataDir, ".backfill");
+    while (!existsSync(checkpoints) || (await readdir(checkpoints)).length === 0) await new Promise((r) => setTimeout(r, 20));
+    first.kill("SIGKILL");
+    await firstDone;
+    const second = await finished(cli(["backfill", "--rate", "200"]));
+
+    // Drain the queue through the real poller into the real store.
+    const store = openStore({ root: dataDir, model: mobilenetV2Int8 });
+    const outcomes: string[] = [];
+    const logger = jsonLogger({}, { write: (line) => { const l = JSON.parse(line); if (l.message === "record written") outcomes.push(l.outcome); } });
+    const handler = localPollerHandler({ s3: emulator.s3, modelServerUrl: modelServer.url, store, model: mobilenetV2Int8, logger });
+    let received = 0;
+    for (;;) {
+      const { Messages = [] } = await emulator.sqs.send(new ReceiveMessageCommand({ QueueUrl: emulator.queueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 0 }));
+      if (Messages.length === 0) break;
+      received += Messages.length;
+      const { batchItemFailures } = await handler({ Records: Messages.map((m) => ({ messageId: m.MessageId!, body: m.Body! })) });
+      expect(batchItemFailures).toEqual([]);
+      await emulator.sqs.send(new DeleteMessageBatchCommand({ QueueUrl: emulator.queueUrl, Entries: Messages.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle! })) }));
+    }
+
+    // Assess
+    expect(second.code).toBe(0);
+    expect(second.stderr).toMatch(/resumed after users\/erin\//);
+    expect(received).toBeGreaterThanOrEqual(files.length);
+    expect(received).toBeLessThanOrEqual(files.length + 10); // at most the one batch in flight at the kill is sent again
+    expect(outcomes.filter((o) => o === "stored")).toHaveLength(files.length);
+    expect((await store.read("erin")).images.map((i) => i.key).sort()).toEqual(files.map((f) => `users/erin/${f}`).sort());
+  });
+
+  it("skips what is already stored when run again, and a dry run sends nothing", async () => {
+    const dry = await finished(cli(["backfill", "--dry-run"]));
+    expect(dry.stderr).toMatch(new RegExp(`dry run: would enqueue 0 of ${files.length} objects; ${files.length} already stored`));
+    const { Messages = [] } = await emulator.sqs.send(new ReceiveMessageCommand({ QueueUrl: emulator.queueUrl, MaxNumberOfMessages: 10 }));
+    expect(Messages).toEqual([]);
+  });
+});
