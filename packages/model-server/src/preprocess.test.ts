@@ -68,7 +68,7 @@ describe("preprocess", () => {
 
 describe("checkContentType", () => {
   it("accepts image types, octet-stream and a missing type", () => {
-    for (const type of [undefined, "", "image/jpeg", "image/png; charset=binary", "IMAGE/WEBP", "application/octet-stream"]) {
+    for (const type of [undefined, "", "image/jpeg", "image/png; charset=binary", "IMAGE/WEBP", "application/x-image", "application/octet-stream"]) {
       expect(() => checkContentType(type)).not.toThrow();
     }
   });

@@ -24,7 +24,8 @@ export interface ImageLimits {
  */
 export const DEFAULT_LIMITS: ImageLimits = { maxBytes: 6 * 1024 * 1024, maxPixels: 50_000_000 };
 
-const ACCEPTED_TYPES = /^(image\/[a-z0-9.+-]+|application\/octet-stream|binary\/octet-stream)$/;
+// application/x-image is what SageMaker's own image containers take.
+const ACCEPTED_TYPES = /^(image\/[a-z0-9.+-]+|application\/x-image|application\/octet-stream|binary\/octet-stream)$/;
 
 /** Refuses a declared Content-Type that cannot hold an image. A missing type is accepted (bytes are sniffed). */
 export function checkContentType(contentType: string | undefined): void {

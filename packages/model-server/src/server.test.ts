@@ -130,6 +130,11 @@ describe("model server", () => {
     expect(status).toBe(413);
   });
 
+  it("rejects with EADDRINUSE when the port is taken", async () => {
+    const port = Number(new URL(server.url).port);
+    await expect(startModelServer({ model: mobilenetV2Int8, modelPath: MODEL_PATH, port, logger: silentLogger })).rejects.toMatchObject({ code: "EADDRINUSE" });
+  });
+
   it("answers unknown routes with 404 and wrong methods with 405", async () => {
     expect((await fetch(server.url + "/nope")).status).toBe(404);
     expect((await fetch(server.url + "/invocations")).status).toBe(405);

@@ -134,13 +134,19 @@ export async function startModelServer(options: ModelServerOptions): Promise<Mod
   });
   server.keepAliveTimeout = 65_000; // longer than SageMaker's 60 s idle connection
 
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(options.port ?? 8080, options.host ?? "127.0.0.1", () => {
-      server.off("error", reject);
-      resolve();
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once("error", reject);
+      server.listen(options.port ?? 8080, options.host ?? "127.0.0.1", () => {
+        server.off("error", reject);
+        resolve();
+      });
     });
-  });
+  } catch (error) {
+    // e.g. EADDRINUSE: release the model this call was loading.
+    if (ownsEmbedder) void loading.then((e) => e.close(), () => {});
+    throw error;
+  }
   const address = server.address() as AddressInfo;
   const host = address.family === "IPv6" ? `[${address.address}]` : address.address;
 
