@@ -2,7 +2,10 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { quietLogger, tempRoot, testModel } from "./fixtures/factories.ts";
-import { openStore } from "./index.ts";
+import { readFile } from "node:fs/promises";
+import { expectGraphExact } from "./fixtures/graph-check.ts";
+import { openStore, userPaths } from "./index.ts";
+import { parseLog } from "./log-file.ts";
 
 const worker = fileURLToPath(new URL("./fixtures/append-worker.ts", import.meta.url));
 const repoRoot = fileURLToPath(new URL("../../../../", import.meta.url));
@@ -38,8 +41,11 @@ describe("embedding store across processes", () => {
     const snapshot = await openStore({ root, model: testModel(16, 0.3), logger: quietLogger }).read("alice");
     expect(snapshot.images.length).toBe(1000);
     expect(new Set(snapshot.images.map((i) => i.imageId)).size).toBe(1000);
-    expect(snapshot.graph).not.toBeNull();
+    const log = parseLog((await readFile(userPaths(root, "alice", "test-model").log)), "log")!;
+    expect(log.records.length).toBe(1000);
+    expect(log.tailBytes).toBe(0);
     expect(snapshot.graph!.edges.a.length).toBeGreaterThan(0);
+    expectGraphExact(snapshot, 0.3);
   }, 180_000);
 
   it("keeps every acknowledged record when a writer is killed mid-append, and the next writer repairs the file", async () => {

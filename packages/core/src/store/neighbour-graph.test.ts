@@ -1,6 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { del, put, quietLogger, tempRoot, testModel, vectorFor } from "./fixtures/factories.ts";
-import { openStore, type Snapshot } from "./index.ts";
+import { expectGraphExact } from "./fixtures/graph-check.ts";
+import { openStore } from "./index.ts";
 
 let root: string;
 let cleanup: () => Promise<void>;
@@ -8,40 +9,6 @@ beforeEach(async () => ({ root, cleanup } = await tempRoot()));
 afterEach(() => cleanup());
 
 const model = testModel(8, 0.3);
-
-/** Exact all-pairs edges at or above the floor, from the snapshot's own vectors. */
-function exactEdges(s: Snapshot, floor: number): Map<string, number> {
-  const n = s.images.length;
-  const d = s.dimension;
-  const out = new Map<string, number>();
-  for (let i = 0; i < n; i++) {
-    for (let j = i + 1; j < n; j++) {
-      let dot = 0;
-      for (let k = 0; k < d; k++) dot += s.vectors[i * d + k] * s.vectors[j * d + k];
-      if (dot >= floor) out.set(`${i}-${j}`, dot);
-    }
-  }
-  return out;
-}
-
-function expectGraphExact(s: Snapshot, floor: number) {
-  expect(s.graph).not.toBeNull();
-  const { a, b, s: sim } = s.graph!.edges;
-  const got = new Map<string, number>();
-  for (let i = 0; i < a.length; i++) {
-    expect(a[i]).toBeLessThan(b[i]);
-    const id = `${a[i]}-${b[i]}`;
-    expect(got.has(id)).toBe(false);
-    got.set(id, sim[i]);
-  }
-  const want = exactEdges(s, floor);
-  // Pairs within float rounding of the floor may fall either side, depending on the kernel's summation order.
-  const near = (id: string, m: Map<string, number>) => Math.abs(m.get(id)! - floor) < 1e-5;
-  for (const [id, v] of want) if (!got.has(id)) expect(near(id, want)).toBe(true);
-  else expect(got.get(id)).toBeCloseTo(v, 5);
-  for (const id of got.keys()) if (!want.has(id)) expect(near(id, got)).toBe(true);
-  expect(s.graph!.floor).toBeCloseTo(floor, 6);
-}
 
 describe("neighbour graph", () => {
   it("equals the exact all-pairs edges above the floor after many appends, replacements and deletes", async () => {
