@@ -1,12 +1,13 @@
 /**
  * The one seam between the API and the similarity module: a user's snapshot plus the query
- * parameters in, the response body out. Everything below `TEMPORARY` stands in for
- * `@photo-clusters/core` similarity exports (`edgesAbove`, `clusterEdges`, `topSimilar`)
- * until they exist; the shapes here follow theirs so the swap touches only this file.
+ * parameters in, the response body out. Thresholds and similarities are on the model's
+ * calibrated scale; the stored graph and its floor are raw cosine.
  */
 import { createHash } from "node:crypto";
 import type { ModelDescriptor } from "@photo-clusters/core/models";
-import { dotAgainstAll } from "@photo-clusters/core/similarity/dot";
+import { clusterEdges, clusterOptionsFor, clusterVectors, toCosine, topSimilar, type Band, type Edges } from "@photo-clusters/core/similarity/index";
+
+export type { Band, Edges };
 
 /** Structurally the store's snapshot: n images, their n×d normalised vectors, the optional graph. */
 export interface UserSnapshot {
@@ -15,22 +16,8 @@ export interface UserSnapshot {
   dimension: number;
   images: ReadonlyArray<{ imageId: string; key: string; etag?: string }>;
   vectors: Float32Array;
-  graph: { floor: number; edges: Edges } | null;
-}
-
-export interface Edges {
-  a: Uint32Array;
-  b: Uint32Array;
-  s: Float32Array;
-}
-
-export type Band = "low" | "medium" | "high";
-
-export interface Cluster {
-  members: number[];
-  minSimilarity: number;
-  meanSimilarity: number;
-  band: Band;
+  /** Every pair at or above `floor` (raw cosine); null when it does not cover the images. */
+  graph?: { floor: number; edges: Edges } | null;
 }
 
 export interface ClustersResponse {
@@ -38,7 +25,7 @@ export interface ClustersResponse {
   model: string;
   threshold: number;
   imageCount: number;
-  /** Images with no neighbour at or above the threshold. */
+  /** Images that are alone in their group at this threshold. */
   singletonCount: number;
   clusters: Array<{
     id: string;
@@ -68,15 +55,17 @@ export function clustersView(snapshot: UserSnapshot, params: { threshold: number
   const n = snapshot.images.length;
   const d = snapshot.dimension;
   const { threshold, minSize } = params;
-  // The stored graph holds every pair at or above its floor, so it answers any threshold above it.
-  const edges =
-    snapshot.graph && threshold >= snapshot.graph.floor
-      ? snapshot.graph.edges
-      : edgesAbove(snapshot.vectors, n, d, threshold);
-  const found = clusterEdges(n, edges, { threshold, minSize: 1, bands: model.defaults.bands });
+  const base = clusterOptionsFor(model, { threshold, minSize: 1 });
+  // Below the model's floor the cut needs pairs the graph never kept: compute them exactly.
+  const cut = toCosine(threshold, base.calibration);
+  const opts = cut > 0 && cut < base.floor ? { ...base, floor: cut } : base;
+  const graph = snapshot.graph;
+  const found =
+    n === 0 ? [] : graph && graph.floor <= opts.floor ? clusterEdges(n, graph.edges, opts) : clusterVectors(snapshot.vectors, n, d, opts);
 
   let singletonCount = 0;
   const clusters: ClustersResponse["clusters"] = [];
+  // Largest first, then by first member, as clusterEdges orders them.
   for (const cluster of found) {
     if (cluster.members.length === 1) singletonCount++;
     if (cluster.members.length < minSize) continue;
@@ -91,7 +80,6 @@ export function clustersView(snapshot: UserSnapshot, params: { threshold: number
       images,
     });
   }
-  clusters.sort((x, y) => y.size - x.size || (x.id < y.id ? -1 : x.id > y.id ? 1 : 0));
   return {
     userId: snapshot.userId,
     model: snapshot.model || model.id,
@@ -106,7 +94,7 @@ export function clustersView(snapshot: UserSnapshot, params: { threshold: number
 export function similarView(snapshot: UserSnapshot, imageId: string, limit: number, model: ModelDescriptor): SimilarResponse | undefined {
   const index = snapshot.images.findIndex((img) => img.imageId === imageId);
   if (index < 0) return undefined;
-  const ranked = topSimilar(snapshot.vectors, snapshot.images.length, snapshot.dimension, index, limit);
+  const ranked = topSimilar(snapshot.vectors, snapshot.images.length, snapshot.dimension, index, limit, model.defaults.calibration);
   return {
     userId: snapshot.userId,
     imageId,
@@ -117,85 +105,4 @@ export function similarView(snapshot: UserSnapshot, imageId: string, limit: numb
       similarity: round(similarity),
     })),
   };
-}
-
-// ---------------------------------------------------------------------------------------------
-// TEMPORARY: exact single-link clustering until core/similarity exports its own. Replace the
-// three functions below with imports of the same names; nothing else in this file changes.
-// ---------------------------------------------------------------------------------------------
-
-/** TEMPORARY. Every pair (a < b) with similarity >= floor, by exact O(n²·d) dot products. */
-function edgesAbove(vectors: Float32Array, n: number, d: number, floor: number): Edges {
-  const a: number[] = [];
-  const b: number[] = [];
-  const s: number[] = [];
-  const scores = new Float32Array(n);
-  for (let i = 0; i + 1 < n; i++) {
-    // Only the rows after i: each pair once.
-    const rest = n - i - 1;
-    dotAgainstAll(vectors.subarray((i + 1) * d), rest, d, vectors.subarray(i * d, (i + 1) * d), scores);
-    for (let k = 0; k < rest; k++) {
-      if (scores[k] >= floor) {
-        a.push(i);
-        b.push(i + 1 + k);
-        s.push(scores[k]);
-      }
-    }
-  }
-  return { a: Uint32Array.from(a), b: Uint32Array.from(b), s: Float32Array.from(s) };
-}
-
-/**
- * TEMPORARY. Connected components over the edges at or above the threshold (single link).
- * min/mean similarity are over the cluster's linking edges; the band follows the minimum.
- * Members ascend by index; singletons come back as one-member clusters with similarity 1.
- */
-function clusterEdges(n: number, edges: Edges, opts: { threshold: number; minSize: number; bands: { medium: number; high: number } }): Cluster[] {
-  const parent = new Uint32Array(n);
-  for (let i = 0; i < n; i++) parent[i] = i;
-  const find = (x: number): number => {
-    while (parent[x] !== x) {
-      parent[x] = parent[parent[x]];
-      x = parent[x];
-    }
-    return x;
-  };
-  for (let e = 0; e < edges.s.length; e++) {
-    if (edges.s[e] < opts.threshold) continue;
-    const ra = find(edges.a[e]);
-    const rb = find(edges.b[e]);
-    if (ra !== rb) parent[Math.max(ra, rb)] = Math.min(ra, rb);
-  }
-  const byRoot = new Map<number, { members: number[]; min: number; sum: number; count: number }>();
-  for (let i = 0; i < n; i++) {
-    const root = find(i);
-    let group = byRoot.get(root);
-    if (!group) byRoot.set(root, (group = { members: [], min: Infinity, sum: 0, count: 0 }));
-    group.members.push(i);
-  }
-  for (let e = 0; e < edges.s.length; e++) {
-    if (edges.s[e] < opts.threshold) continue;
-    const group = byRoot.get(find(edges.a[e]))!;
-    group.min = Math.min(group.min, edges.s[e]);
-    group.sum += edges.s[e];
-    group.count++;
-  }
-  const out: Cluster[] = [];
-  for (const group of byRoot.values()) {
-    if (group.members.length < opts.minSize) continue;
-    const minSimilarity = group.count ? group.min : 1;
-    const meanSimilarity = group.count ? group.sum / group.count : 1;
-    const band: Band = minSimilarity >= opts.bands.high ? "high" : minSimilarity >= opts.bands.medium ? "medium" : "low";
-    out.push({ members: group.members, minSimilarity, meanSimilarity, band });
-  }
-  return out;
-}
-
-/** TEMPORARY. The `limit` nearest other rows to row `index`, by exact dot product. */
-function topSimilar(vectors: Float32Array, n: number, d: number, index: number, limit: number): Array<{ index: number; similarity: number }> {
-  const scores = dotAgainstAll(vectors, n, d, vectors.subarray(index * d, (index + 1) * d), new Float32Array(n));
-  const order: number[] = [];
-  for (let i = 0; i < n; i++) if (i !== index) order.push(i);
-  order.sort((x, y) => scores[y] - scores[x] || x - y);
-  return order.slice(0, limit).map((i) => ({ index: i, similarity: scores[i] }));
 }

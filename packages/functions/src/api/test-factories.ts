@@ -23,8 +23,9 @@ function unit(...pairs: Array<[axis: number, weight: number]>): number[] {
 }
 
 /**
- * Three "beach" photos around axis 0 (pairwise ≥ 0.939: band high), two "dog" photos around
- * axis 1 (0.894: band medium at the default 0.85 threshold), and two unrelated photos.
+ * Three "beach" photos around axis 0 (cosines 0.98, 0.96, 0.94: band high), two "dog" photos
+ * around axis 1 (cosine 0.894, similarity 0.912 on the calibrated scale: band medium), and two
+ * unrelated photos. Listed out of order so that cluster members are not simply consecutive.
  */
 export const PHOTOS: Array<{ imageId: string; vector: number[] }> = [
   { imageId: "dog-2", vector: unit([1, 1], [5, 0.5]) },
