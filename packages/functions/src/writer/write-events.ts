@@ -3,8 +3,11 @@ import { decodeVector, type WriteEventWire, type WriteReply } from "@photo-clust
 import type { Logger } from "@photo-clusters/core/logger";
 import type { EmbeddingStore, StoreEvent } from "@photo-clusters/core/store/index";
 
-/** Groups the poller's events by user and writes each user's share under one lock. */
-export async function writeEvents(store: EmbeddingStore, events: WriteEventWire[], logger: Logger): Promise<WriteReply[]> {
+/**
+ * Groups the poller's events by user and writes each user's share under one lock. During a model
+ * switch, deletes reach the previous model's file too, so it never answers with a deleted photo.
+ */
+export async function writeEvents(store: EmbeddingStore, events: WriteEventWire[], logger: Logger, previous?: EmbeddingStore): Promise<WriteReply[]> {
   const byUser = new Map<string, WriteEventWire[]>();
   for (const e of events) byUser.set(e.userId, [...(byUser.get(e.userId) ?? []), e]);
 
@@ -16,6 +19,8 @@ export async function writeEvents(store: EmbeddingStore, events: WriteEventWire[
           ? { kind: "put", key: e.key, imageId: e.imageId, etag: e.etag, sequencer: e.sequencer, model: e.model, vector: decodeVector(e.vector) }
           : { kind: "delete", key: e.key, imageId: e.imageId, sequencer: e.sequencer },
       );
+      const deletes = storeEvents.filter((e) => e.kind === "delete");
+      if (previous && deletes.length > 0) await previous.write(userId, deletes);
       const { results } = await store.write(userId, storeEvents);
       results.forEach((r, i) => {
         const id = userEvents[i].id;
