@@ -1,7 +1,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { Match } from "aws-cdk-lib/assertions";
-import { beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { resnet50V1 } from "../packages/core/src/models.ts";
 import { Api } from "./Api.ts";
 import { Embedding } from "./Embedding.ts";
@@ -9,7 +9,9 @@ import { nagErrors } from "./nag.ts";
 import { Pipeline } from "./Pipeline.ts";
 import { stageSettings } from "./stages.ts";
 import { Storage } from "./Storage.ts";
-import { lambdaByHandler, only, resources, roleStatements, synthStage } from "./test-helpers.ts";
+import { lambdaByHandler, only, resources, roleStatements, removeSynthOutput, synthStage } from "./test-helpers.ts";
+
+afterAll(removeSynthOutput);
 
 const POLLER = "packages/functions/src/poller.handler";
 const WRITER = "packages/functions/src/writer.handler";

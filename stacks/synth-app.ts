@@ -1,4 +1,5 @@
-import fs from "node:fs/promises";
+import fs from "node:fs";
+import os from "node:os";
 import path from "node:path";
 import { Aws } from "aws-cdk-lib";
 import type { CloudAssembly } from "aws-cdk-lib/cx-api";
@@ -26,7 +27,13 @@ export async function synthApp(options: SynthOptions): Promise<{ app: App; assem
   // SST reads NODE_ENV=test as "no AWS here": App.finish() then skips the bootstrap-bucket lookup.
   process.env.NODE_ENV = "test";
   await initProject({ stage: options.stage });
-  const { config } = useProject();
+  const project = useProject();
+  // SST keeps generated types and function builds under <root>/.sst, shared by every process in
+  // this checkout; a test run and a `pnpm synth` at once would overwrite each other's builds.
+  // Each process gets its own directory instead (the assets are copied into the outdir anyway).
+  project.paths.out = workDir();
+  project.paths.artifacts = path.join(project.paths.out, "artifacts");
+  const { config } = project;
   const restore = options.bundle ? () => {} : stubBundling();
   try {
     const app = new App(
@@ -42,6 +49,21 @@ export async function synthApp(options: SynthOptions): Promise<{ app: App; assem
   }
 }
 
+let dir: string | undefined;
+function workDir(): string {
+  if (!dir) {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), "photo-clusters-sst-"));
+    process.on("exit", releaseWorkDir);
+  }
+  return dir;
+}
+
+/** Remove this process's SST work directory (test workers are stopped without an exit event). */
+export function releaseWorkDir(): void {
+  if (dir) fs.rmSync(dir, { recursive: true, force: true });
+  dir = undefined;
+}
+
 /** Replace SST's esbuild step with a one-line stub per function, at the path the bundle would have. */
 function stubBundling(): () => void {
   const handlers = useRuntimeHandlers();
@@ -51,9 +73,9 @@ function stubBundling(): () => void {
     if (!props?.handler) return { type: "error", errors: [`no function ${functionID}`] };
     const out = path.join(useProject().paths.artifacts, functionID);
     const parsed = path.parse(props.handler);
-    await fs.rm(out, { recursive: true, force: true });
-    await fs.mkdir(path.join(out, parsed.dir), { recursive: true });
-    await fs.writeFile(path.join(out, parsed.dir, `${parsed.name}.mjs`), `export const ${parsed.ext.slice(1)} = async () => {};\n`);
+    fs.rmSync(out, { recursive: true, force: true });
+    fs.mkdirSync(path.join(out, parsed.dir), { recursive: true });
+    fs.writeFileSync(path.join(out, parsed.dir, `${parsed.name}.mjs`), `export const ${parsed.ext.slice(1)} = async () => {};\n`);
     return { type: "success", handler: props.handler, out } as Awaited<ReturnType<typeof build>>;
   };
   return () => {

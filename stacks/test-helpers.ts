@@ -4,13 +4,22 @@ import path from "node:path";
 import { Template } from "aws-cdk-lib/assertions";
 import type { CloudAssembly } from "aws-cdk-lib/cx-api";
 import { getStack } from "sst/constructs";
-import { synthApp, type SynthOptions } from "./synth-app.ts";
+import { releaseWorkDir, synthApp, type SynthOptions } from "./synth-app.ts";
 
 export type StackFn = Parameters<typeof getStack>[0];
+
+const created: string[] = [];
+
+/** Remove what this file's syntheses wrote: call from `afterAll`. */
+export function removeSynthOutput(): void {
+  for (const dir of created.splice(0)) fs.rmSync(dir, { recursive: true, force: true });
+  releaseWorkDir();
+}
 
 /** Synthesize the whole app for a stage (handlers stubbed unless asked) and read it back. */
 export async function synthStage(stage: string, options: Omit<SynthOptions, "stage" | "bundle"> & { bundle?: boolean } = {}) {
   const outdir = options.outdir ?? fs.mkdtempSync(path.join(os.tmpdir(), `cdk-${stage}-`));
+  if (!options.outdir) created.push(outdir);
   const { assembly } = await synthApp({ stage, bundle: options.bundle ?? false, outdir, context: options.context });
   // getStack resolves against the app last built: take every template now, before the next synth.
   const templates = new Map<StackFn, Template>();
@@ -30,7 +39,7 @@ export async function synthStage(stage: string, options: Omit<SynthOptions, "sta
 
 /** Resources of one type in a template, by logical id. */
 export function resources(template: Template, type: string): Record<string, { Properties: any; DeletionPolicy?: string }> {
-  return template.findResources(type);
+  return template.findResources(type) as Record<string, { Properties: any; DeletionPolicy?: string }>;
 }
 
 export function only<T>(record: Record<string, T>): T {

@@ -1,0 +1,82 @@
+import { afterAll, describe, expect, it } from "vitest";
+import { Api } from "./Api.ts";
+import { Embedding } from "./Embedding.ts";
+import { nagErrors } from "./nag.ts";
+import { Pipeline } from "./Pipeline.ts";
+import { STAGES, stageSettings, validate } from "./stages.ts";
+import { Storage } from "./Storage.ts";
+import { lambdaByHandler, only, resources, removeSynthOutput, synthStage } from "./test-helpers.ts";
+
+afterAll(removeSynthOutput);
+
+describe("stage settings", () => {
+  it("keep production data and dispose of everything elsewhere", () => {
+    expect(stageSettings("prod").removal).toBe("retain");
+    expect(stageSettings("alice").removal).toBe("destroy");
+    expect(stageSettings("alice").api.provisionedConcurrency).toBe(0);
+  });
+
+  it("are all valid as written", () => {
+    for (const [stage, settings] of Object.entries(STAGES)) expect(() => validate(stage, settings)).not.toThrow();
+  });
+
+  it("reject a writer that could outlive the poller waiting for it, naming the setting", () => {
+    const bad = structuredClone(stageSettings("prod"));
+    bad.writer.timeoutSeconds = bad.poller.timeoutSeconds;
+    expect(() => validate("prod", bad)).toThrow(/writer\.timeoutSeconds/);
+  });
+
+  it("reject an endpoint concurrency the SQS event source cannot match", () => {
+    const bad = structuredClone(stageSettings("prod"));
+    bad.endpoint.maxConcurrency = 1;
+    expect(() => validate("prod", bad)).toThrow(/endpoint\.maxConcurrency/);
+  });
+});
+
+// One synthesis per case below: they run one after another in this file's process.
+describe("a development stage", () => {
+  it("destroys its data, has no provisioned concurrency, and passes cdk-nag", async () => {
+    const dev = stageSettings("dev");
+    const synth = await synthStage("dev");
+    expect(nagErrors(synth.assembly)).toEqual([]);
+
+    const pipeline = synth.template(Pipeline);
+    for (const bucket of Object.values(resources(pipeline, "AWS::S3::Bucket"))) expect(bucket.DeletionPolicy).toBe("Delete");
+    expect(only(resources(synth.template(Storage), "AWS::EFS::FileSystem")).DeletionPolicy).toBe("Delete");
+    const queue = Object.values(resources(pipeline, "AWS::SQS::Queue")).find((q) => q.Properties.RedrivePolicy)!;
+    expect(queue.Properties.DelaySeconds).toBe(dev.queue.deliveryDelaySeconds);
+    const mapping = only(resources(pipeline, "AWS::Lambda::EventSourceMapping")).Properties;
+    expect(mapping.ScalingConfig.MaximumConcurrency).toBe(dev.endpoint.maxConcurrency);
+
+    const alias = only(resources(synth.template(Api), "AWS::Lambda::Alias"));
+    expect(alias.Properties.ProvisionedConcurrencyConfig).toBeUndefined();
+  });
+});
+
+describe("configuration by context", () => {
+  it("uses a prebuilt model image when modelImageUri is given, and pulls from that repository only", async () => {
+    const uri = "123456789012.dkr.ecr.us-east-1.amazonaws.com/photo-clusters/model-server:resnet50-v1-12";
+    const synth = await synthStage("ci", { context: { modelImageUri: uri } });
+    const t = synth.template(Embedding);
+    expect(only(resources(t, "AWS::SageMaker::Model")).Properties.PrimaryContainer.Image).toBe(uri);
+    const statements = only(resources(t, "AWS::IAM::Policy")).Properties.PolicyDocument.Statement;
+    expect(statements).toContainEqual(
+      expect.objectContaining({ Resource: { "Fn::Join": ["", ["arn:", { Ref: "AWS::Partition" }, ":ecr:us-east-1:123456789012:repository/photo-clusters/model-server"]] } }),
+    );
+    expect(nagErrors(synth.assembly)).toEqual([]);
+  });
+
+  it("trusts an existing issuer and audience instead of creating a user pool", async () => {
+    const issuer = "https://auth.example.com/";
+    const synth = await synthStage("ci", { context: { jwtIssuer: issuer, jwtAudience: "photo-app,photo-web" } });
+    const t = synth.template(Api);
+    t.resourceCountIs("AWS::Cognito::UserPool", 0);
+    t.hasResourceProperties("AWS::ApiGatewayV2::Authorizer", { JwtConfiguration: { Issuer: issuer, Audience: ["photo-app", "photo-web"] } });
+    const [, fn] = lambdaByHandler(t, "packages/functions/src/api.handler");
+    expect(fn.Properties.Environment.Variables).toMatchObject({ JWT_ISSUER: issuer, JWT_AUDIENCE: "photo-app,photo-web" });
+  });
+
+  it("refuses an issuer without an audience", async () => {
+    await expect(synthStage("ci", { context: { jwtIssuer: "https://auth.example.com/" } })).rejects.toThrow(/jwtAudience/);
+  });
+});
