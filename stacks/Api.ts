@@ -67,6 +67,7 @@ export function Api({ stack, app }: StackContext) {
     httpApi,
     stageName: "$default",
     autoDeploy: true,
+    throttle: settings.api.throttle,
     accessLogSettings: {
       destination: new apigw.LogGroupLogDestination(accessLogs),
       format: AccessLogFormat.custom(JSON.stringify({

@@ -218,6 +218,14 @@ describe("the API", () => {
     });
   });
 
+  it("throttles and logs every request of its one stage", () => {
+    synth.template(Api).hasResourceProperties("AWS::ApiGatewayV2::Stage", {
+      StageName: "$default",
+      DefaultRouteSettings: { ThrottlingRateLimit: prod.api.throttle.rateLimit, ThrottlingBurstLimit: prod.api.throttle.burstLimit },
+      AccessLogSettings: { DestinationArn: Match.anyValue(), Format: Match.stringLikeRegexp("authorizer.claims.sub") },
+    });
+  });
+
   it("calls the function through an alias with the stage's provisioned concurrency", () => {
     const t = synth.template(Api);
     const [aliasId, alias] = Object.entries(resources(t, "AWS::Lambda::Alias"))[0];

@@ -21,7 +21,14 @@ export interface StageSettings {
     maxConcurrency: number;
   };
   writer: { timeoutSeconds: number; memoryMb: number };
-  api: { timeoutSeconds: number; memoryMb: number; provisionedConcurrency: number };
+  api: {
+    timeoutSeconds: number;
+    memoryMb: number;
+    /** Warm instances behind the `live` alias; 0 leaves the alias on demand. */
+    provisionedConcurrency: number;
+    /** Stage-wide request rate (per second) and burst of the HTTP API. */
+    throttle: { rateLimit: number; burstLimit: number };
+  };
 }
 
 const development: StageSettings = {
@@ -31,7 +38,7 @@ const development: StageSettings = {
   poller: { timeoutSeconds: 120, memoryMb: 1024, batchSize: 5, maxBatchingWindowSeconds: 5 },
   endpoint: { memoryMb: 3072, maxConcurrency: 2 },
   writer: { timeoutSeconds: 30, memoryMb: 512 },
-  api: { timeoutSeconds: 10, memoryMb: 1024, provisionedConcurrency: 0 },
+  api: { timeoutSeconds: 10, memoryMb: 1024, provisionedConcurrency: 0, throttle: { rateLimit: 20, burstLimit: 40 } },
 };
 
 const production: StageSettings = {
@@ -41,7 +48,7 @@ const production: StageSettings = {
   poller: { timeoutSeconds: 120, memoryMb: 1536, batchSize: 10, maxBatchingWindowSeconds: 5 },
   endpoint: { memoryMb: 4096, maxConcurrency: 20 },
   writer: { timeoutSeconds: 30, memoryMb: 1024 },
-  api: { timeoutSeconds: 10, memoryMb: 1769, provisionedConcurrency: 2 },
+  api: { timeoutSeconds: 10, memoryMb: 1769, provisionedConcurrency: 2, throttle: { rateLimit: 200, burstLimit: 400 } },
 };
 
 /** Stage name → settings. Stages not listed here get the development settings. */
