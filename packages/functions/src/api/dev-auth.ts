@@ -4,7 +4,7 @@
  * Never used in AWS, where API Gateway's JWT authorizer checks the provider's tokens.
  */
 import { randomBytes } from "node:crypto";
-import { chmod, mkdir, readFile, stat, writeFile } from "node:fs/promises";
+import { chmod, link, mkdir, readFile, stat, unlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { base64url, SignJWT } from "jose";
 import { createJwtVerifier, type VerifyToken } from "./auth.ts";
@@ -45,15 +45,20 @@ async function loadOrCreateKey(dataDir: string): Promise<Uint8Array> {
   await mkdir(dataDir, { recursive: true });
   const key = randomBytes(32);
   const jwk = { kty: "oct", alg: "HS256", k: base64url.encode(key) };
+  // Written aside, then linked into place: link fails when the name exists, so when two
+  // processes start at once the second reads the first one's complete key, never a partial file.
+  const temp = `${path}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`;
+  await writeFile(temp, `${JSON.stringify(jwk)}\n`, { flag: "wx", mode: 0o600 });
   try {
-    // "wx": when two processes start at once, the second one reads the first one's key.
-    await writeFile(path, `${JSON.stringify(jwk)}\n`, { flag: "wx", mode: 0o600 });
+    await link(temp, path);
     return key;
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
     const winner = await loadKey(path);
     if (!winner) throw error;
     return winner;
+  } finally {
+    await unlink(temp).catch(() => {});
   }
 }
 
