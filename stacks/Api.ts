@@ -37,6 +37,7 @@ export function Api({ stack, app }: StackContext) {
     description: "photo-clusters API: NFS to the embeddings file system only",
     allowAllOutbound: false,
   });
+  const functionLogs = new logs.LogGroup(stack, "ApiFunctionLogs", { retention: settings.logRetentionDays, removalPolicy });
   const fn = new Function(stack, "ApiFunction", {
     handler: "packages/functions/src/api.handler",
     description: "Answers the clusters and similar-images queries from the stores on EFS",
@@ -47,7 +48,7 @@ export function Api({ stack, app }: StackContext) {
     securityGroups: [securityGroup],
     filesystem: efsMount(accessPoint, DATA_DIR, "read"),
     environment: { DATA_DIR, MODEL_ID: embedding.modelId, JWT_ISSUER: jwt.issuer, JWT_AUDIENCE: jwt.audience.join(",") },
-    logGroup: new logs.LogGroup(stack, "ApiFunctionLogs", { retention: settings.logRetentionDays, removalPolicy }),
+    logGroup: functionLogs,
   });
   suppress(fn, LAMBDA_MANAGED_POLICIES);
   const alias = new lambda.Alias(stack, "ApiLive", {
@@ -80,7 +81,14 @@ export function Api({ stack, app }: StackContext) {
   const integration = new HttpLambdaIntegration("ApiLiveIntegration", alias);
   for (const path of ROUTES) httpApi.addRoutes({ path, methods: [apigw.HttpMethod.GET], integration });
 
-  stack.addOutputs({ ApiUrl: stage.url, JwtIssuer: jwt.issuer, JwtAudience: jwt.audience.join(","), ...jwt.outputs });
+  stack.addOutputs({
+    ApiUrl: stage.url,
+    JwtIssuer: jwt.issuer,
+    JwtAudience: jwt.audience.join(","),
+    ApiLogGroup: functionLogs.logGroupName,
+    ApiAccessLogGroup: accessLogs.logGroupName,
+    ...jwt.outputs,
+  });
   return { httpApi, url: stage.url, fn, alias, jwt };
 }
 

@@ -76,6 +76,8 @@ export function Pipeline({ stack, app }: StackContext) {
     treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
   });
 
+  const writerLogs = logGroup(stack, "WriterLogs", settings.logRetentionDays, removalPolicy);
+  const pollerLogs = logGroup(stack, "PollerLogs", settings.logRetentionDays, removalPolicy);
   const writerSecurityGroup = new ec2.SecurityGroup(stack, "WriterSecurityGroup", {
     vpc,
     description: "photo-clusters writer: NFS to the embeddings file system only",
@@ -91,7 +93,7 @@ export function Pipeline({ stack, app }: StackContext) {
     securityGroups: [writerSecurityGroup],
     filesystem: efsMount(accessPoint, DATA_DIR, "read-write"),
     environment: { DATA_DIR, MODEL_ID: embedding.modelId },
-    logGroup: logGroup(stack, "WriterLogs", settings.logRetentionDays, removalPolicy),
+    logGroup: writerLogs,
   });
 
   const pollerHandler = "packages/functions/src/poller.handler";
@@ -108,7 +110,7 @@ export function Pipeline({ stack, app }: StackContext) {
       WRITER_FUNCTION_NAME: writer.functionName,
       MODEL_ID: embedding.modelId,
     },
-    logGroup: logGroup(stack, "PollerLogs", settings.logRetentionDays, removalPolicy),
+    logGroup: pollerLogs,
   });
   poller.addToRolePolicy(
     new iam.PolicyStatement({ actions: ["s3:GetObject"], resources: [photos.arnForObjects(`${PHOTOS_PREFIX}*`)] }),
@@ -147,6 +149,8 @@ export function Pipeline({ stack, app }: StackContext) {
     DlqAlarmName: dlqAlarm.alarmName,
     PollerFunctionName: poller.functionName,
     WriterFunctionName: writer.functionName,
+    PollerLogGroup: pollerLogs.logGroupName,
+    WriterLogGroup: writerLogs.logGroupName,
   });
   return { photos, uploads, deadLetters, poller, writer };
 }

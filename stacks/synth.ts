@@ -22,7 +22,8 @@ if (!values.stage) {
   console.error("usage: pnpm synth --stage <stage> [-c modelImageUri=…] [-c jwtIssuer=… -c jwtAudience=…] [--out cdk.out]");
   process.exit(2);
 }
-const context: Record<string, string> = {};
+// The same context `sst deploy` reads (cdk.context.json, then cdk.json's "context"), then -c.
+const context: Record<string, string> = { ...readJson("cdk.context.json"), ...readJson("cdk.json").context };
 for (const pair of values.context ?? []) {
   const at = pair.indexOf("=");
   if (at < 1) {
@@ -30,6 +31,10 @@ for (const pair of values.context ?? []) {
     process.exit(2);
   }
   context[pair.slice(0, at)] = pair.slice(at + 1);
+}
+
+function readJson(file: string): Record<string, any> {
+  return fs.existsSync(file) ? JSON.parse(fs.readFileSync(file, "utf8")) : {};
 }
 
 const outdir = path.resolve(values.out!);
