@@ -18,3 +18,4 @@ export type {
 export { compareSequencers, normaliseSequencer } from "./sequencer.ts";
 export { userPaths, type UserPaths } from "./store-paths.ts";
 export { crc32 } from "./crc32.ts";
+export { benchAppend, type AppendBenchResult } from "./bench-append.ts";

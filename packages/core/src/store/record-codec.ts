@@ -71,18 +71,24 @@ export function decodeRecord(buf: Buffer, start: number, end: number): RecordVie
   if (end - start < FIXED) return null;
   const kindByte = buf.readUInt8(start);
   if (kindByte !== KIND_PUT && kindByte !== KIND_DELETE) return null;
-  const lengths = [0, 1, 2, 3].map((i) => buf.readUInt16LE(start + 2 + 2 * i));
+  const keyLen = buf.readUInt16LE(start + 2);
+  const idLen = buf.readUInt16LE(start + 4);
+  const etagLen = buf.readUInt16LE(start + 6);
+  const seqLen = buf.readUInt16LE(start + 8);
   const dimension = buf.readUInt32LE(start + 12);
-  const textEnd = start + FIXED + lengths[0] + lengths[1] + lengths[2] + lengths[3];
+  const textEnd = start + FIXED + keyLen + idLen + etagLen + seqLen;
   const vectorOffset = start + pad4(textEnd - start);
   if (vectorOffset + dimension * 4 !== end) return null;
-  if (kindByte === KIND_DELETE && (dimension !== 0 || lengths[2] !== 0)) return null;
-  const text: string[] = [];
-  let at = start + FIXED;
-  for (const n of lengths) {
-    text.push(buf.toString("utf8", at, at + n));
-    at += n;
-  }
+  if (kindByte === KIND_DELETE && (dimension !== 0 || etagLen !== 0)) return null;
+  const idAt = start + FIXED + keyLen;
+  const etagAt = idAt + idLen;
+  const seqAt = etagAt + etagLen;
+  const text = [
+    buf.toString("utf8", start + FIXED, idAt),
+    buf.toString("utf8", idAt, etagAt),
+    buf.toString("utf8", etagAt, seqAt),
+    buf.toString("utf8", seqAt, seqAt + seqLen),
+  ];
   return {
     kind: kindByte === KIND_PUT ? "put" : "delete",
     key: text[0],
