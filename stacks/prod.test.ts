@@ -130,7 +130,7 @@ describe("the embedding endpoint", () => {
   it("runs the model-server image built with core's pinned ResNet-50 url and sha256", () => {
     const model = only(resources(synth.template(Embedding), "AWS::SageMaker::Model")).Properties;
     expect(model.PrimaryContainer.Image["Fn::Sub"]).toMatch(/container-assets/);
-    const manifest = JSON.parse(fs.readFileSync(path.join(synth.assembly.directory, "prod-photo-clusters-Embedding.assets.json"), "utf8"));
+    const manifest = JSON.parse(fs.readFileSync(path.join(synth.assembly.directory, `${synth.stackName(Embedding)}.assets.json`), "utf8"));
     const images = Object.values(manifest.dockerImages) as any[];
     expect(images).toHaveLength(1);
     expect(images[0].source).toEqual({

@@ -2,8 +2,7 @@ import os from "node:os";
 import fs from "node:fs";
 import path from "node:path";
 import { Template } from "aws-cdk-lib/assertions";
-import type { CloudAssembly } from "aws-cdk-lib/cx-api";
-import { getStack } from "sst/constructs";
+import type { getStack } from "sst/constructs";
 import { releaseWorkDir, synthApp, type SynthOptions } from "./synth-app.ts";
 
 export type StackFn = Parameters<typeof getStack>[0];
@@ -20,16 +19,17 @@ export function removeSynthOutput(): void {
 export async function synthStage(stage: string, options: Omit<SynthOptions, "stage" | "bundle"> & { bundle?: boolean } = {}) {
   const outdir = options.outdir ?? fs.mkdtempSync(path.join(os.tmpdir(), `cdk-${stage}-`));
   if (!options.outdir) created.push(outdir);
-  const { assembly } = await synthApp({ stage, bundle: options.bundle ?? false, outdir, context: options.context });
-  // getStack resolves against the app last built: take every template now, before the next synth.
+  const { app, assembly } = await synthApp({ stage, bundle: options.bundle ?? false, outdir, context: options.context });
+  // SST names a stack "<stage>-<app>-<function name>"; resolved against this app, not the last one built.
+  const stackName = (fn: StackFn) => app.logicalPrefixedName(fn.name);
   const templates = new Map<StackFn, Template>();
   return {
     assembly,
+    stackName,
     template(fn: StackFn): Template {
       let template = templates.get(fn);
       if (!template) {
-        const stackName = getStack(fn).stackName;
-        template = Template.fromJSON(assembly.getStackByName(stackName).template);
+        template = Template.fromJSON(assembly.getStackByName(stackName(fn)).template);
         templates.set(fn, template);
       }
       return template;
@@ -62,5 +62,3 @@ export function roleStatements(template: Template, fn: { Properties: any }): any
     .filter((p) => p.Properties.Roles.some((r: any) => r.Ref === roleId))
     .flatMap((p) => p.Properties.PolicyDocument.Statement);
 }
-
-export type { CloudAssembly };
