@@ -8,7 +8,11 @@ describe("apiConfig", () => {
     const cfg = apiConfig(api);
     expect(cfg.dataDir).toBe("/mnt/embeddings");
     expect(cfg.model.id).toBe("mobilenetv2-12-int8");
-    expect(cfg.auth).toEqual({ issuer: "https://issuer.example/pool", audience: "client-1", jwksUrl: "https://issuer.example/pool/.well-known/jwks.json" });
+    expect(cfg.auth).toEqual({ issuer: "https://issuer.example/pool", audience: ["client-1"], jwksUrl: "https://issuer.example/pool/.well-known/jwks.json" });
+  });
+
+  it("accepts several audiences, comma-separated as the stack passes them", () => {
+    expect(apiConfig({ ...api, JWT_AUDIENCE: "web-client, mobile-client" }).auth.audience).toEqual(["web-client", "mobile-client"]);
   });
 
   it("takes an explicit JWKS URL", () => {

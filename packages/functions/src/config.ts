@@ -77,7 +77,7 @@ export interface ApiConfig {
   dataDir: string;
   model: ModelDescriptor;
   /** Used when a request did not come through API Gateway's JWT authorizer. */
-  auth: { issuer: string; audience: string; jwksUrl: string };
+  auth: { issuer: string; audience: string[]; jwksUrl: string };
 }
 
 export function apiConfig(env: Env = process.env): ApiConfig {
@@ -85,7 +85,12 @@ export function apiConfig(env: Env = process.env): ApiConfig {
   const dataDir = r.required("DATA_DIR", "the directory holding the embedding files, e.g. /mnt/embeddings");
   const model = r.model();
   const issuer = r.required("JWT_ISSUER", "the token issuer URL the API accepts");
-  const audience = r.required("JWT_AUDIENCE", "the token audience (client id) the API accepts");
+  // Comma-separated, as an HTTP API JWT authorizer lists its audiences (app client ids).
+  const audience = r
+    .required("JWT_AUDIENCE", "the token audiences (app client ids) the API accepts, comma-separated")
+    .split(",")
+    .map((a) => a.trim())
+    .filter(Boolean);
   // Cognito, Auth0 and most OIDC providers publish their keys here.
   const jwksUrl = r.url("JWT_JWKS_URL", r.optional("JWT_JWKS_URL") ?? (issuer ? `${issuer.replace(/\/+$/, "")}/.well-known/jwks.json` : undefined));
   return r.done(() => ({ dataDir, model: model!, auth: { issuer, audience, jwksUrl: jwksUrl! } }));

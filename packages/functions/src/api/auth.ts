@@ -14,7 +14,8 @@ export type VerifyToken = (token: string) => Promise<Identity>;
 
 export interface JwtVerifierOptions {
   issuer: string;
-  audience: string;
+  /** One audience, or several of which the token must name one. */
+  audience: string | string[];
   /** Asymmetric keys (RS256/ES256) from an identity provider's JWKS. */
   jwksUrl?: string;
   /** A shared HS256 secret (the local dev key). */
@@ -38,7 +39,7 @@ const TOKEN_ERRORS = [
 
 export function createJwtVerifier(options: JwtVerifierOptions): VerifyToken {
   const { issuer, audience, jwksUrl, secret } = options;
-  if (!issuer || !audience) throw new Error("createJwtVerifier needs an issuer and an audience");
+  if (!issuer || audience.length === 0) throw new Error("createJwtVerifier needs an issuer and an audience");
   if ((jwksUrl === undefined) === (secret === undefined)) throw new Error("createJwtVerifier needs exactly one of jwksUrl or secret");
   const key: Uint8Array | JWTVerifyGetKey = secret ?? createRemoteJWKSet(new URL(jwksUrl!));
   const algorithms = secret ? ["HS256"] : ["RS256", "ES256"];
