@@ -16,7 +16,7 @@ import { InvalidParameterError } from "../errors.ts";
 import type { ModelDescriptor } from "../models.ts";
 import { type Calibration, toCosine, toSimilarity } from "./calibration.ts";
 import { type Edges, edgesAbove } from "./edges.ts";
-import { averageLinkage, type ComponentEdges } from "./linkage.ts";
+import { averageLinkage, averageLinkageDense, DENSE_LIMIT } from "./linkage.ts";
 
 export type Band = "low" | "medium" | "high";
 
@@ -71,112 +71,126 @@ export function clusterEdges(n: number, edges: Edges, opts: ClusterOptions): Clu
   checkOptions(opts);
   const cut = toCosine(opts.threshold, opts.calibration);
   const { floor } = opts;
-  const m = edges.a.length;
+  const { a: ea, b: eb, s: es } = edges;
+  const m = ea.length;
   for (let e = 0; e < m; e++) {
-    if (edges.a[e] >= n || edges.b[e] >= n || edges.a[e] === edges.b[e]) throw new RangeError(`edge ${e} (${edges.a[e]}, ${edges.b[e]}) is not a pair of 0..${n - 1}`);
+    if (ea[e] >= n || eb[e] >= n || ea[e] === eb[e]) throw new RangeError(`edge ${e} (${ea[e]}, ${eb[e]}) is not a pair of 0..${n - 1}`);
   }
+  // Every average of values ≥ 0 reaches a cut ≤ 0: all images form one cluster.
+  if (cut <= 0) return describe(n, edges, opts, new Int32Array(n));
 
-  // 1. Components of the pairs at or above the cut (and known to the graph).
-  const parent = Int32Array.from({ length: n }, (_, i) => i);
+  // 1. Components of the pairs at or above the cut (and known to the graph); root = smallest member.
   const strong = Math.max(cut, floor);
-  if (cut <= 0) {
-    // Every average of values ≥ 0 reaches a cut ≤ 0: all images form one cluster.
-    return describe(n, edges, opts, new Int32Array(n));
-  }
-  {
-    for (let e = 0; e < m; e++) {
-      if (edges.s[e] < strong) continue;
-      const ra = find(parent, edges.a[e]);
-      const rb = find(parent, edges.b[e]);
-      if (ra !== rb) parent[Math.max(ra, rb)] = Math.min(ra, rb);
-    }
-  }
   const root = new Int32Array(n);
+  for (let i = 0; i < n; i++) root[i] = i;
+  for (let e = 0; e < m; e++) {
+    if (es[e] < strong) continue;
+    const ra = find(root, ea[e]);
+    const rb = find(root, eb[e]);
+    if (ra !== rb) root[Math.max(ra, rb)] = Math.min(ra, rb);
+  }
   const compSize = new Int32Array(n);
   for (let i = 0; i < n; i++) {
-    root[i] = find(parent, i);
+    root[i] = root[root[i]]; // roots are smaller than their members: one pass flattens
     compSize[root[i]]++;
   }
 
-  // 2. Known internal pairs of each component of 3+ members, counted and bucketed.
-  const internal = new Int32Array(n);
-  const strongInternal = new Int32Array(n);
+  // 2. A component of 3+ members with a pair under the cut needs the linkage; others are final.
+  const strongPairs = new Int32Array(n);
+  const knownPairs = new Int32Array(n);
   for (let e = 0; e < m; e++) {
-    const s = edges.s[e];
-    if (s < floor || root[edges.a[e]] !== root[edges.b[e]]) continue;
-    internal[root[edges.a[e]]]++;
-    if (s >= strong) strongInternal[root[edges.a[e]]]++;
+    const r = root[ea[e]];
+    if (es[e] < floor || r !== root[eb[e]]) continue;
+    knownPairs[r]++;
+    if (es[e] >= strong) strongPairs[r]++;
   }
-  // The final label of every image: a representative index (its cluster's smallest member).
   const label = Int32Array.from(root);
-  // A component whose pairs are all ≥ the cut is one cluster: every average of them reaches it.
-  const needsLinkage = (r: number) => compSize[r] >= 3 && strongInternal[r] < (compSize[r] * (compSize[r] - 1)) / 2;
-  let linkageRoots = 0;
-  for (let r = 0; r < n; r++) if (root[r] === r && needsLinkage(r)) linkageRoots++;
-  if (linkageRoots > 0) splitByLinkage(n, edges, floor, cut, root, compSize, internal, needsLinkage, label);
-
+  const slot = new Int32Array(n).fill(-1);
+  let comps = 0;
+  for (let r = 0; r < n; r++) {
+    if (root[r] === r && compSize[r] >= 3 && strongPairs[r] < (compSize[r] * (compSize[r] - 1)) / 2) slot[r] = comps++;
+  }
+  if (comps > 0) splitByLinkage(n, edges, floor, cut, root, compSize, knownPairs, slot, comps, label);
   return describe(n, edges, opts, label);
 }
 
+/** Runs the average linkage in each component with a slot, members and edges laid out by slot. */
 function splitByLinkage(
   n: number, edges: Edges, floor: number, cut: number, root: Int32Array, compSize: Int32Array,
-  internal: Int32Array, needsLinkage: (r: number) => boolean, label: Int32Array,
+  knownPairs: Int32Array, slot: Int32Array, comps: number, label: Int32Array,
 ): void {
-  // Local ids inside each component, members in ascending index order.
+  const memberStart = new Int32Array(comps + 1);
+  const edgeStart = new Int32Array(comps + 1);
+  for (let r = 0; r < n; r++) {
+    if (slot[r] < 0) continue;
+    memberStart[slot[r] + 1] = compSize[r];
+    edgeStart[slot[r] + 1] = knownPairs[r];
+  }
+  for (let c = 0; c < comps; c++) {
+    memberStart[c + 1] += memberStart[c];
+    edgeStart[c + 1] += edgeStart[c];
+  }
+  const members = new Int32Array(memberStart[comps]);
   const local = new Int32Array(n);
-  const members = new Map<number, number[]>();
+  const fill = memberStart.slice(0, comps);
   for (let i = 0; i < n; i++) {
-    const r = root[i];
-    if (!needsLinkage(r)) continue;
-    let list = members.get(r);
-    if (!list) members.set(r, (list = []));
-    local[i] = list.length;
-    list.push(i);
+    const c = slot[root[i]];
+    if (c < 0) continue;
+    local[i] = fill[c] - memberStart[c];
+    members[fill[c]++] = i; // ascending, as i ascends
   }
-  const buckets = new Map<number, ComponentEdges>();
-  for (const [r] of members) {
-    const k = internal[r];
-    buckets.set(r, { u: new Int32Array(k), v: new Int32Array(k), s: new Float64Array(k), count: 0 });
-  }
+  const total = edgeStart[comps];
+  const u = new Int32Array(total);
+  const v = new Int32Array(total);
+  const s = new Float64Array(total);
+  const next = edgeStart.slice(0, comps);
   for (let e = 0; e < edges.a.length; e++) {
     const a = edges.a[e];
-    const r = root[a];
-    if (edges.s[e] < floor || r !== root[edges.b[e]] || !needsLinkage(r)) continue;
-    const bucket = buckets.get(r)!;
-    bucket.u[bucket.count] = local[a];
-    bucket.v[bucket.count] = local[edges.b[e]];
-    bucket.s[bucket.count] = edges.s[e];
-    bucket.count++;
+    const c = slot[root[a]];
+    if (c < 0 || edges.s[e] < floor || root[a] !== root[edges.b[e]]) continue;
+    const k = next[c]++;
+    u[k] = local[a];
+    v[k] = local[edges.b[e]];
+    s[k] = edges.s[e];
   }
-  for (const [r, list] of members) {
-    const labels = averageLinkage(compSize[r], buckets.get(r)!, cut, list);
-    for (let i = 0; i < list.length; i++) label[list[i]] = list[labels[i]];
+  for (let c = 0; c < comps; c++) {
+    const m = memberStart[c + 1] - memberStart[c];
+    const list = members.subarray(memberStart[c], memberStart[c + 1]);
+    const e0 = edgeStart[c];
+    const e1 = edgeStart[c + 1];
+    const part = { u: u.subarray(e0, e1), v: v.subarray(e0, e1), s: s.subarray(e0, e1), count: e1 - e0 };
+    const labels = m <= DENSE_LIMIT ? averageLinkageDense(m, part, cut, list) : averageLinkage(m, part, cut, list);
+    for (let i = 0; i < m; i++) label[list[i]] = list[labels[i]];
   }
 }
 
 /** Members, statistics and band of each cluster, largest first, then by smallest member. */
 function describe(n: number, edges: Edges, opts: ClusterOptions, label: Int32Array): Cluster[] {
   const minSize = opts.minSize ?? 2;
-  const groups = new Map<number, number[]>();
-  for (let i = 0; i < n; i++) {
-    let g = groups.get(label[i]);
-    if (!g) groups.set(label[i], (g = []));
-    g.push(i);
-  }
+  const size = new Int32Array(n);
+  for (let i = 0; i < n; i++) size[label[i]]++;
   const sum = new Float64Array(n);
   const count = new Float64Array(n);
   const min = new Float64Array(n).fill(Infinity);
   for (let e = 0; e < edges.a.length; e++) {
     const s = edges.s[e];
     const l = label[edges.a[e]];
-    if (s < opts.floor || l !== label[edges.b[e]]) continue;
+    if (s < opts.floor || l !== label[edges.b[e]] || size[l] < minSize) continue;
     sum[l] += s;
     count[l]++;
     if (s < min[l]) min[l] = s;
   }
+  // Members of each kept cluster, in ascending order, keyed by label.
+  const lists = new Map<number, number[]>();
+  for (let i = 0; i < n; i++) {
+    const l = label[i];
+    if (size[l] < minSize) continue;
+    const list = lists.get(l);
+    if (list) list.push(i);
+    else lists.set(l, [i]);
+  }
   const clusters: Cluster[] = [];
-  for (const [l, list] of groups) {
-    if (list.length < minSize) continue;
+  for (const [l, list] of lists) {
     const pairs = (list.length * (list.length - 1)) / 2;
     const minCos = pairs === 0 ? 1 : count[l] < pairs ? 0 : min[l];
     const meanCos = pairs === 0 ? 1 : sum[l] / pairs;

@@ -24,7 +24,7 @@ describe("the WASM kernel", () => {
   it("computes a 2×4 tile like the naive dot product", () => {
     // Prepare
     const kernel = sharedKernel();
-    const dp = 12;
+    const dp = 16;
     kernel.reserve(1 << 16);
     const mem = new Float32Array(kernel.memory.buffer);
     const rand = prng(7);
@@ -67,6 +67,14 @@ describe("edgesAbove", () => {
         if (Math.abs(ref - floor) > 1e-5) expect(s !== undefined).toBe(ref >= floor);
       }
     }
+  });
+
+  it.each([[300, 1280, 0.05], [257, 33, 0.3], [64, 2048, 0.02], [130, 5, 0.9]])("screens with int16 to the very edges the float32 kernel finds (n=%i, d=%i)", (n, d, floor) => {
+    const v = randomMatrix(n, d, n + d, [2]);
+    // Near-duplicates put pairs on both sides of the floor, close to it.
+    for (let r = 1; r < n; r += 3) for (let k = 0; k < d; k++) v[r * d + k] = v[(r - 1) * d + k] + 0.02 * Math.sin(r * k);
+    normalizeRows(v, n, d);
+    expect(edgesAbove(v, n, d, floor, { kernel: "i16" })).toEqual(edgesAbove(v, n, d, floor, { kernel: "f32" }));
   });
 
   it("returns pairs sorted by (a, b)", () => {

@@ -3,6 +3,7 @@
  * kernel so that n = 5000 never holds n² floats at once (one tile of TILE×TILE at a time).
  */
 import { InvalidParameterError } from "../errors.ts";
+import { dotF32 } from "./dot.ts";
 import { sharedKernel } from "./kernel.ts";
 import { checkMatrix } from "./normalize.ts";
 
@@ -51,18 +52,32 @@ export class EdgeBuffer {
   }
 }
 
+export interface EdgesOptions {
+  /**
+   * "i16" (default): screen every pair on int16-quantised rows with a proven error bound, then
+   * recompute the pairs that may reach the floor in float32. "f32": the float32 kernel on every
+   * pair. Both return the same edges with the same values, bit for bit.
+   */
+  kernel?: "i16" | "f32";
+}
+
 /**
- * All pairs a < b of the n rows (L2-normalised) whose dot product is at least `floor`.
- * `floor` must be in (0, 1]: zero rows then never form edges.
+ * All pairs a < b of the n rows (L2-normalised) whose dot product is at least `floor`, with the
+ * float32 value dotF32 gives. `floor` must be in (0, 1]: zero rows then never form edges.
  */
-export function edgesAbove(vectors: Float32Array, n: number, d: number, floor: number): Edges {
+export function edgesAbove(vectors: Float32Array, n: number, d: number, floor: number, options: EdgesOptions = {}): Edges {
   checkMatrix(vectors, n, d);
   if (!(floor > 0 && floor <= 1)) throw new InvalidParameterError(`floor must be in (0, 1], got ${floor}`);
   const out = new EdgeBuffer(Math.max(1024, n * 4));
   if (n < 2) return out.finish();
+  if (options.kernel === "f32") edgesF32(vectors, n, d, floor, out);
+  else edgesI16(vectors, n, d, floor, out);
+  return sortEdges(out.finish());
+}
 
+function edgesF32(vectors: Float32Array, n: number, d: number, floor: number, out: EdgeBuffer): void {
   const kernel = sharedKernel();
-  const dp = (d + 3) & ~3;
+  const dp = (d + 7) & ~7; // 4 lanes × UNROLL
   const npad = (n + 3) & ~3;
   const rowBytes = dp * 4;
   const tileOff = npad * rowBytes;
@@ -71,7 +86,6 @@ export function edgesAbove(vectors: Float32Array, n: number, d: number, floor: n
   mem.fill(0, 0, npad * dp);
   for (let r = 0; r < n; r++) mem.set(vectors.subarray(r * d, r * d + d), r * dp);
   const tile = new Float32Array(kernel.memory.buffer, tileOff, TILE * TILE);
-
   for (let ti = 0; ti < npad; ti += TILE) {
     const na = Math.min(TILE, npad - ti);
     for (let tj = ti; tj < npad; tj += TILE) {
@@ -88,7 +102,65 @@ export function edgesAbove(vectors: Float32Array, n: number, d: number, floor: n
       }
     }
   }
-  return sortEdges(out.finish());
+}
+
+/**
+ * Row r is stored as q = round(x·S_r) in int16, with S_r ≤ 32767/max|x| (fits int16) and
+ * S_r ≤ 44000 (|q|₂ < 46341, so every int32 sum Σ qa·qb stays below 2³¹: exact).
+ * With |x·S − q| ≤ ½ per value, |Σ qa·qb − S_a·S_b·<a,b>| ≤ ½|qa|₁ + ½|qb|₁ + d/4, and the float32
+ * sum differs from the real <a,b> by less than (d/4 + 3)·2⁻²³ (|<a,b>| ≤ Σ|a·b| ≤ 1). A pair whose
+ * quantised sum cannot reach the floor is dropped; every other pair is recomputed with dotF32.
+ */
+function edgesI16(vectors: Float32Array, n: number, d: number, floor: number, out: EdgeBuffer): void {
+  const kernel = sharedKernel();
+  const dq = (d + 15) & ~15; // 8 lanes × UNROLL
+  const npad = (n + 3) & ~3;
+  const rowBytes = dq * 2;
+  const tileOff = npad * rowBytes;
+  kernel.reserve(tileOff + TILE * TILE * 4);
+  const q = new Int16Array(kernel.memory.buffer, 0, npad * dq);
+  q.fill(0);
+  const scale = new Float64Array(npad);
+  const slack = new Float64Array(npad);
+  for (let r = 0; r < n; r++) {
+    const base = r * d;
+    let max = 0;
+    for (let k = 0; k < d; k++) max = Math.max(max, Math.abs(vectors[base + k]));
+    const s = max > 0 ? Math.min(32767 / max, 44000) : 0;
+    let l1 = 0;
+    const qb = r * dq;
+    for (let k = 0; k < d; k++) {
+      const v = Math.round(vectors[base + k] * s);
+      q[qb + k] = v;
+      l1 += Math.abs(v);
+    }
+    scale[r] = s;
+    slack[r] = 0.5 * l1 + d / 8;
+  }
+  const margin = floor - (d / 4 + 3) * 2 ** -23 * 2;
+  const tile = new Int32Array(kernel.memory.buffer, tileOff, TILE * TILE);
+  for (let ti = 0; ti < npad; ti += TILE) {
+    const na = Math.min(TILE, npad - ti);
+    for (let tj = ti; tj < npad; tj += TILE) {
+      const nb = Math.min(TILE, npad - tj);
+      kernel.blockI16(ti * rowBytes, na, tj * rowBytes, nb, dq, tileOff, nb);
+      const iEnd = Math.min(na, n - ti);
+      const jEnd = Math.min(nb, n - tj);
+      for (let i = 0; i < iEnd; i++) {
+        const a = ti + i;
+        const fa = margin * scale[a];
+        const ca = slack[a];
+        if (fa === 0) continue; // a zero row: every dot is 0 < floor
+        const row = i * nb;
+        for (let j = ti === tj ? i + 1 : 0; j < jEnd; j++) {
+          const b = tj + j;
+          if (tile[row + j] + ca + slack[b] < fa * scale[b]) continue;
+          const s = dotF32(vectors, a * d, vectors, b * d, d);
+          if (s >= floor) out.push(a, b, s);
+        }
+      }
+    }
+  }
 }
 
 /** Sorts edges by (a, b) so the output does not depend on the tiling. */

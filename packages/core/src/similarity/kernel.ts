@@ -1,13 +1,17 @@
 /**
- * The pairwise dot-product kernel: hand-written WASM SIMD (f32x4), 2×4 register blocking.
+ * The pairwise dot-product kernels: hand-written WASM SIMD, 2×4 register blocking.
  *
- * `block` computes out[i][j] = <A_i, B_j> for a tile of rows held in the module's memory.
- * Rows are zero-padded to a multiple of 4 floats, so the inner loop has no tail. Each dot is
+ * `block` (f32x4) computes out[i][j] = <A_i, B_j> for a tile of rows held in the module's memory.
+ * Rows are zero-padded to a multiple of 4·UNROLL floats (8·UNROLL int16), so the inner loop has no tail. Each dot is
  * accumulated in four f32 lanes (lane l takes k ≡ l mod 4, in order) and reduced as
  * (l0 + l1) + (l2 + l3); `dotF32` in dot.ts reproduces this bit for bit in plain JavaScript,
  * so the stored graph (built with dotAgainstAll) and the exact path agree to the last bit.
+ *
+ * `blockI16` does the same on int16-quantised rows with i32x4.dot_i16x8_s (8 products per
+ * instruction, twice the f32 rate), exactly in int32: edgesAbove uses it to screen pairs with a
+ * proven error bound, then recomputes the survivors with the f32 arithmetic above.
  */
-import { encodeModule, f32, i32, op, v128, type Bytes } from "./wasm-encoder.ts";
+import { encodeModule, i32, op, v128, type Bytes } from "./wasm-encoder.ts";
 
 // Parameters, then locals, by index.
 const [A, NA, B, NB, DP, OUT, STRIDE] = [0, 1, 2, 3, 4, 5, 6];
@@ -17,6 +21,34 @@ const VA0 = 27;
 const VA1 = 28;
 const VB = 29;
 
+interface Flavour {
+  /** log2 of the element size in bytes. */
+  shift: number;
+  /** acc ← acc + va·vb, with acc, va, vb on the stack in that order. */
+  mulAdd: Bytes[];
+  /** One accumulator's lanes summed as (l0 + l1) + (l2 + l3), left on the stack. */
+  reduce: (acc: number) => Bytes[];
+  store: (offset: number) => Bytes;
+}
+
+const lanes = (acc: number, extract: (l: number) => Bytes, addOp: Bytes): Bytes[] => [
+  op.localGet(acc), extract(0), op.localGet(acc), extract(1), addOp,
+  op.localGet(acc), extract(2), op.localGet(acc), extract(3), addOp,
+  addOp,
+];
+const F32: Flavour = {
+  shift: 2,
+  mulAdd: [op.f32x4Mul, op.f32x4Add],
+  reduce: (acc) => lanes(acc, op.f32x4ExtractLane, op.f32Add),
+  store: op.f32Store,
+};
+const I16: Flavour = {
+  shift: 1,
+  mulAdd: [op.i32x4DotI16x8S, op.i32x4Add],
+  reduce: (acc) => lanes(acc, op.i32x4ExtractLane, op.i32Add),
+  store: op.i32Store,
+};
+
 /** while (local < limit) { body } */
 function whileLt(local: number, limit: number, body: Bytes[]): Bytes[] {
   return [op.block, op.loop, op.localGet(local), op.localGet(limit), op.i32LtU, op.i32Eqz, op.brIf(1), ...body, op.br(0), op.end, op.end];
@@ -24,29 +56,30 @@ function whileLt(local: number, limit: number, body: Bytes[]): Bytes[] {
 const set = (local: number, ...expr: Bytes[]): Bytes[] => [...expr, op.localSet(local)];
 const add = (a: Bytes, b: Bytes): Bytes[] => [a, b, op.i32Add];
 const get = op.localGet;
-const reduce = (acc: number): Bytes[] => [
-  get(acc), op.f32x4ExtractLane(0), get(acc), op.f32x4ExtractLane(1), op.f32Add,
-  get(acc), op.f32x4ExtractLane(2), get(acc), op.f32x4ExtractLane(3), op.f32Add,
-  op.f32Add,
-];
 
-function microStep(): Bytes[] {
-  const steps: Bytes[] = [
-    ...set(VA0, ...add(get(A0), get(K)), op.v128Load()),
-    ...set(VA1, ...add(get(A1), get(K)), op.v128Load()),
-  ];
-  [B0, B1, B2, B3].forEach((b, c) => {
-    steps.push(...set(VB, ...add(get(b), get(K)), op.v128Load()));
-    for (const [r, va] of [[0, VA0], [1, VA1]] as const) {
-      const acc = ACC + 4 * r + c;
-      steps.push(get(acc), get(va), get(VB), op.f32x4Mul, op.f32x4Add, op.localSet(acc));
+/** Row addresses of one inner step: A0, A1, B0..B3 plus K. */
+const P = 30;
+/** Vectors per row consumed by one inner step (the loop advances K by 16·UNROLL bytes). */
+export const UNROLL = 2;
+
+function microStep(f: Flavour): Bytes[] {
+  const steps: Bytes[] = [];
+  [A0, A1, B0, B1, B2, B3].forEach((row, r) => steps.push(...set(P + r, ...add(get(row), get(K)))));
+  for (let u = 0; u < UNROLL; u++) {
+    steps.push(...set(VA0, get(P), op.v128Load(16 * u)), ...set(VA1, get(P + 1), op.v128Load(16 * u)));
+    for (let c = 0; c < 4; c++) {
+      steps.push(...set(VB, get(P + 2 + c), op.v128Load(16 * u)));
+      for (const [r, va] of [[0, VA0], [1, VA1]] as const) {
+        const acc = ACC + 4 * r + c;
+        steps.push(get(acc), get(va), get(VB), f.mulAdd[0], f.mulAdd[1], op.localSet(acc));
+      }
     }
-  });
+  }
   return steps;
 }
 
-function blockBody(): Bytes[] {
-  const body: Bytes[] = [...set(ROW, get(DP), op.i32Const(2), op.i32Shl)];
+function blockBody(f: Flavour): Bytes[] {
+  const body: Bytes[] = [...set(ROW, get(DP), op.i32Const(f.shift), op.i32Shl)];
   const perJ: Bytes[] = [
     ...set(B0, get(B), get(J), get(ROW), op.i32Mul, op.i32Add),
     ...set(B1, ...add(get(B0), get(ROW))),
@@ -54,12 +87,12 @@ function blockBody(): Bytes[] {
     ...set(B3, ...add(get(B2), get(ROW))),
     ...Array.from({ length: 8 }, (_, a) => set(ACC + a, op.v128Const0)).flat(),
     ...set(K, op.i32Const(0)),
-    ...whileLt(K, ROW, [...microStep(), ...set(K, ...add(get(K), op.i32Const(16)))]),
+    ...whileLt(K, ROW, [...microStep(f), ...set(K, ...add(get(K), op.i32Const(16 * UNROLL)))]),
     ...set(O0, get(OUT), get(I), get(STRIDE), op.i32Mul, get(J), op.i32Add, op.i32Const(2), op.i32Shl, op.i32Add),
     ...set(O1, get(O0), get(STRIDE), op.i32Const(2), op.i32Shl, op.i32Add),
   ];
   for (const [r, o] of [[0, O0], [1, O1]] as const) {
-    for (let c = 0; c < 4; c++) perJ.push(get(o), ...reduce(ACC + 4 * r + c), op.f32Store(4 * c));
+    for (let c = 0; c < 4; c++) perJ.push(get(o), ...f.reduce(ACC + 4 * r + c), f.store(4 * c));
   }
   perJ.push(...set(J, ...add(get(J), op.i32Const(4))));
   const perI: Bytes[] = [
@@ -74,16 +107,13 @@ function blockBody(): Bytes[] {
 }
 
 let bytes: Uint8Array | undefined;
-/** The module's bytes (≈1 KB), built once. */
+/** The module's bytes (about 1.5 KB), built once. */
 export function kernelBytes(): Uint8Array {
+  const params = [i32, i32, i32, i32, i32, i32, i32];
+  const locals: Array<[number, number]> = [[12, i32], [11, v128], [6, i32]];
   bytes ??= encodeModule([
-    {
-      name: "block",
-      params: [i32, i32, i32, i32, i32, i32, i32],
-      results: [],
-      locals: [[12, i32], [11, v128]],
-      body: blockBody(),
-    },
+    { name: "block", params, results: [], locals, body: blockBody(F32) },
+    { name: "blockI16", params, results: [], locals, body: blockBody(I16) },
   ]);
   return bytes;
 }
@@ -100,26 +130,29 @@ interface WasmApi {
 }
 const wasm = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
 
+type BlockFn = (aOff: number, na: number, bOff: number, nb: number, dp: number, outOff: number, stride: number) => void;
+
 export interface Kernel {
   memory: WasmMemory;
   /**
    * out[(i*stride + j)] = <row a+i, row b+j> for i < na (even), j < nb (multiple of 4);
-   * offsets in bytes, dp = padded row length in floats (multiple of 4).
+   * offsets in bytes, dp = padded row length in floats (multiple of 4·UNROLL), out float32.
    */
-  block(aOff: number, na: number, bOff: number, nb: number, dp: number, outOff: number, stride: number): void;
+  block: BlockFn;
+  /** The same on int16 rows (dp a multiple of 8·UNROLL), out int32, exact while |sum| < 2³¹. */
+  blockI16: BlockFn;
   /** Grows the memory to hold at least `bytes`; views on `memory.buffer` must be re-taken after. */
   reserve(bytes: number): void;
 }
 
 let module: object | undefined;
-export function createKernel(): Kernel {
+export function createKernel(memory: WasmMemory = new wasm.Memory({ initial: 1 })): Kernel {
   module ??= new wasm.Module(kernelBytes());
-  const memory = new wasm.Memory({ initial: 1 });
   const instance = new wasm.Instance(module, { env: { memory } });
-  const block = instance.exports.block as Kernel["block"];
   return {
     memory,
-    block,
+    block: instance.exports.block as BlockFn,
+    blockI16: instance.exports.blockI16 as BlockFn,
     reserve(needed) {
       const have = memory.buffer.byteLength;
       if (needed > have) memory.grow(Math.ceil((needed - have) / 65536));

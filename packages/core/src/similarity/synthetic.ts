@@ -60,3 +60,41 @@ export function clusteredVectors(o: SyntheticOptions): { vectors: Float32Array; 
   }
   return { vectors: normalizeRows(vectors, n, d), labels };
 }
+
+/**
+ * A neighbour graph shaped like a photo library's, without computing n² dot products: groups
+ * of 2–8 near-duplicates (75% of images) whose pairs sit around 0.9 (those under the floor are
+ * absent), plus `noise` chance edges per image to unrelated images just above the floor.
+ */
+export function clusteredEdges(o: { n: number; floor: number; seed?: number; noise?: number }): { a: Uint32Array; b: Uint32Array; s: Float32Array } {
+  const rand = prng(o.seed ?? 1);
+  const pairs: Array<[number, number, number]> = [];
+  let row = 0;
+  while (row < o.n) {
+    const size = rand() < 0.25 ? 1 : Math.min(o.n - row, 2 + Math.floor(rand() * 7));
+    const centre = 0.84 + rand() * 0.12;
+    for (let i = row; i < row + size; i++) {
+      for (let j = i + 1; j < row + size; j++) {
+        const s = Math.min(1, centre + 0.03 * gaussian(rand));
+        if (s >= o.floor) pairs.push([i, j, s]);
+      }
+    }
+    row += size;
+  }
+  const chance = Math.round(o.n * (o.noise ?? 0.5));
+  const seen = new Set(pairs.map(([a, b]) => a * o.n + b));
+  for (let k = 0; k < chance; k++) {
+    const x = Math.floor(rand() * o.n);
+    const y = Math.floor(rand() * o.n);
+    const [a, b] = x < y ? [x, y] : [y, x];
+    if (a === b || seen.has(a * o.n + b)) continue;
+    seen.add(a * o.n + b);
+    pairs.push([a, b, o.floor + rand() * 0.1]);
+  }
+  pairs.sort((p, q) => p[0] - q[0] || p[1] - q[1]);
+  return {
+    a: Uint32Array.from(pairs, (p) => p[0]),
+    b: Uint32Array.from(pairs, (p) => p[1]),
+    s: Float32Array.from(pairs, (p) => p[2]),
+  };
+}

@@ -1,0 +1,137 @@
+/**
+ * Similarity and clustering benchmarks. `pnpm bench` prints one JSON line per case:
+ * {"case","n","d","median_ms","min_ms","runs",...}. `pnpm bench --kernels` adds the kernel
+ * comparison (plain JS loops, WASM SIMD f32 and int16, ml-matrix). `--quick` runs fewer sizes.
+ * Other processes share the cores: read medians, and min_ms as the uncontended estimate.
+ * The scikit-learn anchor is scripts/bench-sklearn.py.
+ */
+import { createRequire } from "node:module";
+import { mobilenetV2Int8 } from "../packages/core/src/models.ts";
+import { clusterEdges, clusterOptionsFor, clusterVectors, dotF32, EdgeBuffer, edgesAbove } from "../packages/core/src/similarity/index.ts";
+import { clusteredEdges, clusteredVectors } from "../packages/core/src/similarity/synthetic.ts";
+import { benchAppend } from "../packages/core/src/store/bench-append.ts";
+
+/** ml-matrix is a devDependency of core, so it resolves from there. */
+interface MlMatrix {
+  mmul(other: MlMatrix): MlMatrix;
+  transpose(): MlMatrix;
+  get(i: number, j: number): number;
+}
+const { Matrix } = createRequire(new URL("../packages/core/package.json", import.meta.url))("ml-matrix") as {
+  Matrix: new (rows: number[][]) => MlMatrix;
+};
+
+const args = new Set(process.argv.slice(2));
+const quick = args.has("--quick");
+const model = mobilenetV2Int8;
+const opts = clusterOptionsFor(model); // threshold 0.85 (calibrated), floor 0.75
+
+function measure(runs: number, f: () => unknown): { median_ms: number; min_ms: number; runs: number } {
+  f(); // warm-up: JIT, WASM compile, memory growth
+  const times: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    const start = performance.now();
+    f();
+    times.push(performance.now() - start);
+  }
+  times.sort((a, b) => a - b);
+  const round = (x: number) => Math.round(x * 100) / 100;
+  return { median_ms: round(times[times.length >> 1]), min_ms: round(times[0]), runs };
+}
+
+function print(fields: Record<string, unknown>): void {
+  process.stdout.write(`${JSON.stringify(fields)}\n`);
+}
+
+/** Half the n×n dot products (a < b), counted as 2·d flops each. */
+const gflops = (n: number, d: number, ms: number) => Math.round(((n * (n - 1)) / 2) * d * 2 / (ms * 1e6) * 10) / 10;
+
+function cold(): void {
+  const ns = quick ? [2000] : [1000, 2000, 5000];
+  const ds = quick ? [1280] : [512, 1280, 2048];
+  for (const n of ns) {
+    for (const d of ds) {
+      const { vectors } = clusteredVectors({ n, d, seed: n + d });
+      const r = measure(n >= 5000 ? 3 : 7, () => clusterVectors(vectors, n, d, opts));
+      print({ case: "cold", n, d, ...r, clusters: clusterVectors(vectors, n, d, opts).length });
+    }
+  }
+}
+
+function coldMlMatrix(): void {
+  const n = 2000;
+  const d = 1280;
+  const { vectors } = clusteredVectors({ n, d, seed: n + d });
+  const rows = Array.from({ length: n }, (_, r) => Array.from(vectors.subarray(r * d, r * d + d)));
+  const r = measure(1, () => {
+    const x = new Matrix(rows);
+    const sims = x.mmul(x.transpose());
+    const out = new EdgeBuffer();
+    for (let i = 0; i < n; i++) for (let j = i + 1; j < n; j++) if (sims.get(i, j) >= opts.floor) out.push(i, j, sims.get(i, j));
+    return clusterEdges(n, out.finish(), opts);
+  });
+  print({ case: "cold-ml-matrix", n, d, ...r });
+}
+
+function graph(): void {
+  for (const n of quick ? [2000, 50000] : [2000, 20000, 50000]) {
+    const edges = clusteredEdges({ n, floor: opts.floor, seed: n });
+    const r = measure(15, () => clusterEdges(n, edges, opts));
+    print({ case: "graph", n, d: 1280, ...r, edges: edges.a.length, clusters: clusterEdges(n, edges, opts).length });
+  }
+}
+
+async function append(): Promise<void> {
+  const result = await benchAppend({ n: 2000, appends: 20, model });
+  print({ case: "append", n: 2000, d: model.dimension, median_ms: Math.round(result.appendMs.median * 100) / 100, p95_ms: Math.round(result.appendMs.p95 * 100) / 100, runs: result.appends, graph_edges: result.graphEdges });
+  print({ case: "store-read", n: 2000, d: model.dimension, median_ms: Math.round(result.readMs.median * 100) / 100, runs: 5 });
+}
+
+/** Dot products of all pairs a < b of n rows, each way we measured. */
+function kernels(): void {
+  const n = 1000;
+  const d = 1280;
+  const { vectors: v } = clusteredVectors({ n, d, seed: 5 });
+  const report = (name: string, runs: number, f: () => unknown) => {
+    const r = measure(runs, f);
+    print({ case: `kernel-${name}`, n, d, ...r, gflops_median: gflops(n, d, r.median_ms), gflops_best: gflops(n, d, r.min_ms) });
+  };
+  let sink = 0;
+  report("js-naive", 3, () => {
+    for (let i = 0; i < n; i++) for (let j = i + 1; j < n; j++) {
+      let s = 0;
+      for (let k = 0; k < d; k++) s += v[i * d + k] * v[j * d + k];
+      sink += s;
+    }
+  });
+  report("js-unroll4", 3, () => {
+    for (let i = 0; i < n; i++) for (let j = i + 1; j < n; j++) {
+      let s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+      const a = i * d, b = j * d;
+      for (let k = 0; k < d; k += 4) {
+        s0 += v[a + k] * v[b + k];
+        s1 += v[a + k + 1] * v[b + k + 1];
+        s2 += v[a + k + 2] * v[b + k + 2];
+        s3 += v[a + k + 3] * v[b + k + 3];
+      }
+      sink += s0 + s1 + s2 + s3;
+    }
+  });
+  report("js-fround4 (dotF32)", 3, () => {
+    for (let i = 0; i < n; i++) for (let j = i + 1; j < n; j++) sink += dotF32(v, i * d, v, j * d, d);
+  });
+  report("wasm-simd-f32 (edgesAbove)", 9, () => edgesAbove(v, n, d, opts.floor, { kernel: "f32" }));
+  report("wasm-simd-i16-screen (edgesAbove)", 9, () => edgesAbove(v, n, d, opts.floor));
+  const rows = Array.from({ length: n }, (_, r) => Array.from(v.subarray(r * d, r * d + d)));
+  report("ml-matrix (mmul, full n×n)", 1, () => {
+    const x = new Matrix(rows);
+    return x.mmul(x.transpose());
+  });
+  if (sink === 42) print({ sink });
+}
+
+if (args.has("--kernels")) kernels();
+cold();
+if (!quick) coldMlMatrix();
+graph();
+await append();
