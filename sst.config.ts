@@ -11,6 +11,8 @@ export default {
     return { name: "photo-clusters", region: input.region ?? "us-east-1" };
   },
   stacks(app) {
+    // S3 server access logs delivered under a bucket policy, not the legacy log-delivery ACL.
+    app.node.setContext("@aws-cdk/aws-s3:serverAccessLogsUseBucketPolicy", true);
     app.setDefaultFunctionProps({
       runtime: "nodejs24.x",
       architecture: "arm_64",

@@ -33,7 +33,7 @@ export function Pipeline({ stack, app }: StackContext) {
     blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
     encryption: s3.BucketEncryption.S3_MANAGED,
     enforceSSL: true,
-    objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_PREFERRED,
+    objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
     lifecycleRules: [{ expiration: Duration.days(settings.logRetentionDays) }],
     removalPolicy,
     autoDeleteObjects: !retain,

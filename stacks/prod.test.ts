@@ -46,6 +46,17 @@ describe("the photo bucket", () => {
     expect(notifications.QueueConfigurations).toEqual([toQueue("s3:ObjectCreated:*"), toQueue("s3:ObjectRemoved:*")]);
   });
 
+  it("logs access to a private log bucket that takes no ACLs", () => {
+    const t = synth.template(Pipeline);
+    const buckets = Object.values(resources(t, "AWS::S3::Bucket")).map((b) => b.Properties);
+    expect(buckets).toHaveLength(2);
+    for (const bucket of buckets) {
+      expect(bucket.OwnershipControls.Rules).toEqual([{ ObjectOwnership: "BucketOwnerEnforced" }]);
+      expect(bucket.PublicAccessBlockConfiguration.BlockPublicPolicy).toBe(true);
+    }
+    expect(buckets.find((b) => b.LoggingConfiguration)!.LoggingConfiguration.LogFilePrefix).toBe("photos/");
+  });
+
   it("is retained when a production stack is deleted", () => {
     for (const bucket of Object.values(resources(synth.template(Pipeline), "AWS::S3::Bucket"))) expect(bucket.DeletionPolicy).toBe("Retain");
   });
