@@ -23,7 +23,7 @@ export function Storage({ stack, app }: StackContext) {
 
   const vpc = new ec2.Vpc(stack, "Vpc", {
     // Listed, not looked up: synthesis must work offline and give the same template every time.
-    availabilityZones: [`${stack.region}a`, `${stack.region}b`],
+    availabilityZones: availabilityZones(stack),
     natGateways: 0,
     subnetConfiguration: [{ name: "isolated", subnetType: ec2.SubnetType.PRIVATE_ISOLATED, cidrMask: 24 }],
     // Nothing is placed in the default security group; restricting it would cost a custom resource.
@@ -73,4 +73,11 @@ export function Storage({ stack, app }: StackContext) {
   });
 
   return { vpc, fileSystem, accessPoint };
+}
+
+/** `<region>a` and `<region>b`, or the context value `availabilityZones` (comma-separated) where those do not exist. */
+function availabilityZones(stack: StackContext["stack"]): string[] {
+  const listed = stack.node.tryGetContext("availabilityZones");
+  if (typeof listed === "string" && listed.trim()) return listed.split(",").map((zone) => zone.trim());
+  return [`${stack.region}a`, `${stack.region}b`];
 }

@@ -76,6 +76,12 @@ describe("configuration by context", () => {
     expect(fn.Properties.Environment.Variables).toMatchObject({ JWT_ISSUER: issuer, JWT_AUDIENCE: "photo-app,photo-web" });
   });
 
+  it("places the VPC in the availability zones it is given", async () => {
+    const synth = await synthStage("ci", { context: { availabilityZones: "us-east-1c, us-east-1d" } });
+    const zones = Object.values(resources(synth.template(Storage), "AWS::EC2::Subnet")).map((s) => s.Properties.AvailabilityZone);
+    expect(zones.sort()).toEqual(["us-east-1c", "us-east-1d"]);
+  });
+
   it("refuses an issuer without an audience", async () => {
     await expect(synthStage("ci", { context: { jwtIssuer: "https://auth.example.com/" } })).rejects.toThrow(/jwtAudience/);
   });
