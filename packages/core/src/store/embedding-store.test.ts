@@ -51,6 +51,17 @@ describe("embedding store", () => {
     expect(ids(await store.read("alice"))).toEqual(["a"]);
   });
 
+  it("remembers the newer sequencer of a re-upload with the same etag, so an older delete stays stale", async () => {
+    await store.write("alice", [put("alice", "a", 1, { etag: "same" })]);
+
+    const again = await store.write("alice", [put("alice", "a", 3, { etag: "same" })]);
+    const lateDelete = await store.write("alice", [del("alice", "a", 2)]);
+
+    expect(again.results[0].outcome).toBe("duplicate");
+    expect(lateDelete.results[0].outcome).toBe("stale");
+    expect(ids(await store.read("alice"))).toEqual(["a"]);
+  });
+
   it("lets a newer upload replace the image and never lets a late older one win", async () => {
     const newer = put("alice", "a", 5, { etag: "new" });
     const older = put("alice", "a", 3, { etag: "old" });

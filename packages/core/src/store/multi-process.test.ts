@@ -24,7 +24,7 @@ function startWorker(args: string[]): { child: ChildProcess; acked: string[]; do
     buffered += chunk.toString();
     const lines = buffered.split("\n");
     buffered = lines.pop()!;
-    for (const line of lines) if (line.startsWith("ack ")) acked.push(line.slice(4));
+    for (const line of lines) if (line.startsWith("ack ")) acked.push(line.split(" ")[1]);
   });
   child.stderr!.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
   const done = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
@@ -45,6 +45,22 @@ describe("embedding store across processes", () => {
     expect(log.records.length).toBe(1000);
     expect(log.tailBytes).toBe(0);
     expect(snapshot.graph!.edges.a.length).toBeGreaterThan(0);
+    expectGraphExact(snapshot, 0.3);
+  }, 180_000);
+
+  it("converges to each key's newest version when racing writers replace images and compact", async () => {
+    const workers = ["c1", "c2", "c3"].map((p) => startWorker([root, "alice", p, "120", "16", "10", "15"]));
+
+    const codes = await Promise.all(workers.map((w) => w.done));
+
+    expect(codes, workers.map((w) => w.stderr()).join("\n")).toEqual([0, 0, 0]);
+    const snapshot = await openStore({ root, model: testModel(16, 0.3), logger: quietLogger }).read("alice");
+    const etags = Object.fromEntries(snapshot.images.map((i) => [i.imageId, i.etag]));
+    const expected: Record<string, string> = {};
+    for (const p of ["c1", "c2", "c3"]) for (let i = 0; i < 120; i++) expected[`${p}-${i % 10}`] = `e${i}`;
+    expect(etags).toEqual(expected);
+    const log = parseLog(await readFile(userPaths(root, "alice", "test-model").log), "log")!;
+    expect(log.records.length).toBeLessThan(360); // compactions happened
     expectGraphExact(snapshot, 0.3);
   }, 180_000);
 
