@@ -28,7 +28,7 @@ export function withNativePackages(handler: string, packages: string[], architec
         const cpu = architecture === "arm_64" ? "arm64" : "x64";
         await promisify(execFile)(
           "npm",
-          ["install", "--omit=dev", "--no-audit", "--no-fund", "--no-package-lock", "--os=linux", `--cpu=${cpu}`, "--libc=glibc"],
+          ["install", "--omit=dev", "--no-audit", "--no-fund", "--no-package-lock", "--prefer-offline", "--os=linux", `--cpu=${cpu}`, "--libc=glibc"],
           { cwd: out, env: { ...process.env, npm_config_ignore_scripts: "true" } },
         );
         // npm's record of the install is not code: keep it out of the zip.
