@@ -4,6 +4,7 @@
  * only verifies a token itself (against the issuer's JWKS) when a request arrives without them.
  */
 import { jsonLogger } from "@photo-clusters/core/logger";
+import { servingSnapshot } from "@photo-clusters/core/model-switch";
 import { openStore } from "@photo-clusters/core/store/index";
 import { handle } from "hono/aws-lambda";
 import { createApiApp } from "./api/app.ts";
@@ -12,10 +13,12 @@ import { apiConfig } from "./config.ts";
 
 const cfg = apiConfig();
 const logger = jsonLogger({ service: "api" });
-const store = openStore({ root: cfg.dataDir, model: cfg.model, logger: logger.child({ component: "store" }) });
+const open = (model: typeof cfg.model) => openStore({ root: cfg.dataDir, model, logger: logger.child({ component: "store" }) });
+const store = open(cfg.model);
+const previous = cfg.previousModel && open(cfg.previousModel);
 
 export const app = createApiApp({
-  readUser: (userId) => store.read(userId),
+  readUser: (userId) => servingSnapshot(userId, store, previous),
   verifyToken: createJwtVerifier(cfg.auth),
   model: cfg.model,
   logger,

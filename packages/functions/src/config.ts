@@ -43,6 +43,14 @@ class Reader {
     }
   }
 
+  /** PREVIOUS_MODEL_ID: during a model switch, the model that answers until the new one covers a user. */
+  previousModel(current: ModelDescriptor | undefined): ModelDescriptor | undefined {
+    if (!this.optional("PREVIOUS_MODEL_ID")) return undefined;
+    const previous = this.model("PREVIOUS_MODEL_ID");
+    if (previous && previous.id === current?.id) this.problems.push("PREVIOUS_MODEL_ID must differ from MODEL_ID");
+    return previous;
+  }
+
   url(name: string, value: string | undefined): string | undefined {
     if (value === undefined) return undefined;
     try {
@@ -78,12 +86,14 @@ export interface ApiConfig {
   model: ModelDescriptor;
   /** Used when a request did not come through API Gateway's JWT authorizer. */
   auth: { issuer: string; audience: string[]; jwksUrl: string };
+  previousModel?: ModelDescriptor;
 }
 
 export function apiConfig(env: Env = process.env): ApiConfig {
   const r = new Reader(env);
   const dataDir = r.required("DATA_DIR", "the directory holding the embedding files, e.g. /mnt/embeddings");
   const model = r.model();
+  const previousModel = r.previousModel(model);
   const issuer = r.required("JWT_ISSUER", "the token issuer URL the API accepts");
   // Comma-separated, as an HTTP API JWT authorizer lists its audiences (app client ids).
   const audience = r
@@ -93,19 +103,21 @@ export function apiConfig(env: Env = process.env): ApiConfig {
     .filter(Boolean);
   // Cognito, Auth0 and most OIDC providers publish their keys here.
   const jwksUrl = r.url("JWT_JWKS_URL", r.optional("JWT_JWKS_URL") ?? (issuer ? `${issuer.replace(/\/+$/, "")}/.well-known/jwks.json` : undefined));
-  return r.done(() => ({ dataDir, model: model!, auth: { issuer, audience, jwksUrl: jwksUrl! } }));
+  return r.done(() => ({ dataDir, model: model!, auth: { issuer, audience, jwksUrl: jwksUrl! }, previousModel }));
 }
 
 export interface WriterConfig {
   dataDir: string;
   model: ModelDescriptor;
+  previousModel?: ModelDescriptor;
 }
 
 export function writerConfig(env: Env = process.env): WriterConfig {
   const r = new Reader(env);
   const dataDir = r.required("DATA_DIR", "the directory holding the embedding files, e.g. /mnt/embeddings");
   const model = r.model();
-  return r.done(() => ({ dataDir, model: model! }));
+  const previousModel = r.previousModel(model);
+  return r.done(() => ({ dataDir, model: model!, previousModel }));
 }
 
 export interface PollerConfig {

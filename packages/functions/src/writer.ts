@@ -8,7 +8,8 @@ import { writeEvents } from "./writer/write-events.ts";
 const config = writerConfig();
 const logger = jsonLogger({ function: "writer" });
 const store = openStore({ root: config.dataDir, model: config.model, logger });
+const previous = config.previousModel && openStore({ root: config.dataDir, model: config.previousModel, logger });
 
 export const handler = async (payload: WritePayload): Promise<WriteResponse> => ({
-  results: await writeEvents(store, payload.events, logger),
+  results: await writeEvents(store, payload.events, logger, previous),
 });

@@ -6,7 +6,7 @@
 import { randomUUID } from "node:crypto";
 import { Hono, type Context } from "hono";
 import { jsonLogger, type Logger } from "@photo-clusters/core/logger";
-import type { ModelDescriptor } from "@photo-clusters/core/models";
+import { MODELS, type ModelDescriptor } from "@photo-clusters/core/models";
 import { bearerToken, gatewaySubject, type VerifyToken } from "./auth.ts";
 import { clustersView, similarView, type UserSnapshot } from "./clusters-view.ts";
 import { ApiError, errorBody, ForbiddenError, INTERNAL_ERROR, NotFoundError, UnauthorizedError } from "./errors.ts";
@@ -65,14 +65,18 @@ export function createApiApp(deps: ApiDeps): Hono<ApiEnv> {
     return userId;
   }
 
+  /** During a model switch the snapshot may still be the previous model's: use its calibration. */
+  const modelOf = (snapshot: UserSnapshot): ModelDescriptor => (snapshot.model === model.id ? model : MODELS[snapshot.model] ?? model);
+
   const query = (c: Context<ApiEnv>) => (name: string) => c.req.queries(name);
 
   app.get("/users/:userId/clusters", async (c) => {
     const userId = await authorize(c);
-    const threshold = parseThreshold(query(c), model.defaults.threshold);
-    const minSize = parseMinSize(query(c));
     const snapshot = await deps.readUser(userId);
-    return c.json(clustersView(snapshot, { threshold, minSize }, model));
+    const served = modelOf(snapshot);
+    const threshold = parseThreshold(query(c), served.defaults.threshold);
+    const minSize = parseMinSize(query(c));
+    return c.json(clustersView(snapshot, { threshold, minSize }, served));
   });
 
   app.get("/users/:userId/images/:imageId/similar", async (c) => {
@@ -80,7 +84,7 @@ export function createApiApp(deps: ApiDeps): Hono<ApiEnv> {
     const imageId = parseId("imageId", c.req.param("imageId"));
     const limit = parseLimit(query(c));
     const snapshot = await deps.readUser(userId);
-    const view = similarView(snapshot, imageId, limit, model);
+    const view = similarView(snapshot, imageId, limit, modelOf(snapshot));
     if (!view) throw new NotFoundError("no such image for this user");
     return c.json(view);
   });
