@@ -7,7 +7,7 @@
  */
 import { createRequire } from "node:module";
 import { mobilenetV2Int8 } from "../packages/core/src/models.ts";
-import { clusterEdges, clusterOptionsFor, clusterVectors, dotF32, EdgeBuffer, edgesAbove } from "../packages/core/src/similarity/index.ts";
+import { clusterEdges, clusterOptionsFor, clusterVectors, clusterVectorsParallel, dotF32, EdgeBuffer, edgesAbove, edgesAboveParallel } from "../packages/core/src/similarity/index.ts";
 import { clusteredEdges, clusteredVectors } from "../packages/core/src/similarity/synthetic.ts";
 import { benchAppend } from "../packages/core/src/store/bench-append.ts";
 
@@ -26,7 +26,14 @@ const quick = args.has("--quick");
 const model = mobilenetV2Int8;
 const opts = clusterOptionsFor(model); // threshold 0.85 (calibrated), floor 0.75
 
-function measure(runs: number, f: () => unknown): { median_ms: number; min_ms: number; runs: number } {
+type Timing = { median_ms: number; min_ms: number; runs: number };
+const round = (x: number) => Math.round(x * 100) / 100;
+const summary = (times: number[], runs: number): Timing => {
+  times.sort((a, b) => a - b);
+  return { median_ms: round(times[times.length >> 1]), min_ms: round(times[0]), runs };
+};
+
+function measure(runs: number, f: () => unknown): Timing {
   f(); // warm-up: JIT, WASM compile, memory growth
   const times: number[] = [];
   for (let i = 0; i < runs; i++) {
@@ -34,9 +41,18 @@ function measure(runs: number, f: () => unknown): { median_ms: number; min_ms: n
     f();
     times.push(performance.now() - start);
   }
-  times.sort((a, b) => a - b);
-  const round = (x: number) => Math.round(x * 100) / 100;
-  return { median_ms: round(times[times.length >> 1]), min_ms: round(times[0]), runs };
+  return summary(times, runs);
+}
+
+async function measureAsync(runs: number, f: () => Promise<unknown>): Promise<Timing> {
+  await f(); // warm-up, and worker start-up
+  const times: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    const start = performance.now();
+    await f();
+    times.push(performance.now() - start);
+  }
+  return summary(times, runs);
 }
 
 function print(fields: Record<string, unknown>): void {
@@ -46,14 +62,18 @@ function print(fields: Record<string, unknown>): void {
 /** Half the n×n dot products (a < b), counted as 2·d flops each. */
 const gflops = (n: number, d: number, ms: number) => Math.round(((n * (n - 1)) / 2) * d * 2 / (ms * 1e6) * 10) / 10;
 
-function cold(): void {
+/** Exact clustering from vectors: one thread (clusterVectors), then both cores (clusterVectorsParallel). */
+async function cold(): Promise<void> {
   const ns = quick ? [2000] : [1000, 2000, 5000];
   const ds = quick ? [1280] : [512, 1280, 2048];
   for (const n of ns) {
     for (const d of ds) {
       const { vectors } = clusteredVectors({ n, d, seed: n + d });
-      const r = measure(n >= 5000 ? 3 : 7, () => clusterVectors(vectors, n, d, opts));
+      const runs = n >= 5000 ? 3 : 7;
+      const r = measure(runs, () => clusterVectors(vectors, n, d, opts));
       print({ case: "cold", n, d, ...r, clusters: clusterVectors(vectors, n, d, opts).length });
+      const p = await measureAsync(runs, () => clusterVectorsParallel(vectors, n, d, opts, { threads: 2 }));
+      print({ case: "cold-2threads", n, d, ...p });
     }
   }
 }
@@ -88,7 +108,7 @@ async function append(): Promise<void> {
 }
 
 /** Dot products of all pairs a < b of n rows, each way we measured. */
-function kernels(): void {
+async function kernels(): Promise<void> {
   const n = 1000;
   const d = 1280;
   const { vectors: v } = clusteredVectors({ n, d, seed: 5 });
@@ -122,6 +142,8 @@ function kernels(): void {
   });
   report("wasm-simd-f32 (edgesAbove)", 9, () => edgesAbove(v, n, d, opts.floor, { kernel: "f32" }));
   report("wasm-simd-i16-screen (edgesAbove)", 9, () => edgesAbove(v, n, d, opts.floor));
+  const p = await measureAsync(9, () => edgesAboveParallel(v, n, d, opts.floor, { threads: 2 }));
+  print({ case: "kernel-wasm-simd-i16-screen-2threads (edgesAboveParallel)", n, d, ...p, gflops_median: gflops(n, d, p.median_ms), gflops_best: gflops(n, d, p.min_ms) });
   const rows = Array.from({ length: n }, (_, r) => Array.from(v.subarray(r * d, r * d + d)));
   report("ml-matrix (mmul, full n×n)", 1, () => {
     const x = new Matrix(rows);
@@ -130,8 +152,8 @@ function kernels(): void {
   if (sink === 42) print({ sink });
 }
 
-if (args.has("--kernels")) kernels();
-cold();
+if (args.has("--kernels")) await kernels();
+await cold();
 if (!quick) coldMlMatrix();
 graph();
 await append();

@@ -4,10 +4,12 @@
  * A product of two float32 values is exact in a double, and rounding a double sum of two
  * float32 values to float32 equals float32 addition, so Math.fround reproduces the kernel.
  */
-const fr = Math.fround;
-
-/** <rows[ra..ra+d), cols[rb..rb+d)>, bit-identical to the WASM kernel. */
+/**
+ * <x[xOff..xOff+d), y[yOff..yOff+d)>, bit-identical to the WASM kernel. Self-contained (no
+ * outer references), so parallel.ts can ship its source to worker threads.
+ */
 export function dotF32(x: Float32Array, xOff: number, y: Float32Array, yOff: number, d: number): number {
+  const fr = Math.fround;
   let s0 = 0;
   let s1 = 0;
   let s2 = 0;

@@ -6,6 +6,7 @@ import { InvalidParameterError } from "../errors.ts";
 import { dotF32 } from "./dot.ts";
 import { sharedKernel } from "./kernel.ts";
 import { checkMatrix } from "./normalize.ts";
+import { quantizeRows, scanTiles, screenLayout, TILE, tileList } from "./screen.ts";
 
 /** Pairs (a[i], b[i]) with a[i] < b[i] and similarity s[i], sorted by (a, b). */
 export interface Edges {
@@ -14,8 +15,6 @@ export interface Edges {
   s: Float32Array;
 }
 
-/** Rows per tile: a 128×1280 float tile is 640 KB, which stays in a 1 MB L2 cache. */
-const TILE = 128;
 
 /** Appends edges into typed arrays that double as they fill. */
 export class EdgeBuffer {
@@ -104,67 +103,17 @@ function edgesF32(vectors: Float32Array, n: number, d: number, floor: number, ou
   }
 }
 
-/**
- * Row r is stored as q = round(x·S_r) in int16, with S_r ≤ 32767/max|x| (fits int16) and
- * S_r ≤ 44000 (|q|₂ < 46341, so every int32 sum Σ qa·qb stays below 2³¹: exact).
- * With |x·S − q| ≤ ½ per value, |Σ qa·qb − S_a·S_b·<a,b>| ≤ ½|qa|₁ + ½|qb|₁ + d/4, and the float32
- * sum differs from the real <a,b> by less than (d/4 + 3)·2⁻²³ (|<a,b>| ≤ Σ|a·b| ≤ 1). A pair whose
- * quantised sum cannot reach the floor is dropped; every other pair is recomputed with dotF32.
- */
 function edgesI16(vectors: Float32Array, n: number, d: number, floor: number, out: EdgeBuffer): void {
   const kernel = sharedKernel();
-  const dq = (d + 15) & ~15; // 8 lanes × UNROLL
-  const npad = (n + 3) & ~3;
-  const rowBytes = dq * 2;
-  const tileOff = npad * rowBytes;
-  kernel.reserve(tileOff + TILE * TILE * 4);
-  const q = new Int16Array(kernel.memory.buffer, 0, npad * dq);
-  q.fill(0);
-  const scale = new Float64Array(npad);
-  const slack = new Float64Array(npad);
-  for (let r = 0; r < n; r++) {
-    const base = r * d;
-    let max = 0;
-    for (let k = 0; k < d; k++) max = Math.max(max, Math.abs(vectors[base + k]));
-    const s = max > 0 ? Math.min(32767 / max, 44000) : 0;
-    let l1 = 0;
-    const qb = r * dq;
-    for (let k = 0; k < d; k++) {
-      const v = Math.round(vectors[base + k] * s);
-      q[qb + k] = v;
-      l1 += Math.abs(v);
-    }
-    scale[r] = s;
-    slack[r] = 0.5 * l1 + d / 8;
-  }
-  const margin = floor - (d / 4 + 3) * 2 ** -23 * 2;
-  const tile = new Int32Array(kernel.memory.buffer, tileOff, TILE * TILE);
-  for (let ti = 0; ti < npad; ti += TILE) {
-    const na = Math.min(TILE, npad - ti);
-    for (let tj = ti; tj < npad; tj += TILE) {
-      const nb = Math.min(TILE, npad - tj);
-      kernel.blockI16(ti * rowBytes, na, tj * rowBytes, nb, dq, tileOff, nb);
-      const iEnd = Math.min(na, n - ti);
-      const jEnd = Math.min(nb, n - tj);
-      for (let i = 0; i < iEnd; i++) {
-        const a = ti + i;
-        const fa = margin * scale[a];
-        const ca = slack[a];
-        if (fa === 0) continue; // a zero row: every dot is 0 < floor
-        const row = i * nb;
-        for (let j = ti === tj ? i + 1 : 0; j < jEnd; j++) {
-          const b = tj + j;
-          if (tile[row + j] + ca + slack[b] < fa * scale[b]) continue;
-          const s = dotF32(vectors, a * d, vectors, b * d, d);
-          if (s >= floor) out.push(a, b, s);
-        }
-      }
-    }
-  }
+  const layout = screenLayout(n, d, 1, false);
+  kernel.reserve(layout.bytes);
+  quantizeRows(vectors, kernel.memory.buffer, layout);
+  const found = scanTiles(kernel.blockI16, kernel.memory.buffer, layout, 0, tileList(layout.npad), floor, TILE, vectors, dotF32);
+  for (let k = 0; k < found.a.length; k++) out.push(found.a[k], found.b[k], found.s[k]);
 }
 
-/** Sorts edges by (a, b) so the output does not depend on the tiling. */
-function sortEdges(e: Edges): Edges {
+/** Sorts edges by (a, b) so the output does not depend on the tiling or the threads. */
+export function sortEdges(e: Edges): Edges {
   const m = e.a.length;
   const idx = new Uint32Array(m);
   for (let i = 0; i < m; i++) idx[i] = i;

@@ -6,3 +6,4 @@ export { clusterEdges, clusterVectors, clusterOptionsFor, type Band, type Cluste
 export { topSimilar, type Neighbour } from "./top-similar.ts";
 export { toSimilarity, toCosine, checkCalibration, type Calibration } from "./calibration.ts";
 export { kernelBytes, createKernel, sharedKernel, type Kernel } from "./kernel.ts";
+export { edgesAboveParallel, clusterVectorsParallel } from "./parallel.ts";

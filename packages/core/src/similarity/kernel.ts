@@ -106,16 +106,20 @@ function blockBody(f: Flavour): Bytes[] {
   return body;
 }
 
-let bytes: Uint8Array | undefined;
-/** The module's bytes (about 1.5 KB), built once. */
-export function kernelBytes(): Uint8Array {
+/** Largest shared memory, in 64 KB pages (1 GB). */
+const SHARED_MAX_PAGES = 16384;
+
+/** The module's bytes (about 2 KB), for a private or a shared memory. */
+export function kernelBytes(shared = false): Uint8Array {
   const params = [i32, i32, i32, i32, i32, i32, i32];
   const locals: Array<[number, number]> = [[12, i32], [11, v128], [6, i32]];
-  bytes ??= encodeModule([
-    { name: "block", params, results: [], locals, body: blockBody(F32) },
-    { name: "blockI16", params, results: [], locals, body: blockBody(I16) },
-  ]);
-  return bytes;
+  return encodeModule(
+    [
+      { name: "block", params, results: [], locals, body: blockBody(F32) },
+      { name: "blockI16", params, results: [], locals, body: blockBody(I16) },
+    ],
+    shared ? { sharedMaxPages: SHARED_MAX_PAGES } : {},
+  );
 }
 
 /** The few WebAssembly JS API members used here (tsconfig's lib has no DOM typings). */
@@ -145,10 +149,24 @@ export interface Kernel {
   reserve(bytes: number): void;
 }
 
-let module: object | undefined;
-export function createKernel(memory: WasmMemory = new wasm.Memory({ initial: 1 })): Kernel {
-  module ??= new wasm.Module(kernelBytes());
-  const instance = new wasm.Instance(module, { env: { memory } });
+const modules: Array<object | undefined> = [undefined, undefined];
+/** The compiled module (for a private or a shared memory); it can be posted to worker threads. */
+export function kernelModule(shared = false): object {
+  const k = shared ? 1 : 0;
+  modules[k] ??= new wasm.Module(kernelBytes(shared));
+  return modules[k]!;
+}
+
+/** A memory that kernels on several threads can share (grows up to 1 GB). */
+export function sharedMemory(): WasmMemory {
+  return new wasm.Memory({ initial: 1, maximum: SHARED_MAX_PAGES, shared: true });
+}
+
+/** A kernel on its own memory, or on a shared one from sharedMemory(). */
+export function createKernel(memory?: WasmMemory): Kernel {
+  const shared = memory !== undefined;
+  memory ??= new wasm.Memory({ initial: 1 });
+  const instance = new wasm.Instance(kernelModule(shared), { env: { memory } });
   return {
     memory,
     block: instance.exports.block as BlockFn,

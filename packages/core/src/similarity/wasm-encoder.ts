@@ -77,10 +77,14 @@ export interface FunctionDef {
   body: Bytes[];
 }
 
-/** A module importing `env.memory` (so workers could share it) and exporting the given functions. */
-export function encodeModule(functions: FunctionDef[]): Uint8Array {
+/**
+ * A module importing `env.memory` and exporting the given functions. A shared memory (for
+ * worker threads) must be declared shared, with a maximum in 64 KB pages.
+ */
+export function encodeModule(functions: FunctionDef[], memory: { sharedMaxPages?: number } = {}): Uint8Array {
   const types = functions.map((f) => [0x60, ...vec(f.params.map((t) => [t])), ...vec(f.results.map((t) => [t]))]);
-  const imports = vec([[...name("env"), ...name("memory"), 0x02, 0x00, ...uleb(1)]]);
+  const limits = memory.sharedMaxPages ? [0x03, ...uleb(1), ...uleb(memory.sharedMaxPages)] : [0x00, ...uleb(1)];
+  const imports = vec([[...name("env"), ...name("memory"), 0x02, ...limits]]);
   const funcs = vec(functions.map((_, i) => uleb(i)));
   const exports = vec(functions.map((f, i) => [...name(f.name), 0x00, ...uleb(i)]));
   const code = vec(

@@ -1,0 +1,143 @@
+/**
+ * edgesAbove on several threads: the int16 tiles are split between this thread and worker
+ * threads that share one WebAssembly memory. Same edges, same values as edgesAbove.
+ *
+ * The workers run the very functions of screen.ts and dot.ts, shipped as source text, so the
+ * code needs no separate worker file and bundles into a Lambda as is. They are started on first
+ * use, kept for the next call (a warm Lambda container keeps them) and never hold the process
+ * open. Calls are serialised: they share the memory.
+ */
+import { availableParallelism } from "node:os";
+import { Worker } from "node:worker_threads";
+import { type Cluster, type ClusterOptions, clusterEdges } from "./cluster.ts";
+import { dotF32 } from "./dot.ts";
+import { EdgeBuffer, type Edges, edgesAbove, sortEdges } from "./edges.ts";
+import { createKernel, type Kernel, kernelModule, sharedMemory } from "./kernel.ts";
+import { checkMatrix } from "./normalize.ts";
+import { quantizeRows, scanTiles, type ScreenLayout, screenLayout, TILE, tileList } from "./screen.ts";
+
+const WORKER_SOURCE = `
+const { parentPort } = require("node:worker_threads");
+const dotF32 = ${dotF32.toString()};
+const scanTiles = ${scanTiles.toString()};
+let block = null;
+let memory = null;
+parentPort.on("message", (m) => {
+  try {
+    if (m.type === "init") {
+      memory = m.memory;
+      block = new WebAssembly.Instance(m.module, { env: { memory } }).exports.blockI16;
+      return;
+    }
+    const r = scanTiles(block, memory.buffer, m.layout, m.thread, m.tiles, m.floor, m.tileRows, null, dotF32);
+    const a = Uint32Array.from(r.a), b = Uint32Array.from(r.b), s = Float32Array.from(r.s);
+    parentPort.postMessage({ id: m.id, a, b, s }, [a.buffer, b.buffer, s.buffer]);
+  } catch (e) {
+    parentPort.postMessage({ id: m.id, error: String((e && e.stack) || e) });
+  }
+});`;
+
+interface Reply {
+  id: number;
+  a?: Uint32Array;
+  b?: Uint32Array;
+  s?: Float32Array;
+  error?: string;
+}
+
+interface Pool {
+  kernel: Kernel;
+  workers: Worker[];
+  pending: Map<number, { resolve: (r: Reply) => void; reject: (e: Error) => void }>;
+}
+
+let pool: Pool | undefined;
+let nextId = 0;
+let queue: Promise<unknown> = Promise.resolve();
+
+function getPool(workers: number): Pool {
+  if (pool && pool.workers.length >= workers) return pool;
+  pool?.workers.forEach((w) => void w.terminate());
+  const memory = sharedMemory();
+  const p: Pool = { kernel: createKernel(memory), workers: [], pending: new Map() };
+  const fail = (error: Error) => {
+    for (const { reject } of p.pending.values()) reject(error);
+    p.pending.clear();
+    if (pool === p) pool = undefined;
+  };
+  for (let i = 0; i < workers; i++) {
+    // The source is plain JavaScript: no loader hooks (tsx, vitest) needed in the worker.
+    const w = new Worker(WORKER_SOURCE, { eval: true, execArgv: [] });
+    w.on("message", (r: Reply) => {
+      w.unref(); // idle again: never hold the process open
+      const waiter = p.pending.get(r.id);
+      p.pending.delete(r.id);
+      if (r.error) waiter?.reject(new Error(`similarity worker failed: ${r.error}`));
+      else waiter?.resolve(r);
+    });
+    w.on("error", fail);
+    w.on("exit", (code) => fail(new Error(`similarity worker exited with code ${code}`)));
+    w.postMessage({ type: "init", module: kernelModule(true), memory });
+    w.unref(); // after the listeners, which would ref it again
+    p.workers.push(w);
+  }
+  pool = p;
+  return p;
+}
+
+/** Tiles split into `parts` lists of about equal work (a diagonal tile is half a tile). */
+function splitTiles(npad: number, parts: number): number[][] {
+  const tiles = tileList(npad);
+  const lists: number[][] = Array.from({ length: parts }, () => []);
+  const load = new Float64Array(parts);
+  for (let t = 0; t < tiles.length; t += 2) {
+    const [ti, tj] = [tiles[t], tiles[t + 1]];
+    const cost = Math.min(TILE, npad - ti) * Math.min(TILE, npad - tj) * (ti === tj ? 0.5 : 1);
+    let best = 0;
+    for (let p = 1; p < parts; p++) if (load[p] < load[best]) best = p;
+    load[best] += cost;
+    lists[best].push(ti, tj);
+  }
+  return lists;
+}
+
+/** edgesAbove on `threads` threads (default: every core, at most 2 here). */
+export function edgesAboveParallel(vectors: Float32Array, n: number, d: number, floor: number, options: { threads?: number } = {}): Promise<Edges> {
+  checkMatrix(vectors, n, d);
+  const threads = Math.max(1, Math.min(options.threads ?? availableParallelism(), availableParallelism() * 2));
+  if (threads === 1 || n < 2 * TILE) return Promise.resolve(edgesAbove(vectors, n, d, floor));
+  const run = queue.catch(() => {}).then(() => runParallel(vectors, n, d, floor, threads));
+  queue = run;
+  return run;
+}
+
+async function runParallel(vectors: Float32Array, n: number, d: number, floor: number, threads: number): Promise<Edges> {
+  // Validation (floor range) and tiny inputs: the one-thread path answers.
+  if (!(floor > 0 && floor <= 1)) return edgesAbove(vectors, n, d, floor);
+  const p = getPool(threads - 1);
+  const layout: ScreenLayout = screenLayout(n, d, threads, true);
+  p.kernel.reserve(layout.bytes);
+  quantizeRows(vectors, p.kernel.memory.buffer, layout);
+  const lists = splitTiles(layout.npad, threads);
+  const replies = lists.slice(1).map(
+    (tiles, k) =>
+      new Promise<Reply>((resolve, reject) => {
+        const id = nextId++;
+        p.pending.set(id, { resolve, reject });
+        p.workers[k].ref(); // busy: keep the process alive until it answers
+        p.workers[k].postMessage({ type: "job", id, layout, thread: k + 1, tiles, floor, tileRows: TILE });
+      }),
+  );
+  const mine = scanTiles(p.kernel.blockI16, p.kernel.memory.buffer, layout, 0, lists[0], floor, TILE, vectors, dotF32);
+  const out = new EdgeBuffer(Math.max(1024, n * 4));
+  for (let k = 0; k < mine.a.length; k++) out.push(mine.a[k], mine.b[k], mine.s[k]);
+  for (const r of await Promise.all(replies)) {
+    for (let k = 0; k < r.a!.length; k++) out.push(r.a![k], r.b![k], r.s![k]);
+  }
+  return sortEdges(out.finish());
+}
+
+/** clusterVectors with the edges computed on several threads: the same clusters. */
+export async function clusterVectorsParallel(vectors: Float32Array, n: number, d: number, opts: ClusterOptions, options: { threads?: number } = {}): Promise<Cluster[]> {
+  return clusterEdges(n, await edgesAboveParallel(vectors, n, d, opts.floor, options), opts);
+}
