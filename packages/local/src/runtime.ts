@@ -8,10 +8,10 @@ import { type ModelDescriptor } from "@photo-clusters/core/models";
 import { openStore, type EmbeddingStore } from "@photo-clusters/core/store/index";
 import { createApiApp } from "@photo-clusters/functions/api/app";
 import { createDevAuth, type DevAuth } from "@photo-clusters/functions/api/dev-auth";
-import { startModelServer } from "@photo-clusters/model-server/server";
 import { notificationSender, type ObservedChange } from "./bridge.ts";
 import { startEmulator, type Emulator } from "./emulator.ts";
 import { localPollerHandler } from "./local-poller.ts";
+import { startModelServerProcess } from "./model-server-process.ts";
 import { createLocalRoutes } from "./page/local-routes.ts";
 import { startQueuePoller } from "./queue-poller.ts";
 
@@ -55,7 +55,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
     for (const s of stops.reverse()) await s().catch((error) => logger.warn("stop failed", { error }));
   };
   try {
-    const modelServer = await startModelServer({ host: "127.0.0.1", port: 0, modelPath: options.modelPath, model, logger: logger.child({ component: "model-server" }) });
+    const modelServer = await startModelServerProcess({ port: await claimPort(0, "model server port"), modelPath: options.modelPath, model, logger: logger.child({ component: "model-server" }) });
     stops.push(() => modelServer.close());
 
     let send: (change: ObservedChange) => void = () => {};
