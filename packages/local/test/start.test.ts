@@ -1,0 +1,43 @@
+import { spawn } from "node:child_process";
+import { createServer } from "node:net";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+
+const START = join(import.meta.dirname, "../src/start.ts");
+
+function start(env: Record<string, string>) {
+  return new Promise<{ code: number | null; stderr: string }>((resolve) => {
+    const child = spawn(process.execPath, ["--import", "tsx", START], { env: { ...process.env, NODE_NO_WARNINGS: "1", ...env }, stdio: ["ignore", "ignore", "pipe"] });
+    let stderr = "";
+    child.stderr.on("data", (d) => (stderr += d));
+    const timer = setTimeout(() => child.kill("SIGKILL"), 30_000);
+    child.on("close", (code) => {
+      clearTimeout(timer);
+      resolve({ code, stderr });
+    });
+  });
+}
+
+describe("pnpm start", () => {
+  it("exits non-zero and names the variable when its port is taken", async () => {
+    const blocker = createServer().listen(0, "127.0.0.1");
+    await new Promise((r) => blocker.once("listening", r));
+    const port = (blocker.address() as { port: number }).port;
+    const { code, stderr } = await start({ PORT: String(port), EMULATOR_PORT: "0" });
+    blocker.close();
+    expect(code).toBe(1);
+    expect(stderr).toContain(`port ${port} on 127.0.0.1 is already in use; stop what uses it or set PORT to another port`);
+  });
+
+  it("exits non-zero with a clear message when the model file is missing", async () => {
+    const { code, stderr } = await start({ PORT: "0", EMULATOR_PORT: "0", MODEL_PATH: "/nonexistent/model.onnx" });
+    expect(code).toBe(1);
+    expect(stderr).toMatch(/model file \/nonexistent\/model.onnx does not exist/);
+  });
+
+  it("refuses a malformed setting before starting anything", async () => {
+    const { code, stderr } = await start({ PORT: "eighty" });
+    expect(code).toBe(1);
+    expect(stderr).toContain('PORT must be an integer from 0 to 65535, not "eighty"');
+  });
+});
