@@ -5,8 +5,7 @@
  * float32 values to float32 equals float32 addition, so Math.fround reproduces the kernel.
  */
 /**
- * <x[xOff..xOff+d), y[yOff..yOff+d)>, bit-identical to the WASM kernel. Self-contained (no
- * outer references), so parallel.ts can ship its source to worker threads.
+ * <x[xOff..xOff+d), y[yOff..yOff+d)>, bit-identical to the WASM kernels (block, dotRow).
  */
 export function dotF32(x: Float32Array, xOff: number, y: Float32Array, yOff: number, d: number): number {
   const fr = Math.fround;

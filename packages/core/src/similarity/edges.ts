@@ -3,7 +3,6 @@
  * kernel so that n = 5000 never holds n² floats at once (one tile of TILE×TILE at a time).
  */
 import { InvalidParameterError } from "../errors.ts";
-import { dotF32 } from "./dot.ts";
 import { sharedKernel } from "./kernel.ts";
 import { checkMatrix } from "./normalize.ts";
 import { quantizeRows, scanTiles, screenLayout, TILE, tileList } from "./screen.ts";
@@ -105,10 +104,10 @@ function edgesF32(vectors: Float32Array, n: number, d: number, floor: number, ou
 
 function edgesI16(vectors: Float32Array, n: number, d: number, floor: number, out: EdgeBuffer): void {
   const kernel = sharedKernel();
-  const layout = screenLayout(n, d, 1, false);
+  const layout = screenLayout(n, d, 1);
   kernel.reserve(layout.bytes);
-  quantizeRows(vectors, kernel.memory.buffer, layout);
-  const found = scanTiles(kernel.blockI16, kernel.memory.buffer, layout, 0, tileList(layout.npad), floor, TILE, vectors, dotF32);
+  quantizeRows(vectors, kernel, layout, floor);
+  const found = scanTiles(kernel, layout, 0, tileList(layout.npad), floor, TILE);
   for (let k = 0; k < found.a.length; k++) out.push(found.a[k], found.b[k], found.s[k]);
 }
 

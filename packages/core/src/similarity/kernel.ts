@@ -11,7 +11,7 @@
  * instruction, twice the f32 rate), exactly in int32: edgesAbove uses it to screen pairs with a
  * proven error bound, then recomputes the survivors with the f32 arithmetic above.
  */
-import { encodeModule, i32, op, v128, type Bytes } from "./wasm-encoder.ts";
+import { encodeModule, f32, i32, op, v128, type Bytes } from "./wasm-encoder.ts";
 
 // Parameters, then locals, by index.
 const [A, NA, B, NB, DP, OUT, STRIDE] = [0, 1, 2, 3, 4, 5, 6];
@@ -106,6 +106,75 @@ function blockBody(f: Flavour): Bytes[] {
   return body;
 }
 
+/** maxAbs(src, len): max |x| over len floats (len a multiple of 4). */
+function maxAbsBody(): Bytes[] {
+  const [SRC, LEN, K, ACCV] = [0, 1, 2, 3];
+  return [
+    ...set(K, op.i32Const(0)),
+    ...whileLt(K, LEN, [
+      ...set(ACCV, get(ACCV), get(SRC), get(K), op.i32Const(2), op.i32Shl, op.i32Add, op.v128Load(), op.f32x4Abs, op.f32x4Max),
+      ...set(K, ...add(get(K), op.i32Const(4))),
+    ]),
+    get(ACCV), op.f32x4ExtractLane(0), get(ACCV), op.f32x4ExtractLane(1), op.f32Max,
+    get(ACCV), op.f32x4ExtractLane(2), get(ACCV), op.f32x4ExtractLane(3), op.f32Max,
+    op.f32Max,
+  ];
+}
+
+/**
+ * quantizeRow(src, dst, len, s): dst[k] = int16(nearest(src[k]·s)) for len floats (a multiple of
+ * 8); returns Σ|dst[k]|. The product is rounded to float32 first: |src·s − dst| ≤ ½ + |src·s|·2⁻²⁴.
+ */
+function quantizeBody(): Bytes[] {
+  const [SRC, DST, LEN, S, K, L1V, SV, LOV] = [0, 1, 2, 3, 4, 5, 6, 7];
+  const convert = (offset: number): Bytes[] => [
+    get(SRC), get(K), op.i32Const(2), op.i32Shl, op.i32Add, op.v128Load(offset), get(SV), op.f32x4Mul, op.f32x4Nearest, op.i32x4TruncSatF32x4S,
+  ];
+  return [
+    ...set(SV, get(S), op.f32x4Splat),
+    ...set(K, op.i32Const(0)),
+    ...whileLt(K, LEN, [
+      ...set(LOV, ...convert(0)),
+      ...set(L1V, get(L1V), get(LOV), op.i32x4Abs, op.i32x4Add),
+      // dst + 2k ← narrow(low four, high four)
+      get(DST), get(K), op.i32Const(1), op.i32Shl, op.i32Add,
+      get(LOV), ...convert(16), op.localTee(LOV), op.i16x8NarrowI32x4S, op.v128Store(),
+      ...set(L1V, get(L1V), get(LOV), op.i32x4Abs, op.i32x4Add),
+      ...set(K, ...add(get(K), op.i32Const(8))),
+    ]),
+    get(L1V), op.i32x4ExtractLane(0), get(L1V), op.i32x4ExtractLane(1), op.i32Add,
+    get(L1V), op.i32x4ExtractLane(2), get(L1V), op.i32x4ExtractLane(3), op.i32Add,
+    op.i32Add,
+  ];
+}
+
+/** scanGe(ptr, from, to, t): the first k in [from, to), k ≡ 0 mod 4, with any of the int32 at k..k+3 ≥ t; else `to`. */
+function scanBody(): Bytes[] {
+  const [PTR, FROM, TO, T, TV] = [0, 1, 2, 3, 4];
+  return [
+    ...set(TV, get(T), op.i32x4Splat),
+    op.block, op.loop,
+    get(FROM), get(TO), op.i32LtU, op.i32Eqz, op.brIf(1),
+    get(PTR), get(FROM), op.i32Const(2), op.i32Shl, op.i32Add, op.v128Load(), get(TV), op.i32x4GeS, op.v128AnyTrue, op.brIf(1),
+    ...set(FROM, ...add(get(FROM), op.i32Const(4))),
+    op.br(0), op.end, op.end,
+    get(FROM),
+  ];
+}
+
+/** dotRow(a, b, len): one dot product of float32 rows, rounded exactly as `block` rounds it. */
+function dotRowBody(): Bytes[] {
+  const [PA, PB, LEN, K, ACCV] = [0, 1, 2, 3, 4];
+  return [
+    ...set(K, op.i32Const(0)),
+    ...whileLt(K, LEN, [
+      ...set(ACCV, get(ACCV), ...add(get(PA), get(K)), op.v128Load(), ...add(get(PB), get(K)), op.v128Load(), op.f32x4Mul, op.f32x4Add),
+      ...set(K, ...add(get(K), op.i32Const(16))),
+    ]),
+    ...F32.reduce(ACCV),
+  ];
+}
+
 /** Largest shared memory, in 64 KB pages (1 GB). */
 const SHARED_MAX_PAGES = 16384;
 
@@ -117,6 +186,10 @@ export function kernelBytes(shared = false): Uint8Array {
     [
       { name: "block", params, results: [], locals, body: blockBody(F32) },
       { name: "blockI16", params, results: [], locals, body: blockBody(I16) },
+      { name: "maxAbs", params: [i32, i32], results: [f32], locals: [[1, i32], [1, v128]], body: maxAbsBody() },
+      { name: "quantizeRow", params: [i32, i32, i32, f32], results: [i32], locals: [[1, i32], [3, v128]], body: quantizeBody() },
+      { name: "scanGe", params: [i32, i32, i32, i32], results: [i32], locals: [[1, v128]], body: scanBody() },
+      { name: "dotRow", params: [i32, i32, i32], results: [f32], locals: [[1, i32], [1, v128]], body: dotRowBody() },
     ],
     shared ? { sharedMaxPages: SHARED_MAX_PAGES } : {},
   );
@@ -145,6 +218,14 @@ export interface Kernel {
   block: BlockFn;
   /** The same on int16 rows (dp a multiple of 8·UNROLL), out int32, exact while |sum| < 2³¹. */
   blockI16: BlockFn;
+  /** max |x| over `len` floats at byte offset `src` (len a multiple of 4). */
+  maxAbs(src: number, len: number): number;
+  /** int16(nearest(x·s)) of `len` floats (a multiple of 8) from `src` to `dst`; returns the L1 norm. */
+  quantizeRow(src: number, dst: number, len: number, s: number): number;
+  /** The first k in [from, to), k a multiple of 4, where an int32 at ptr+4k..ptr+4k+15 is ≥ t; else `to`. */
+  scanGe(ptr: number, from: number, to: number, t: number): number;
+  /** <row at a, row at b> over `bytes` bytes (a multiple of 16), bit-identical to `block` and dotF32. */
+  dotRow(a: number, b: number, bytes: number): number;
   /** Grows the memory to hold at least `bytes`; views on `memory.buffer` must be re-taken after. */
   reserve(bytes: number): void;
 }
@@ -171,6 +252,10 @@ export function createKernel(memory?: WasmMemory): Kernel {
     memory,
     block: instance.exports.block as BlockFn,
     blockI16: instance.exports.blockI16 as BlockFn,
+    maxAbs: instance.exports.maxAbs as Kernel["maxAbs"],
+    quantizeRow: instance.exports.quantizeRow as Kernel["quantizeRow"],
+    scanGe: instance.exports.scanGe as Kernel["scanGe"],
+    dotRow: instance.exports.dotRow as Kernel["dotRow"],
     reserve(needed) {
       const have = memory.buffer.byteLength;
       if (needed > have) memory.grow(Math.ceil((needed - have) / 65536));

@@ -2,7 +2,7 @@
  * edgesAbove on several threads: the int16 tiles are split between this thread and worker
  * threads that share one WebAssembly memory. Same edges, same values as edgesAbove.
  *
- * The workers run the very functions of screen.ts and dot.ts, shipped as source text, so the
+ * The workers run the very scan of screen.ts, shipped as source text, so the
  * code needs no separate worker file and bundles into a Lambda as is. They are started on first
  * use, kept for the next call (a warm Lambda container keeps them) and never hold the process
  * open. Calls are serialised: they share the memory.
@@ -10,7 +10,6 @@
 import { availableParallelism } from "node:os";
 import { Worker } from "node:worker_threads";
 import { type Cluster, type ClusterOptions, clusterEdges } from "./cluster.ts";
-import { dotF32 } from "./dot.ts";
 import { EdgeBuffer, type Edges, edgesAbove, sortEdges } from "./edges.ts";
 import { createKernel, type Kernel, kernelModule, sharedMemory } from "./kernel.ts";
 import { checkMatrix } from "./normalize.ts";
@@ -18,18 +17,16 @@ import { quantizeRows, scanTiles, type ScreenLayout, screenLayout, TILE, tileLis
 
 const WORKER_SOURCE = `
 const { parentPort } = require("node:worker_threads");
-const dotF32 = ${dotF32.toString()};
 const scanTiles = ${scanTiles.toString()};
-let block = null;
-let memory = null;
+let kernel = null;
 parentPort.on("message", (m) => {
   try {
     if (m.type === "init") {
-      memory = m.memory;
-      block = new WebAssembly.Instance(m.module, { env: { memory } }).exports.blockI16;
+      const exports = new WebAssembly.Instance(m.module, { env: { memory: m.memory } }).exports;
+      kernel = { memory: m.memory, blockI16: exports.blockI16, scanGe: exports.scanGe, dotRow: exports.dotRow };
       return;
     }
-    const r = scanTiles(block, memory.buffer, m.layout, m.thread, m.tiles, m.floor, m.tileRows, null, dotF32);
+    const r = scanTiles(kernel, m.layout, m.thread, m.tiles, m.floor, m.tileRows);
     const a = Uint32Array.from(r.a), b = Uint32Array.from(r.b), s = Float32Array.from(r.s);
     parentPort.postMessage({ id: m.id, a, b, s }, [a.buffer, b.buffer, s.buffer]);
   } catch (e) {
@@ -115,9 +112,9 @@ async function runParallel(vectors: Float32Array, n: number, d: number, floor: n
   // Validation (floor range) and tiny inputs: the one-thread path answers.
   if (!(floor > 0 && floor <= 1)) return edgesAbove(vectors, n, d, floor);
   const p = getPool(threads - 1);
-  const layout: ScreenLayout = screenLayout(n, d, threads, true);
+  const layout: ScreenLayout = screenLayout(n, d, threads);
   p.kernel.reserve(layout.bytes);
-  quantizeRows(vectors, p.kernel.memory.buffer, layout);
+  quantizeRows(vectors, p.kernel, layout, floor);
   const lists = splitTiles(layout.npad, threads);
   const replies = lists.slice(1).map(
     (tiles, k) =>
@@ -128,7 +125,7 @@ async function runParallel(vectors: Float32Array, n: number, d: number, floor: n
         p.workers[k].postMessage({ type: "job", id, layout, thread: k + 1, tiles, floor, tileRows: TILE });
       }),
   );
-  const mine = scanTiles(p.kernel.blockI16, p.kernel.memory.buffer, layout, 0, lists[0], floor, TILE, vectors, dotF32);
+  const mine = scanTiles(p.kernel, layout, 0, lists[0], floor, TILE);
   const out = new EdgeBuffer(Math.max(1024, n * 4));
   for (let k = 0; k < mine.a.length; k++) out.push(mine.a[k], mine.b[k], mine.s[k]);
   for (const r of await Promise.all(replies)) {

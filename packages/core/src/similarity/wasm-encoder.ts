@@ -66,6 +66,18 @@ export const op = {
   i32x4ExtractLane: (lane: number) => [0xfd, ...uleb(0x1b), lane],
   i32x4Add: [0xfd, ...uleb(0xae)],
   i32x4DotI16x8S: [0xfd, ...uleb(0xba)],
+  v128Store: (offset = 0) => [0xfd, ...uleb(0x0b), 4, ...uleb(offset)],
+  f32x4Splat: [0xfd, ...uleb(0x13)],
+  f32x4Abs: [0xfd, ...uleb(0xe0)],
+  f32x4Max: [0xfd, ...uleb(0xe9)],
+  f32x4Nearest: [0xfd, ...uleb(0x6a)],
+  i32x4TruncSatF32x4S: [0xfd, ...uleb(0xf8)],
+  i16x8NarrowI32x4S: [0xfd, ...uleb(0x85)],
+  i32x4Abs: [0xfd, ...uleb(0xa0)],
+  f32Max: [0x97],
+  i32x4Splat: [0xfd, ...uleb(0x11)],
+  i32x4GeS: [0xfd, ...uleb(0x3f)],
+  v128AnyTrue: [0xfd, ...uleb(0x53)],
 };
 
 export interface FunctionDef {
