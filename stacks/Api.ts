@@ -47,7 +47,7 @@ export function Api({ stack, app }: StackContext) {
     vpcSubnets: { subnetType: ec2.SubnetType.PRIVATE_ISOLATED },
     securityGroups: [securityGroup],
     filesystem: efsMount(accessPoint, DATA_DIR, "read"),
-    environment: { DATA_DIR, MODEL_ID: embedding.modelId, JWT_ISSUER: jwt.issuer, JWT_AUDIENCE: jwt.audience.join(",") },
+    environment: { DATA_DIR, ...embedding.modelEnv, JWT_ISSUER: jwt.issuer, JWT_AUDIENCE: jwt.audience.join(",") },
     logGroup: functionLogs,
   });
   suppress(fn, LAMBDA_MANAGED_POLICIES);

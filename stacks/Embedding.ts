@@ -70,7 +70,13 @@ export function Embedding({ stack, app }: StackContext) {
   });
 
   stack.addOutputs({ EndpointName: endpointName, ModelId: model.id, ModelImage: image.uri });
-  return { endpointName, endpointArn: endpoint.ref, modelId: model.id, maxConcurrency: settings.endpoint.maxConcurrency };
+  // During a model switch (`previousModelId` context), the writer and the API keep the previous model's
+  // stores answering per user until `photo-clusters backfill --reembed` has re-embedded that user.
+  const previous = stack.node.tryGetContext("previousModelId");
+  const previousModelId = typeof previous === "string" && previous.length > 0 ? previous : undefined;
+  if (previousModelId === model.id) throw new Error(`previousModelId "${previousModelId}" must differ from the served model`);
+  const modelEnv: Record<string, string> = { MODEL_ID: model.id, ...(previousModelId ? { PREVIOUS_MODEL_ID: previousModelId } : {}) };
+  return { endpointName, endpointArn: endpoint.ref, modelId: model.id, modelEnv, maxConcurrency: settings.endpoint.maxConcurrency };
 }
 
 /** A prebuilt image must live in ECR (SageMaker pulls from nowhere else); grant pull on its repository only. */

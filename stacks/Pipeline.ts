@@ -92,7 +92,7 @@ export function Pipeline({ stack, app }: StackContext) {
     vpcSubnets: { subnetType: ec2.SubnetType.PRIVATE_ISOLATED },
     securityGroups: [writerSecurityGroup],
     filesystem: efsMount(accessPoint, DATA_DIR, "read-write"),
-    environment: { DATA_DIR, MODEL_ID: embedding.modelId },
+    environment: { DATA_DIR, ...embedding.modelEnv },
     logGroup: writerLogs,
   });
 

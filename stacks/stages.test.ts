@@ -82,6 +82,13 @@ describe("configuration by context", () => {
     expect(zones.sort()).toEqual(["us-east-1c", "us-east-1d"]);
   });
 
+  it("keeps the previous model answering in the writer and the API during a model switch", async () => {
+    const synth = await synthStage("ci", { context: { previousModelId: "mobilenetv2-12-int8" } });
+    const [, api] = lambdaByHandler(synth.template(Api), "packages/functions/src/api.handler");
+    const [, writer] = lambdaByHandler(synth.template(Pipeline), "packages/functions/src/writer.handler");
+    for (const fn of [api, writer]) expect(fn.Properties.Environment.Variables).toMatchObject({ MODEL_ID: "resnet50-v1-12", PREVIOUS_MODEL_ID: "mobilenetv2-12-int8" });
+  });
+
   it("refuses an issuer without an audience", async () => {
     await expect(synthStage("ci", { context: { jwtIssuer: "https://auth.example.com/" } })).rejects.toThrow(/jwtAudience/);
   });
