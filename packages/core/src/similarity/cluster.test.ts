@@ -1,7 +1,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { mobilenetV2Int8 } from "../models.ts";
-import { type ClusterOptions, clusterEdges, clusterOptionsFor, clusterVectors } from "./cluster.ts";
+import { type ClusterOptions, clusterEdges, clusterOptionsFor, clusterVectors, graphAnswers } from "./cluster.ts";
 import { dotAgainstAll } from "./dot.ts";
 import { EdgeBuffer, type Edges, edgesAbove } from "./edges.ts";
 import { normalizeRows } from "./normalize.ts";
@@ -61,6 +61,11 @@ describe("clusterEdges", () => {
       // Assess
       expect(fromGraph).toEqual(exact);
     }
+  });
+
+  it("answers from a graph whose floor is at or below the clustering floor, whatever the threshold", () => {
+    expect(graphAnswers(0.75, clusterOptionsFor(mobilenetV2Int8, { threshold: 0.1 }))).toBe(true);
+    expect(graphAnswers(0.8, clusterOptionsFor(mobilenetV2Int8, { threshold: 0.95 }))).toBe(false);
   });
 
   it("splits a chain that single linkage would glue together", () => {

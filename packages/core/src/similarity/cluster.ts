@@ -51,6 +51,14 @@ export function clusterOptionsFor(model: ModelDescriptor, query: { threshold?: n
   };
 }
 
+/**
+ * Whether a stored graph holding every pair at or above `graphFloor` answers these options
+ * exactly: it does for every threshold, as long as it keeps all pairs down to opts.floor.
+ */
+export function graphAnswers(graphFloor: number, opts: ClusterOptions): boolean {
+  return graphFloor <= opts.floor;
+}
+
 function checkOptions(opts: ClusterOptions): void {
   if (!(opts.threshold >= 0 && opts.threshold <= 1)) throw new InvalidParameterError(`threshold must be in [0, 1], got ${opts.threshold}`);
   if (!(opts.floor > 0 && opts.floor <= 1)) throw new InvalidParameterError(`floor must be in (0, 1], got ${opts.floor}`);

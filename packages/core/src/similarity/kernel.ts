@@ -178,7 +178,7 @@ function dotRowBody(): Bytes[] {
 /** Largest shared memory, in 64 KB pages (1 GB). */
 const SHARED_MAX_PAGES = 16384;
 
-/** The module's bytes (about 2 KB), for a private or a shared memory. */
+/** The module's bytes (about 2.4 KB), for a private or a shared memory. */
 export function kernelBytes(shared = false): Uint8Array {
   const params = [i32, i32, i32, i32, i32, i32, i32];
   const locals: Array<[number, number]> = [[12, i32], [11, v128], [6, i32]];
