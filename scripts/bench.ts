@@ -10,6 +10,7 @@ import { mobilenetV2Int8 } from "../packages/core/src/models.ts";
 import { clusterEdges, clusterOptionsFor, clusterVectors, clusterVectorsParallel, dotF32, EdgeBuffer, edgesAbove, edgesAboveParallel } from "../packages/core/src/similarity/index.ts";
 import { clusteredEdges, clusteredVectors } from "../packages/core/src/similarity/synthetic.ts";
 import { benchAppend } from "../packages/core/src/store/bench-append.ts";
+import { benchBackfill } from "../packages/local/src/bench-backfill.ts";
 
 /** ml-matrix is a devDependency of core, so it resolves from there. */
 interface MlMatrix {
@@ -157,3 +158,4 @@ await cold();
 if (!quick) coldMlMatrix();
 graph();
 await append();
+print(await benchBackfill(quick ? 500 : 2000, quick ? 3 : 5));
