@@ -2,7 +2,7 @@ import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { DeleteObjectCommand, PutObjectCommand } from "@aws-sdk/client-s3";
-import { silentLogger } from "@photo-clusters/core/logger";
+import { jsonLogger } from "@photo-clusters/core/logger";
 import { mobilenetV2Int8 } from "@photo-clusters/core/models";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startLocalRuntime, type LocalRuntime } from "../src/runtime.ts";
@@ -22,12 +22,14 @@ describe("the whole pipeline on one machine", () => {
   let runtime: LocalRuntime;
   let dataDir: string;
   let token: string;
+  const logs: Array<Record<string, unknown>> = [];
 
   beforeAll(async () => {
     dataDir = await mkdtemp(join(tmpdir(), "pipeline-test-"));
     runtime = await startLocalRuntime({
       port: 0, emulatorPort: 0, dataDir, model: mobilenetV2Int8, modelPath: join(SHARED, "models/mobilenetv2-12-int8.onnx"),
-      queueDelaySeconds: 1, visibilityTimeoutSeconds: 5, maxReceiveCount: 3, logger: silentLogger,
+      queueDelaySeconds: 1, visibilityTimeoutSeconds: 5, maxReceiveCount: 3,
+      logger: jsonLogger({}, { write: (line) => logs.push(JSON.parse(line)) }),
     });
     token = await runtime.auth.issueDevToken("carol");
   });
@@ -70,6 +72,19 @@ describe("the whole pipeline on one machine", () => {
     expect((await fetch(`${runtime.apiUrl}/users/carol/clusters`, { headers: { Authorization: `Bearer ${forged}` } })).status).toBe(401);
     expect((await fetch(`${runtime.apiUrl}/users/dave/clusters`, { headers: { Authorization: `Bearer ${token}` } })).status).toBe(403);
     for (const t of ["abc", "-1", "2", "NaN"]) expect((await clusters(`?threshold=${t}`)).status).toBe(400);
+  });
+
+  it("changes nothing when the same bytes are uploaded again", async () => {
+    // Prepare
+    const before = (await clusters()).body;
+    // Act
+    await upload(GROUP_B[1]);
+    for (let i = 0; i < 100 && !logs.some((l) => l.message === "record written" && l.key === `users/carol/${GROUP_B[1]}.jpg` && l.outcome === "duplicate"); i++) {
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    // Assess
+    expect(logs.filter((l) => l.message === "record written" && l.key === `users/carol/${GROUP_B[1]}.jpg`).map((l) => l.outcome)).toEqual(["stored", "duplicate"]);
+    expect((await clusters()).body).toEqual(before);
   });
 
   it("drops a deleted photo from its cluster and the count, and moves an overwritten key to its new content's cluster", async () => {

@@ -36,7 +36,7 @@ describe("GET /users/:userId/clusters", () => {
     expect(body).toMatchObject({ userId: "alice", model: testModel.id, threshold: 0.85, imageCount: 7, singletonCount: 2 });
     expect(body.clusters.map((c) => c.images.map((i) => i.imageId))).toEqual([
       ["beach-1", "beach-2", "beach-3"],
-      ["dog-2", "dog-1"],
+      ["dog-1", "dog-2"],
     ]);
     const [beach, dogs] = body.clusters;
     // Cosines 0.9806, 0.9578 and 0.9392 (dogs 0.8944) on the model's calibrated scale.

@@ -65,14 +65,15 @@ export function clustersView(snapshot: UserSnapshot, params: { threshold: number
 
   let singletonCount = 0;
   const clusters: ClustersResponse["clusters"] = [];
-  // Largest first, then by first member, as clusterEdges orders them.
   for (const cluster of found) {
     if (cluster.members.length === 1) singletonCount++;
     if (cluster.members.length < minSize) continue;
-    const images = cluster.members.map((i) => ({ imageId: snapshot.images[i].imageId, key: snapshot.images[i].key }));
-    const smallest = images.reduce((min, img) => (img.imageId < min ? img.imageId : min), images[0].imageId);
+    // Ordered by image id, not by storage order: re-uploading a photo must not reshuffle the answer.
+    const images = cluster.members
+      .map((i) => ({ imageId: snapshot.images[i].imageId, key: snapshot.images[i].key }))
+      .sort((x, y) => (x.imageId < y.imageId ? -1 : x.imageId > y.imageId ? 1 : 0));
     clusters.push({
-      id: clusterId(snapshot.userId, smallest),
+      id: clusterId(snapshot.userId, images[0].imageId),
       size: images.length,
       band: cluster.band,
       minSimilarity: round(cluster.minSimilarity),
@@ -80,6 +81,8 @@ export function clustersView(snapshot: UserSnapshot, params: { threshold: number
       images,
     });
   }
+  // Largest first, then by smallest image id.
+  clusters.sort((x, y) => y.size - x.size || (x.images[0].imageId < y.images[0].imageId ? -1 : 1));
   return {
     userId: snapshot.userId,
     model: snapshot.model || model.id,
