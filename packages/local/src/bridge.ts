@@ -1,5 +1,5 @@
 import { SendMessageCommand, type SQSClient } from "@aws-sdk/client-sqs";
-import { s3EventMessage } from "@photo-clusters/core/s3-event";
+import { type ObjectChange, s3EventMessage } from "@photo-clusters/core/s3-event";
 import type { buildApp } from "fauxqs";
 
 /**
@@ -7,15 +7,6 @@ import type { buildApp } from "fauxqs";
  * writes and deletes on the wire and sends the queue the same event JSON S3 would: URL-encoded
  * key, eTag, size and a sequencer that grows with every change.
  */
-export interface ObservedChange {
-  kind: "put" | "delete";
-  bucket: string;
-  key: string;
-  etag?: string;
-  size?: number;
-  sequencer: string;
-  eventName: string;
-}
 
 let last = 0n;
 /** Strictly increasing hex, like S3's per-key sequencer (ours is global, which is stronger). */
@@ -25,7 +16,7 @@ export function nextSequencer(): string {
   return last.toString(16).toUpperCase().padStart(16, "0");
 }
 
-export function observeObjectChanges(app: ReturnType<typeof buildApp>, bucket: string, onChange: (change: ObservedChange) => void): void {
+export function observeObjectChanges(app: ReturnType<typeof buildApp>, bucket: string, onChange: (change: ObjectChange) => void): void {
   type Request = { method: string; url: string; headers: Record<string, string | string[] | undefined> };
   type Reply = { statusCode: number; getHeader(name: string): unknown };
   app.addHook("onResponse", (request: Request, reply: Reply, done: () => void) => {
@@ -50,8 +41,8 @@ export function observeObjectChanges(app: ReturnType<typeof buildApp>, bucket: s
 }
 
 /** Sends each change to the queue as an S3 notification. */
-export function notificationSender(sqs: SQSClient, queueUrl: string, onError: (error: unknown, change: ObservedChange) => void) {
-  return (change: ObservedChange) => {
+export function notificationSender(sqs: SQSClient, queueUrl: string, onError: (error: unknown, change: ObjectChange) => void) {
+  return (change: ObjectChange) => {
     sqs.send(new SendMessageCommand({ QueueUrl: queueUrl, MessageBody: s3EventMessage(change) })).catch((error) => onError(error, change));
   };
 }

@@ -1,7 +1,8 @@
 import { buildApp } from "fauxqs";
 import { CreateBucketCommand, S3Client } from "@aws-sdk/client-s3";
 import { CreateQueueCommand, GetQueueAttributesCommand, SQSClient } from "@aws-sdk/client-sqs";
-import { observeObjectChanges, type ObservedChange } from "./bridge.ts";
+import type { ObjectChange } from "@photo-clusters/core/s3-event";
+import { observeObjectChanges } from "./bridge.ts";
 
 /** Credentials the emulator accepts; any will do, the real SDK clients just need some. */
 export const LOCAL_CREDENTIALS = { accessKeyId: "local", secretAccessKey: "local" };
@@ -15,7 +16,7 @@ export interface EmulatorOptions {
   delaySeconds: number;
   visibilityTimeoutSeconds: number;
   maxReceiveCount: number;
-  onObjectChange(change: ObservedChange): void;
+  onObjectChange(change: ObjectChange): void;
 }
 
 export interface Emulator {

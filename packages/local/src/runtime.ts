@@ -8,7 +8,8 @@ import { type ModelDescriptor } from "@photo-clusters/core/models";
 import { openStore, type EmbeddingStore } from "@photo-clusters/core/store/index";
 import { createApiApp } from "@photo-clusters/functions/api/app";
 import { createDevAuth, type DevAuth } from "@photo-clusters/functions/api/dev-auth";
-import { notificationSender, type ObservedChange } from "./bridge.ts";
+import type { ObjectChange } from "@photo-clusters/core/s3-event";
+import { notificationSender } from "./bridge.ts";
 import { startEmulator, type Emulator } from "./emulator.ts";
 import { localPollerHandler } from "./local-poller.ts";
 import { startModelServerProcess } from "./model-server-process.ts";
@@ -58,7 +59,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
     const modelServer = await startModelServerProcess({ port: await claimPort(0, "model server port"), modelPath: options.modelPath, model, logger: logger.child({ component: "model-server" }) });
     stops.push(() => modelServer.close());
 
-    let send: (change: ObservedChange) => void = () => {};
+    let send: (change: ObjectChange) => void = () => {};
     const emulator = await startEmulator({
       port: emulatorPort,
       bucket: LOCAL_BUCKET,
