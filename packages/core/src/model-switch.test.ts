@@ -29,19 +29,19 @@ describe("switching the configured model", () => {
     // Act / Assess: while re-embedding, each answer is all old-model
     for (const [i, id] of ["a", "b"].entries()) {
       await put(after, id, i);
-      const snapshot = await servingSnapshot("u", after, before);
+      const snapshot = await servingSnapshot("u", after.read, before.read);
       expect(snapshot.model).toBe(oldModel.id);
       expect(snapshot.images.map((x) => x.imageId)).toEqual(["a", "b", "c"]);
       expect(snapshot.vectors.length).toBe(3 * oldModel.dimension);
     }
     await put(after, "c", 2);
-    const switched = await servingSnapshot("u", after, before);
+    const switched = await servingSnapshot("u", after.read, before.read);
     expect(switched.model).toBe(upgraded.id);
     expect(switched.vectors.length).toBe(3 * upgraded.dimension);
   });
 
   it("serves the new model at once for a user the previous model never saw", async () => {
     await put(after, "z", 1);
-    expect((await servingSnapshot("u", after, before)).model).toBe(upgraded.id);
+    expect((await servingSnapshot("u", after.read, before.read)).model).toBe(upgraded.id);
   });
 });

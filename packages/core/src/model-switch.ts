@@ -1,14 +1,16 @@
-import type { EmbeddingStore, Snapshot } from "./store/index.ts";
+import type { Snapshot } from "./store/index.ts";
+
+type Read = (userId: string) => Promise<Snapshot>;
 
 /**
  * After the configured model changes, a user's photos are re-embedded in the background. Until the
  * new model's set covers every photo the previous model knew, the previous model keeps answering;
  * then the new one does. An answer always comes from one model's snapshot, never a mix.
  */
-export async function servingSnapshot(userId: string, current: EmbeddingStore, previous?: EmbeddingStore): Promise<Snapshot> {
-  const now = await current.read(userId);
+export async function servingSnapshot(userId: string, current: Read, previous?: Read): Promise<Snapshot> {
+  const now = await current(userId);
   if (!previous) return now;
-  const before = await previous.read(userId);
+  const before = await previous(userId);
   const have = new Set(now.images.map((i) => i.key));
   return before.images.every((i) => have.has(i.key)) ? now : before;
 }

@@ -9,16 +9,17 @@ import { openStore } from "@photo-clusters/core/store/index";
 import { handle } from "hono/aws-lambda";
 import { createApiApp } from "./api/app.ts";
 import { createJwtVerifier } from "./api/auth.ts";
+import { cachedReader } from "./api/snapshot-cache.ts";
 import { apiConfig } from "./config.ts";
 
 const cfg = apiConfig();
 const logger = jsonLogger({ service: "api" });
-const open = (model: typeof cfg.model) => openStore({ root: cfg.dataDir, model, logger: logger.child({ component: "store" }) });
-const store = open(cfg.model);
-const previous = cfg.previousModel && open(cfg.previousModel);
+const reader = (model: typeof cfg.model) => cachedReader(openStore({ root: cfg.dataDir, model, logger: logger.child({ component: "store" }) }), cfg.dataDir);
+const current = reader(cfg.model);
+const previous = cfg.previousModel && reader(cfg.previousModel);
 
 export const app = createApiApp({
-  readUser: (userId) => servingSnapshot(userId, store, previous),
+  readUser: (userId) => servingSnapshot(userId, current, previous),
   verifyToken: createJwtVerifier(cfg.auth),
   model: cfg.model,
   logger,

@@ -7,6 +7,7 @@ import type { Logger } from "@photo-clusters/core/logger";
 import { type ModelDescriptor } from "@photo-clusters/core/models";
 import { openStore, type EmbeddingStore } from "@photo-clusters/core/store/index";
 import { createApiApp } from "@photo-clusters/functions/api/app";
+import { cachedReader } from "@photo-clusters/functions/api/snapshot-cache";
 import { createDevAuth, type DevAuth } from "@photo-clusters/functions/api/dev-auth";
 import type { ObjectChange } from "@photo-clusters/core/s3-event";
 import { notificationSender } from "./bridge.ts";
@@ -97,7 +98,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
         }
       },
     }));
-    app.route("/", createApiApp({ readUser: (userId) => store.read(userId), verifyToken: auth.verifyToken, model, logger: logger.child({ component: "api" }) }));
+    app.route("/", createApiApp({ readUser: cachedReader(store, dataDir), verifyToken: auth.verifyToken, model, logger: logger.child({ component: "api" }) }));
     const server = await listen(app, apiPort);
     stops.push(() => new Promise<void>((r) => server.close(() => r())));
 

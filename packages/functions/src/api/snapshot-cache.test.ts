@@ -1,0 +1,44 @@
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { mobilenetV2Int8, type ModelDescriptor } from "@photo-clusters/core/models";
+import { openStore } from "@photo-clusters/core/store/index";
+import { afterEach, describe, expect, it } from "vitest";
+import { cachedReader } from "./snapshot-cache.ts";
+
+const model: ModelDescriptor = { ...mobilenetV2Int8, id: "tiny-4", dimension: 4 };
+const put = (id: string, sequencer: string, v: number[]) => ({ kind: "put" as const, key: `users/u/${id}.jpg`, imageId: id, etag: `${id}${sequencer}`, sequencer, vector: Float32Array.from(v) });
+
+describe("cachedReader", () => {
+  let root: string;
+  afterEach(() => rm(root, { recursive: true, force: true }));
+
+  it("reuses a snapshot until the user's files change, then reads the new one", async () => {
+    // Prepare
+    root = await mkdtemp(join(tmpdir(), "snapshot-cache-"));
+    const store = openStore({ root, model });
+    const read = cachedReader(store, root);
+    await store.write("u", [put("a", "01", [1, 0, 0, 0])]);
+    // Act
+    const first = await read("u");
+    const again = await read("u");
+    await store.write("u", [put("b", "02", [0, 1, 0, 0])]);
+    const afterAppend = await read("u");
+    await store.compact("u");
+    const afterCompaction = await read("u");
+    // Assess
+    expect(again).toBe(first);
+    expect(afterAppend.images.map((i) => i.imageId)).toEqual(["a", "b"]);
+    expect(afterCompaction.images.map((i) => i.imageId)).toEqual(["a", "b"]);
+    expect(afterCompaction).not.toBe(afterAppend);
+  });
+
+  it("answers a user without files with an empty snapshot, and picks up their first photo", async () => {
+    root = await mkdtemp(join(tmpdir(), "snapshot-cache-"));
+    const store = openStore({ root, model });
+    const read = cachedReader(store, root);
+    expect((await read("u")).images).toEqual([]);
+    await store.write("u", [put("a", "01", [1, 0, 0, 0])]);
+    expect((await read("u")).images.map((i) => i.imageId)).toEqual(["a"]);
+  });
+});
