@@ -5,7 +5,7 @@
  * Rows are zero-padded to a multiple of 4·UNROLL floats (8·UNROLL int16), so the inner loop has no tail. Each dot is
  * accumulated in four f32 lanes (lane l takes k ≡ l mod 4, in order) and reduced as
  * (l0 + l1) + (l2 + l3); `dotF32` in dot.ts reproduces this bit for bit in plain JavaScript,
- * so the stored graph (built with dotAgainstAll) and the exact path agree to the last bit.
+ * so the stored graph (built with dotAll, see KernelMatrix in dot.ts) and the exact path agree to the last bit.
  *
  * `blockI16` does the same on int16-quantised rows with i32x4.dot_i16x8_s (8 products per
  * instruction, twice the f32 rate), exactly in int32: edgesAbove uses it to screen pairs with a
@@ -15,11 +15,19 @@ import { encodeModule, f32, i32, op, v128, type Bytes } from "./wasm-encoder.ts"
 
 // Parameters, then locals, by index.
 const [A, NA, B, NB, DP, OUT, STRIDE] = [0, 1, 2, 3, 4, 5, 6];
-const [I, J, K, ROW, A0, A1, B0, B1, B2, B3, O0, O1] = [7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18];
-const ACC = 19; // 8 accumulators: ACC + 4*r + c for A row r (0..1), B row c (0..3)
-const VA0 = 27;
-const VA1 = 28;
-const VB = 29;
+const [I, J, K, ROW] = [7, 8, 9, 10];
+
+/** Local indexes of a block kernel with an RA×RB register tile. */
+function blockLocals(ra: number, rb: number) {
+  const ar = 11; // A row addresses (ra), B row addresses (rb), output row addresses (ra), P (ra + rb)
+  const br = ar + ra;
+  const or = br + rb;
+  const p = or + ra;
+  const acc = p + ra + rb; // ra·rb accumulators, then ra A vectors, one B vector
+  const va = acc + ra * rb;
+  const vb = va + ra;
+  return { ar, br, or, p, acc, va, vb, locals: [[acc - 7, i32], [ra * rb + ra + 1, v128]] as Array<[number, number]> };
+}
 
 interface Flavour {
   /** log2 of the element size in bytes. */
@@ -57,51 +65,49 @@ const set = (local: number, ...expr: Bytes[]): Bytes[] => [...expr, op.localSet(
 const add = (a: Bytes, b: Bytes): Bytes[] => [a, b, op.i32Add];
 const get = op.localGet;
 
-/** Row addresses of one inner step: A0, A1, B0..B3 plus K. */
-const P = 30;
 /** Vectors per row consumed by one inner step (the loop advances K by 16·UNROLL bytes). */
 export const UNROLL = 2;
+/** The int16 kernel's register tile: RA rows of A by RB rows of B. */
+export const RA = 2;
+export const RB = 4;
 
-function microStep(f: Flavour): Bytes[] {
+function microStep(f: Flavour, ra: number, rb: number): Bytes[] {
+  const L = blockLocals(ra, rb);
   const steps: Bytes[] = [];
-  [A0, A1, B0, B1, B2, B3].forEach((row, r) => steps.push(...set(P + r, ...add(get(row), get(K)))));
+  for (let r = 0; r < ra; r++) steps.push(...set(L.p + r, ...add(get(L.ar + r), get(K))));
+  for (let c = 0; c < rb; c++) steps.push(...set(L.p + ra + c, ...add(get(L.br + c), get(K))));
   for (let u = 0; u < UNROLL; u++) {
-    steps.push(...set(VA0, get(P), op.v128Load(16 * u)), ...set(VA1, get(P + 1), op.v128Load(16 * u)));
-    for (let c = 0; c < 4; c++) {
-      steps.push(...set(VB, get(P + 2 + c), op.v128Load(16 * u)));
-      for (const [r, va] of [[0, VA0], [1, VA1]] as const) {
-        const acc = ACC + 4 * r + c;
-        steps.push(get(acc), get(va), get(VB), f.mulAdd[0], f.mulAdd[1], op.localSet(acc));
+    for (let r = 0; r < ra; r++) steps.push(...set(L.va + r, get(L.p + r), op.v128Load(16 * u)));
+    for (let c = 0; c < rb; c++) {
+      steps.push(...set(L.vb, get(L.p + ra + c), op.v128Load(16 * u)));
+      for (let r = 0; r < ra; r++) {
+        const acc = L.acc + rb * r + c;
+        steps.push(get(acc), get(L.va + r), get(L.vb), f.mulAdd[0], f.mulAdd[1], op.localSet(acc));
       }
     }
   }
   return steps;
 }
 
-function blockBody(f: Flavour): Bytes[] {
+function blockBody(f: Flavour, ra: number, rb: number): Bytes[] {
+  const L = blockLocals(ra, rb);
   const body: Bytes[] = [...set(ROW, get(DP), op.i32Const(f.shift), op.i32Shl)];
-  const perJ: Bytes[] = [
-    ...set(B0, get(B), get(J), get(ROW), op.i32Mul, op.i32Add),
-    ...set(B1, ...add(get(B0), get(ROW))),
-    ...set(B2, ...add(get(B1), get(ROW))),
-    ...set(B3, ...add(get(B2), get(ROW))),
-    ...Array.from({ length: 8 }, (_, a) => set(ACC + a, op.v128Const0)).flat(),
+  const perJ: Bytes[] = [...set(L.br, get(B), get(J), get(ROW), op.i32Mul, op.i32Add)];
+  for (let c = 1; c < rb; c++) perJ.push(...set(L.br + c, ...add(get(L.br + c - 1), get(ROW))));
+  for (let a = 0; a < ra * rb; a++) perJ.push(...set(L.acc + a, op.v128Const0));
+  perJ.push(
     ...set(K, op.i32Const(0)),
-    ...whileLt(K, ROW, [...microStep(f), ...set(K, ...add(get(K), op.i32Const(16 * UNROLL)))]),
-    ...set(O0, get(OUT), get(I), get(STRIDE), op.i32Mul, get(J), op.i32Add, op.i32Const(2), op.i32Shl, op.i32Add),
-    ...set(O1, get(O0), get(STRIDE), op.i32Const(2), op.i32Shl, op.i32Add),
-  ];
-  for (const [r, o] of [[0, O0], [1, O1]] as const) {
-    for (let c = 0; c < 4; c++) perJ.push(get(o), ...f.reduce(ACC + 4 * r + c), f.store(4 * c));
+    ...whileLt(K, ROW, [...microStep(f, ra, rb), ...set(K, ...add(get(K), op.i32Const(16 * UNROLL)))]),
+    ...set(L.or, get(OUT), get(I), get(STRIDE), op.i32Mul, get(J), op.i32Add, op.i32Const(2), op.i32Shl, op.i32Add),
+  );
+  for (let r = 1; r < ra; r++) perJ.push(...set(L.or + r, get(L.or + r - 1), get(STRIDE), op.i32Const(2), op.i32Shl, op.i32Add));
+  for (let r = 0; r < ra; r++) {
+    for (let c = 0; c < rb; c++) perJ.push(get(L.or + r), ...f.reduce(L.acc + rb * r + c), f.store(4 * c));
   }
-  perJ.push(...set(J, ...add(get(J), op.i32Const(4))));
-  const perI: Bytes[] = [
-    ...set(A0, get(A), get(I), get(ROW), op.i32Mul, op.i32Add),
-    ...set(A1, ...add(get(A0), get(ROW))),
-    ...set(J, op.i32Const(0)),
-    ...whileLt(J, NB, perJ),
-    ...set(I, ...add(get(I), op.i32Const(2))),
-  ];
+  perJ.push(...set(J, ...add(get(J), op.i32Const(rb))));
+  const perI: Bytes[] = [...set(L.ar, get(A), get(I), get(ROW), op.i32Mul, op.i32Add)];
+  for (let r = 1; r < ra; r++) perI.push(...set(L.ar + r, ...add(get(L.ar + r - 1), get(ROW))));
+  perI.push(...set(J, op.i32Const(0)), ...whileLt(J, NB, perJ), ...set(I, ...add(get(I), op.i32Const(ra))));
   body.push(...set(I, op.i32Const(0)), ...whileLt(I, NA, perI));
   return body;
 }
@@ -175,21 +181,47 @@ function dotRowBody(): Bytes[] {
   ];
 }
 
+/**
+ * dotAll(rows, n, rowBytes, q, out): out[r] = <row r, q> for r < n (a multiple of 4), rows at
+ * `rows` with stride and length rowBytes (a multiple of 16). Four rows at a time, each with its own
+ * accumulator rounded exactly as dotRow rounds it.
+ */
+function dotAllBody(): Bytes[] {
+  const [ROWS, N, RB, Q, OUT, R, K, P0, END] = [0, 1, 2, 3, 4, 5, 6, 7, 8];
+  const ACC = 9; // four accumulators, then the query vector
+  const VQ = 13;
+  const step: Bytes[] = [...set(VQ, ...add(get(Q), get(K)), op.v128Load())];
+  for (let i = 0; i < 4; i++) {
+    // row i of the four: P0 + i·rowBytes + K
+    const addr: Bytes[] = i === 0 ? add(get(P0), get(K)) : [get(P0), get(RB), op.i32Const(i), op.i32Mul, op.i32Add, get(K), op.i32Add];
+    step.push(...set(ACC + i, get(ACC + i), ...addr, op.v128Load(), get(VQ), op.f32x4Mul, op.f32x4Add));
+  }
+  const perRow: Bytes[] = [
+    ...set(P0, get(ROWS), get(R), get(RB), op.i32Mul, op.i32Add),
+    ...[0, 1, 2, 3].flatMap((i) => set(ACC + i, op.v128Const0)),
+    ...set(K, op.i32Const(0)),
+    ...whileLt(K, RB, [...step, ...set(K, ...add(get(K), op.i32Const(16)))]),
+  ];
+  for (let i = 0; i < 4; i++) perRow.push(get(OUT), get(R), op.i32Const(2), op.i32Shl, op.i32Add, ...F32.reduce(ACC + i), op.f32Store(4 * i));
+  perRow.push(...set(R, ...add(get(R), op.i32Const(4))));
+  return [...set(END, get(N)), ...set(R, op.i32Const(0)), ...whileLt(R, END, perRow)];
+}
+
 /** Largest shared memory, in 64 KB pages (1 GB). */
 const SHARED_MAX_PAGES = 16384;
 
 /** The module's bytes (about 2.4 KB), for a private or a shared memory. */
-export function kernelBytes(shared = false): Uint8Array {
+export function kernelBytes(shared = false, ra = RA, rb = RB): Uint8Array {
   const params = [i32, i32, i32, i32, i32, i32, i32];
-  const locals: Array<[number, number]> = [[12, i32], [11, v128], [6, i32]];
   return encodeModule(
     [
-      { name: "block", params, results: [], locals, body: blockBody(F32) },
-      { name: "blockI16", params, results: [], locals, body: blockBody(I16) },
+      { name: "block", params, results: [], locals: blockLocals(2, 4).locals, body: blockBody(F32, 2, 4) },
+      { name: "blockI16", params, results: [], locals: blockLocals(ra, rb).locals, body: blockBody(I16, ra, rb) },
       { name: "maxAbs", params: [i32, i32], results: [f32], locals: [[1, i32], [1, v128]], body: maxAbsBody() },
       { name: "quantizeRow", params: [i32, i32, i32, f32], results: [i32], locals: [[1, i32], [3, v128]], body: quantizeBody() },
       { name: "scanGe", params: [i32, i32, i32, i32], results: [i32], locals: [[1, v128]], body: scanBody() },
       { name: "dotRow", params: [i32, i32, i32], results: [f32], locals: [[1, i32], [1, v128]], body: dotRowBody() },
+      { name: "dotAll", params: [i32, i32, i32, i32, i32], results: [], locals: [[4, i32], [5, v128]], body: dotAllBody() },
     ],
     shared ? { sharedMaxPages: SHARED_MAX_PAGES } : {},
   );
@@ -226,6 +258,8 @@ export interface Kernel {
   scanGe(ptr: number, from: number, to: number, t: number): number;
   /** <row at a, row at b> over `bytes` bytes (a multiple of 16), bit-identical to `block` and dotF32. */
   dotRow(a: number, b: number, bytes: number): number;
+  /** out[r] = <row r, q> for r < n (a multiple of 4), rows at `rows` with stride and length rowBytes (a multiple of 16); byte offsets; each value as dotRow gives it. */
+  dotAll(rows: number, n: number, rowBytes: number, q: number, out: number): void;
   /** Grows the memory to hold at least `bytes`; views on `memory.buffer` must be re-taken after. */
   reserve(bytes: number): void;
 }
@@ -256,6 +290,7 @@ export function createKernel(memory?: WasmMemory): Kernel {
     quantizeRow: instance.exports.quantizeRow as Kernel["quantizeRow"],
     scanGe: instance.exports.scanGe as Kernel["scanGe"],
     dotRow: instance.exports.dotRow as Kernel["dotRow"],
+    dotAll: instance.exports.dotAll as Kernel["dotAll"],
     reserve(needed) {
       const have = memory.buffer.byteLength;
       if (needed > have) memory.grow(Math.ceil((needed - have) / 65536));

@@ -4,6 +4,7 @@
  * says which log record each row came from). Built once from the log, then kept in step with every
  * record appended, so an append costs O(n·d) for the graph rather than a re-read of the file.
  */
+import { KernelMatrix } from "../similarity/dot.ts";
 import type { RecordView } from "./record-codec.ts";
 import { copyVector } from "./record-codec.ts";
 
@@ -28,7 +29,8 @@ export interface AppliedRecord {
 
 export class LiveSet {
   readonly keys = new Map<string, KeyState>();
-  matrix: Float32Array;
+  /** The live rows, in a WASM kernel's memory (see KernelMatrix). */
+  private readonly rows: KernelMatrix;
   slotOrdinal: Int32Array;
   readonly slotKey: string[] = [];
   /** Live rows. */
@@ -39,7 +41,7 @@ export class LiveSet {
   crcs: Uint32Array;
 
   constructor(readonly dimension: number, capacity = 64) {
-    this.matrix = new Float32Array(capacity * dimension);
+    this.rows = new KernelMatrix(dimension, capacity);
     this.slotOrdinal = new Int32Array(capacity);
     this.crcs = new Uint32Array(Math.max(capacity, 64));
   }
@@ -79,6 +81,16 @@ export class LiveSet {
     return slot;
   }
 
+  /** The row-major matrix of live rows (slot·dimension): a view, valid until the next put. */
+  get matrix(): Float32Array {
+    return this.rows.rows;
+  }
+
+  /** out[s] = similarity of row `slot` to row s, for every live row s; as dotF32 computes it. */
+  scoresOf(slot: number, out: Float32Array): Float32Array {
+    return this.rows.dotRowAgainstAll(slot, this.n, out);
+  }
+
   row(slot: number): Float32Array {
     return this.matrix.subarray(slot * this.dimension, (slot + 1) * this.dimension);
   }
@@ -88,9 +100,7 @@ export class LiveSet {
     if (slot === this.slotOrdinal.length) {
       const capacity = slot * 2;
       this.slotOrdinal = grow(this.slotOrdinal, capacity);
-      const matrix = new Float32Array(capacity * this.dimension);
-      matrix.set(this.matrix);
-      this.matrix = matrix;
+      this.rows.ensureRows(capacity);
     }
     this.slotOrdinal[slot] = ordinal;
     this.slotKey[slot] = key;

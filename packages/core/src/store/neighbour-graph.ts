@@ -3,7 +3,6 @@
  * vectors) is at least the model's floor. A cluster query at or above the floor walks these edges
  * instead of comparing all pairs.
  */
-import { dotAgainstAll } from "../similarity/dot.ts";
 import { EdgeList } from "./edge-list.ts";
 import type { LiveSet } from "./live-set.ts";
 
@@ -36,7 +35,7 @@ export async function addEdgesFrom(live: LiveSet, fromOrdinal: number, floor: nu
 function edgesOfRow(live: LiveSet, slot: number, floor: number, edges: EdgeList, scores: Float32Array): void {
   const n = live.n;
   const ordinal = live.slotOrdinal[slot];
-  dotAgainstAll(live.matrix, n, live.dimension, live.row(slot), scores);
+  live.scoresOf(slot, scores);
   const ordinals = live.slotOrdinal;
   for (let j = 0; j < n; j++) {
     if (scores[j] >= floor && ordinals[j] < ordinal) edges.push(ordinals[j], ordinal, scores[j]);
