@@ -2,7 +2,7 @@ import sharp from "sharp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { mobilenetV2Int8 } from "@photo-clusters/core/models";
 import { createEmbedder, l2NormaliseRows, type Embedder } from "./embedder.ts";
-import { ModelFileError } from "./errors.ts";
+import { InferenceError, ModelFileError } from "./errors.ts";
 import { cosine, groups, MODEL_PATH, photo, rotatedCopy } from "./testing.ts";
 
 let embedder: Embedder;
@@ -107,5 +107,42 @@ describe("l2NormaliseRows", () => {
   it("leaves an all-zero row at zero instead of NaN", () => {
     const rows = l2NormaliseRows(new Float32Array([3, 4, 0, 0]), 2);
     expect(Array.from(rows)).toEqual([0.6000000238418579, 0.800000011920929, 0, 0]);
+  });
+});
+
+describe("createEmbedder with inference on a worker thread", () => {
+  it("gives concurrent requests their own image's vector, as the inline session does", async () => {
+    // Prepare
+    const worker = await createEmbedder({ modelPath: MODEL_PATH, model: mobilenetV2Int8, inference: "worker", maxBatch: 4 });
+    const files = groups().slice(0, 10).map((r) => r.file);
+    try {
+      // Act: ten at once, so the worker coalesces them into batches of up to four
+      const vectors = await Promise.all(files.map((f) => worker.embed(photo(f))));
+      // Assess
+      for (const [i, f] of files.entries()) {
+        expect(vectors[i]!.length).toBe(1280);
+        expect(cosine(vectors[i]!, await embedder.embed(photo(f)))).toBeGreaterThan(0.9999);
+      }
+    } finally {
+      await worker.close();
+    }
+  });
+
+  it("leaves the caller's tensors intact and refuses work once closed", async () => {
+    // Prepare
+    const worker = await createEmbedder({ modelPath: MODEL_PATH, model: mobilenetV2Int8, inference: "worker" });
+    const tensor = await worker.preprocess(photo(FILE));
+    // Act
+    const rows = await worker.embedTensors(tensor, 1);
+    await worker.close();
+    // Assess
+    expect(tensor.length).toBe(3 * 224 * 224);
+    expect(cosine(rows, await embedder.embedTensors(tensor, 1))).toBeGreaterThan(0.9999);
+    await expect(worker.embed(photo(FILE))).rejects.toThrow(InferenceError);
+  });
+
+  it("fails to load a file that is not the model, with a ModelFileError", async () => {
+    const wrong = { ...mobilenetV2Int8, input: { ...mobilenetV2Int8.input, name: "not-the-input" } };
+    await expect(createEmbedder({ modelPath: MODEL_PATH, model: wrong, inference: "worker" })).rejects.toThrow(ModelFileError);
   });
 });

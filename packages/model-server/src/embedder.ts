@@ -3,6 +3,8 @@
  * exposed as a graph output, plus sharp preprocessing. Vectors come out L2-normalised.
  */
 import { readFile } from "node:fs/promises";
+import { createRequire } from "node:module";
+import { Worker } from "node:worker_threads";
 import ort from "onnxruntime-node";
 import type { ModelDescriptor } from "@photo-clusters/core/models";
 import { InferenceError, ModelFileError } from "./errors.ts";
@@ -15,6 +17,15 @@ export interface EmbedderOptions {
   /** onnxruntime intraOpNumThreads. 1 by default: on a shared 2-core machine one thread is faster (PROVENANCE timings). */
   threads?: number;
   limits?: Partial<ImageLimits>;
+  /**
+   * "inline" (default): `session.run` on the calling thread, which blocks its event loop while
+   * it computes. "worker": the session runs on a worker thread, so HTTP and preprocessing keep
+   * flowing, and requests that arrive while it is busy are coalesced into one run (see
+   * `maxBatch`). A lone request is never held back: there is no batching window.
+   */
+  inference?: "inline" | "worker";
+  /** Largest batch the worker coalesces from concurrent `embed` calls (default 8). */
+  maxBatch?: number;
 }
 
 export interface Embedder {
@@ -44,13 +55,15 @@ export function l2NormaliseRows(rows: Float32Array, d: number): Float32Array {
   return rows;
 }
 
-/** The feature tensor → n×d floats: mean over H×W for NCHW maps, a copy for NC / NC11. */
-export function poolFeatures(data: Float32Array, dims: readonly number[], model: ModelDescriptor): Float32Array {
+/**
+ * The feature tensor → n×d floats: mean over H×W when `meanSpatial`, a copy otherwise. Self-contained
+ * (no imports, plain JavaScript once stripped): the inference worker runs its source text.
+ */
+export function featureRows(data: Float32Array, dims: readonly number[], d: number, meanSpatial: boolean): Float32Array {
   const n = dims[0]!;
-  const d = model.dimension;
-  if (dims[1] !== d) throw new InferenceError(`feature tensor has ${dims[1]} channels; ${model.id} has dimension ${d}`);
-  const spatial = model.feature.shape === "NCHW-mean" ? dims.slice(2).reduce((a, b) => a * b, 1) : 1;
-  if (data.length !== n * d * spatial) throw new InferenceError(`feature tensor of dims [${dims}] holds ${data.length} values`);
+  if (dims[1] !== d) throw new Error(`feature tensor has ${dims[1]} channels; the model has dimension ${d}`);
+  const spatial = meanSpatial ? dims.slice(2).reduce((a, b) => a * b, 1) : 1;
+  if (data.length !== n * d * spatial) throw new Error(`feature tensor of dims [${dims}] holds ${data.length} values`);
   if (spatial === 1) return data.slice();
   const out = new Float32Array(n * d);
   for (let row = 0; row < n * d; row++) {
@@ -62,49 +75,42 @@ export function poolFeatures(data: Float32Array, dims: readonly number[], model:
   return out;
 }
 
+/** The feature tensor → n×d floats: mean over H×W for NCHW maps, a copy for NC / NC11. */
+export function poolFeatures(data: Float32Array, dims: readonly number[], model: ModelDescriptor): Float32Array {
+  try {
+    return featureRows(data, dims, model.dimension, model.feature.shape === "NCHW-mean");
+  } catch (cause) {
+    throw new InferenceError(`${model.id}: ${(cause as Error).message}`, cause);
+  }
+}
+
 export async function createEmbedder(options: EmbedderOptions): Promise<Embedder> {
   const { model, modelPath } = options;
   const limits: ImageLimits = { ...DEFAULT_LIMITS, ...options.limits };
-  const threads = options.threads ?? 1;
   const p = model.input.preprocessing;
   const inputLength = 3 * p.size * p.size;
+  const sessionOptions: ort.InferenceSession.SessionOptions = {
+    intraOpNumThreads: options.threads ?? 1,
+    interOpNumThreads: 1,
+    executionMode: "sequential",
+    graphOptimizationLevel: "all",
+  };
 
-  let session: ort.InferenceSession;
+  let patched: Uint8Array;
   try {
-    const bytes = await readFile(modelPath);
-    const patched = exposeTensor(bytes, model.feature.tensor);
-    session = await ort.InferenceSession.create(patched, {
-      intraOpNumThreads: threads,
-      interOpNumThreads: 1,
-      executionMode: "sequential",
-      graphOptimizationLevel: "all",
-    });
+    patched = exposeTensor(await readFile(modelPath), model.feature.tensor);
   } catch (cause) {
-    const reason = cause instanceof Error ? cause.message : String(cause);
-    throw new ModelFileError(`cannot load ${model.id} from ${modelPath}: ${reason}`, cause);
+    throw new ModelFileError(`cannot load ${model.id} from ${modelPath}: ${cause instanceof Error ? cause.message : String(cause)}`, cause);
   }
-  if (!session.inputNames.includes(model.input.name) || !session.outputNames.includes(model.feature.tensor)) {
-    await session.release();
-    throw new ModelFileError(
-      `${modelPath} does not look like ${model.id}: inputs [${session.inputNames}], outputs [${session.outputNames}]`,
-    );
-  }
+  const runner = options.inference === "worker"
+    ? await workerRunner(patched, sessionOptions, options)
+    : await inlineRunner(patched, sessionOptions, options);
 
   async function embedTensors(batch: Float32Array, count: number): Promise<Float32Array> {
     if (count < 1 || batch.length !== count * inputLength) {
       throw new InferenceError(`expected ${count}×${inputLength} input values, got ${batch.length}`);
     }
-    const input = new ort.Tensor("float32", batch, [count, 3, p.size, p.size]);
-    let result: ort.InferenceSession.OnnxValueMapType;
-    try {
-      result = await session.run({ [model.input.name]: input }, [model.feature.tensor]);
-    } catch (cause) {
-      throw new InferenceError(`onnxruntime failed on a batch of ${count}`, cause);
-    }
-    const feature = result[model.feature.tensor] as ort.Tensor;
-    const pooled = poolFeatures(feature.data as Float32Array, feature.dims, model);
-    feature.dispose();
-    return l2NormaliseRows(pooled, model.dimension);
+    return runner.run(batch, count);
   }
 
   async function prep(bytes: Uint8Array, contentType?: string): Promise<Float32Array> {
@@ -118,10 +124,205 @@ export async function createEmbedder(options: EmbedderOptions): Promise<Embedder
     preprocess: prep,
     embedTensors,
     async embed(bytes, contentType) {
-      return embedTensors(await prep(bytes, contentType), 1);
+      return runner.run(await prep(bytes, contentType), 1, true);
+    },
+    close: runner.close,
+  };
+}
+
+/** `count` input tensors laid end to end → count unit-norm rows. */
+interface Runner {
+  /** `owned`: the caller gives `batch` away (it may be detached). */
+  run(batch: Float32Array, count: number, owned?: boolean): Promise<Float32Array>;
+  close(): Promise<void>;
+}
+
+function checkNames(inputNames: readonly string[], outputNames: readonly string[], options: EmbedderOptions): void {
+  const { model, modelPath } = options;
+  if (!inputNames.includes(model.input.name) || !outputNames.includes(model.feature.tensor)) {
+    throw new ModelFileError(`${modelPath} does not look like ${model.id}: inputs [${inputNames}], outputs [${outputNames}]`);
+  }
+}
+
+async function inlineRunner(patched: Uint8Array, sessionOptions: ort.InferenceSession.SessionOptions, options: EmbedderOptions): Promise<Runner> {
+  const { model, modelPath } = options;
+  const size = model.input.preprocessing.size;
+  let session: ort.InferenceSession;
+  try {
+    session = await ort.InferenceSession.create(patched, sessionOptions);
+  } catch (cause) {
+    throw new ModelFileError(`cannot load ${model.id} from ${modelPath}: ${cause instanceof Error ? cause.message : String(cause)}`, cause);
+  }
+  try {
+    checkNames(session.inputNames, session.outputNames, options);
+  } catch (error) {
+    await session.release();
+    throw error;
+  }
+  return {
+    async run(batch, count) {
+      const input = new ort.Tensor("float32", batch, [count, 3, size, size]);
+      let result: ort.InferenceSession.OnnxValueMapType;
+      try {
+        result = await session.run({ [model.input.name]: input }, [model.feature.tensor]);
+      } catch (cause) {
+        throw new InferenceError(`onnxruntime failed on a batch of ${count}`, cause);
+      }
+      const feature = result[model.feature.tensor] as ort.Tensor;
+      const pooled = poolFeatures(feature.data as Float32Array, feature.dims, model);
+      feature.dispose();
+      return l2NormaliseRows(pooled, model.dimension);
+    },
+    close: () => session.release(),
+  };
+}
+
+/**
+ * The worker's source: plain JavaScript (featureRows and l2NormaliseRows are shipped as their
+ * source text), so it needs no loader hooks and no separate file in the bundle. It runs one batch
+ * at a time: a message is a list of input tensors, the reply their unit-norm rows.
+ */
+const WORKER_SOURCE = `
+const { parentPort, workerData: w } = require("node:worker_threads");
+const ort = require(w.ortPath);
+const featureRows = ${featureRows.toString()};
+const l2NormaliseRows = ${l2NormaliseRows.toString()};
+let scratch = new Float32Array(0);
+let chain = Promise.resolve();
+ort.InferenceSession.create(w.model, w.sessionOptions).then((session) => {
+  parentPort.postMessage({ ready: true, inputNames: session.inputNames, outputNames: session.outputNames });
+  const handle = async (m) => {
+    try {
+      let data = m.tensors[0];
+      if (m.tensors.length > 1) {
+        const total = m.tensors.reduce((n, t) => n + t.length, 0);
+        if (scratch.length < total) scratch = new Float32Array(total);
+        let offset = 0;
+        for (const t of m.tensors) { scratch.set(t, offset); offset += t.length; }
+        data = scratch.subarray(0, total);
+      }
+      const result = await session.run({ [w.input]: new ort.Tensor("float32", data, [m.count, 3, w.size, w.size]) }, [w.output]);
+      const feature = result[w.output];
+      const rows = l2NormaliseRows(featureRows(feature.data, feature.dims, w.dimension, w.meanSpatial), w.dimension);
+      feature.dispose();
+      parentPort.postMessage({ id: m.id, rows }, [rows.buffer]);
+    } catch (e) {
+      parentPort.postMessage({ id: m.id, error: String((e && e.message) || e) });
+    }
+  };
+  parentPort.on("message", (m) => { chain = chain.then(() => handle(m)); });
+}, (e) => parentPort.postMessage({ ready: false, error: String((e && e.message) || e) }));
+`;
+
+interface Job {
+  tensors: Float32Array[];
+  /** The tensors are this runner's to hand over (transferred, not copied, to the worker). */
+  owned: boolean;
+  count: number;
+  resolve(rows: Float32Array): void;
+  reject(error: Error): void;
+}
+
+async function workerRunner(patched: Uint8Array, sessionOptions: ort.InferenceSession.SessionOptions, options: EmbedderOptions): Promise<Runner> {
+  const { model, modelPath } = options;
+  const maxBatch = options.maxBatch ?? 8;
+  const size = model.input.preprocessing.size;
+  const worker = new Worker(WORKER_SOURCE, {
+    eval: true,
+    execArgv: [],
+    workerData: {
+      ortPath: createRequire(import.meta.url).resolve("onnxruntime-node"),
+      model: patched,
+      sessionOptions,
+      input: model.input.name,
+      output: model.feature.tensor,
+      size,
+      dimension: model.dimension,
+      meanSpatial: model.feature.shape === "NCHW-mean",
+    },
+  });
+
+  const queue: Job[] = [];
+  const inFlight = new Map<number, Job[]>();
+  let nextId = 0;
+  let broken: Error | undefined;
+
+  const fail = (error: Error) => {
+    broken ??= error;
+    for (const job of [...queue, ...[...inFlight.values()].flat()]) job.reject(broken);
+    queue.length = 0;
+    inFlight.clear();
+  };
+  // One batch at a time: while it runs, requests queue up and the next batch takes every job
+  // waiting, up to maxBatch images (a larger embedTensors call goes alone). Two in flight
+  // measured no better (smaller batches).
+  const dispatch = () => {
+    if (inFlight.size > 0 || queue.length === 0) return;
+    const jobs = [queue.shift()!];
+    let count = jobs[0]!.count;
+    while (queue.length > 0 && count + queue[0]!.count <= maxBatch) {
+      count += queue[0]!.count;
+      jobs.push(queue.shift()!);
+    }
+    const id = nextId++;
+    inFlight.set(id, jobs);
+    worker.ref();
+    const tensors = jobs.map((j) => j.tensors).flat();
+    const transfer = jobs.filter((j) => j.owned).flatMap((j) => j.tensors.map((t) => t.buffer as ArrayBuffer));
+    worker.postMessage({ id, count, tensors }, transfer);
+  };
+
+  await new Promise<void>((resolve, reject) => {
+    const onExit = (code: number) => reject(new ModelFileError(`the inference worker exited (${code}) while loading ${model.id}`));
+    worker.once("error", reject);
+    worker.once("exit", onExit);
+    worker.once("message", (m: { ready: boolean; error?: string; inputNames?: string[]; outputNames?: string[] }) => {
+      worker.off("error", reject);
+      worker.off("exit", onExit);
+      try {
+        if (!m.ready) throw new ModelFileError(`cannot load ${model.id} from ${modelPath}: ${m.error}`);
+        checkNames(m.inputNames!, m.outputNames!, options);
+        resolve();
+      } catch (error) {
+        void worker.terminate();
+        reject(error);
+      }
+    });
+  });
+
+  worker.on("message", (m: { id: number; rows?: Float32Array; error?: string }) => {
+    const jobs = inFlight.get(m.id);
+    inFlight.delete(m.id);
+    if (!jobs) return;
+    if (m.rows) {
+      let offset = 0;
+      for (const job of jobs) {
+        const length = job.count * model.dimension;
+        job.resolve(jobs.length === 1 ? m.rows : m.rows.slice(offset, offset + length));
+        offset += length;
+      }
+    } else {
+      const count = jobs.reduce((n, j) => n + j.count, 0);
+      for (const job of jobs) job.reject(new InferenceError(`onnxruntime failed on a batch of ${count}`, new Error(m.error)));
+    }
+    if (queue.length === 0 && inFlight.size === 0) worker.unref();
+    dispatch();
+  });
+  worker.on("error", (error) => fail(new InferenceError("the inference worker failed", error)));
+  worker.on("exit", (code) => fail(new InferenceError(`the inference worker exited (${code})`)));
+  worker.unref();
+
+  return {
+    run(batch, count, owned = false) {
+      if (broken) return Promise.reject(broken);
+      return new Promise<Float32Array>((resolve, reject) => {
+        queue.push({ tensors: [batch], count, owned, resolve, reject });
+        dispatch();
+      });
     },
     async close() {
-      await session.release();
+      fail(new InferenceError("the embedder is closed"));
+      await worker.terminate();
     },
   };
 }

@@ -79,7 +79,7 @@ export async function startModelServer(options: ModelServerOptions): Promise<Mod
   const loading: Promise<Embedder> = options.embedder
     ? Promise.resolve(options.embedder)
     : resolveModelPath(model, { modelPath: options.modelPath, cacheDir: options.cacheDir }).then((modelPath) =>
-        createEmbedder({ modelPath, model, threads: options.threads, limits }),
+        createEmbedder({ modelPath, model, threads: options.threads, limits, inference: "worker" }),
       );
   const ready = loading.then(
     (loaded) => {
