@@ -42,6 +42,21 @@ describe("the WASM kernel", () => {
   });
 });
 
+describe("dotPairs", () => {
+  it("rounds each pair exactly as dotF32", () => {
+    const kernel = sharedKernel();
+    const d = 36;
+    const v = randomMatrix(10, d, 9, [4]);
+    kernel.reserve(1 << 16);
+    new Float32Array(kernel.memory.buffer, 0, v.length).set(v);
+    const pairs = [[0, 1], [9, 3], [4, 4], [2, 2], [7, 0], [5, 8], [1, 1], [3, 6]];
+    new Int32Array(kernel.memory.buffer, 32768, 16).set(pairs.flat());
+    kernel.dotPairs(32768, 8, 0, d * 4, 40000);
+    const out = new Float32Array(kernel.memory.buffer, 40000, 8);
+    pairs.forEach(([a, b], i) => expect(Object.is(out[i], dotF32(v, a * d, v, b * d, d))).toBe(true));
+  });
+});
+
 describe("edgesAbove", () => {
   const shapes: Array<[number, number]> = [[0, 8], [1, 8], [2, 1], [3, 3], [5, 5], [17, 7], [130, 13], [257, 33], [300, 1280]];
   it.each(shapes)("finds exactly the pairs at or above the floor (n=%i, d=%i)", (n, d) => {
@@ -75,6 +90,33 @@ describe("edgesAbove", () => {
     for (let r = 1; r < n; r += 3) for (let k = 0; k < d; k++) v[r * d + k] = v[(r - 1) * d + k] + 0.02 * Math.sin(r * k);
     normalizeRows(v, n, d);
     expect(edgesAbove(v, n, d, floor, { kernel: "i16" })).toEqual(edgesAbove(v, n, d, floor, { kernel: "f32" }));
+  });
+
+  // The screen looks at a prefix of the dimensions ordered by energy and bounds the rest: data whose
+  // energy sits in few dimensions, and non-negative data with a large common mean (like ReLU image
+  // embeddings), with pairs on both sides of the floor and close to it.
+  it.each([
+    ["decaying energy", 400, 256],
+    ["non-negative, large common mean", 300, 1280],
+    ["a few hot dimensions", 260, 96],
+  ] as const)("screens %s to the very edges the float32 kernel finds, a pair exactly at the floor included", (shape, n, d) => {
+    const rand = prng(n * d);
+    const v = new Float32Array(n * d);
+    for (let r = 0; r < n; r++) {
+      for (let k = 0; k < d; k++) {
+        const g = gaussian(rand);
+        v[r * d + k] = shape === "decaying energy" ? g * Math.exp(-k / 20) : shape === "non-negative, large common mean" ? Math.abs(g) * (1 + (k % 7)) : g * (k < 4 ? 10 : 1);
+      }
+    }
+    // Near-duplicates at many distances: pairs on both sides of any floor.
+    for (let r = 1; r < n; r += 2) for (let k = 0; k < d; k++) v[r * d + k] = v[(r - 1) * d + k] + ((r % 17) / 12) * v[r * d + k];
+    normalizeRows(v, n, d);
+    const spread = edgesAbove(v, n, d, 0.3, { kernel: "f32" }).s.slice().sort();
+    const floor = spread[Math.floor(spread.length * 0.6)];
+    const exact = edgesAbove(v, n, d, floor, { kernel: "f32" });
+    expect(exact.a.length).toBeGreaterThan(n / 20);
+    expect(Array.from(exact.s)).toContain(floor);
+    expect(edgesAbove(v, n, d, floor)).toEqual(exact);
   });
 
   it("returns pairs sorted by (a, b)", () => {

@@ -5,7 +5,7 @@
 import { InvalidParameterError } from "../errors.ts";
 import { sharedKernel } from "./kernel.ts";
 import { checkMatrix } from "./normalize.ts";
-import { quantizeRows, scanTiles, screenLayout, TILE, tileList } from "./screen.ts";
+import { PAIR_CAPACITY, prepareScreen, scanTiles, TILE, tileList } from "./screen.ts";
 
 /** Pairs (a[i], b[i]) with a[i] < b[i] and similarity s[i], sorted by (a, b). */
 export interface Edges {
@@ -104,10 +104,8 @@ function edgesF32(vectors: Float32Array, n: number, d: number, floor: number, ou
 
 function edgesI16(vectors: Float32Array, n: number, d: number, floor: number, out: EdgeBuffer): void {
   const kernel = sharedKernel();
-  const layout = screenLayout(n, d, 1);
-  kernel.reserve(layout.bytes);
-  quantizeRows(vectors, kernel, layout, floor);
-  const found = scanTiles(kernel, layout, 0, tileList(layout.npad), floor, TILE);
+  const layout = prepareScreen(vectors, n, d, floor, kernel, 1);
+  const found = scanTiles(kernel, layout, 0, tileList(layout.npad), floor, TILE, PAIR_CAPACITY);
   for (let k = 0; k < found.a.length; k++) out.push(found.a[k], found.b[k], found.s[k]);
 }
 

@@ -128,44 +128,44 @@ function maxAbsBody(): Bytes[] {
 }
 
 /**
- * quantizeRow(src, dst, len, s): dst[k] = int16(nearest(src[k]·s)) for len floats (a multiple of
- * 8); returns Σ|dst[k]|. The product is rounded to float32 first: |src·s − dst| ≤ ½ + |src·s|·2⁻²⁴.
+ * scanGe(ptr, col, from, to, t): the first k in [from, to), k ≡ 0 mod 4, where any of
+ * tile[k..k+3] + col[k..k+3] ≥ t (int32 at ptr and col); else `to`.
  */
-function quantizeBody(): Bytes[] {
-  const [SRC, DST, LEN, S, K, L1V, SV, LOV] = [0, 1, 2, 3, 4, 5, 6, 7];
-  const convert = (offset: number): Bytes[] => [
-    get(SRC), get(K), op.i32Const(2), op.i32Shl, op.i32Add, op.v128Load(offset), get(SV), op.f32x4Mul, op.f32x4Nearest, op.i32x4TruncSatF32x4S,
-  ];
-  return [
-    ...set(SV, get(S), op.f32x4Splat),
-    ...set(K, op.i32Const(0)),
-    ...whileLt(K, LEN, [
-      ...set(LOV, ...convert(0)),
-      ...set(L1V, get(L1V), get(LOV), op.i32x4Abs, op.i32x4Add),
-      // dst + 2k ← narrow(low four, high four)
-      get(DST), get(K), op.i32Const(1), op.i32Shl, op.i32Add,
-      get(LOV), ...convert(16), op.localTee(LOV), op.i16x8NarrowI32x4S, op.v128Store(),
-      ...set(L1V, get(L1V), get(LOV), op.i32x4Abs, op.i32x4Add),
-      ...set(K, ...add(get(K), op.i32Const(8))),
-    ]),
-    get(L1V), op.i32x4ExtractLane(0), get(L1V), op.i32x4ExtractLane(1), op.i32Add,
-    get(L1V), op.i32x4ExtractLane(2), get(L1V), op.i32x4ExtractLane(3), op.i32Add,
-    op.i32Add,
-  ];
-}
-
-/** scanGe(ptr, from, to, t): the first k in [from, to), k ≡ 0 mod 4, with any of the int32 at k..k+3 ≥ t; else `to`. */
 function scanBody(): Bytes[] {
-  const [PTR, FROM, TO, T, TV] = [0, 1, 2, 3, 4];
+  const [PTR, COL, FROM, TO, T, TV] = [0, 1, 2, 3, 4, 5];
+  const at = (base: number): Bytes[] => [get(base), get(FROM), op.i32Const(2), op.i32Shl, op.i32Add, op.v128Load()];
   return [
     ...set(TV, get(T), op.i32x4Splat),
     op.block, op.loop,
     get(FROM), get(TO), op.i32LtU, op.i32Eqz, op.brIf(1),
-    get(PTR), get(FROM), op.i32Const(2), op.i32Shl, op.i32Add, op.v128Load(), get(TV), op.i32x4GeS, op.v128AnyTrue, op.brIf(1),
+    ...at(PTR), ...at(COL), op.i32x4Add, get(TV), op.i32x4GeS, op.v128AnyTrue, op.brIf(1),
     ...set(FROM, ...add(get(FROM), op.i32Const(4))),
     op.br(0), op.end, op.end,
     get(FROM),
   ];
+}
+
+/**
+ * dotPairs(pairs, count, base, rowBytes, out): out[i] = <row a_i, row b_i> for the count (a multiple
+ * of 4) int32 pairs (a_i, b_i) at `pairs`, rows at base + index·rowBytes. Four pairs at a time, each
+ * in its own accumulator rounded exactly as dotRow rounds it.
+ */
+function dotPairsBody(): Bytes[] {
+  const [PAIRS, COUNT, BASE, RB, OUT, I, K] = [0, 1, 2, 3, 4, 5, 6];
+  const PA = 7; // four A row addresses, four B row addresses
+  const PB = 11;
+  const ACC = 15;
+  const rowAt = (offset: number): Bytes[] => [get(BASE), get(PAIRS), get(I), op.i32Const(3), op.i32Shl, op.i32Add, op.i32Load(offset), get(RB), op.i32Mul, op.i32Add];
+  const perGroup: Bytes[] = [];
+  for (let p = 0; p < 4; p++) perGroup.push(...set(PA + p, ...rowAt(8 * p)), ...set(PB + p, ...rowAt(8 * p + 4)), ...set(ACC + p, op.v128Const0));
+  const step: Bytes[] = [];
+  for (let p = 0; p < 4; p++) {
+    step.push(...set(ACC + p, get(ACC + p), ...add(get(PA + p), get(K)), op.v128Load(), ...add(get(PB + p), get(K)), op.v128Load(), op.f32x4Mul, op.f32x4Add));
+  }
+  perGroup.push(...set(K, op.i32Const(0)), ...whileLt(K, RB, [...step, ...set(K, ...add(get(K), op.i32Const(16)))]));
+  for (let p = 0; p < 4; p++) perGroup.push(get(OUT), get(I), op.i32Const(2), op.i32Shl, op.i32Add, ...F32.reduce(ACC + p), op.f32Store(4 * p));
+  perGroup.push(...set(I, ...add(get(I), op.i32Const(4))));
+  return [...set(I, op.i32Const(0)), ...whileLt(I, COUNT, perGroup)];
 }
 
 /** dotRow(a, b, len): one dot product of float32 rows, rounded exactly as `block` rounds it. */
@@ -218,8 +218,8 @@ export function kernelBytes(shared = false, ra = RA, rb = RB): Uint8Array {
       { name: "block", params, results: [], locals: blockLocals(2, 4).locals, body: blockBody(F32, 2, 4) },
       { name: "blockI16", params, results: [], locals: blockLocals(ra, rb).locals, body: blockBody(I16, ra, rb) },
       { name: "maxAbs", params: [i32, i32], results: [f32], locals: [[1, i32], [1, v128]], body: maxAbsBody() },
-      { name: "quantizeRow", params: [i32, i32, i32, f32], results: [i32], locals: [[1, i32], [3, v128]], body: quantizeBody() },
-      { name: "scanGe", params: [i32, i32, i32, i32], results: [i32], locals: [[1, v128]], body: scanBody() },
+      { name: "scanGe", params: [i32, i32, i32, i32, i32], results: [i32], locals: [[1, v128]], body: scanBody() },
+      { name: "dotPairs", params: [i32, i32, i32, i32, i32], results: [], locals: [[10, i32], [4, v128]], body: dotPairsBody() },
       { name: "dotRow", params: [i32, i32, i32], results: [f32], locals: [[1, i32], [1, v128]], body: dotRowBody() },
       { name: "dotAll", params: [i32, i32, i32, i32, i32], results: [], locals: [[4, i32], [5, v128]], body: dotAllBody() },
     ],
@@ -252,10 +252,10 @@ export interface Kernel {
   blockI16: BlockFn;
   /** max |x| over `len` floats at byte offset `src` (len a multiple of 4). */
   maxAbs(src: number, len: number): number;
-  /** int16(nearest(x·s)) of `len` floats (a multiple of 8) from `src` to `dst`; returns the L1 norm. */
-  quantizeRow(src: number, dst: number, len: number, s: number): number;
-  /** The first k in [from, to), k a multiple of 4, where an int32 at ptr+4k..ptr+4k+15 is ≥ t; else `to`. */
-  scanGe(ptr: number, from: number, to: number, t: number): number;
+  /** The first k in [from, to), k a multiple of 4, where int32 ptr[k + l] + col[k + l] ≥ t for a lane l < 4; else `to`. */
+  scanGe(ptr: number, col: number, from: number, to: number, t: number): number;
+  /** out[i] = <row a_i, row b_i> for `count` (a multiple of 4) int32 pairs at `pairs`, rows at base + index·rowBytes; as dotRow rounds it. */
+  dotPairs(pairs: number, count: number, base: number, rowBytes: number, out: number): void;
   /** <row at a, row at b> over `bytes` bytes (a multiple of 16), bit-identical to `block` and dotF32. */
   dotRow(a: number, b: number, bytes: number): number;
   /** out[r] = <row r, q> for r < n (a multiple of 4), rows at `rows` with stride and length rowBytes (a multiple of 16); byte offsets; each value as dotRow gives it. */
@@ -287,9 +287,9 @@ export function createKernel(memory?: WasmMemory): Kernel {
     block: instance.exports.block as BlockFn,
     blockI16: instance.exports.blockI16 as BlockFn,
     maxAbs: instance.exports.maxAbs as Kernel["maxAbs"],
-    quantizeRow: instance.exports.quantizeRow as Kernel["quantizeRow"],
     scanGe: instance.exports.scanGe as Kernel["scanGe"],
     dotRow: instance.exports.dotRow as Kernel["dotRow"],
+    dotPairs: instance.exports.dotPairs as Kernel["dotPairs"],
     dotAll: instance.exports.dotAll as Kernel["dotAll"],
     reserve(needed) {
       const have = memory.buffer.byteLength;

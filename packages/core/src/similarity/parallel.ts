@@ -13,7 +13,7 @@ import { type Cluster, type ClusterOptions, clusterEdges } from "./cluster.ts";
 import { EdgeBuffer, type Edges, edgesAbove, sortEdges } from "./edges.ts";
 import { createKernel, type Kernel, kernelModule, sharedMemory } from "./kernel.ts";
 import { checkMatrix } from "./normalize.ts";
-import { quantizeRows, scanTiles, type ScreenLayout, screenLayout, TILE, tileList } from "./screen.ts";
+import { PAIR_CAPACITY, prepareScreen, scanTiles, TILE, tileList } from "./screen.ts";
 
 const WORKER_SOURCE = `
 const { parentPort } = require("node:worker_threads");
@@ -23,10 +23,10 @@ parentPort.on("message", (m) => {
   try {
     if (m.type === "init") {
       const exports = new WebAssembly.Instance(m.module, { env: { memory: m.memory } }).exports;
-      kernel = { memory: m.memory, blockI16: exports.blockI16, scanGe: exports.scanGe, dotRow: exports.dotRow };
+      kernel = { memory: m.memory, blockI16: exports.blockI16, scanGe: exports.scanGe, dotPairs: exports.dotPairs };
       return;
     }
-    const r = scanTiles(kernel, m.layout, m.thread, m.tiles, m.floor, m.tileRows);
+    const r = scanTiles(kernel, m.layout, m.thread, m.tiles, m.floor, m.tileRows, m.pairCap);
     const a = Uint32Array.from(r.a), b = Uint32Array.from(r.b), s = Float32Array.from(r.s);
     parentPort.postMessage({ id: m.id, a, b, s }, [a.buffer, b.buffer, s.buffer]);
   } catch (e) {
@@ -112,9 +112,7 @@ async function runParallel(vectors: Float32Array, n: number, d: number, floor: n
   // Validation (floor range) and tiny inputs: the one-thread path answers.
   if (!(floor > 0 && floor <= 1)) return edgesAbove(vectors, n, d, floor);
   const p = getPool(threads - 1);
-  const layout: ScreenLayout = screenLayout(n, d, threads);
-  p.kernel.reserve(layout.bytes);
-  quantizeRows(vectors, p.kernel, layout, floor);
+  const layout = prepareScreen(vectors, n, d, floor, p.kernel, threads);
   const lists = splitTiles(layout.npad, threads);
   const replies = lists.slice(1).map(
     (tiles, k) =>
@@ -122,10 +120,10 @@ async function runParallel(vectors: Float32Array, n: number, d: number, floor: n
         const id = nextId++;
         p.pending.set(id, { resolve, reject });
         p.workers[k].ref(); // busy: keep the process alive until it answers
-        p.workers[k].postMessage({ type: "job", id, layout, thread: k + 1, tiles, floor, tileRows: TILE });
+        p.workers[k].postMessage({ type: "job", id, layout, thread: k + 1, tiles, floor, tileRows: TILE, pairCap: PAIR_CAPACITY });
       }),
   );
-  const mine = scanTiles(p.kernel, layout, 0, lists[0], floor, TILE);
+  const mine = scanTiles(p.kernel, layout, 0, lists[0], floor, TILE, PAIR_CAPACITY);
   const out = new EdgeBuffer(Math.max(1024, n * 4));
   for (let k = 0; k < mine.a.length; k++) out.push(mine.a[k], mine.b[k], mine.s[k]);
   for (const r of await Promise.all(replies)) {

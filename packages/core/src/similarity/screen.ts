@@ -1,64 +1,194 @@
 /**
- * The int16 screen of edgesAbove, shared by the one-thread and the worker-thread paths.
+ * The screen of edgesAbove, shared by the one-thread and the worker-thread paths: a proven bound
+ * drops almost every pair after looking at a prefix of the dimensions only, and the pairs it cannot
+ * drop are recomputed in float32 exactly as dotF32 and the f32 kernel round them.
  *
- * Every row is stored as q = nearest(fround(x·S)) in int16 with one scale S ≤ 32767/max|x| (fits
- * int16) and S ≤ 44000 (|q|₂ < 46341, so every int32 sum Σ qa·qb stays below 2³¹: exact).
- * With |x·S − q| ≤ E = 0.502 per value (½ from rounding, |x·S|·2⁻²⁴ ≤ 0.002 from the float32
- * product), |Σ qa·qb − S²·<a,b>| ≤ E|qa|₁ + E|qb|₁ + E²·d, and the float32 sum differs from the
- * real <a,b> by less than (d/4 + 3)·2⁻²³ (|<a,b>| ≤ Σ|a·b| ≤ 1). So a pair whose quantised sum is
- * below T = (floor − that)·S² − 2E·max|q|₁ − E²·d cannot reach the floor; every other pair is
- * recomputed in float32 by dotRow, exactly as dotF32 and the f32 kernel round it.
+ * The dimensions are ordered once, by their energy Σx_k² over a sample of the rows, so a prefix of
+ * p dimensions holds most of it. For rows x, y split into that prefix and the rest,
+ *   <x, y> = <x_p, y_p> + <x_r, y_r> ≤ <x_p, y_p> + |x_r||y_r| ≤ <x_p, y_p> + (|x_r|² + |y_r|²)/2
+ * (Cauchy-Schwarz, then AM-GM, which makes the bound a sum of one term per row). The prefix is
+ * stored as q = nearest(x·S) in int16 (one scale S; |x·S − q| ≤ E = ½ + 10⁻⁹, the float64 product's
+ * rounding included) and the int16 kernel sums Q = Σ qa·qb exactly in int32, with
+ * |Q − S²<x_p, y_p>| ≤ E|qa|₁ + E|qb|₁ + E²p. A float32 dot product reaches the floor only if the
+ * real one reaches floor − δ, δ = (d/4 + 3)·2⁻²²·max|x|² (float32 rounding of a d-term sum). So a
+ * pair can reach the floor only if
+ *   Q + w_a + w_b ≥ T,  w = ⌈S²|x_r|²/2 + E|q|₁⌉ + 1 per row,  T = ⌊S²(floor − δ) − E²p⌋ − 1,
+ * and every other pair is dropped without looking at the rest of its dimensions. The rest energy
+ * |x_r|² = |x|² − |x_p|² comes from float64 sums of exact squares (relative error below 10⁻¹²; 10⁻⁹|x|²
+ * is added). p is chosen per call, from the same sample: the cheapest of a few prefix lengths,
+ * counting a surviving pair as the cost of about 4000 screened dimensions (its float32 recompute),
+ * the kept share estimated on other sampled rows than those that ordered the dimensions.
+ * Any p gives the same edges; it only changes the speed.
  */
 import type { Kernel } from "./kernel.ts";
 
 /** Rows per tile: a 128-row tile of int16 × 1280 is 320 KB, well inside a 1 MB L2 cache. */
 export const TILE = 128;
+/** Pairs recomputed per dotPairs call: at most one tile's. */
+const PAIRS = TILE * TILE;
+const E = 0.5 + 1e-9;
+/** A surviving pair's float32 recompute (dotPairs, about 190 ns at d = 1280) costs about as much as screening this many dimensions of one pair. */
+const RECOMPUTE = 4000;
 
 /** Byte offsets inside the kernel memory, and the screen's threshold. */
 export interface ScreenLayout {
   n: number;
   d: number;
-  /** Padded row length (multiple of 16) and padded row count (multiple of 4). */
-  dq: number;
+  /** Prefix length in int16 values (multiple of 16), float32 row stride (multiple of 4), rows padded to a multiple of 4. */
+  p: number;
+  df: number;
   npad: number;
-  /** The float32 rows, zero-padded to dq (stride dq·4 bytes). */
+  /** The int16 prefixes (at 0, stride p·2), the float32 rows (stride df·4), one int32 w per row. */
   vecOff: number;
-  /** One TILE×TILE int32 tile per thread. */
+  wOff: number;
+  /** Per thread: one TILE×TILE int32 tile, a pair buffer (PAIRS int32 pairs) and its PAIRS float32 results. */
   tileOff: number[];
+  pairOff: number[];
   bytes: number;
-  /** Set by quantizeRows: quantised sums below it are dropped. */
+  /** T: pairs with Q + w_a + w_b below it are dropped. */
   threshold: number;
 }
 
-export function screenLayout(n: number, d: number, threads: number): ScreenLayout {
-  const dq = (d + 15) & ~15;
+type PrepKernel = Pick<Kernel, "memory" | "dotRow" | "reserve">;
+
+/**
+ * Copies the rows into the kernel memory (growing it), orders the dimensions, picks the prefix,
+ * writes the int16 prefixes and the per-row terms, and returns the layout for scanTiles.
+ */
+export function prepareScreen(vectors: Float32Array, n: number, d: number, floor: number, kernel: PrepKernel, threads: number): ScreenLayout {
+  const { order, p } = choosePrefix(vectors, n, d, floor);
+  const df = (d + 3) & ~3;
   const npad = (n + 3) & ~3;
-  const vecOff = npad * dq * 2;
-  let next = vecOff + npad * dq * 4;
+  const vecOff = npad * p * 2;
+  const wOff = vecOff + npad * df * 4;
+  let next = wOff + npad * 4;
   const tileOff: number[] = [];
-  for (let t = 0; t < threads; t++, next += TILE * TILE * 4) tileOff.push(next);
-  return { n, d, dq, npad, vecOff, tileOff, bytes: next, threshold: 0 };
+  const pairOff: number[] = [];
+  for (let t = 0; t < threads; t++) {
+    tileOff.push(next);
+    pairOff.push(next + TILE * TILE * 4);
+    next += TILE * TILE * 4 + PAIRS * 12;
+  }
+  kernel.reserve(next);
+  const buffer = kernel.memory.buffer;
+  const vec = new Float32Array(buffer, vecOff, npad * df);
+  if (df === d) vec.set(vectors.subarray(0, n * d));
+  else for (let r = 0; r < n; r++) vec.set(vectors.subarray(r * d, r * d + d), r * df);
+  if (df !== d) for (let r = 0; r < n; r++) vec.fill(0, r * df + d, r * df + df);
+  vec.fill(0, n * df);
+
+  // |x|² of every row, from the f32 kernel (dotRow(x, x)): a sum of d/4 + 2 rounded terms per lane
+  // and the rounded squares, so the real value is below the computed one times 1 + (d/4 + 4)·2⁻²³.
+  const norms = new Float64Array(n);
+  let maxNorm2 = 0;
+  const up = 1 + (d / 4 + 4) * 2 ** -23;
+  for (let r = 0; r < n; r++) {
+    const at = vecOff + r * df * 4;
+    norms[r] = kernel.dotRow(at, at, df * 4) * up;
+    maxNorm2 = Math.max(maxNorm2, norms[r]);
+  }
+  // One scale: |q| ≤ S·|x| + ½ ≤ 23001 fits int16, and |q|₂ ≤ S·|x| + E√p stays near 23000, so
+  // every int32 sum below fits.
+  const S = maxNorm2 > 0 ? 23000 / Math.sqrt(maxNorm2) : 0;
+  const q = new Int16Array(buffer, 0, npad * p);
+  q.fill(0);
+  const w = new Int32Array(buffer, wOff, npad);
+  w.fill(0);
+  const stats = new Float64Array(2);
+  let maxW = 0;
+  for (let r = 0; r < n; r++) {
+    quantizePrefix(vectors, r * d, order, S, q, r * p, stats);
+    const rest = Math.max(0, norms[r] - stats[0]) + 1e-9 * norms[r]; // stats[0]: float64, error below 10⁻¹²
+    w[r] = Math.ceil((S * S * rest) / 2 + E * stats[1]) + 1;
+    maxW = Math.max(maxW, w[r]);
+  }
+  const delta = (d / 4 + 3) * 2 ** -22 * Math.max(1, maxNorm2);
+  const threshold = Math.floor(S * S * (floor - delta) - E * E * p) - 1;
+  // |Q| ≤ max|q|₂² ≤ (23000 + E√p)², so Q + w and T − w never leave int32.
+  const maxQ2 = (23000 + E * Math.sqrt(p)) ** 2;
+  if (!(maxQ2 + maxW + Math.abs(threshold) < 2 ** 31 - 8)) throw new Error(`screen: int32 range exceeded (${maxQ2}, ${maxW}, ${threshold})`);
+  return { n, d, p, df, npad, vecOff, wOff, tileOff, pairOff, bytes: next, threshold: Math.max(-(2 ** 30), threshold) };
 }
 
-const E = 0.502;
+/** q[out + k] = nearest(x[order[k]]·S) (ties up); stats = [Σx² over the prefix in float64, Σ|q|]. */
+function quantizePrefix(v: Float32Array, base: number, order: Int32Array, S: number, q: Int16Array, out: number, stats: Float64Array): void {
+  let pre = 0;
+  let l1 = 0;
+  for (let k = 0; k < order.length; k++) {
+    const x = v[base + order[k]];
+    pre += x * x;
+    // floor(x·S + ½) as a truncation of a positive number: |x·S| ≤ 23001 (much faster than Math.round)
+    const y = ((x * S + 32768.5) | 0) - 32768;
+    q[out + k] = y;
+    l1 += Math.abs(y);
+  }
+  stats[0] = pre;
+  stats[1] = l1;
+}
 
-/** Copies the rows in, writes their int16 form (WASM SIMD) and sets the screen's threshold. */
-export function quantizeRows(vectors: Float32Array, kernel: Pick<Kernel, "memory" | "maxAbs" | "quantizeRow">, l: ScreenLayout, floor: number): void {
-  const { n, d, dq, npad } = l;
-  const buffer = kernel.memory.buffer;
-  const vec = new Float32Array(buffer, l.vecOff, npad * dq);
-  if (dq === d) vec.set(vectors.subarray(0, n * d));
-  else for (let r = 0; r < n; r++) vec.set(vectors.subarray(r * d, r * d + d), r * dq);
-  if (dq !== d) for (let r = 0; r < n; r++) vec.fill(0, r * dq + d, r * dq + dq);
-  vec.fill(0, n * dq);
-  let max = 0;
-  for (let r = 0; r < n; r++) max = Math.max(max, kernel.maxAbs(l.vecOff + r * dq * 4, dq));
-  const s = max > 0 ? Math.fround(Math.min(32767 / max, 44000)) : 0;
-  let maxL1 = 0;
-  for (let r = 0; r < npad; r++) maxL1 = Math.max(maxL1, kernel.quantizeRow(l.vecOff + r * dq * 4, r * dq * 2, dq, s));
-  const margin = floor - (d / 4 + 3) * 2 ** -23 * 2;
-  const t = Math.floor(margin * s * s - 2 * E * maxL1 - E * E * d) - 1;
-  l.threshold = Math.max(-(2 ** 31), Math.min(2 ** 31 - 1, t));
+/**
+ * The dimensions by energy over a sample of rows (descending), cut to the prefix length p (a
+ * multiple of 16, the int16 kernel's step) that minimises p + RECOMPUTE·(share of sampled pairs the
+ * bound keeps), with the bound evaluated in float64 on up to 32 sampled rows (496 pairs).
+ */
+function choosePrefix(vectors: Float32Array, n: number, d: number, floor: number): { order: Int32Array; p: number } {
+  const dmax = (d + 15) & ~15;
+  const sample = Math.min(n, 128);
+  const step = n / Math.max(1, sample);
+  const energy = new Float64Array(d);
+  for (let i = 0; i < sample; i++) {
+    const base = Math.floor(i * step) * d;
+    for (let k = 0; k < d; k++) energy[k] += vectors[base + k] * vectors[base + k];
+  }
+  const all = Array.from({ length: d }, (_, k) => k).sort((a, b) => energy[b] - energy[a] || a - b);
+  const candidates: number[] = [];
+  for (let c = 1; c <= 16; c++) {
+    const p = Math.min(dmax, Math.max(16, (Math.round((c * dmax) / 16) + 15) & ~15));
+    if (candidates[candidates.length - 1] !== p) candidates.push(p);
+  }
+  const m = Math.min(n, 32);
+  const rows: Float64Array[] = [];
+  // Other rows than those that ordered the dimensions (when n allows), or the estimate flatters.
+  const mstep = n / Math.max(1, m);
+  for (let i = 0; i < m; i++) {
+    const base = Math.min(n - 1, Math.floor((i + 0.5) * mstep) + (n >= 2 * sample ? 1 : 0)) * d;
+    const row = new Float64Array(d);
+    for (let k = 0; k < d; k++) row[k] = vectors[base + all[k]];
+    rows.push(row);
+  }
+  // rest[i][c] = energy of row i beyond candidate c.
+  const rest = rows.map((row) => {
+    const suffix = new Float64Array(d + 1);
+    for (let k = d - 1; k >= 0; k--) suffix[k] = suffix[k + 1] + row[k] * row[k];
+    return candidates.map((p) => suffix[Math.min(p, d)]);
+  });
+  const kept = new Float64Array(candidates.length);
+  let pairs = 0;
+  for (let a = 0; a < m; a++) {
+    for (let b = a + 1; b < m; b++) {
+      pairs++;
+      const x = rows[a];
+      const y = rows[b];
+      let s = 0;
+      let k = 0;
+      for (let c = 0; c < candidates.length; c++) {
+        const end = Math.min(candidates[c], d);
+        for (; k < end; k++) s += x[k] * y[k];
+        if (s + (rest[a][c] + rest[b][c]) / 2 >= floor) kept[c]++;
+      }
+    }
+  }
+  let best = candidates.length - 1;
+  let bestCost = Infinity;
+  for (let c = 0; c < candidates.length; c++) {
+    const cost = candidates[c] + RECOMPUTE * (pairs > 0 ? kept[c] / pairs : 1);
+    if (cost < bestCost) {
+      bestCost = cost;
+      best = c;
+    }
+  }
+  const p = candidates[best];
+  return { order: Int32Array.from(all.slice(0, Math.min(p, d))), p };
 }
 
 /** The upper-triangle tiles (ti, tj), tj ≥ ti, as a flat list of row offsets. */
@@ -70,40 +200,66 @@ export function tileList(npad: number): number[] {
 
 /**
  * Screens the given tiles and returns the pairs that reach the floor, with their float32 value.
- * Self-contained (no outer references; the tile size is passed in), so parallel.ts can ship its
- * source to worker threads.
+ * Self-contained (no outer references, no inner functions, which a bundler may wrap in helpers; the
+ * tile and pair buffer sizes are passed in), so parallel.ts can ship its source to worker threads.
  */
 export function scanTiles(
-  k: Pick<Kernel, "blockI16" | "scanGe" | "dotRow" | "memory">, l: ScreenLayout, thread: number,
-  tiles: ArrayLike<number>, floor: number, tileRows: number,
+  k: Pick<Kernel, "blockI16" | "scanGe" | "dotPairs" | "memory">, l: ScreenLayout, thread: number,
+  tiles: ArrayLike<number>, floor: number, tileRows: number, pairCap: number,
 ): { a: number[]; b: number[]; s: number[] } {
-  const { n, dq, npad } = l;
-  const rowBytes = dq * 2;
+  const { n, p, npad, threshold } = l;
+  const rowBytes = p * 2;
   const tileOff = l.tileOff[thread];
+  const pairOff = l.pairOff[thread];
+  const resOff = pairOff + pairCap * 8;
   const tile = new Int32Array(k.memory.buffer, tileOff, tileRows * tileRows);
+  const w = new Int32Array(k.memory.buffer, l.wOff, npad);
+  const pairs = new Int32Array(k.memory.buffer, pairOff, pairCap * 2);
+  const res = new Float32Array(k.memory.buffer, resOff, pairCap);
   const out = { a: [] as number[], b: [] as number[], s: [] as number[] };
   for (let t = 0; t < tiles.length; t += 2) {
     const ti = tiles[t];
     const tj = tiles[t + 1];
     const na = Math.min(tileRows, npad - ti);
     const nb = Math.min(tileRows, npad - tj);
-    k.blockI16(ti * rowBytes, na, tj * rowBytes, nb, dq, tileOff, nb);
-    const total = na * nb;
-    for (let g = k.scanGe(tileOff, 0, total, l.threshold); g < total; g = k.scanGe(tileOff, g + 4, total, l.threshold)) {
-      for (let idx = g; idx < g + 4; idx++) {
-        if (tile[idx] < l.threshold) continue;
-        const i = (idx / nb) | 0;
-        const a = ti + i;
-        const b = tj + idx - i * nb;
-        if (a >= n || b >= n || b <= a) continue;
-        const s = k.dotRow(l.vecOff + a * dq * 4, l.vecOff + b * dq * 4, dq * 4);
-        if (s >= floor) {
-          out.a.push(a);
-          out.b.push(b);
-          out.s.push(s);
+    k.blockI16(ti * rowBytes, na, tj * rowBytes, nb, p, tileOff, nb);
+    const colOff = l.wOff + tj * 4;
+    const iEnd = Math.min(na, n - ti);
+    let count = 0;
+    for (let i = 0; i < iEnd; i++) {
+      const a = ti + i;
+      const rowT = threshold - w[a];
+      const row = i * nb;
+      const rowOff = tileOff + row * 4;
+      const from = ti === tj ? (i + 1) & ~3 : 0;
+      for (let g = k.scanGe(rowOff, colOff, from, nb, rowT); g < nb; g = k.scanGe(rowOff, colOff, g + 4, nb, rowT)) {
+        for (let j = g; j < g + 4; j++) {
+          const b = tj + j;
+          if (b <= a || b >= n || tile[row + j] + w[b] < rowT) continue;
+          pairs[2 * count] = a;
+          pairs[2 * count + 1] = b;
+          count++;
         }
+      }
+    }
+    // The tile's survivors, four at a time (padded with copies of the first).
+    if (count === 0) continue;
+    const padded = (count + 3) & ~3;
+    for (let i = count; i < padded; i++) {
+      pairs[2 * i] = pairs[0];
+      pairs[2 * i + 1] = pairs[1];
+    }
+    k.dotPairs(pairOff, padded, l.vecOff, l.df * 4, resOff);
+    for (let i = 0; i < count; i++) {
+      if (res[i] >= floor) {
+        out.a.push(pairs[2 * i]);
+        out.b.push(pairs[2 * i + 1]);
+        out.s.push(res[i]);
       }
     }
   }
   return out;
 }
+
+/** Pair buffer size for scanTiles. */
+export const PAIR_CAPACITY = PAIRS;

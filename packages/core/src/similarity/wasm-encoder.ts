@@ -63,6 +63,7 @@ export const op = {
   f32x4Add: [0xfd, ...uleb(0xe4)],
   f32x4Mul: [0xfd, ...uleb(0xe6)],
   i32Store: (offset = 0) => [0x36, 2, ...uleb(offset)],
+  i32Load: (offset = 0) => [0x28, 2, ...uleb(offset)],
   i32x4ExtractLane: (lane: number) => [0xfd, ...uleb(0x1b), lane],
   i32x4Add: [0xfd, ...uleb(0xae)],
   i32x4DotI16x8S: [0xfd, ...uleb(0xba)],
