@@ -1,5 +1,7 @@
 /**
- * The pairwise dot-product kernels: hand-written WASM SIMD, 2×4 register blocking.
+ * The pairwise dot-product kernels: hand-written WASM SIMD with register blocking (float32 2×4,
+ * int16 RA×RB = 2×2: measured at p = 400 and 800, 2×2 beat 2×4, 4×2, 3×3, 3×4 and 4×4 by 10-15%
+ * under V8; the tile size, 24 to 204 rows, hardly mattered).
  *
  * `block` (f32x4) computes out[i][j] = <A_i, B_j> for a tile of rows held in the module's memory.
  * Rows are zero-padded to a multiple of 4·UNROLL floats (8·UNROLL int16), so the inner loop has no tail. Each dot is
@@ -8,10 +10,11 @@
  * so the stored graph (built with dotAll, see KernelMatrix in dot.ts) and the exact path agree to the last bit.
  *
  * `blockI16` does the same on int16-quantised rows with i32x4.dot_i16x8_s (8 products per
- * instruction, twice the f32 rate), exactly in int32: edgesAbove uses it to screen pairs with a
- * proven error bound, then recomputes the survivors with the f32 arithmetic above.
+ * instruction, twice the f32 rate), exactly in int32: edgesAbove uses it on a prefix of the
+ * dimensions to screen pairs with a proven bound (screen.ts), then recomputes the survivors with
+ * the f32 arithmetic above (dotPairs). dotAll runs one row against all rows (the store's graph).
  */
-import { encodeModule, f32, i32, op, v128, type Bytes } from "./wasm-encoder.ts";
+import { encodeModule, f32, f64, i32, op, v128, type Bytes } from "./wasm-encoder.ts";
 
 // Parameters, then locals, by index.
 const [A, NA, B, NB, DP, OUT, STRIDE] = [0, 1, 2, 3, 4, 5, 6];
@@ -69,7 +72,7 @@ const get = op.localGet;
 export const UNROLL = 2;
 /** The int16 kernel's register tile: RA rows of A by RB rows of B. */
 export const RA = 2;
-export const RB = 4;
+export const RB = 2;
 
 function microStep(f: Flavour, ra: number, rb: number): Bytes[] {
   const L = blockLocals(ra, rb);
@@ -112,21 +115,6 @@ function blockBody(f: Flavour, ra: number, rb: number): Bytes[] {
   return body;
 }
 
-/** maxAbs(src, len): max |x| over len floats (len a multiple of 4). */
-function maxAbsBody(): Bytes[] {
-  const [SRC, LEN, K, ACCV] = [0, 1, 2, 3];
-  return [
-    ...set(K, op.i32Const(0)),
-    ...whileLt(K, LEN, [
-      ...set(ACCV, get(ACCV), get(SRC), get(K), op.i32Const(2), op.i32Shl, op.i32Add, op.v128Load(), op.f32x4Abs, op.f32x4Max),
-      ...set(K, ...add(get(K), op.i32Const(4))),
-    ]),
-    get(ACCV), op.f32x4ExtractLane(0), get(ACCV), op.f32x4ExtractLane(1), op.f32Max,
-    get(ACCV), op.f32x4ExtractLane(2), get(ACCV), op.f32x4ExtractLane(3), op.f32Max,
-    op.f32Max,
-  ];
-}
-
 /**
  * scanGe(ptr, col, from, to, t): the first k in [from, to), k ≡ 0 mod 4, where any of
  * tile[k..k+3] + col[k..k+3] ≥ t (int32 at ptr and col); else `to`.
@@ -166,6 +154,29 @@ function dotPairsBody(): Bytes[] {
   for (let p = 0; p < 4; p++) perGroup.push(get(OUT), get(I), op.i32Const(2), op.i32Shl, op.i32Add, ...F32.reduce(ACC + p), op.f32Store(4 * p));
   perGroup.push(...set(I, ...add(get(I), op.i32Const(4))));
   return [...set(I, op.i32Const(0)), ...whileLt(I, COUNT, perGroup)];
+}
+
+/**
+ * gatherQuantize(src, order, p, s, dst, stats): dst[k] = int16(floor(x[order[k]]·s + ½)) for k < p,
+ * in float64 (as JavaScript would compute it; |x·s| must stay below 32767); stats ← [Σx² over those
+ * k in float64, Σ|dst[k]| as a float64].
+ */
+function gatherQuantizeBody(): Bytes[] {
+  const [SRC, ORDER, P, S, DST, STATS, K, Y, M, L1, X, PRE] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11];
+  return [
+    ...set(K, op.i32Const(0)),
+    ...whileLt(K, P, [
+      ...set(X, get(SRC), get(ORDER), get(K), op.i32Const(2), op.i32Shl, op.i32Add, op.i32Load(), op.i32Const(2), op.i32Shl, op.i32Add, op.f32Load(), op.f64PromoteF32),
+      ...set(PRE, get(PRE), get(X), get(X), op.f64Mul, op.f64Add),
+      ...set(Y, get(X), get(S), op.f64Mul, op.f64Const(0.5), op.f64Add, op.f64Floor, op.i32TruncF64S),
+      get(DST), get(K), op.i32Const(1), op.i32Shl, op.i32Add, get(Y), op.i32Store16(),
+      ...set(M, get(Y), op.i32Const(31), op.i32ShrS),
+      ...set(L1, get(L1), get(Y), get(M), op.i32Xor, get(M), op.i32Sub, op.i32Add),
+      ...set(K, ...add(get(K), op.i32Const(1))),
+    ]),
+    get(STATS), get(PRE), op.f64Store(),
+    get(STATS), get(L1), op.f64ConvertI32S, op.f64Store(8),
+  ];
 }
 
 /** dotRow(a, b, len): one dot product of float32 rows, rounded exactly as `block` rounds it. */
@@ -217,8 +228,8 @@ export function kernelBytes(shared = false, ra = RA, rb = RB): Uint8Array {
     [
       { name: "block", params, results: [], locals: blockLocals(2, 4).locals, body: blockBody(F32, 2, 4) },
       { name: "blockI16", params, results: [], locals: blockLocals(ra, rb).locals, body: blockBody(I16, ra, rb) },
-      { name: "maxAbs", params: [i32, i32], results: [f32], locals: [[1, i32], [1, v128]], body: maxAbsBody() },
       { name: "scanGe", params: [i32, i32, i32, i32, i32], results: [i32], locals: [[1, v128]], body: scanBody() },
+      { name: "gatherQuantize", params: [i32, i32, i32, f64, i32, i32], results: [], locals: [[4, i32], [2, f64]], body: gatherQuantizeBody() },
       { name: "dotPairs", params: [i32, i32, i32, i32, i32], results: [], locals: [[10, i32], [4, v128]], body: dotPairsBody() },
       { name: "dotRow", params: [i32, i32, i32], results: [f32], locals: [[1, i32], [1, v128]], body: dotRowBody() },
       { name: "dotAll", params: [i32, i32, i32, i32, i32], results: [], locals: [[4, i32], [5, v128]], body: dotAllBody() },
@@ -250,10 +261,10 @@ export interface Kernel {
   block: BlockFn;
   /** The same on int16 rows (dp a multiple of 8·UNROLL), out int32, exact while |sum| < 2³¹. */
   blockI16: BlockFn;
-  /** max |x| over `len` floats at byte offset `src` (len a multiple of 4). */
-  maxAbs(src: number, len: number): number;
   /** The first k in [from, to), k a multiple of 4, where int32 ptr[k + l] + col[k + l] ≥ t for a lane l < 4; else `to`. */
   scanGe(ptr: number, col: number, from: number, to: number, t: number): number;
+  /** dst[k] = int16(floor(x[order[k]]·s + ½)) for k < p (int32 order at `order`); float64 stats ← [Σ of those x², Σ|dst|]. */
+  gatherQuantize(src: number, order: number, p: number, s: number, dst: number, stats: number): void;
   /** out[i] = <row a_i, row b_i> for `count` (a multiple of 4) int32 pairs at `pairs`, rows at base + index·rowBytes; as dotRow rounds it. */
   dotPairs(pairs: number, count: number, base: number, rowBytes: number, out: number): void;
   /** <row at a, row at b> over `bytes` bytes (a multiple of 16), bit-identical to `block` and dotF32. */
@@ -286,10 +297,10 @@ export function createKernel(memory?: WasmMemory): Kernel {
     memory,
     block: instance.exports.block as BlockFn,
     blockI16: instance.exports.blockI16 as BlockFn,
-    maxAbs: instance.exports.maxAbs as Kernel["maxAbs"],
     scanGe: instance.exports.scanGe as Kernel["scanGe"],
     dotRow: instance.exports.dotRow as Kernel["dotRow"],
     dotPairs: instance.exports.dotPairs as Kernel["dotPairs"],
+    gatherQuantize: instance.exports.gatherQuantize as Kernel["gatherQuantize"],
     dotAll: instance.exports.dotAll as Kernel["dotAll"],
     reserve(needed) {
       const have = memory.buffer.byteLength;

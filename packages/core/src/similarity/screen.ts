@@ -49,7 +49,7 @@ export interface ScreenLayout {
   threshold: number;
 }
 
-type PrepKernel = Pick<Kernel, "memory" | "dotRow" | "reserve">;
+type PrepKernel = Pick<Kernel, "memory" | "dotRow" | "gatherQuantize" | "reserve">;
 
 /**
  * Copies the rows into the kernel memory (growing it), orders the dimensions, picks the prefix,
@@ -61,7 +61,9 @@ export function prepareScreen(vectors: Float32Array, n: number, d: number, floor
   const npad = (n + 3) & ~3;
   const vecOff = npad * p * 2;
   const wOff = vecOff + npad * df * 4;
-  let next = wOff + npad * 4;
+  const orderOff = wOff + npad * 4;
+  const statsOff = (orderOff + p * 4 + 7) & ~7;
+  let next = statsOff + 16;
   const tileOff: number[] = [];
   const pairOff: number[] = [];
   for (let t = 0; t < threads; t++) {
@@ -94,10 +96,12 @@ export function prepareScreen(vectors: Float32Array, n: number, d: number, floor
   q.fill(0);
   const w = new Int32Array(buffer, wOff, npad);
   w.fill(0);
-  const stats = new Float64Array(2);
+  new Int32Array(buffer, orderOff, order.length).set(order);
+  const stats = new Float64Array(buffer, statsOff, 2);
   let maxW = 0;
   for (let r = 0; r < n; r++) {
-    quantizePrefix(vectors, r * d, order, S, q, r * p, stats);
+    // q = nearest(x·S) of the prefix, ties up, in float64; stats = [Σx² over the prefix, Σ|q|]
+    kernel.gatherQuantize(vecOff + r * df * 4, orderOff, order.length, S, r * p * 2, statsOff);
     const rest = Math.max(0, norms[r] - stats[0]) + 1e-9 * norms[r]; // stats[0]: float64, error below 10⁻¹²
     w[r] = Math.ceil((S * S * rest) / 2 + E * stats[1]) + 1;
     maxW = Math.max(maxW, w[r]);
@@ -108,22 +112,6 @@ export function prepareScreen(vectors: Float32Array, n: number, d: number, floor
   const maxQ2 = (23000 + E * Math.sqrt(p)) ** 2;
   if (!(maxQ2 + maxW + Math.abs(threshold) < 2 ** 31 - 8)) throw new Error(`screen: int32 range exceeded (${maxQ2}, ${maxW}, ${threshold})`);
   return { n, d, p, df, npad, vecOff, wOff, tileOff, pairOff, bytes: next, threshold: Math.max(-(2 ** 30), threshold) };
-}
-
-/** q[out + k] = nearest(x[order[k]]·S) (ties up); stats = [Σx² over the prefix in float64, Σ|q|]. */
-function quantizePrefix(v: Float32Array, base: number, order: Int32Array, S: number, q: Int16Array, out: number, stats: Float64Array): void {
-  let pre = 0;
-  let l1 = 0;
-  for (let k = 0; k < order.length; k++) {
-    const x = v[base + order[k]];
-    pre += x * x;
-    // floor(x·S + ½) as a truncation of a positive number: |x·S| ≤ 23001 (much faster than Math.round)
-    const y = ((x * S + 32768.5) | 0) - 32768;
-    q[out + k] = y;
-    l1 += Math.abs(y);
-  }
-  stats[0] = pre;
-  stats[1] = l1;
 }
 
 /**

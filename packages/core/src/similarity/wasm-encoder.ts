@@ -7,6 +7,7 @@ export type Bytes = number[];
 
 export const i32 = 0x7f;
 export const f32 = 0x7d;
+export const f64 = 0x7c;
 export const v128 = 0x7b;
 
 export function uleb(n: number): Bytes {
@@ -64,18 +65,22 @@ export const op = {
   f32x4Mul: [0xfd, ...uleb(0xe6)],
   i32Store: (offset = 0) => [0x36, 2, ...uleb(offset)],
   i32Load: (offset = 0) => [0x28, 2, ...uleb(offset)],
+  i32Store16: (offset = 0) => [0x3b, 1, ...uleb(offset)],
+  i32ShrS: [0x75],
+  i32Xor: [0x73],
+  i32TruncF64S: [0xaa],
+  f32Load: (offset = 0) => [0x2a, 2, ...uleb(offset)],
+  f64Store: (offset = 0) => [0x39, 3, ...uleb(offset)],
+  f64Const: (v: number) => [0x44, ...new Uint8Array(new Float64Array([v]).buffer)],
+  f64Add: [0xa0],
+  f64Mul: [0xa2],
+  f64Floor: [0x9c],
+  f64PromoteF32: [0xbb],
+  f64ConvertI32S: [0xb7],
   i32x4ExtractLane: (lane: number) => [0xfd, ...uleb(0x1b), lane],
   i32x4Add: [0xfd, ...uleb(0xae)],
   i32x4DotI16x8S: [0xfd, ...uleb(0xba)],
   v128Store: (offset = 0) => [0xfd, ...uleb(0x0b), 4, ...uleb(offset)],
-  f32x4Splat: [0xfd, ...uleb(0x13)],
-  f32x4Abs: [0xfd, ...uleb(0xe0)],
-  f32x4Max: [0xfd, ...uleb(0xe9)],
-  f32x4Nearest: [0xfd, ...uleb(0x6a)],
-  i32x4TruncSatF32x4S: [0xfd, ...uleb(0xf8)],
-  i16x8NarrowI32x4S: [0xfd, ...uleb(0x85)],
-  i32x4Abs: [0xfd, ...uleb(0xa0)],
-  f32Max: [0x97],
   i32x4Splat: [0xfd, ...uleb(0x11)],
   i32x4GeS: [0xfd, ...uleb(0x3f)],
   v128AnyTrue: [0xfd, ...uleb(0x53)],
