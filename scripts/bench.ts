@@ -2,12 +2,16 @@
  * Similarity and clustering benchmarks. `pnpm bench` prints one JSON line per case:
  * {"case","n","d","median_ms","min_ms","runs",...}. `pnpm bench --kernels` adds the kernel
  * comparison (plain JS loops, WASM SIMD f32 and int16, ml-matrix). `--quick` runs fewer sizes.
+ * `--embeddings <file.json>` adds cold-file: the cold case on real embeddings
+ * ({"dimension", "embeddings": {name: number[]}}), since the screen's gain depends on the data.
  * Other processes share the cores: read medians, and min_ms as the uncontended estimate.
  * The scikit-learn anchor is scripts/bench-sklearn.py.
  */
+import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { mobilenetV2Int8 } from "../packages/core/src/models.ts";
 import { clusterEdges, clusterOptionsFor, clusterVectors, clusterVectorsParallel, dotF32, EdgeBuffer, edgesAbove, edgesAboveParallel } from "../packages/core/src/similarity/index.ts";
+import { normalizeRows } from "../packages/core/src/similarity/normalize.ts";
 import { clusteredEdges, clusteredVectors } from "../packages/core/src/similarity/synthetic.ts";
 import { benchAppend } from "../packages/core/src/store/bench-append.ts";
 import { benchBackfill } from "../packages/local/src/bench-backfill.ts";
@@ -22,7 +26,9 @@ const { Matrix } = createRequire(new URL("../packages/core/package.json", import
   Matrix: new (rows: number[][]) => MlMatrix;
 };
 
-const args = new Set(process.argv.slice(2));
+const argv = process.argv.slice(2);
+const args = new Set(argv);
+const embeddingsFile = argv.includes("--embeddings") ? argv[argv.indexOf("--embeddings") + 1] : undefined;
 const quick = args.has("--quick");
 const model = mobilenetV2Int8;
 const opts = clusterOptionsFor(model); // threshold 0.85 (calibrated), floor 0.75
@@ -77,6 +83,21 @@ async function cold(): Promise<void> {
       print({ case: "cold-2threads", n, d, ...p });
     }
   }
+}
+
+/** The cold case on a file of real embeddings (one thread, then both cores). */
+async function coldFile(file: string): Promise<void> {
+  const dump = JSON.parse(readFileSync(file, "utf8")) as { dimension: number; embeddings: Record<string, number[]> };
+  const rows = Object.values(dump.embeddings);
+  const n = rows.length;
+  const d = dump.dimension;
+  const vectors = new Float32Array(n * d);
+  rows.forEach((row, i) => vectors.set(row, i * d));
+  normalizeRows(vectors, n, d);
+  const r = measure(15, () => clusterVectors(vectors, n, d, opts));
+  print({ case: "cold-file", n, d, ...r, file, edges: edgesAbove(vectors, n, d, opts.floor).a.length });
+  const p = await measureAsync(15, () => clusterVectorsParallel(vectors, n, d, opts, { threads: 2 }));
+  print({ case: "cold-file-2threads", n, d, ...p });
 }
 
 function coldMlMatrix(): void {
@@ -142,9 +163,9 @@ async function kernels(): Promise<void> {
     for (let i = 0; i < n; i++) for (let j = i + 1; j < n; j++) sink += dotF32(v, i * d, v, j * d, d);
   });
   report("wasm-simd-f32 (edgesAbove)", 9, () => edgesAbove(v, n, d, opts.floor, { kernel: "f32" }));
-  report("wasm-simd-i16-screen (edgesAbove)", 9, () => edgesAbove(v, n, d, opts.floor));
+  report("wasm-simd-i16-prefix-screen (edgesAbove)", 9, () => edgesAbove(v, n, d, opts.floor));
   const p = await measureAsync(9, () => edgesAboveParallel(v, n, d, opts.floor, { threads: 2 }));
-  print({ case: "kernel-wasm-simd-i16-screen-2threads (edgesAboveParallel)", n, d, ...p, gflops_median: gflops(n, d, p.median_ms), gflops_best: gflops(n, d, p.min_ms) });
+  print({ case: "kernel-wasm-simd-i16-prefix-screen-2threads (edgesAboveParallel)", n, d, ...p, gflops_median: gflops(n, d, p.median_ms), gflops_best: gflops(n, d, p.min_ms) });
   const rows = Array.from({ length: n }, (_, r) => Array.from(v.subarray(r * d, r * d + d)));
   report("ml-matrix (mmul, full n×n)", 1, () => {
     const x = new Matrix(rows);
@@ -155,6 +176,7 @@ async function kernels(): Promise<void> {
 
 if (args.has("--kernels")) await kernels();
 await cold();
+if (embeddingsFile) await coldFile(embeddingsFile);
 if (!quick) coldMlMatrix();
 graph();
 await append();

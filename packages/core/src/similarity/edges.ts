@@ -52,9 +52,9 @@ export class EdgeBuffer {
 
 export interface EdgesOptions {
   /**
-   * "i16" (default): screen every pair on int16-quantised rows with a proven error bound, then
-   * recompute the pairs that may reach the floor in float32. "f32": the float32 kernel on every
-   * pair. Both return the same edges with the same values, bit for bit.
+   * "i16" (default): screen every pair on an int16 prefix of the dimensions with a proven bound on
+   * the rest (screen.ts), then recompute the pairs that may reach the floor in float32. "f32": the
+   * float32 kernel on every pair. Both return the same edges with the same values, bit for bit.
    */
   kernel?: "i16" | "f32";
 }

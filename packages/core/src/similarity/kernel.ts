@@ -1,6 +1,6 @@
 /**
  * The pairwise dot-product kernels: hand-written WASM SIMD with register blocking (float32 2×4,
- * int16 RA×RB = 2×2: measured at p = 400 and 800, 2×2 beat 2×4, 4×2, 3×3, 3×4 and 4×4 by 10-15%
+ * int16 2×2: measured at p = 400 and 800, 2×2 beat 2×4, 4×2, 3×3, 3×4 and 4×4 by 10-15%
  * under V8; the tile size, 24 to 204 rows, hardly mattered).
  *
  * `block` (f32x4) computes out[i][j] = <A_i, B_j> for a tile of rows held in the module's memory.
@@ -20,7 +20,7 @@ import { encodeModule, f32, f64, i32, op, v128, type Bytes } from "./wasm-encode
 const [A, NA, B, NB, DP, OUT, STRIDE] = [0, 1, 2, 3, 4, 5, 6];
 const [I, J, K, ROW] = [7, 8, 9, 10];
 
-/** Local indexes of a block kernel with an RA×RB register tile. */
+/** Local indexes of a block kernel with an ra×rb register tile. */
 function blockLocals(ra: number, rb: number) {
   const ar = 11; // A row addresses (ra), B row addresses (rb), output row addresses (ra), P (ra + rb)
   const br = ar + ra;
@@ -70,9 +70,8 @@ const get = op.localGet;
 
 /** Vectors per row consumed by one inner step (the loop advances K by 16·UNROLL bytes). */
 export const UNROLL = 2;
-/** The int16 kernel's register tile: RA rows of A by RB rows of B. */
-export const RA = 2;
-export const RB = 2;
+/** The int16 kernel's register tile: rows of A by rows of B. */
+const I16_TILE: [number, number] = [2, 2];
 
 function microStep(f: Flavour, ra: number, rb: number): Bytes[] {
   const L = blockLocals(ra, rb);
@@ -222,12 +221,12 @@ function dotAllBody(): Bytes[] {
 const SHARED_MAX_PAGES = 16384;
 
 /** The module's bytes (about 2.4 KB), for a private or a shared memory. */
-export function kernelBytes(shared = false, ra = RA, rb = RB): Uint8Array {
+export function kernelBytes(shared = false): Uint8Array {
   const params = [i32, i32, i32, i32, i32, i32, i32];
   return encodeModule(
     [
       { name: "block", params, results: [], locals: blockLocals(2, 4).locals, body: blockBody(F32, 2, 4) },
-      { name: "blockI16", params, results: [], locals: blockLocals(ra, rb).locals, body: blockBody(I16, ra, rb) },
+      { name: "blockI16", params, results: [], locals: blockLocals(...I16_TILE).locals, body: blockBody(I16, ...I16_TILE) },
       { name: "scanGe", params: [i32, i32, i32, i32, i32], results: [i32], locals: [[1, v128]], body: scanBody() },
       { name: "gatherQuantize", params: [i32, i32, i32, f64, i32, i32], results: [], locals: [[4, i32], [2, f64]], body: gatherQuantizeBody() },
       { name: "dotPairs", params: [i32, i32, i32, i32, i32], results: [], locals: [[10, i32], [4, v128]], body: dotPairsBody() },

@@ -117,58 +117,62 @@ export function prepareScreen(vectors: Float32Array, n: number, d: number, floor
 /**
  * The dimensions by energy over a sample of rows (descending), cut to the prefix length p (a
  * multiple of 16, the int16 kernel's step) that minimises p + RECOMPUTE·(share of sampled pairs the
- * bound keeps), with the bound evaluated in float64 on up to 32 sampled rows (496 pairs).
+ * bound keeps), with the bound evaluated in float64 on up to 24 sampled rows (276 pairs).
  */
 function choosePrefix(vectors: Float32Array, n: number, d: number, floor: number): { order: Int32Array; p: number } {
   const dmax = (d + 15) & ~15;
-  const sample = Math.min(n, 128);
+  const sample = Math.min(n, 64);
   const step = n / Math.max(1, sample);
   const energy = new Float64Array(d);
   for (let i = 0; i < sample; i++) {
     const base = Math.floor(i * step) * d;
     for (let k = 0; k < d; k++) energy[k] += vectors[base + k] * vectors[base + k];
   }
-  const all = Array.from({ length: d }, (_, k) => k).sort((a, b) => energy[b] - energy[a] || a - b);
+  const all = new Int32Array(d);
+  for (let k = 0; k < d; k++) all[k] = k;
+  all.sort((a, b) => energy[b] - energy[a] || a - b);
   const candidates: number[] = [];
   for (let c = 1; c <= 16; c++) {
     const p = Math.min(dmax, Math.max(16, (Math.round((c * dmax) / 16) + 15) & ~15));
     if (candidates[candidates.length - 1] !== p) candidates.push(p);
   }
-  const m = Math.min(n, 32);
-  const rows: Float64Array[] = [];
+  const nc = candidates.length;
   // Other rows than those that ordered the dimensions (when n allows), or the estimate flatters.
+  const m = Math.min(n, 24);
   const mstep = n / Math.max(1, m);
+  const rows = new Float64Array(m * d);
+  const rest = new Float64Array(m * nc); // energy of sampled row i beyond candidate c
   for (let i = 0; i < m; i++) {
     const base = Math.min(n - 1, Math.floor((i + 0.5) * mstep) + (n >= 2 * sample ? 1 : 0)) * d;
-    const row = new Float64Array(d);
-    for (let k = 0; k < d; k++) row[k] = vectors[base + all[k]];
-    rows.push(row);
+    let total = 0;
+    for (let k = 0; k < d; k++) {
+      const x = vectors[base + all[k]];
+      rows[i * d + k] = x;
+      total += x * x;
+    }
+    let pre = 0;
+    let k = 0;
+    for (let c = 0; c < nc; c++) {
+      for (const end = Math.min(candidates[c], d); k < end; k++) pre += rows[i * d + k] * rows[i * d + k];
+      rest[i * nc + c] = total - pre;
+    }
   }
-  // rest[i][c] = energy of row i beyond candidate c.
-  const rest = rows.map((row) => {
-    const suffix = new Float64Array(d + 1);
-    for (let k = d - 1; k >= 0; k--) suffix[k] = suffix[k + 1] + row[k] * row[k];
-    return candidates.map((p) => suffix[Math.min(p, d)]);
-  });
-  const kept = new Float64Array(candidates.length);
+  const kept = new Float64Array(nc);
   let pairs = 0;
   for (let a = 0; a < m; a++) {
     for (let b = a + 1; b < m; b++) {
       pairs++;
-      const x = rows[a];
-      const y = rows[b];
       let s = 0;
       let k = 0;
-      for (let c = 0; c < candidates.length; c++) {
-        const end = Math.min(candidates[c], d);
-        for (; k < end; k++) s += x[k] * y[k];
-        if (s + (rest[a][c] + rest[b][c]) / 2 >= floor) kept[c]++;
+      for (let c = 0; c < nc; c++) {
+        for (const end = Math.min(candidates[c], d); k < end; k++) s += rows[a * d + k] * rows[b * d + k];
+        if (s + (rest[a * nc + c] + rest[b * nc + c]) / 2 >= floor) kept[c]++;
       }
     }
   }
-  let best = candidates.length - 1;
+  let best = nc - 1;
   let bestCost = Infinity;
-  for (let c = 0; c < candidates.length; c++) {
+  for (let c = 0; c < nc; c++) {
     const cost = candidates[c] + RECOMPUTE * (pairs > 0 ? kept[c] / pairs : 1);
     if (cost < bestCost) {
       bestCost = cost;
@@ -176,7 +180,7 @@ function choosePrefix(vectors: Float32Array, n: number, d: number, floor: number
     }
   }
   const p = candidates[best];
-  return { order: Int32Array.from(all.slice(0, Math.min(p, d))), p };
+  return { order: all.slice(0, Math.min(p, d)), p };
 }
 
 /** The upper-triangle tiles (ti, tj), tj ≥ ti, as a flat list of row offsets. */
