@@ -52,8 +52,9 @@ export async function runEval(dir: string, options: { thresholds?: number[]; mod
     out.write("threshold  precision  recall  f1      clusters\n");
     for (const r of rows) out.write(`${r.threshold.toFixed(2).padEnd(11)}${r.precision.toFixed(3).padEnd(11)}${r.recall.toFixed(3).padEnd(8)}${r.f1.toFixed(3).padEnd(8)}${r.clusters}\n`);
     out.write(`\ningestion   ${steady.toFixed(1)} photos/s steady (first to last stored); ${endToEnd.toFixed(1)} photos/s from first upload, including the queue's 1 s delivery delay\n`);
-    out.write(`model alone ${modelAlone.toFixed(1)} photos/s (inference on preprocessed tensors, batch 1, median of 3 runs)\n`);
-    out.write(`ratio       ${((steady / modelAlone) * 100).toFixed(0)}% of the model's own throughput\n`);
+    out.write(`model alone ${modelAlone.batch1.toFixed(1)} photos/s (inference on preprocessed tensors, batch 1, median of 3 runs; the target's denominator)\n`);
+    out.write(`            ${modelAlone.batch8.toFixed(1)} photos/s at batch 8, the largest batch the model server coalesces\n`);
+    out.write(`ratio       ${((steady / modelAlone.batch1) * 100).toFixed(0)}% of the model's own throughput (${((steady / modelAlone.batch8) * 100).toFixed(0)}% of its batch-8 throughput)\n`);
   } finally {
     await runtime.stop();
     await rm(dataDir, { recursive: true, force: true });
@@ -88,17 +89,32 @@ async function waitUntilStored(count: () => Promise<number>, total: number): Pro
   return times;
 }
 
-async function modelThroughput(modelPath: string, paths: string[]): Promise<number> {
+/** Inference alone on the photos' tensors, in photos/s: batch 1 and batch 8, each the median of 3 runs. */
+async function modelThroughput(modelPath: string, paths: string[]): Promise<{ batch1: number; batch8: number }> {
   const embedder = await createEmbedder({ modelPath, model: mobilenetV2Int8 });
   try {
     const tensors = await Promise.all(paths.map(async (p) => embedder.preprocess(await readFile(p))));
-    const runs: number[] = [];
-    for (let run = 0; run < 3; run++) {
-      const t0 = performance.now();
-      for (const t of tensors) await embedder.embedTensors(t, 1);
-      runs.push(tensors.length / ((performance.now() - t0) / 1000));
-    }
-    return runs.sort((a, b) => a - b)[1];
+    const batches = (size: number) => {
+      const out: Array<{ data: Float32Array; count: number }> = [];
+      for (let i = 0; i < tensors.length; i += size) {
+        const part = tensors.slice(i, i + size);
+        const data = new Float32Array(part.length * part[0]!.length);
+        part.forEach((t, k) => data.set(t, k * t.length));
+        out.push({ data, count: part.length });
+      }
+      return out;
+    };
+    const measure = async (size: number) => {
+      const prepared = batches(size);
+      const runs: number[] = [];
+      for (let run = 0; run < 3; run++) {
+        const t0 = performance.now();
+        for (const b of prepared) await embedder.embedTensors(b.data, b.count);
+        runs.push(tensors.length / ((performance.now() - t0) / 1000));
+      }
+      return runs.sort((a, b) => a - b)[1]!;
+    };
+    return { batch1: await measure(1), batch8: await measure(8) };
   } finally {
     await embedder.close();
   }
