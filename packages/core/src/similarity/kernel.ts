@@ -156,9 +156,9 @@ function dotPairsBody(): Bytes[] {
 }
 
 /**
- * gatherQuantize(src, order, p, s, dst, stats): dst[k] = int16(floor(x[order[k]]·s + ½)) for k < p,
- * in float64 (as JavaScript would compute it; |x·s| must stay below 32767); stats ← [Σx² over those
- * k in float64, Σ|dst[k]| as a float64].
+ * gatherQuantize(src, order, p, s, dst, stats): dst[k] = int16(nearest(x[order[k]]·s)) for k < p,
+ * the product in float64 (|x·s| must stay below 32767); stats ← [Σx² over those k in float64,
+ * Σ|dst[k]| as a float64].
  */
 function gatherQuantizeBody(): Bytes[] {
   const [SRC, ORDER, P, S, DST, STATS, K, Y, M, L1, X, PRE] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11];
@@ -167,7 +167,7 @@ function gatherQuantizeBody(): Bytes[] {
     ...whileLt(K, P, [
       ...set(X, get(SRC), get(ORDER), get(K), op.i32Const(2), op.i32Shl, op.i32Add, op.i32Load(), op.i32Const(2), op.i32Shl, op.i32Add, op.f32Load(), op.f64PromoteF32),
       ...set(PRE, get(PRE), get(X), get(X), op.f64Mul, op.f64Add),
-      ...set(Y, get(X), get(S), op.f64Mul, op.f64Const(0.5), op.f64Add, op.f64Floor, op.i32TruncF64S),
+      ...set(Y, get(X), get(S), op.f64Mul, op.f64Nearest, op.i32TruncSatF64S),
       get(DST), get(K), op.i32Const(1), op.i32Shl, op.i32Add, get(Y), op.i32Store16(),
       ...set(M, get(Y), op.i32Const(31), op.i32ShrS),
       ...set(L1, get(L1), get(Y), get(M), op.i32Xor, get(M), op.i32Sub, op.i32Add),
@@ -262,7 +262,7 @@ export interface Kernel {
   blockI16: BlockFn;
   /** The first k in [from, to), k a multiple of 4, where int32 ptr[k + l] + col[k + l] ≥ t for a lane l < 4; else `to`. */
   scanGe(ptr: number, col: number, from: number, to: number, t: number): number;
-  /** dst[k] = int16(floor(x[order[k]]·s + ½)) for k < p (int32 order at `order`); float64 stats ← [Σ of those x², Σ|dst|]. */
+  /** dst[k] = int16(nearest(x[order[k]]·s)) for k < p (int32 order at `order`); float64 stats ← [Σ of those x², Σ|dst|]. */
   gatherQuantize(src: number, order: number, p: number, s: number, dst: number, stats: number): void;
   /** out[i] = <row a_i, row b_i> for `count` (a multiple of 4) int32 pairs at `pairs`, rows at base + index·rowBytes; as dotRow rounds it. */
   dotPairs(pairs: number, count: number, base: number, rowBytes: number, out: number): void;

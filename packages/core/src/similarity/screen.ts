@@ -100,7 +100,7 @@ export function prepareScreen(vectors: Float32Array, n: number, d: number, floor
   const stats = new Float64Array(buffer, statsOff, 2);
   let maxW = 0;
   for (let r = 0; r < n; r++) {
-    // q = nearest(x·S) of the prefix, ties up, in float64; stats = [Σx² over the prefix, Σ|q|]
+    // q = nearest(x·S) of the prefix, the product in float64; stats = [Σx² over the prefix, Σ|q|]
     kernel.gatherQuantize(vecOff + r * df * 4, orderOff, order.length, S, r * p * 2, statsOff);
     const rest = Math.max(0, norms[r] - stats[0]) + 1e-9 * norms[r]; // stats[0]: float64, error below 10⁻¹²
     w[r] = Math.ceil((S * S * rest) / 2 + E * stats[1]) + 1;
