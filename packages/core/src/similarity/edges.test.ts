@@ -142,9 +142,7 @@ describe("edgesAbove", () => {
 });
 
 describe("dotAgainstAll", () => {
-  it("matches the exact path's similarities bit for bit", () => {
-    const n = 40;
-    const d = 77;
+  it.each([[40, 77], [41, 128], [6, 12]])("matches the exact path's similarities bit for bit (n=%i, d=%i)", (n, d) => {
     const v = randomMatrix(n, d, 11, [3]);
     const out = dotAgainstAll(v, n, d, v.subarray(5 * d, 6 * d), new Float32Array(n));
     const e = edgesAbove(v, n, d, 1e-9);
@@ -152,6 +150,7 @@ describe("dotAgainstAll", () => {
       if (e.a[k] === 5) expect(out[e.b[k]]).toBe(e.s[k]);
       if (e.b[k] === 5) expect(out[e.a[k]]).toBe(e.s[k]);
     }
+    for (let r = 0; r < n; r++) expect(Object.is(out[r], dotF32(v, r * d, v, 5 * d, d))).toBe(true);
     expect(out[3]).toBe(0);
     for (let r = 0; r < n; r++) expect(Math.abs(out[r] - naiveDot(v, r, 5, d))).toBeLessThan(1e-5);
   });
