@@ -10,6 +10,10 @@ import sharp from "sharp";
 import type { Preprocessing } from "@photo-clusters/core/models";
 import { ImageTooLargeError, InvalidImageError, UnsupportedMediaTypeError } from "./errors.ts";
 
+// Every request is a new image, so libvips's operation cache never hits; without it decoding
+// took about 5% less CPU (3.7 against 3.9 ms per dev photo, 4 at once) and no cache memory.
+sharp.cache(false);
+
 export interface ImageLimits {
   /** Largest accepted body. */
   maxBytes: number;
