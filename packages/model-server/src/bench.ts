@@ -1,6 +1,7 @@
 /**
  * Prints embedder throughput on the dev photos: model only at batch 1/4/8 and end to end at
- * concurrency 1 and 4, for each thread count. A script, never a timed assertion.
+ * concurrency 1 and 4, for each thread count, then end to end with inference on a worker thread
+ * (what the server runs) at concurrency 1 and 8. A script, never a timed assertion.
  *
  *   pnpm --filter @photo-clusters/model-server bench [photoDir] [count]
  */
@@ -29,3 +30,10 @@ for (const threads of [1, 2]) {
   }
   await embedder.close();
 }
+
+const worker = await createEmbedder({ modelPath, model: mobilenetV2Int8, inference: "worker" });
+for (const concurrency of [1, 8]) {
+  const f = await measureEndToEndThroughput(worker, images, { concurrency, rounds: 3 });
+  console.log(`worker end-to-end concurrency=${concurrency}: ${f.medianMsPerImage.toFixed(2)} ms/image, ${f.imagesPerSecond.toFixed(0)} images/s (${f.images} photos)`);
+}
+await worker.close();
