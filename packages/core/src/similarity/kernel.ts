@@ -1,7 +1,7 @@
 /**
  * The pairwise dot-product kernels: hand-written WASM SIMD with register blocking (float32 2×4,
- * int16 2×2: measured at p = 400 and 800, 2×2 beat 2×4, 4×2, 3×3, 3×4 and 4×4 by 10-15%
- * under V8; the tile size, 24 to 204 rows, hardly mattered).
+ * int16 2×2; with running row pointers 2×2, 2×4 and 4×2 measure the same at p = 400, and the
+ * tile size, 24 to 204 rows, hardly matters).
  *
  * `block` (f32x4) computes out[i][j] = <A_i, B_j> for a tile of rows held in the module's memory.
  * Rows are zero-padded to a multiple of 4·UNROLL floats (8·UNROLL int16), so the inner loop has no tail. Each dot is
@@ -76,8 +76,6 @@ const I16_TILE: [number, number] = [2, 2];
 function microStep(f: Flavour, ra: number, rb: number): Bytes[] {
   const L = blockLocals(ra, rb);
   const steps: Bytes[] = [];
-  for (let r = 0; r < ra; r++) steps.push(...set(L.p + r, ...add(get(L.ar + r), get(K))));
-  for (let c = 0; c < rb; c++) steps.push(...set(L.p + ra + c, ...add(get(L.br + c), get(K))));
   for (let u = 0; u < UNROLL; u++) {
     for (let r = 0; r < ra; r++) steps.push(...set(L.va + r, get(L.p + r), op.v128Load(16 * u)));
     for (let c = 0; c < rb; c++) {
@@ -88,6 +86,8 @@ function microStep(f: Flavour, ra: number, rb: number): Bytes[] {
       }
     }
   }
+  // Running row pointers (about 10% faster under V8 than base + K addresses: fewer registers)
+  for (let x = 0; x < ra + rb; x++) steps.push(...set(L.p + x, ...add(get(L.p + x), op.i32Const(16 * UNROLL))));
   return steps;
 }
 
@@ -97,9 +97,11 @@ function blockBody(f: Flavour, ra: number, rb: number): Bytes[] {
   const perJ: Bytes[] = [...set(L.br, get(B), get(J), get(ROW), op.i32Mul, op.i32Add)];
   for (let c = 1; c < rb; c++) perJ.push(...set(L.br + c, ...add(get(L.br + c - 1), get(ROW))));
   for (let a = 0; a < ra * rb; a++) perJ.push(...set(L.acc + a, op.v128Const0));
+  // P: the rows' running pointers; K: where the first A row ends.
+  for (let r = 0; r < ra; r++) perJ.push(...set(L.p + r, get(L.ar + r)));
+  for (let c = 0; c < rb; c++) perJ.push(...set(L.p + ra + c, get(L.br + c)));
+  perJ.push(...set(K, ...add(get(L.ar), get(ROW))), ...whileLt(L.p, K, microStep(f, ra, rb)));
   perJ.push(
-    ...set(K, op.i32Const(0)),
-    ...whileLt(K, ROW, [...microStep(f, ra, rb), ...set(K, ...add(get(K), op.i32Const(16 * UNROLL)))]),
     ...set(L.or, get(OUT), get(I), get(STRIDE), op.i32Mul, get(J), op.i32Add, op.i32Const(2), op.i32Shl, op.i32Add),
   );
   for (let r = 1; r < ra; r++) perJ.push(...set(L.or + r, get(L.or + r - 1), get(STRIDE), op.i32Const(2), op.i32Shl, op.i32Add));
