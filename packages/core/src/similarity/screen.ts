@@ -111,7 +111,7 @@ export function prepareScreen(vectors: Float32Array, n: number, d: number, floor
   // |Q| ≤ max|q|₂² ≤ (23000 + E√p)², so Q + w and T − w never leave int32.
   const maxQ2 = (23000 + E * Math.sqrt(p)) ** 2;
   if (!(maxQ2 + maxW + Math.abs(threshold) < 2 ** 31 - 8)) throw new Error(`screen: int32 range exceeded (${maxQ2}, ${maxW}, ${threshold})`);
-  return { n, d, p, df, npad, vecOff, wOff, tileOff, pairOff, bytes: next, threshold: Math.max(-(2 ** 30), threshold) };
+  return { n, d, p, df, npad, vecOff, wOff, tileOff, pairOff, bytes: next, threshold };
 }
 
 /**
