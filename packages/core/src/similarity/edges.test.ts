@@ -1,3 +1,4 @@
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { dotAgainstAll, dotF32, KernelMatrix } from "./dot.ts";
 import { edgesAbove } from "./edges.ts";
@@ -117,6 +118,28 @@ describe("edgesAbove", () => {
     expect(exact.a.length).toBeGreaterThan(n / 20);
     expect(Array.from(exact.s)).toContain(floor);
     expect(edgesAbove(v, n, d, floor)).toEqual(exact);
+  });
+
+  it("screens any small matrix to the f32 kernel's edges, at a floor equal to one of its values (property)", () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 2, max: 40 }),
+        fc.integer({ min: 1, max: 70 }),
+        fc.integer({ min: 1, max: 2 ** 30 }),
+        fc.double({ min: 0, max: 1, noNaN: true }),
+        (n, d, seed, pick) => {
+          const rand = prng(seed);
+          const decay = rand() * 0.2;
+          const v = new Float32Array(n * d);
+          for (let r = 0; r < n; r++) for (let k = 0; k < d; k++) v[r * d + k] = (r % 3 === 1 ? v[(r - 1) * d + k] : 0) + gaussian(rand) * Math.exp(-k * decay);
+          normalizeRows(v, n, d);
+          const all = edgesAbove(v, n, d, 1e-6, { kernel: "f32" }).s;
+          const floor = all.length > 0 ? Math.max(1e-6, all[Math.floor(pick * (all.length - 1))]) : 0.5;
+          expect(edgesAbove(v, n, d, floor)).toEqual(edgesAbove(v, n, d, floor, { kernel: "f32" }));
+        },
+      ),
+      { numRuns: 300 },
+    );
   });
 
   it("returns pairs sorted by (a, b)", () => {
