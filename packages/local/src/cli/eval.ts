@@ -95,6 +95,7 @@ async function modelThroughput(modelPath: string, paths: string[]): Promise<{ ba
   try {
     const tensors = await Promise.all(paths.map(async (p) => embedder.preprocess(await readFile(p))));
     const batches = (size: number) => {
+      if (size === 1) return tensors.map((data) => ({ data, count: 1 }));
       const out: Array<{ data: Float32Array; count: number }> = [];
       for (let i = 0; i < tensors.length; i += size) {
         const part = tensors.slice(i, i + size);
