@@ -215,8 +215,8 @@ ort.InferenceSession.create(w.model, w.sessionOptions).then((session) => {
 `;
 
 interface Job {
-  tensors: Float32Array[];
-  /** The tensors are this runner's to hand over (transferred, not copied, to the worker). */
+  tensor: Float32Array;
+  /** The tensor is this runner's to hand over (transferred, not copied, to the worker). */
   owned: boolean;
   count: number;
   resolve(rows: Float32Array): void;
@@ -267,9 +267,8 @@ async function workerRunner(patched: Uint8Array, sessionOptions: ort.InferenceSe
     const id = nextId++;
     inFlight.set(id, jobs);
     worker.ref();
-    const tensors = jobs.map((j) => j.tensors).flat();
-    const transfer = jobs.filter((j) => j.owned).flatMap((j) => j.tensors.map((t) => t.buffer as ArrayBuffer));
-    worker.postMessage({ id, count, tensors }, transfer);
+    const transfer = jobs.filter((j) => j.owned).map((j) => j.tensor.buffer as ArrayBuffer);
+    worker.postMessage({ id, count, tensors: jobs.map((j) => j.tensor) }, transfer);
   };
 
   await new Promise<void>((resolve, reject) => {
@@ -316,7 +315,7 @@ async function workerRunner(patched: Uint8Array, sessionOptions: ort.InferenceSe
     run(batch, count, owned = false) {
       if (broken) return Promise.reject(broken);
       return new Promise<Float32Array>((resolve, reject) => {
-        queue.push({ tensors: [batch], count, owned, resolve, reject });
+        queue.push({ tensor: batch, count, owned, resolve, reject });
         dispatch();
       });
     },
