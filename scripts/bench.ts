@@ -14,6 +14,7 @@ import { clusterEdges, clusterOptionsFor, clusterVectors, clusterVectorsParallel
 import { normalizeRows } from "../packages/core/src/similarity/normalize.ts";
 import { clusteredEdges, clusteredVectors } from "../packages/core/src/similarity/synthetic.ts";
 import { benchAppend } from "../packages/core/src/store/bench-append.ts";
+import { benchApi } from "../packages/functions/src/api/bench-api.ts";
 import { benchBackfill } from "../packages/local/src/bench-backfill.ts";
 
 /** ml-matrix is a devDependency of core, so it resolves from there. */
@@ -180,4 +181,5 @@ if (embeddingsFile) await coldFile(embeddingsFile);
 if (!quick) coldMlMatrix();
 graph();
 await append();
+print(await benchApi(2000, quick ? 11 : 21));
 print(await benchBackfill(quick ? 500 : 2000, quick ? 3 : 5));
