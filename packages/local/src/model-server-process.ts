@@ -20,8 +20,8 @@ export async function startModelServerProcess(options: { port: number; modelPath
     stdio: ["ignore", "pipe", "pipe"],
   });
   // Below this process in the scheduler: when both want the cores, the API, S3, SQS and the
-  // poller go first and inference takes the rest. During eval's ingestion with the API polled every
-  // 50 ms, the API's p90 went from 63-66 ms to 32-40 ms (max 100 -> 60 ms), throughput unchanged.
+  // poller go first and inference takes the rest. During eval's ingestion (4 poller batches) with
+  // the API polled every 50 ms, its p90 went from 63-66 ms to 32-40 ms, throughput unchanged.
   try {
     setPriority(child.pid!, 10);
   } catch {
