@@ -5,21 +5,11 @@
  * Vectors start 4-aligned within the payload so a reader can copy them as whole floats.
  */
 import { allocFrame, FRAME_HEADER_BYTES, sealFrame } from "./frame.ts";
+import type { DeleteEvent, PutEvent } from "./types.ts";
 
-export interface PutRecord {
-  kind: "put";
-  key: string;
-  imageId: string;
-  etag: string;
-  sequencer: string;
-  vector: Float32Array;
-}
-export interface DeleteRecord {
-  kind: "delete";
-  key: string;
-  imageId: string;
-  sequencer: string;
-}
+/** What the log holds is the event itself, less the model (the file's header names it). */
+export type PutRecord = Omit<PutEvent, "model">;
+export type DeleteRecord = DeleteEvent;
 export type LogRecord = PutRecord | DeleteRecord;
 
 /** A decoded record whose vector stays in the source buffer at `vectorOffset` (bytes). */
