@@ -30,7 +30,7 @@ export async function runEval(dir: string, options: { thresholds?: number[]; mod
     const fileOf = new Map(items.map((i) => [basename(i.key, extname(i.key)), basename(i.path)]));
     const started = performance.now();
     await uploadPhotos(runtime.emulator.s3, "photos", items);
-    const times = await waitUntilStored(() => runtime.store.read(userId).then((s) => s.images.length), items.length);
+    const { times, cpuMsPerPhoto } = await waitUntilStored(() => runtime.store.read(userId).then((s) => s.images.length), items.length);
     const stored = times.length;
 
     const token = await runtime.auth.issueDevToken(userId, 600);
@@ -52,6 +52,7 @@ export async function runEval(dir: string, options: { thresholds?: number[]; mod
     out.write("threshold  precision  recall  f1      clusters\n");
     for (const r of rows) out.write(`${r.threshold.toFixed(2).padEnd(11)}${r.precision.toFixed(3).padEnd(11)}${r.recall.toFixed(3).padEnd(8)}${r.f1.toFixed(3).padEnd(8)}${r.clusters}\n`);
     out.write(`\ningestion   ${steady.toFixed(1)} photos/s steady (first to last stored); ${endToEnd.toFixed(1)} photos/s from first upload, including the queue's 1 s delivery delay\n`);
+    out.write(`            runtime process CPU ${cpuMsPerPhoto.toFixed(2)} ms per photo over the same span (S3, SQS, poller, writer, API; not the model server)\n`);
     out.write(`model alone ${modelAlone.batch1.toFixed(1)} photos/s (inference on preprocessed tensors, batch 1, median of 3 runs; the target's denominator)\n`);
     out.write(`            ${modelAlone.batch8.toFixed(1)} photos/s at batch 8, the largest batch the model server coalesces\n`);
     out.write(`ratio       ${((steady / modelAlone.batch1) * 100).toFixed(0)}% of the model's own throughput (${((steady / modelAlone.batch8) * 100).toFixed(0)}% of its batch-8 throughput)\n`);
@@ -73,20 +74,34 @@ async function readGroups(path: string): Promise<Map<string, string>> {
   return groups;
 }
 
-/** When each photo became readable, polled every 100 ms; gives up after 60 s without progress. */
-async function waitUntilStored(count: () => Promise<number>, total: number): Promise<number[]> {
+/**
+ * When each photo became readable, polled every 100 ms, and this process's CPU (user + system) per
+ * photo stored from the first poll that saw one to the last; gives up after 60 s without progress.
+ */
+async function waitUntilStored(count: () => Promise<number>, total: number): Promise<{ times: number[]; cpuMsPerPhoto: number }> {
   const bar = progressBar(total, "stored");
   const times: number[] = [];
+  let cpuAtFirst: NodeJS.CpuUsage | undefined;
+  let cpuAtLast: NodeJS.CpuUsage | undefined;
+  let storedAtFirst = 0;
   let lastProgress = performance.now();
   while (times.length < total && performance.now() - lastProgress < 60_000) {
     const n = await count();
     if (n > times.length) lastProgress = performance.now();
+    if (n > times.length) {
+      cpuAtLast = process.cpuUsage();
+      if (!cpuAtFirst) {
+        cpuAtFirst = cpuAtLast;
+        storedAtFirst = n;
+      }
+    }
     while (times.length < n) times.push(performance.now());
     bar.update(times.length);
     await new Promise((r) => setTimeout(r, 100));
   }
   bar.done(times.length);
-  return times;
+  const cpuMicros = cpuAtFirst && cpuAtLast ? cpuAtLast.user + cpuAtLast.system - cpuAtFirst.user - cpuAtFirst.system : 0;
+  return { times, cpuMsPerPhoto: times.length > storedAtFirst ? cpuMicros / 1000 / (times.length - storedAtFirst) : NaN };
 }
 
 /** Inference alone on the photos' tensors, in photos/s: batch 1 and batch 8, each the median of 3 runs. */
