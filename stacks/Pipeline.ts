@@ -115,6 +115,11 @@ export function Pipeline({ stack, app }: StackContext) {
   poller.addToRolePolicy(
     new iam.PolicyStatement({ actions: ["s3:GetObject"], resources: [photos.arnForObjects(`${PHOTOS_PREFIX}*`)] }),
   );
+  // Without ListBucket, S3 answers a GetObject of a deleted key with 403 instead of 404, and the
+  // poller could not tell "deleted since the event" (acknowledge) from a real permission error.
+  // Unconditioned, because S3 decides 404 vs 403 on ListBucket as such; it reveals key names only,
+  // of photos this function may read anyway.
+  poller.addToRolePolicy(new iam.PolicyStatement({ actions: ["s3:ListBucket"], resources: [photos.bucketArn] }));
   poller.addToRolePolicy(
     new iam.PolicyStatement({ actions: ["sagemaker:InvokeEndpoint"], resources: [embedding.endpointArn] }),
   );

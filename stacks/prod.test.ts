@@ -119,9 +119,11 @@ describe("the poller", () => {
     const statements = roleStatements(t, poller);
     const byAction = (action: string) => statements.filter((s) => [s.Action].flat().includes(action));
     expect(statements.flatMap((s) => [s.Action].flat()).sort()).toEqual(
-      ["lambda:InvokeFunction", "s3:GetObject", "sagemaker:InvokeEndpoint", "sqs:ChangeMessageVisibility", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:GetQueueUrl", "sqs:ReceiveMessage"].sort(),
+      ["lambda:InvokeFunction", "s3:GetObject", "s3:ListBucket", "sagemaker:InvokeEndpoint", "sqs:ChangeMessageVisibility", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:GetQueueUrl", "sqs:ReceiveMessage"].sort(),
     );
     expect(byAction("s3:GetObject")[0].Resource["Fn::Join"][1][1]).toBe("/users/*");
+    // ListBucket on the bucket itself, so a photo deleted since its event reads as 404, not 403.
+    expect(byAction("s3:ListBucket")[0].Resource).toEqual({ "Fn::GetAtt": [expect.stringMatching(/^Photos/), "Arn"] });
     expect(byAction("lambda:InvokeFunction")[0].Resource).toEqual({ "Fn::GetAtt": [writerId, "Arn"] });
     expect(byAction("sagemaker:InvokeEndpoint")[0].Resource).toEqual({ "Fn::ImportValue": expect.stringMatching(/Embedding:ExportsOutputRefEndpoint/) });
   });
