@@ -1,4 +1,7 @@
-import { DeleteObjectCommand, GetObjectCommand, PutObjectCommand } from "@aws-sdk/client-s3";
+import {
+  CompleteMultipartUploadCommand, CopyObjectCommand, CreateMultipartUploadCommand, DeleteObjectCommand, DeleteObjectsCommand,
+  GetObjectCommand, HeadObjectCommand, PutObjectCommand, UploadPartCommand,
+} from "@aws-sdk/client-s3";
 import { ReceiveMessageCommand } from "@aws-sdk/client-sqs";
 import { parseS3Message } from "@photo-clusters/core/s3-event";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -40,6 +43,27 @@ describe("the local S3 notification bridge", () => {
     expect(created).toMatchObject({ kind: "put", bucket: "photos", key, etag: put.ETag!.replace(/"/g, ""), size: 3, eventName: "ObjectCreated:Put" });
     expect(removed).toMatchObject({ kind: "delete", key, eventName: "ObjectRemoved:Delete" });
     expect(removed.sequencer > created.sequencer).toBe(true);
+  });
+
+  it("sends the new object's etag for a copy and a multipart upload, and one delete per key of a batch delete", async () => {
+    // Prepare
+    await emulator.s3.send(new PutObjectCommand({ Bucket: "photos", Key: "users/bob/a.jpg", Body: Buffer.from("a") }));
+    await receive(1);
+    // Act
+    await emulator.s3.send(new CopyObjectCommand({ Bucket: "photos", Key: "users/bob/b.jpg", CopySource: "photos/users/bob/a.jpg" }));
+    const { UploadId } = await emulator.s3.send(new CreateMultipartUploadCommand({ Bucket: "photos", Key: "users/bob/c.jpg" }));
+    const part = await emulator.s3.send(new UploadPartCommand({ Bucket: "photos", Key: "users/bob/c.jpg", UploadId, PartNumber: 1, Body: Buffer.from("c") }));
+    await emulator.s3.send(new CompleteMultipartUploadCommand({ Bucket: "photos", Key: "users/bob/c.jpg", UploadId, MultipartUpload: { Parts: [{ ETag: part.ETag, PartNumber: 1 }] } }));
+    const etagOf = async (key: string) => (await emulator.s3.send(new HeadObjectCommand({ Bucket: "photos", Key: key }))).ETag!.replace(/"/g, "");
+    const expected = { b: await etagOf("users/bob/b.jpg"), c: await etagOf("users/bob/c.jpg") };
+    await emulator.s3.send(new DeleteObjectsCommand({ Bucket: "photos", Delete: { Objects: [{ Key: "users/bob/a.jpg" }, { Key: "users/bob/b & c.jpg" }] } }));
+    const events = (await receive(4)).flatMap((m) => (m.kind === "changes" ? m.changes : []));
+    // Assess
+    expect(events.filter((e) => e.kind === "put").map((e) => [e.key, e.etag, e.eventName]).sort()).toEqual([
+      ["users/bob/b.jpg", expected.b, "ObjectCreated:Copy"],
+      ["users/bob/c.jpg", expected.c, "ObjectCreated:CompleteMultipartUpload"],
+    ]);
+    expect(events.filter((e) => e.kind === "delete").map((e) => e.key).sort()).toEqual(["users/bob/a.jpg", "users/bob/b & c.jpg"]);
   });
 
   it("serves an object only at the etag its event names (If-Match)", async () => {

@@ -19,25 +19,52 @@ export function nextSequencer(): string {
 export function observeObjectChanges(app: ReturnType<typeof buildApp>, bucket: string, onChange: (change: ObjectChange) => void): void {
   type Request = { method: string; url: string; headers: Record<string, string | string[] | undefined> };
   type Reply = { statusCode: number; getHeader(name: string): unknown };
-  app.addHook("onResponse", (request: Request, reply: Reply, done: () => void) => {
-    const status = reply.statusCode;
-    const url = new URL(request.url, "http://local");
-    const [, first, ...rest] = url.pathname.split("/");
-    if (status >= 300 || first !== bucket || rest.length === 0) return done();
-    const key = decodeURIComponent(rest.join("/"));
-    const q = url.searchParams;
-    const etag = String(reply.getHeader("etag") ?? "").replace(/"/g, "");
-    if (request.method === "PUT" && !q.has("partNumber") && !q.has("tagging") && !q.has("acl")) {
-      const size = Number(request.headers["x-amz-decoded-content-length"] ?? request.headers["content-length"] ?? 0);
-      const copy = request.headers["x-amz-copy-source"] !== undefined;
-      onChange({ kind: "put", bucket, key, etag, size, sequencer: nextSequencer(), eventName: copy ? "ObjectCreated:Copy" : "ObjectCreated:Put" });
-    } else if (request.method === "POST" && q.has("uploadId")) {
-      onChange({ kind: "put", bucket, key, etag, sequencer: nextSequencer(), eventName: "ObjectCreated:CompleteMultipartUpload" });
-    } else if (request.method === "DELETE" && !q.has("uploadId")) {
-      onChange({ kind: "delete", bucket, key, sequencer: nextSequencer(), eventName: "ObjectRemoved:Delete" });
+  // onSend sees the response body: copies and multipart uploads carry their ETag there, and a
+  // batch delete (POST ?delete) lists the keys it removed.
+  app.addHook("onSend", (request: Request, reply: Reply, payload: unknown, done: (error: null, payload: unknown) => void) => {
+    try {
+      const body = typeof payload === "string" ? payload : Buffer.isBuffer(payload) ? payload.toString("utf8") : "";
+      for (const change of changesOf(request, reply, body, bucket)) onChange(change);
+    } finally {
+      done(null, payload);
     }
-    done();
   });
+}
+
+function changesOf(
+  request: { method: string; url: string; headers: Record<string, string | string[] | undefined> },
+  reply: { statusCode: number; getHeader(name: string): unknown },
+  body: string,
+  bucket: string,
+): ObjectChange[] {
+  const url = new URL(request.url, "http://local");
+  const [, first, ...rest] = url.pathname.split("/");
+  if (reply.statusCode >= 300 || first !== bucket) return [];
+  const q = url.searchParams;
+  if (request.method === "POST" && q.has("delete")) {
+    return [...body.matchAll(/<Deleted>\s*<Key>([\s\S]*?)<\/Key>/g)].map((m) => ({
+      kind: "delete", bucket, key: unescapeXml(m[1]), sequencer: nextSequencer(), eventName: "ObjectRemoved:DeleteObjects",
+    }));
+  }
+  if (rest.length === 0) return [];
+  const key = decodeURIComponent(rest.join("/"));
+  const etag = String(reply.getHeader("etag") ?? unescapeXml(/<ETag>([\s\S]*?)<\/ETag>/.exec(body)?.[1] ?? "")).replace(/"/g, "");
+  if (request.method === "PUT" && !q.has("partNumber") && !q.has("tagging") && !q.has("acl")) {
+    const copy = request.headers["x-amz-copy-source"] !== undefined;
+    const size = copy ? undefined : Number(request.headers["x-amz-decoded-content-length"] ?? request.headers["content-length"] ?? 0);
+    return [{ kind: "put", bucket, key, etag, size, sequencer: nextSequencer(), eventName: copy ? "ObjectCreated:Copy" : "ObjectCreated:Put" }];
+  }
+  if (request.method === "POST" && q.has("uploadId")) {
+    return [{ kind: "put", bucket, key, etag, sequencer: nextSequencer(), eventName: "ObjectCreated:CompleteMultipartUpload" }];
+  }
+  if (request.method === "DELETE" && !q.has("uploadId")) {
+    return [{ kind: "delete", bucket, key, sequencer: nextSequencer(), eventName: "ObjectRemoved:Delete" }];
+  }
+  return [];
+}
+
+function unescapeXml(text: string): string {
+  return text.replace(/&quot;/g, '"').replace(/&apos;/g, "'").replace(/&lt;/g, "<").replace(/&gt;/g, ">").replace(/&amp;/g, "&");
 }
 
 /** Sends each change to the queue as an S3 notification. */
