@@ -27,6 +27,8 @@ export interface BackfillOptions {
   /** Already stored with this etag (and the configured model): skip. */
   isStored(object: ListedObject): Promise<boolean>;
   checkpointDir: string;
+  /** Names the run's purpose (e.g. "reembed") so its checkpoint is its own. */
+  mode?: string;
   quiet?: boolean;
 }
 
@@ -48,10 +50,12 @@ interface Checkpoint {
 }
 
 export async function backfill(options: BackfillOptions): Promise<BackfillResult> {
-  const checkpointPath = join(options.checkpointDir, `backfill-${hash(options.bucket, options.prefix, options.listing.kind === "inventory" ? options.listing.path : "list")}.json`);
+  // One checkpoint per (bucket, prefix, source, queue, mode): a re-embed never resumes a plain backfill's run.
+  const source = options.listing.kind === "inventory" ? options.listing.path : "list";
+  const checkpointPath = join(options.checkpointDir, `backfill-${hash(options.bucket, options.prefix, source, options.queueUrl, options.mode ?? "")}.json`);
   const saved = options.dryRun ? undefined : await readCheckpoint(checkpointPath);
   const state: Checkpoint = saved ?? { done: 0, enqueued: 0, skipped: 0, invalid: 0 };
-  const source =
+  const objects =
     options.listing.kind === "bucket" ? options.listing.list(state.lastKey) : skip(readInventory(options.listing.path, options.prefix), state.done);
   const bar = options.quiet ? undefined : progressBar(undefined, options.dryRun ? "would enqueue" : "backfill");
   const started = performance.now();
@@ -71,7 +75,7 @@ export async function backfill(options: BackfillOptions): Promise<BackfillResult
     batch = [];
   };
 
-  for await (const object of source) {
+  for await (const object of objects) {
     if (!isValidKey(object.key)) state.invalid++;
     else if (await options.isStored(object)) state.skipped++;
     else batch.push(object);

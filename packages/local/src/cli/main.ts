@@ -103,6 +103,7 @@ async function main(argv: string[]): Promise<void> {
         listing: values.inventory ? { kind: "inventory", path: values.inventory } : { kind: "bucket", list: (after) => listBucket(clients.s3, bucket, values.prefix!, after) },
         isStored: async (o) => (await stored?.(o)) ?? false,
         checkpointDir: join(dataDir, ".backfill"),
+        mode: values.reembed ? "reembed" : undefined,
       });
       process.stderr.write(`${values["dry-run"] ? "dry run: would enqueue" : "enqueued"} ${result.enqueued} of ${result.listed} objects${result.resumedAfter ? ` (resumed after ${result.resumedAfter})` : ""}; ${result.skipped} already stored, ${result.invalid} with invalid keys\n`);
       return;

@@ -29,11 +29,12 @@ export async function collectPhotos(userId: string, paths: string[]): Promise<Up
     const ext = extname(path).slice(1).toLowerCase();
     const imageId = basename(path, extname(path)).replace(/[^A-Za-z0-9_-]/g, "-").slice(0, 128);
     const key = objectKey(userId, `${imageId}.${ext}`);
-    if (!isValidId(imageId) || seen.has(key)) {
-      process.stderr.write(`skipping ${path}: its name gives the key ${key}, which is invalid or already taken\n`);
+    // One image id per photo: a.jpg and a.png would otherwise be two keys for the same id.
+    if (!isValidId(imageId) || seen.has(imageId)) {
+      process.stderr.write(`skipping ${path}: its name gives the image id "${imageId}", which is invalid or already taken\n`);
       continue;
     }
-    seen.add(key);
+    seen.add(imageId);
     items.push({ path, key });
   }
   return items;

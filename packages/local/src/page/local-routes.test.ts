@@ -52,6 +52,7 @@ describe("local routes", () => {
     expect(res.status).toBe(200);
     expect(res.headers.get("Content-Type")).toBe("image/jpeg");
     expect(res.headers.get("X-Content-Type-Options")).toBe("nosniff");
+    expect(res.headers.get("Cross-Origin-Resource-Policy")).toBe("same-origin");
     expect(new Uint8Array(await res.arrayBuffer())).toEqual(JPEG);
   });
 

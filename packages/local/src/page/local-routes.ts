@@ -75,6 +75,8 @@ export function createLocalRoutes(deps: LocalRoutesDeps): Hono {
       "Content-Type": IMAGE_TYPES[file[2].toLowerCase()] ?? "application/octet-stream",
       "Content-Security-Policy": "default-src 'none'; sandbox",
       "X-Content-Type-Options": "nosniff",
+      // Other sites may not embed a local photo (the Host check alone lets <img> tags through).
+      "Cross-Origin-Resource-Policy": "same-origin",
       "Cache-Control": "private, max-age=60",
     });
   });
