@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createApiApp, type ApiDeps } from "./app.ts";
-import type { ClustersResponse, SimilarResponse, UserSnapshot } from "./clusters-view.ts";
+import { MAX_IMAGES_BELOW_FLOOR, type ClustersResponse, type SimilarResponse, type UserSnapshot } from "./clusters-view.ts";
 import { createDevAuth } from "./dev-auth.ts";
-import { emptySnapshot, snapshotOf, testAuth, testModel, type TestAuth } from "./test-factories.ts";
+import { emptySnapshot, PHOTOS, snapshotOf, testAuth, testModel, type TestAuth } from "./test-factories.ts";
 
 const silent = { info() {}, error() {} };
 let auth: TestAuth;
@@ -90,6 +90,19 @@ describe("GET /users/:userId/clusters", () => {
     const body = (await (await appWith().request("/users/alice/clusters?threshold=0", bearer(alice))).json()) as ClustersResponse;
     expect(body.clusters.map((c) => c.size)).toEqual([7]);
     expect(body.clusters[0].band).toBe("low");
+  });
+
+  it("refuses a threshold below the graph's floor for a library too large to compute exactly", async () => {
+    // Prepare: one more photo than the exact path accepts, all copies of the seven
+    const many = Array.from({ length: MAX_IMAGES_BELOW_FLOOR + 1 }, (_, i) => ({ imageId: `p${i}`, vector: PHOTOS[i % PHOTOS.length].vector }));
+    const app = appWith({ alice: snapshotOf("alice", many) });
+    // Act
+    const low = await app.request("/users/alice/clusters?threshold=0.5", bearer(alice));
+    const usual = await app.request("/users/alice/clusters?threshold=0.85", bearer(alice));
+    // Assess
+    expect(low.status).toBe(400);
+    expect(await low.json()).toEqual({ error: { code: "invalid_parameter", message: expect.stringMatching(/^threshold must be at least 0\.\d+ for a user with more than 3000 photos$/) } });
+    expect(usual.status).toBe(200);
   });
 
   it("gives a user with no photos 200 and no clusters", async () => {

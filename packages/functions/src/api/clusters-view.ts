@@ -5,7 +5,11 @@
  */
 import { createHash } from "node:crypto";
 import type { ModelDescriptor } from "@photo-clusters/core/models";
-import { clusterEdges, clusterOptionsFor, clusterVectors, toCosine, topSimilar, type Band, type Edges } from "@photo-clusters/core/similarity/index";
+import { clusterEdges, clusterOptionsFor, clusterVectors, toCosine, toSimilarity, topSimilar, type Band, type Edges } from "@photo-clusters/core/similarity/index";
+import { InvalidParameterError } from "./errors.ts";
+
+/** Above this many photos a threshold below the model's graph floor is refused (about 1 s of work at 3000). */
+export const MAX_IMAGES_BELOW_FLOOR = 3000;
 
 export type { Band, Edges };
 
@@ -56,8 +60,13 @@ export function clustersView(snapshot: UserSnapshot, params: { threshold: number
   const d = snapshot.dimension;
   const { threshold, minSize } = params;
   const base = clusterOptionsFor(model, { threshold, minSize: 1 });
-  // Below the model's floor the cut needs pairs the graph never kept: compute them exactly.
+  // Below the model's floor the cut needs pairs the graph never kept: compute them exactly, which
+  // costs O(n²) time and edges, so only for libraries small enough to answer within the timeout.
   const cut = toCosine(threshold, base.calibration);
+  if (cut < base.floor && n > MAX_IMAGES_BELOW_FLOOR) {
+    const lowest = Math.ceil(toSimilarity(base.floor, base.calibration) * 100) / 100;
+    throw new InvalidParameterError(`threshold must be at least ${lowest} for a user with more than ${MAX_IMAGES_BELOW_FLOOR} photos`);
+  }
   const opts = cut > 0 && cut < base.floor ? { ...base, floor: cut } : base;
   const graph = snapshot.graph;
   const found =
