@@ -3,8 +3,7 @@
  * without being checked here again.
  */
 import { InvalidKeyError } from "../errors.ts";
-
-const ID = /^[A-Za-z0-9_-]{1,128}$/;
+import { ID_PATTERN as ID } from "../keys.ts";
 /** Model ids become file names: same alphabet plus dots, never starting with one. */
 const MODEL_ID = /^[A-Za-z0-9_-][A-Za-z0-9._-]{0,127}$/;
 

@@ -8,11 +8,11 @@ import { chmod, link, mkdir, readFile, stat, unlink, writeFile } from "node:fs/p
 import { join } from "node:path";
 import { base64url, SignJWT } from "jose";
 import { createJwtVerifier, type VerifyToken } from "./auth.ts";
+import { isValidId } from "@photo-clusters/core/keys";
 
 export const DEV_ISSUER = "photo-clusters-local";
 export const DEV_AUDIENCE = "photo-clusters-api";
 export const DEV_KEY_FILE = ".dev-auth-key.json";
-const USER_ID = /^[A-Za-z0-9_-]{1,128}$/;
 
 export interface DevAuth {
   issuer: string;
@@ -68,7 +68,7 @@ export async function createDevAuth(dataDir: string): Promise<DevAuth> {
     issuer: DEV_ISSUER,
     audience: DEV_AUDIENCE,
     async issueDevToken(userId, ttlSeconds = 3600) {
-      if (!USER_ID.test(userId)) throw new Error("userId must be 1 to 128 letters, digits, '_' or '-'");
+      if (!isValidId(userId)) throw new Error("userId must be 1 to 128 letters, digits, '_' or '-'");
       if (!Number.isInteger(ttlSeconds) || ttlSeconds <= 0) throw new Error("ttlSeconds must be a positive integer");
       return new SignJWT({})
         .setProtectedHeader({ alg: "HS256", typ: "JWT" })

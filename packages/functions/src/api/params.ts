@@ -4,8 +4,8 @@
  * `parseInt("2abc")` is 2, so both are avoided in favour of whole-string patterns.
  */
 import { InvalidParameterError } from "./errors.ts";
+import { isValidId } from "@photo-clusters/core/keys";
 
-const ID = /^[A-Za-z0-9_-]{1,128}$/;
 const DECIMAL = /^(?:\d+(?:\.\d*)?|\.\d+)$/;
 const INTEGER = /^\d{1,9}$/;
 
@@ -17,7 +17,7 @@ export const LIMIT_DEFAULT = 10;
 export type QueryValues = (name: string) => string[] | undefined;
 
 export function parseId(name: "userId" | "imageId", value: string | undefined): string {
-  if (value === undefined || !ID.test(value)) {
+  if (value === undefined || !isValidId(value)) {
     throw new InvalidParameterError(`${name} must be 1 to 128 letters, digits, '_' or '-'`);
   }
   return value;

@@ -1,7 +1,7 @@
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { basename, extname, join } from "node:path";
-import { pairwiseScores } from "@photo-clusters/core/evaluate";
+import { pairwiseScores, parseGroupsCsv } from "@photo-clusters/core/evaluate";
 import { silentLogger } from "@photo-clusters/core/logger";
 import { mobilenetV2Int8 } from "@photo-clusters/core/models";
 import { createEmbedder } from "@photo-clusters/model-server/embedder";
@@ -69,12 +69,7 @@ async function readGroups(path: string): Promise<Map<string, string>> {
   const text = await readFile(path, "utf8").catch(() => {
     throw new Error(`${path} not found: eval needs a groups.csv with lines "file,group"`);
   });
-  const groups = new Map<string, string>();
-  for (const line of text.split(/\r?\n/).slice(1)) {
-    const [file, group] = line.split(",");
-    if (file && group) groups.set(file.trim(), group.trim());
-  }
-  return groups;
+  return parseGroupsCsv(text);
 }
 
 /**

@@ -6,6 +6,7 @@
 import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { Hono, type Context } from "hono";
+import { isValidId } from "@photo-clusters/core/keys";
 
 export type LocalObject = Uint8Array | { bytes: Uint8Array; contentType?: string };
 
@@ -15,7 +16,6 @@ export interface LocalRoutesDeps {
   getObject(key: string): Promise<LocalObject | undefined> | LocalObject | undefined;
 }
 
-const ID = /^[A-Za-z0-9_-]{1,128}$/;
 const FILE = /^([A-Za-z0-9_-]{1,128})\.([A-Za-z0-9]{1,10})$/;
 const LOOPBACK = new Set(["localhost", "127.0.0.1", "[::1]"]);
 const TOKEN_TTL_SECONDS = 3600;
@@ -58,7 +58,7 @@ export function createLocalRoutes(deps: LocalRoutesDeps): Hono {
   app.get("/local/token", async (c) => {
     if (!isLoopback(c)) return error(c, 403, "forbidden", "dev tokens are issued only on localhost");
     const user = c.req.query("user");
-    if (user === undefined || !ID.test(user)) return error(c, 400, "invalid_parameter", "user must be 1 to 128 letters, digits, '_' or '-'");
+    if (user === undefined || !isValidId(user)) return error(c, 400, "invalid_parameter", "user must be 1 to 128 letters, digits, '_' or '-'");
     const token = await deps.issueDevToken(user, TOKEN_TTL_SECONDS);
     return c.json({ token, expiresIn: TOKEN_TTL_SECONDS }, 200, { "Cache-Control": "no-store" });
   });
@@ -67,7 +67,7 @@ export function createLocalRoutes(deps: LocalRoutesDeps): Hono {
     if (!isLoopback(c)) return error(c, 403, "forbidden", "local images are served only on localhost");
     const userId = c.req.param("userId");
     const file = FILE.exec(c.req.param("file"));
-    if (!ID.test(userId) || !file) return error(c, 400, "invalid_parameter", "expected /local/images/<userId>/<imageId>.<ext>");
+    if (!isValidId(userId) || !file) return error(c, 400, "invalid_parameter", "expected /local/images/<userId>/<imageId>.<ext>");
     const object = await deps.getObject(`users/${userId}/${file[0]}`);
     if (object === undefined) return error(c, 404, "not_found", "no such image");
     const bytes = object instanceof Uint8Array ? object : object.bytes;
