@@ -15,7 +15,7 @@
 import { InvalidParameterError } from "../errors.ts";
 import type { ModelDescriptor } from "../models.ts";
 import { type Calibration, toCosine, toSimilarity } from "./calibration.ts";
-import { type Edges, edgesAbove } from "./edges.ts";
+import { componentRoots, type Edges, edgesForCut } from "./edges.ts";
 import { averageLinkage, averageLinkageDense, DENSE_LIMIT } from "./linkage.ts";
 
 export type Band = "low" | "medium" | "high";
@@ -66,14 +66,6 @@ function checkOptions(opts: ClusterOptions): void {
   if (!Number.isInteger(minSize) || minSize < 1) throw new InvalidParameterError(`minSize must be a positive integer, got ${minSize}`);
 }
 
-function find(parent: Int32Array, x: number): number {
-  while (parent[x] !== x) {
-    parent[x] = parent[parent[x]];
-    x = parent[x];
-  }
-  return x;
-}
-
 /** Clusters of the n images given every edge (a ≠ b, each pair once) at or above the floor. */
 export function clusterEdges(n: number, edges: Edges, opts: ClusterOptions): Cluster[] {
   checkOptions(opts);
@@ -88,20 +80,10 @@ export function clusterEdges(n: number, edges: Edges, opts: ClusterOptions): Clu
   if (cut <= 0) return describe(n, edges, opts, new Int32Array(n));
 
   // 1. Components of the pairs at or above the cut (and known to the graph); root = smallest member.
-  const strong = Math.max(cut, floor);
-  const root = new Int32Array(n);
-  for (let i = 0; i < n; i++) root[i] = i;
-  for (let e = 0; e < m; e++) {
-    if (es[e] < strong) continue;
-    const ra = find(root, ea[e]);
-    const rb = find(root, eb[e]);
-    if (ra !== rb) root[Math.max(ra, rb)] = Math.min(ra, rb);
-  }
+  const strong = strongCut(opts);
+  const root = componentRoots(n, ea, eb, (e) => es[e] >= strong);
   const compSize = new Int32Array(n);
-  for (let i = 0; i < n; i++) {
-    root[i] = root[root[i]]; // roots are smaller than their members: one pass flattens
-    compSize[root[i]]++;
-  }
+  for (let i = 0; i < n; i++) compSize[root[i]]++;
 
   // 2. A component of 3+ members with a pair under the cut needs the linkage; others are final.
   const strongPairs = new Int32Array(n);
@@ -213,8 +195,16 @@ function describe(n: number, edges: Edges, opts: ClusterOptions, label: Int32Arr
   return clusters.sort((x, y) => y.members.length - x.members.length || x.members[0] - y.members[0]);
 }
 
-/** The exact path: all edges at or above the floor from the vectors, then clusterEdges. */
+/** The pairs that decide the clusters: those at or above max(cut, floor). See edgesForCut. */
+export function strongCut(opts: ClusterOptions): number {
+  return Math.max(toCosine(opts.threshold, opts.calibration), opts.floor);
+}
+
+/**
+ * The exact path: from the vectors, the edges at or above the floor that can matter at this cut
+ * (edgesForCut), then clusterEdges; the same clusters as from every edge above the floor.
+ */
 export function clusterVectors(vectors: Float32Array, n: number, d: number, opts: ClusterOptions): Cluster[] {
   checkOptions(opts);
-  return clusterEdges(n, edgesAbove(vectors, n, d, opts.floor), opts);
+  return clusterEdges(n, edgesForCut(vectors, n, d, opts.floor, strongCut(opts)), opts);
 }

@@ -1,10 +1,11 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { dotAgainstAll, dotF32, KernelMatrix } from "./dot.ts";
-import { edgesAbove } from "./edges.ts";
+import { edgesAbove, edgesForCut, withinComponents } from "./edges.ts";
 import { sharedKernel } from "./kernel.ts";
 import { normalizeRows } from "./normalize.ts";
-import { gaussian, prng } from "./synthetic.ts";
+import { PAIR_CAPACITY, prepareScreen, scanTiles, TILE, tileList } from "./screen.ts";
+import { clusteredVectors, gaussian, prng } from "./synthetic.ts";
 
 function randomMatrix(n: number, d: number, seed: number, zeroRows: number[] = []): Float32Array {
   const rand = prng(seed);
@@ -39,6 +40,49 @@ describe("the WASM kernel", () => {
         expect(out[i * 4 + j]).toBe(dotF32(mem, i * dp, mem, (2 + j) * dp, dp));
         expect(out[i * 4 + j]).toBeCloseTo(naiveDot(mem, i, 2 + j, dp) , 5);
       }
+    }
+  });
+});
+
+describe("quantizeRows and gather16", () => {
+  it("round x·s to the nearest int16 (ties to even), sum |q| and the masked energy, and gather by an order", () => {
+    // Prepare
+    const kernel = sharedKernel();
+    const n = 3;
+    const len = 24;
+    kernel.reserve(1 << 16);
+    const src = new Float32Array(kernel.memory.buffer, 0, n * len);
+    const rand = prng(11);
+    for (let i = 0; i < src.length; i++) src[i] = rand() * 2 - 1;
+    src[5] = 2.5 / 1000; // exactly between two integers after the scale: rounds to even
+    src[6] = -3.5 / 1000;
+    const s = 1000;
+    const mask = new Float32Array(kernel.memory.buffer, 4096, len);
+    for (let k = 0; k < len; k++) mask[k] = k % 3 === 0 ? 1 : 0;
+    const order = new Int32Array(kernel.memory.buffer, 8192, 5);
+    order.set([7, 0, 23, 12, 7]);
+    // Act
+    kernel.quantizeRows(0, n, len * 4, s, 4096, 12288, len * 2, len, 16384, 16400);
+    kernel.gather16(12288, len * 2, 8192, 5, n, 20480, 10);
+    // Assess
+    const q = new Int16Array(kernel.memory.buffer, 12288, n * len);
+    const l1 = new Int32Array(kernel.memory.buffer, 16384, n);
+    const pre = new Float32Array(kernel.memory.buffer, 16400, n);
+    const gathered = new Int16Array(kernel.memory.buffer, 20480, n * 5);
+    const evenRound = (y: number) => (Math.abs(y % 1) === 0.5 ? 2 * Math.round(y / 2) : Math.round(y));
+    expect([q[5], q[6]]).toEqual([2, -4]);
+    for (let r = 0; r < n; r++) {
+      let sum = 0;
+      let energy = 0;
+      for (let k = 0; k < len; k++) {
+        const x = src[r * len + k];
+        expect(q[r * len + k]).toBe(evenRound(Math.fround(x * s)));
+        sum += Math.abs(q[r * len + k]);
+        energy += x * x * mask[k];
+      }
+      expect(l1[r]).toBe(sum);
+      expect(pre[r]).toBeCloseTo(energy, 6);
+      for (let k = 0; k < 5; k++) expect(gathered[r * 5 + k]).toBe(q[r * len + order[k]]);
     }
   });
 });
@@ -142,6 +186,23 @@ describe("edgesAbove", () => {
     );
   });
 
+  it("bounds a survivor of a shorter prefix by its int16 dot over all dimensions, to the float32 kernel's edges", () => {
+    // Prepare: clusters of near-duplicates whose energy the prefix cannot hold alone.
+    const n = 300;
+    const d = 1280;
+    const { vectors } = clusteredVectors({ n, d, seed: 5, groupCosine: 0.7 });
+    const kernel = sharedKernel();
+    // Act
+    const layout = prepareScreen(vectors, n, d, 0.6, kernel, 1);
+    const found = scanTiles(kernel, layout, 0, tileList(layout.npad), 0.6, TILE, PAIR_CAPACITY);
+    // Assess
+    expect(layout.twoStage).toBe(true);
+    expect(layout.p).toBeLessThan(d);
+    const exact = edgesAbove(vectors, n, d, 0.6, { kernel: "f32" });
+    expect(found.a.length).toBe(exact.a.length);
+    expect(edgesAbove(vectors, n, d, 0.6)).toEqual(exact);
+  });
+
   it("returns pairs sorted by (a, b)", () => {
     const v = randomMatrix(200, 4, 3);
     const e = edgesAbove(v, 200, 4, 0.3);
@@ -161,6 +222,42 @@ describe("edgesAbove", () => {
   it("rejects a floor outside (0, 1] and a matrix too small for its shape", () => {
     expect(() => edgesAbove(new Float32Array(8), 2, 4, 0)).toThrow(/floor/);
     expect(() => edgesAbove(new Float32Array(7), 2, 4, 0.5)).toThrow(/expected 2×4/);
+  });
+});
+
+describe("edgesForCut", () => {
+  it("keeps every pair above the floor inside the components above the cut, and nothing across them", () => {
+    // Prepare
+    const n = 500;
+    const d = 64;
+    const { vectors } = clusteredVectors({ n, d, seed: 8, groupCosine: 0.8, groupSize: [2, 12] });
+    const all = edgesAbove(vectors, n, d, 0.5);
+    // Act
+    const cut = edgesForCut(vectors, n, d, 0.5, 0.8);
+    // Assess: exactly the pairs of `all` whose ends are joined by a chain of pairs ≥ 0.8.
+    const root = Array.from({ length: n }, (_, i) => i);
+    const find = (x: number): number => (root[x] === x ? x : (root[x] = find(root[x])));
+    for (let e = 0; e < all.a.length; e++) if (all.s[e] >= 0.8) root[find(all.a[e])] = find(all.b[e]);
+    const keep = Array.from(all.a, (a, e) => find(a) === find(all.b[e]));
+    expect(Array.from(cut.a)).toEqual(Array.from(all.a).filter((_, e) => keep[e]));
+    expect(Array.from(cut.b)).toEqual(Array.from(all.b).filter((_, e) => keep[e]));
+    expect(Array.from(cut.s)).toEqual(Array.from(all.s).filter((_, e) => keep[e]));
+    expect(cut.a.length).toBeLessThan(all.a.length);
+    expect(cut.a.length).toBeGreaterThan(n / 4);
+  });
+
+  it("gives up on components that hold more than an eighth of all pairs", () => {
+    const n = 200;
+    const d = 32;
+    const v = randomMatrix(n, d, 3);
+    // One chain of near-duplicates: pairs on both sides of the cut, all joined through pairs above it.
+    for (let r = 1; r < n; r++) for (let k = 0; k < d; k++) v[r * d + k] = v[k] + 0.33 * v[r * d + k];
+    normalizeRows(v, n, d);
+    const kernel = sharedKernel();
+    const layout = prepareScreen(v, n, d, 0.9, kernel, 1);
+    const found = scanTiles(kernel, layout, 0, tileList(layout.npad), 0.9, TILE, PAIR_CAPACITY);
+    expect(withinComponents(kernel, layout, found, 0.5)).toBeUndefined();
+    expect(edgesForCut(v, n, d, 0.5, 0.9)).toEqual(edgesAbove(v, n, d, 0.5));
   });
 });
 

@@ -3,9 +3,9 @@
  * kernel so that n = 5000 never holds n² floats at once (one tile of TILE×TILE at a time).
  */
 import { InvalidParameterError } from "../errors.ts";
-import { sharedKernel } from "./kernel.ts";
+import { type Kernel, sharedKernel } from "./kernel.ts";
 import { checkMatrix } from "./normalize.ts";
-import { PAIR_CAPACITY, prepareScreen, scanTiles, TILE, tileList } from "./screen.ts";
+import { PAIR_CAPACITY, prepareScreen, type ScreenLayout, scanTiles, TILE, tileList } from "./screen.ts";
 
 /** Pairs (a[i], b[i]) with a[i] < b[i] and similarity s[i], sorted by (a, b). */
 export interface Edges {
@@ -75,7 +75,7 @@ export function edgesAbove(vectors: Float32Array, n: number, d: number, floor: n
 
 function edgesF32(vectors: Float32Array, n: number, d: number, floor: number, out: EdgeBuffer): void {
   const kernel = sharedKernel();
-  const dp = (d + 7) & ~7; // 4 lanes × UNROLL
+  const dp = (d + 7) & ~7; // 4 lanes × 2 (the f32 kernel's unrolling)
   const npad = (n + 3) & ~3;
   const rowBytes = dp * 4;
   const tileOff = npad * rowBytes;
@@ -100,6 +100,101 @@ function edgesF32(vectors: Float32Array, n: number, d: number, floor: number, ou
       }
     }
   }
+}
+
+/**
+ * The edges clustering at a cut needs, when the cut is above the floor: every pair at or above the
+ * floor inside the components of the pairs at or above `strong` (the cut). Average linkage never
+ * merges across those components (an average ≥ cut needs one pair ≥ cut), and cluster statistics
+ * only look inside clusters, so clusterEdges gives from these edges exactly the clusters it gives
+ * from all edges above the floor. The screen at the cut drops far more pairs than at the floor
+ * (real MobileNetV2 embeddings, n = 2000: 63 against 91 ms). When the components hold more than
+ * an eighth of all pairs, or strong ≤ floor, it is edgesAbove at the floor.
+ */
+export function edgesForCut(vectors: Float32Array, n: number, d: number, floor: number, strong: number): Edges {
+  checkMatrix(vectors, n, d);
+  if (!(strong > floor && strong <= 1) || n < 2) return edgesAbove(vectors, n, d, floor);
+  const kernel = sharedKernel();
+  const layout = prepareScreen(vectors, n, d, strong, kernel, 1);
+  const found = scanTiles(kernel, layout, 0, tileList(layout.npad), strong, TILE, PAIR_CAPACITY);
+  return withinComponents(kernel, layout, found, floor) ?? edgesAbove(vectors, n, d, floor);
+}
+
+/** root[i]: the smallest member of i's component in the graph of the pairs (a[e], b[e]) with keep(e). */
+export function componentRoots(n: number, a: ArrayLike<number>, b: ArrayLike<number>, keep: (e: number) => boolean = () => true): Int32Array {
+  const root = new Int32Array(n);
+  for (let i = 0; i < n; i++) root[i] = i;
+  const find = (x: number) => {
+    while (root[x] !== x) x = root[x] = root[root[x]];
+    return x;
+  };
+  for (let e = 0; e < a.length; e++) {
+    if (!keep(e)) continue;
+    const ra = find(a[e]);
+    const rb = find(b[e]);
+    if (ra !== rb) root[Math.max(ra, rb)] = Math.min(ra, rb);
+  }
+  for (let i = 0; i < n; i++) root[i] = root[root[i]]; // roots are smaller than their members: one pass flattens
+  return root;
+}
+
+/**
+ * Every pair at or above the floor inside the components of the given pairs (at or above a cut
+ * that is itself at or above the floor), with the float32 value dotF32 gives: a component whose
+ * pairs are all given is taken as it is; the others are recomputed on the rows prepareScreen left
+ * in the kernel memory (thread 0's pair buffer). Undefined when that is more than an eighth of all
+ * pairs.
+ */
+export function withinComponents(
+  kernel: Pick<Kernel, "memory" | "dotPairs">, layout: ScreenLayout, given: { a: ArrayLike<number>; b: ArrayLike<number>; s: ArrayLike<number> }, floor: number,
+): Edges | undefined {
+  const { n } = layout;
+  const root = componentRoots(n, given.a, given.b);
+  const size = new Int32Array(n);
+  const known = new Int32Array(n);
+  for (let i = 0; i < n; i++) size[root[i]]++;
+  for (let e = 0; e < given.a.length; e++) known[root[given.a[e]]]++;
+  // Members of the incomplete components, ascending, from start[r] to start[r + 1].
+  const start = new Int32Array(n + 1);
+  let total = 0;
+  for (let r = 0; r < n; r++) {
+    const pairs = (size[r] * (size[r] - 1)) / 2;
+    const open = root[r] === r && known[r] < pairs;
+    if (open) total += pairs;
+    start[r + 1] = start[r] + (open ? size[r] : 0);
+  }
+  if (total > (n * (n - 1)) / 16) return undefined;
+  const members = new Int32Array(start[n]);
+  const fill = start.slice(0, n);
+  for (let i = 0; i < n; i++) if (start[root[i] + 1] > start[root[i]]) members[fill[root[i]]++] = i;
+
+  const out = new EdgeBuffer(Math.max(1024, given.a.length * 2));
+  for (let e = 0; e < given.a.length; e++) {
+    const r = root[given.a[e]];
+    if (start[r + 1] === start[r]) out.push(given.a[e], given.b[e], given.s[e]);
+  }
+  const buf = new Int32Array(kernel.memory.buffer, layout.pairOff[0], PAIR_CAPACITY * 2);
+  const resOff = layout.pairOff[0] + PAIR_CAPACITY * 8;
+  const res = new Float32Array(kernel.memory.buffer, resOff, PAIR_CAPACITY);
+  let count = 0;
+  const flush = () => {
+    const padded = (count + 3) & ~3;
+    for (let i = count; i < padded; i++) buf.copyWithin(2 * i, 0, 2);
+    kernel.dotPairs(layout.pairOff[0], padded, layout.vecOff, layout.df * 4, resOff);
+    for (let i = 0; i < count; i++) if (res[i] >= floor) out.push(buf[2 * i], buf[2 * i + 1], res[i]);
+    count = 0;
+  };
+  for (let r = 0; r < n; r++) {
+    for (let x = start[r]; x < start[r + 1]; x++) {
+      for (let y = x + 1; y < start[r + 1]; y++) {
+        buf[2 * count] = members[x];
+        buf[2 * count + 1] = members[y];
+        if (++count === PAIR_CAPACITY) flush();
+      }
+    }
+  }
+  if (count > 0) flush();
+  return sortEdges(out.finish());
 }
 
 function edgesI16(vectors: Float32Array, n: number, d: number, floor: number, out: EdgeBuffer): void {

@@ -1,10 +1,10 @@
 /**
- * The pairwise dot-product kernels: hand-written WASM SIMD with register blocking (float32 2×4,
- * int16 2×2; with running row pointers 2×2, 2×4 and 4×2 measure the same at p = 400, and the
- * tile size, 24 to 204 rows, hardly matters).
+ * The pairwise dot-product kernels: hand-written WASM SIMD with register blocking (float32 2×4
+ * unrolled twice, int16 2×4; see I16_TILE), running row pointers, and tiles of 128 rows (64 to 256
+ * measure the same).
  *
  * `block` (f32x4) computes out[i][j] = <A_i, B_j> for a tile of rows held in the module's memory.
- * Rows are zero-padded to a multiple of 4·UNROLL floats (8·UNROLL int16), so the inner loop has no tail. Each dot is
+ * Rows are zero-padded to a multiple of 8 floats (8 int16), so the inner loop has no tail. Each dot is
  * accumulated in four f32 lanes (lane l takes k ≡ l mod 4, in order) and reduced as
  * (l0 + l1) + (l2 + l3); `dotF32` in dot.ts reproduces this bit for bit in plain JavaScript,
  * so the stored graph (built with dotAll, see KernelMatrix in dot.ts) and the exact path agree to the last bit.
@@ -14,7 +14,7 @@
  * dimensions to screen pairs with a proven bound (screen.ts), then recomputes the survivors with
  * the f32 arithmetic above (dotPairs). dotAll runs one row against all rows (the store's graph).
  */
-import { encodeModule, f32, f64, i32, op, v128, type Bytes } from "./wasm-encoder.ts";
+import { encodeModule, f32, i32, op, v128, type Bytes } from "./wasm-encoder.ts";
 
 // Parameters, then locals, by index.
 const [A, NA, B, NB, DP, OUT, STRIDE] = [0, 1, 2, 3, 4, 5, 6];
@@ -35,6 +35,8 @@ function blockLocals(ra: number, rb: number) {
 interface Flavour {
   /** log2 of the element size in bytes. */
   shift: number;
+  /** 16-byte vectors per row consumed by one step of a block kernel's inner loop. */
+  unroll: number;
   /** acc ← acc + va·vb, with acc, va, vb on the stack in that order. */
   mulAdd: Bytes[];
   /** One accumulator's lanes summed as (l0 + l1) + (l2 + l3), left on the stack. */
@@ -49,12 +51,14 @@ const lanes = (acc: number, extract: (l: number) => Bytes, addOp: Bytes): Bytes[
 ];
 const F32: Flavour = {
   shift: 2,
+  unroll: 2,
   mulAdd: [op.f32x4Mul, op.f32x4Add],
   reduce: (acc) => lanes(acc, op.f32x4ExtractLane, op.f32Add),
   store: op.f32Store,
 };
 const I16: Flavour = {
   shift: 1,
+  unroll: 1,
   mulAdd: [op.i32x4DotI16x8S, op.i32x4Add],
   reduce: (acc) => lanes(acc, op.i32x4ExtractLane, op.i32Add),
   store: op.i32Store,
@@ -68,15 +72,17 @@ const set = (local: number, ...expr: Bytes[]): Bytes[] => [...expr, op.localSet(
 const add = (a: Bytes, b: Bytes): Bytes[] => [a, b, op.i32Add];
 const get = op.localGet;
 
-/** Vectors per row consumed by one inner step (the loop advances K by 16·UNROLL bytes). */
-export const UNROLL = 2;
-/** The int16 kernel's register tile: rows of A by rows of B. */
-const I16_TILE: [number, number] = [2, 2];
+/**
+ * The int16 kernel's register tile, rows of A by rows of B, with no unrolling: at n = 2000 rows of
+ * real embeddings it runs 10% faster than 2×2 unrolled twice (p = 480: 28 against 31 ms; p = 1280:
+ * 71 against 79 ms), and 4×4 or 3×4 spill registers (≥ 91 ms at p = 1280).
+ */
+const I16_TILE: [number, number] = [2, 4];
 
 function microStep(f: Flavour, ra: number, rb: number): Bytes[] {
   const L = blockLocals(ra, rb);
   const steps: Bytes[] = [];
-  for (let u = 0; u < UNROLL; u++) {
+  for (let u = 0; u < f.unroll; u++) {
     for (let r = 0; r < ra; r++) steps.push(...set(L.va + r, get(L.p + r), op.v128Load(16 * u)));
     for (let c = 0; c < rb; c++) {
       steps.push(...set(L.vb, get(L.p + ra + c), op.v128Load(16 * u)));
@@ -87,7 +93,7 @@ function microStep(f: Flavour, ra: number, rb: number): Bytes[] {
     }
   }
   // Running row pointers (about 10% faster under V8 than base + K addresses: fewer registers)
-  for (let x = 0; x < ra + rb; x++) steps.push(...set(L.p + x, ...add(get(L.p + x), op.i32Const(16 * UNROLL))));
+  for (let x = 0; x < ra + rb; x++) steps.push(...set(L.p + x, ...add(get(L.p + x), op.i32Const(16 * f.unroll))));
   return steps;
 }
 
@@ -137,9 +143,9 @@ function scanBody(): Bytes[] {
 /**
  * dotPairs(pairs, count, base, rowBytes, out): out[i] = <row a_i, row b_i> for the count (a multiple
  * of 4) int32 pairs (a_i, b_i) at `pairs`, rows at base + index·rowBytes. Four pairs at a time, each
- * in its own accumulator rounded exactly as dotRow rounds it.
+ * in its own accumulator rounded exactly as dotRow rounds it (float32), or exact in int32 (int16 rows).
  */
-function dotPairsBody(): Bytes[] {
+function dotPairsBody(f: Flavour): Bytes[] {
   const [PAIRS, COUNT, BASE, RB, OUT, I, K] = [0, 1, 2, 3, 4, 5, 6];
   const PA = 7; // four A row addresses, four B row addresses
   const PB = 11;
@@ -149,35 +155,78 @@ function dotPairsBody(): Bytes[] {
   for (let p = 0; p < 4; p++) perGroup.push(...set(PA + p, ...rowAt(8 * p)), ...set(PB + p, ...rowAt(8 * p + 4)), ...set(ACC + p, op.v128Const0));
   const step: Bytes[] = [];
   for (let p = 0; p < 4; p++) {
-    step.push(...set(ACC + p, get(ACC + p), ...add(get(PA + p), get(K)), op.v128Load(), ...add(get(PB + p), get(K)), op.v128Load(), op.f32x4Mul, op.f32x4Add));
+    step.push(...set(ACC + p, get(ACC + p), ...add(get(PA + p), get(K)), op.v128Load(), ...add(get(PB + p), get(K)), op.v128Load(), ...f.mulAdd));
   }
   perGroup.push(...set(K, op.i32Const(0)), ...whileLt(K, RB, [...step, ...set(K, ...add(get(K), op.i32Const(16)))]));
-  for (let p = 0; p < 4; p++) perGroup.push(get(OUT), get(I), op.i32Const(2), op.i32Shl, op.i32Add, ...F32.reduce(ACC + p), op.f32Store(4 * p));
+  for (let p = 0; p < 4; p++) perGroup.push(get(OUT), get(I), op.i32Const(2), op.i32Shl, op.i32Add, ...f.reduce(ACC + p), f.store(4 * p));
   perGroup.push(...set(I, ...add(get(I), op.i32Const(4))));
   return [...set(I, op.i32Const(0)), ...whileLt(I, COUNT, perGroup)];
 }
 
 /**
- * gatherQuantize(src, order, p, s, dst, stats): dst[k] = int16(nearest(x[order[k]]·s)) for k < p,
- * the product in float64 (|x·s| must stay below 32767); stats ← [Σx² over those k in float64,
- * Σ|dst[k]| as a float64].
+ * quantizeRows(src, n, srcBytes, s, mask, dst, dstBytes, len, l1, pre): for each of the n float32
+ * rows at src + r·srcBytes (len floats, a multiple of 8), dst row r (int16, at dst + r·dstBytes) =
+ * nearest(fl32(x·s)) and int32 l1[r] = Σ|dst|; float32 pre[r] = Σ x²·mask over the row, in four
+ * lanes reduced as (l0 + l1) + (l2 + l3) (mask: len floats, each 0 or 1). Values must stay in int16.
  */
-function gatherQuantizeBody(): Bytes[] {
-  const [SRC, ORDER, P, S, DST, STATS, K, Y, M, L1, X, PRE] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11];
-  return [
-    ...set(K, op.i32Const(0)),
-    ...whileLt(K, P, [
-      ...set(X, get(SRC), get(ORDER), get(K), op.i32Const(2), op.i32Shl, op.i32Add, op.i32Load(), op.i32Const(2), op.i32Shl, op.i32Add, op.f32Load(), op.f64PromoteF32),
-      ...set(PRE, get(PRE), get(X), get(X), op.f64Mul, op.f64Add),
-      ...set(Y, get(X), get(S), op.f64Mul, op.f64Nearest, op.i32TruncSatF64S),
-      get(DST), get(K), op.i32Const(1), op.i32Shl, op.i32Add, get(Y), op.i32Store16(),
-      ...set(M, get(Y), op.i32Const(31), op.i32ShrS),
-      ...set(L1, get(L1), get(Y), get(M), op.i32Xor, get(M), op.i32Sub, op.i32Add),
-      ...set(K, ...add(get(K), op.i32Const(1))),
-    ]),
-    get(STATS), get(PRE), op.f64Store(),
-    get(STATS), get(L1), op.f64ConvertI32S, op.f64Store(8),
+function quantizeRowsBody(): Bytes[] {
+  const [SRC, N, SB, S, MASK, DST, DB, LEN, L1, PRE] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9];
+  const [R, K, END, PS, PD] = [10, 11, 12, 13, 14];
+  const [SV, X0, X1, Q0, Q1, AL, AE] = [15, 16, 17, 18, 19, 20, 21];
+  const quant = (x: number, q: number): Bytes[] => set(q, get(x), get(SV), op.f32x4Mul, op.f32x4Nearest, op.i32x4TruncSatF32x4S);
+  const energy = (x: number, maskOffset: number): Bytes[] =>
+    set(AE, get(AE), get(x), get(x), op.f32x4Mul, get(MASK), get(K), op.i32Add, op.v128Load(maskOffset), op.f32x4Mul, op.f32x4Add);
+  const step: Bytes[] = [
+    ...set(X0, get(PS), get(K), op.i32Add, op.v128Load()),
+    ...set(X1, get(PS), get(K), op.i32Add, op.v128Load(16)),
+    ...energy(X0, 0),
+    ...energy(X1, 16),
+    ...quant(X0, Q0),
+    ...quant(X1, Q1),
+    ...set(AL, get(AL), get(Q0), op.i32x4Abs, op.i32x4Add, get(Q1), op.i32x4Abs, op.i32x4Add),
+    get(PD), get(K), op.i32Const(1), op.i32ShrU, op.i32Add, get(Q0), get(Q1), op.i16x8NarrowI32x4S, op.v128Store(),
+    ...set(K, ...add(get(K), op.i32Const(32))),
   ];
+  const perRow: Bytes[] = [
+    ...set(PS, get(SRC), get(R), get(SB), op.i32Mul, op.i32Add),
+    ...set(PD, get(DST), get(R), get(DB), op.i32Mul, op.i32Add),
+    ...set(AL, op.v128Const0),
+    ...set(AE, op.v128Const0),
+    ...set(K, op.i32Const(0)),
+    ...whileLt(K, END, step),
+    get(L1), get(R), op.i32Const(2), op.i32Shl, op.i32Add, ...I16.reduce(AL), op.i32Store(),
+    get(PRE), get(R), op.i32Const(2), op.i32Shl, op.i32Add, ...F32.reduce(AE), op.f32Store(),
+    ...set(R, ...add(get(R), op.i32Const(1))),
+  ];
+  return [
+    ...set(SV, get(S), op.f32x4Splat),
+    ...set(END, get(LEN), op.i32Const(2), op.i32Shl),
+    ...set(R, op.i32Const(0)),
+    ...whileLt(R, N, perRow),
+  ];
+}
+
+/**
+ * gather16(src, srcBytes, order, p, n, dst, dstBytes): dst row r [k] = src row r [order[k]] for
+ * k < p, for the n int16 rows (int32 order).
+ */
+function gather16Body(): Bytes[] {
+  const [SRC, SB, ORDER, P, N, DST, DB] = [0, 1, 2, 3, 4, 5, 6];
+  const [R, K, PS, PD, END] = [7, 8, 9, 10, 11];
+  const perK: Bytes[] = [
+    get(PD), get(K), op.i32Const(1), op.i32Shl, op.i32Add,
+    get(PS), get(ORDER), get(K), op.i32Const(2), op.i32Shl, op.i32Add, op.i32Load(), op.i32Const(1), op.i32Shl, op.i32Add, op.i32Load16S(),
+    op.i32Store16(),
+    ...set(K, ...add(get(K), op.i32Const(1))),
+  ];
+  const perRow: Bytes[] = [
+    ...set(PS, get(SRC), get(R), get(SB), op.i32Mul, op.i32Add),
+    ...set(PD, get(DST), get(R), get(DB), op.i32Mul, op.i32Add),
+    ...set(K, op.i32Const(0)),
+    ...whileLt(K, END, perK),
+    ...set(R, ...add(get(R), op.i32Const(1))),
+  ];
+  return [...set(END, get(P)), ...set(R, op.i32Const(0)), ...whileLt(R, N, perRow)];
 }
 
 /** dotRow(a, b, len): one dot product of float32 rows, rounded exactly as `block` rounds it. */
@@ -230,8 +279,10 @@ export function kernelBytes(shared = false): Uint8Array {
       { name: "block", params, results: [], locals: blockLocals(2, 4).locals, body: blockBody(F32, 2, 4) },
       { name: "blockI16", params, results: [], locals: blockLocals(...I16_TILE).locals, body: blockBody(I16, ...I16_TILE) },
       { name: "scanGe", params: [i32, i32, i32, i32, i32], results: [i32], locals: [[1, v128]], body: scanBody() },
-      { name: "gatherQuantize", params: [i32, i32, i32, f64, i32, i32], results: [], locals: [[4, i32], [2, f64]], body: gatherQuantizeBody() },
-      { name: "dotPairs", params: [i32, i32, i32, i32, i32], results: [], locals: [[10, i32], [4, v128]], body: dotPairsBody() },
+      { name: "quantizeRows", params: [i32, i32, i32, f32, i32, i32, i32, i32, i32, i32], results: [], locals: [[5, i32], [7, v128]], body: quantizeRowsBody() },
+      { name: "gather16", params: [i32, i32, i32, i32, i32, i32, i32], results: [], locals: [[5, i32]], body: gather16Body() },
+      { name: "dotPairs", params: [i32, i32, i32, i32, i32], results: [], locals: [[10, i32], [4, v128]], body: dotPairsBody(F32) },
+      { name: "dotPairsI16", params: [i32, i32, i32, i32, i32], results: [], locals: [[10, i32], [4, v128]], body: dotPairsBody(I16) },
       { name: "dotRow", params: [i32, i32, i32], results: [f32], locals: [[1, i32], [1, v128]], body: dotRowBody() },
       { name: "dotAll", params: [i32, i32, i32, i32, i32], results: [], locals: [[4, i32], [5, v128]], body: dotAllBody() },
     ],
@@ -257,17 +308,21 @@ export interface Kernel {
   memory: WasmMemory;
   /**
    * out[(i*stride + j)] = <row a+i, row b+j> for i < na (even), j < nb (multiple of 4);
-   * offsets in bytes, dp = padded row length in floats (multiple of 4·UNROLL), out float32.
+   * offsets in bytes, dp = padded row length in floats (multiple of 8), out float32.
    */
   block: BlockFn;
-  /** The same on int16 rows (dp a multiple of 8·UNROLL), out int32, exact while |sum| < 2³¹. */
+  /** The same on int16 rows (dp a multiple of 8; i, j by the 2×4 register tile: na even, nb a multiple of 4), out int32, exact while |sum| < 2³¹. */
   blockI16: BlockFn;
   /** The first k in [from, to), k a multiple of 4, where int32 ptr[k + l] + col[k + l] ≥ t for a lane l < 4; else `to`. */
   scanGe(ptr: number, col: number, from: number, to: number, t: number): number;
-  /** dst[k] = int16(nearest(x[order[k]]·s)) for k < p (int32 order at `order`); float64 stats ← [Σ of those x², Σ|dst|]. */
-  gatherQuantize(src: number, order: number, p: number, s: number, dst: number, stats: number): void;
+  /** For n float32 rows of len floats (a multiple of 8): int16 rows nearest(fl32(x·s)), int32 l1[r] = Σ|q|, float32 pre[r] = Σ x²·mask. */
+  quantizeRows(src: number, n: number, srcBytes: number, s: number, mask: number, dst: number, dstBytes: number, len: number, l1: number, pre: number): void;
+  /** For n int16 rows: dst row [k] = src row [order[k]] for k < p (int32 order). */
+  gather16(src: number, srcBytes: number, order: number, p: number, n: number, dst: number, dstBytes: number): void;
   /** out[i] = <row a_i, row b_i> for `count` (a multiple of 4) int32 pairs at `pairs`, rows at base + index·rowBytes; as dotRow rounds it. */
   dotPairs(pairs: number, count: number, base: number, rowBytes: number, out: number): void;
+  /** The same on int16 rows, out int32, exact while every |sum| < 2³¹. */
+  dotPairsI16(pairs: number, count: number, base: number, rowBytes: number, out: number): void;
   /** <row at a, row at b> over `bytes` bytes (a multiple of 16), bit-identical to `block` and dotF32. */
   dotRow(a: number, b: number, bytes: number): number;
   /** out[r] = <row r, q> for r < n (a multiple of 4), rows at `rows` with stride and length rowBytes (a multiple of 16); byte offsets; each value as dotRow gives it. */
@@ -301,7 +356,9 @@ export function createKernel(memory?: WasmMemory): Kernel {
     scanGe: instance.exports.scanGe as Kernel["scanGe"],
     dotRow: instance.exports.dotRow as Kernel["dotRow"],
     dotPairs: instance.exports.dotPairs as Kernel["dotPairs"],
-    gatherQuantize: instance.exports.gatherQuantize as Kernel["gatherQuantize"],
+    dotPairsI16: instance.exports.dotPairsI16 as Kernel["dotPairsI16"],
+    quantizeRows: instance.exports.quantizeRows as Kernel["quantizeRows"],
+    gather16: instance.exports.gather16 as Kernel["gather16"],
     dotAll: instance.exports.dotAll as Kernel["dotAll"],
     reserve(needed) {
       const have = memory.buffer.byteLength;

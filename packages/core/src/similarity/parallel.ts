@@ -9,8 +9,8 @@
  */
 import { availableParallelism } from "node:os";
 import { Worker } from "node:worker_threads";
-import { type Cluster, type ClusterOptions, clusterEdges } from "./cluster.ts";
-import { EdgeBuffer, type Edges, edgesAbove, sortEdges } from "./edges.ts";
+import { type Cluster, type ClusterOptions, clusterEdges, strongCut } from "./cluster.ts";
+import { EdgeBuffer, type Edges, edgesAbove, sortEdges, withinComponents } from "./edges.ts";
 import { createKernel, type Kernel, kernelModule, sharedMemory } from "./kernel.ts";
 import { checkMatrix } from "./normalize.ts";
 import { PAIR_CAPACITY, prepareScreen, scanTiles, TILE, tileList } from "./screen.ts";
@@ -23,7 +23,7 @@ parentPort.on("message", (m) => {
   try {
     if (m.type === "init") {
       const exports = new WebAssembly.Instance(m.module, { env: { memory: m.memory } }).exports;
-      kernel = { memory: m.memory, blockI16: exports.blockI16, scanGe: exports.scanGe, dotPairs: exports.dotPairs };
+      kernel = { memory: m.memory, blockI16: exports.blockI16, scanGe: exports.scanGe, dotPairs: exports.dotPairs, dotPairsI16: exports.dotPairsI16 };
       return;
     }
     const r = scanTiles(kernel, m.layout, m.thread, m.tiles, m.floor, m.tileRows, m.pairCap);
@@ -100,19 +100,25 @@ function splitTiles(npad: number, parts: number): number[][] {
 
 /** edgesAbove on `threads` threads (default: every core, at most 2 here). */
 export function edgesAboveParallel(vectors: Float32Array, n: number, d: number, floor: number, options: { threads?: number } = {}): Promise<Edges> {
+  return edgesForCutParallel(vectors, n, d, floor, floor, options);
+}
+
+/** edgesForCut (edges.ts) on `threads` threads: the screen at `strong` runs on all of them. */
+function edgesForCutParallel(vectors: Float32Array, n: number, d: number, floor: number, strong: number, options: { threads?: number }): Promise<Edges> {
   checkMatrix(vectors, n, d);
   const threads = Math.max(1, Math.min(options.threads ?? availableParallelism(), availableParallelism() * 2));
   if (threads === 1 || n < 2 * TILE) return Promise.resolve(edgesAbove(vectors, n, d, floor));
-  const run = queue.catch(() => {}).then(() => runParallel(vectors, n, d, floor, threads));
+  const run = queue.catch(() => {}).then(() => runParallel(vectors, n, d, floor, strong, threads));
   queue = run;
   return run;
 }
 
-async function runParallel(vectors: Float32Array, n: number, d: number, floor: number, threads: number): Promise<Edges> {
+async function runParallel(vectors: Float32Array, n: number, d: number, floor: number, strong: number, threads: number): Promise<Edges> {
   // Validation (floor range) and tiny inputs: the one-thread path answers.
   if (!(floor > 0 && floor <= 1)) return edgesAbove(vectors, n, d, floor);
+  if (!(strong > floor && strong <= 1)) strong = floor;
   const p = getPool(threads - 1);
-  const layout = prepareScreen(vectors, n, d, floor, p.kernel, threads);
+  const layout = prepareScreen(vectors, n, d, strong, p.kernel, threads);
   const lists = splitTiles(layout.npad, threads);
   const replies = lists.slice(1).map(
     (tiles, k) =>
@@ -120,19 +126,21 @@ async function runParallel(vectors: Float32Array, n: number, d: number, floor: n
         const id = nextId++;
         p.pending.set(id, { resolve, reject });
         p.workers[k].ref(); // busy: keep the process alive until it answers
-        p.workers[k].postMessage({ type: "job", id, layout, thread: k + 1, tiles, floor, tileRows: TILE, pairCap: PAIR_CAPACITY });
+        p.workers[k].postMessage({ type: "job", id, layout, thread: k + 1, tiles, floor: strong, tileRows: TILE, pairCap: PAIR_CAPACITY });
       }),
   );
-  const mine = scanTiles(p.kernel, layout, 0, lists[0], floor, TILE, PAIR_CAPACITY);
+  const mine = scanTiles(p.kernel, layout, 0, lists[0], strong, TILE, PAIR_CAPACITY);
   const out = new EdgeBuffer(Math.max(1024, n * 4));
   for (let k = 0; k < mine.a.length; k++) out.push(mine.a[k], mine.b[k], mine.s[k]);
   for (const r of await Promise.all(replies)) {
     for (let k = 0; k < r.a!.length; k++) out.push(r.a![k], r.b![k], r.s![k]);
   }
-  return sortEdges(out.finish());
+  const found = sortEdges(out.finish());
+  if (strong === floor) return found;
+  return withinComponents(p.kernel, layout, found, floor) ?? runParallel(vectors, n, d, floor, floor, threads);
 }
 
 /** clusterVectors with the edges computed on several threads: the same clusters. */
 export async function clusterVectorsParallel(vectors: Float32Array, n: number, d: number, opts: ClusterOptions, options: { threads?: number } = {}): Promise<Cluster[]> {
-  return clusterEdges(n, await edgesAboveParallel(vectors, n, d, opts.floor, options), opts);
+  return clusterEdges(n, await edgesForCutParallel(vectors, n, d, opts.floor, strongCut(opts), options), opts);
 }

@@ -1,24 +1,27 @@
 /**
  * The screen of edgesAbove, shared by the one-thread and the worker-thread paths: a proven bound
- * drops almost every pair after looking at a prefix of the dimensions only, and the pairs it cannot
- * drop are recomputed in float32 exactly as dotF32 and the f32 kernel round them.
+ * drops almost every pair after looking at a prefix of the dimensions only, the pairs it cannot
+ * drop get a tighter bound from their int16 dot over all dimensions, and the few left are
+ * recomputed in float32 exactly as dotF32 and the f32 kernel round them.
  *
  * The dimensions are ordered once, by their energy Σx_k² over a sample of the rows, so a prefix of
  * p dimensions holds most of it. For rows x, y split into that prefix and the rest,
  *   <x, y> = <x_p, y_p> + <x_r, y_r> ≤ <x_p, y_p> + |x_r||y_r| ≤ <x_p, y_p> + (|x_r|² + |y_r|²)/2
- * (Cauchy-Schwarz, then AM-GM, which makes the bound a sum of one term per row). The prefix is
- * stored as q = nearest(x·S) in int16 (one scale S; |x·S − q| ≤ E = ½ + 10⁻⁹, the float64 product's
- * rounding included) and the int16 kernel sums Q = Σ qa·qb exactly in int32, with
- * |Q − S²<x_p, y_p>| ≤ E|qa|₁ + E|qb|₁ + E²p. A float32 dot product reaches the floor only if the
- * real one reaches floor − δ, δ = (d/4 + 3)·2⁻²²·max|x|² (float32 rounding of a d-term sum). So a
- * pair can reach the floor only if
- *   Q + w_a + w_b ≥ T,  w = ⌈S²|x_r|²/2 + E|q|₁⌉ + 1 per row,  T = ⌊S²(floor − δ) − E²p⌋ − 1,
- * and every other pair is dropped without looking at the rest of its dimensions. The rest energy
- * |x_r|² = |x|² − |x_p|² comes from float64 sums of exact squares (relative error below 10⁻¹²; 10⁻⁹|x|²
- * is added). p is chosen per call, from the same sample: the cheapest of a few prefix lengths,
- * counting a surviving pair as the cost of about 4000 screened dimensions (its float32 recompute),
- * the kept share estimated on other sampled rows than those that ordered the dimensions.
- * Any p gives the same edges; it only changes the speed.
+ * (Cauchy-Schwarz, then AM-GM, which makes the bound a sum of one term per row). Rows are stored
+ * as q = nearest(fl32(x·S)) in int16 (one float32 scale S; |x·S − q| ≤ E = ½ + 2⁻⁹, the float32
+ * product's rounding included) and the int16 kernels sum Q = Σ qa·qb exactly in int32, with
+ * |Q − S²<x, y>| ≤ E|qa|₁ + E|qb|₁ + E²d over any set of d dimensions. A float32 dot product
+ * reaches the floor only if the real one reaches floor − δ, δ = (d/4 + 3)·2⁻²²·max|x|² (float32
+ * rounding of a d-term sum). So a pair can reach the floor only if, over the prefix,
+ *   Q_p + w_a + w_b ≥ T,  w = ⌈S²|x_r|²/2 + E|q|₁⌉ + 1 per row,  T = ⌊S²(floor − δ) − E²p⌋ − 1,
+ * and, over all dimensions,
+ *   Q + v_a + v_b ≥ T2,   v = ⌈E|q|₁⌉ + 1 per row,              T2 = ⌊S²(floor − δ) − E²d⌋ − 1
+ * (|q|₁ over all dimensions, which bounds the prefix's). Every other pair is dropped. The rest
+ * energy |x_r|² = |x|² − |x_p|² takes |x|² from above and |x_p|² from below, each a float32 sum of
+ * non-negative terms with its rounding bound (10⁻⁹|x|² is added). p is chosen per call, from the
+ * same sample: the cheapest of a few prefix lengths, counting a surviving pair at its measured cost
+ * (SURVIVOR_COST, REST_COST), the kept share estimated on other sampled rows than those that
+ * ordered the dimensions. Any p gives the same edges; it only changes the speed.
  */
 import type { Kernel } from "./kernel.ts";
 
@@ -26,44 +29,61 @@ import type { Kernel } from "./kernel.ts";
 export const TILE = 128;
 /** Pairs recomputed per dotPairs call: at most one tile's. */
 const PAIRS = TILE * TILE;
-const E = 0.5 + 1e-9;
-/** A surviving pair's float32 recompute (dotPairs, about 190 ns at d = 1280) costs about as much as screening this many dimensions of one pair. */
-const RECOMPUTE = 4000;
+/** |q − x·S| ≤ E: ½ from the rounding to an integer, 2⁻⁹ > 23001·2⁻²⁴ from the float32 product. */
+const E = 0.5 + 2 ** -9;
+/**
+ * What a pair that passes the prefix screen costs, in screened prefix dimensions (blockI16: 0.029 ns
+ * per pair and dimension): SURVIVOR_COST to collect it, plus REST_COST per dimension for its full
+ * int16 dot (dotPairsI16 on gathered rows). Fitted at n = 2000, d = 1280 on real and synthetic
+ * embeddings.
+ */
+const SURVIVOR_COST = 2000;
+const REST_COST = 4;
 
-/** Byte offsets inside the kernel memory, and the screen's threshold. */
+/** Byte offsets inside the kernel memory, and the screen's thresholds. */
 export interface ScreenLayout {
   n: number;
   d: number;
-  /** Prefix length in int16 values (multiple of 16), float32 row stride (multiple of 4), rows padded to a multiple of 4. */
+  /** Prefix length in int16 values (multiple of 16); row stride of the full int16 and the float32 rows (multiple of 8); rows padded to a multiple of 4. */
   p: number;
   df: number;
   npad: number;
-  /** The int16 prefixes (at 0, stride p·2), the float32 rows (stride df·4), one int32 w per row. */
+  /** Whether the prefix is shorter than the rows, so survivors get the full int16 dot before the float32 one. */
+  twoStage: boolean;
+  /** The int16 prefixes (at 0, stride p·2), the full int16 rows (stride df·2), the float32 rows (stride df·4), one int32 w and one int32 v per row. */
+  qOff: number;
   vecOff: number;
   wOff: number;
-  /** Per thread: one TILE×TILE int32 tile, a pair buffer (PAIRS int32 pairs) and its PAIRS float32 results. */
+  vOff: number;
+  /** Per thread: one TILE×TILE int32 tile, a pair buffer (PAIRS int32 pairs) and its PAIRS results (int32 or float32). */
   tileOff: number[];
   pairOff: number[];
   bytes: number;
-  /** T: pairs with Q + w_a + w_b below it are dropped. */
+  /** T: pairs with Q_prefix + w_a + w_b below it are dropped. */
   threshold: number;
+  /** T2: pairs with Q + v_a + v_b below it (Q over all dimensions) are dropped. */
+  threshold2: number;
 }
 
-type PrepKernel = Pick<Kernel, "memory" | "dotRow" | "gatherQuantize" | "reserve">;
+type PrepKernel = Pick<Kernel, "memory" | "dotRow" | "quantizeRows" | "gather16" | "reserve">;
 
 /**
  * Copies the rows into the kernel memory (growing it), orders the dimensions, picks the prefix,
- * writes the int16 prefixes and the per-row terms, and returns the layout for scanTiles.
+ * writes the int16 rows and prefixes and the per-row terms, and returns the layout for scanTiles.
  */
 export function prepareScreen(vectors: Float32Array, n: number, d: number, floor: number, kernel: PrepKernel, threads: number): ScreenLayout {
   const { order, p } = choosePrefix(vectors, n, d, floor);
-  const df = (d + 3) & ~3;
+  const df = (d + 7) & ~7;
   const npad = (n + 3) & ~3;
-  const vecOff = npad * p * 2;
+  const qOff = npad * p * 2;
+  const vecOff = (qOff + npad * df * 2 + 15) & ~15;
   const wOff = vecOff + npad * df * 4;
-  const orderOff = wOff + npad * 4;
-  const statsOff = (orderOff + p * 4 + 7) & ~7;
-  let next = statsOff + 16;
+  const vOff = wOff + npad * 4;
+  const orderOff = vOff + npad * 4;
+  const maskOff = (orderOff + d * 4 + 15) & ~15;
+  const l1Off = maskOff + df * 4;
+  const preOff = l1Off + npad * 4;
+  let next = preOff + npad * 4;
   const tileOff: number[] = [];
   const pairOff: number[] = [];
   for (let t = 0; t < threads; t++) {
@@ -89,35 +109,45 @@ export function prepareScreen(vectors: Float32Array, n: number, d: number, floor
     norms[r] = kernel.dotRow(at, at, df * 4) * up;
     maxNorm2 = Math.max(maxNorm2, norms[r]);
   }
-  // One scale: |q| ≤ S·|x| + ½ ≤ 23001 fits int16, and |q|₂ ≤ S·|x| + E√p stays near 23000, so
-  // every int32 sum below fits.
-  const S = maxNorm2 > 0 ? 23000 / Math.sqrt(maxNorm2) : 0;
-  const q = new Int16Array(buffer, 0, npad * p);
-  q.fill(0);
-  const w = new Int32Array(buffer, wOff, npad);
-  w.fill(0);
-  new Int32Array(buffer, orderOff, order.length).set(order);
-  const stats = new Float64Array(buffer, statsOff, 2);
+  // One float32 scale: |q| ≤ S·|x| + E ≤ 23001 fits int16, and |q|₂ ≤ S·|x| + E√d stays near 23000,
+  // so every int32 sum below fits.
+  const S = maxNorm2 > 0 ? Math.fround(23000 / Math.sqrt(maxNorm2)) : 0;
+  new Int16Array(buffer, 0, npad * p).fill(0);
+  new Int16Array(buffer, qOff, npad * df).fill(0);
+  new Int32Array(buffer, orderOff, d).set(order);
+  const mask = new Float32Array(buffer, maskOff, df).fill(0);
+  for (let k = 0; k < Math.min(p, d); k++) mask[order[k]] = 1;
+  // The full int16 rows with Σ|q| and the prefix energy Σx² (float32, d/4 + 2 rounded non-negative
+  // terms per lane: the real value is above the computed one times 1 − (d/4 + 4)·2⁻²³), then the prefixes.
+  kernel.quantizeRows(vecOff, n, df * 4, S, maskOff, qOff, df * 2, df, l1Off, preOff);
+  kernel.gather16(qOff, df * 2, orderOff, Math.min(p, d), n, 0, p * 2);
+  const w = new Int32Array(buffer, wOff, npad).fill(0);
+  const v = new Int32Array(buffer, vOff, npad).fill(0);
+  const l1 = new Int32Array(buffer, l1Off, n);
+  const pre = new Float32Array(buffer, preOff, n);
+  const down = 1 - (d / 4 + 4) * 2 ** -23;
   let maxW = 0;
   for (let r = 0; r < n; r++) {
-    // q = nearest(x·S) of the prefix, the product in float64; stats = [Σx² over the prefix, Σ|q|]
-    kernel.gatherQuantize(vecOff + r * df * 4, orderOff, order.length, S, r * p * 2, statsOff);
-    const rest = Math.max(0, norms[r] - stats[0]) + 1e-9 * norms[r]; // stats[0]: float64, error below 10⁻¹²
-    w[r] = Math.ceil((S * S * rest) / 2 + E * stats[1]) + 1;
+    const rest = Math.max(0, norms[r] - pre[r] * down) + 1e-9 * norms[r];
+    // Σ|q| over all dimensions bounds the prefix's: a slightly looser w, with no second sum.
+    w[r] = Math.ceil((S * S * rest) / 2 + E * l1[r]) + 1;
+    v[r] = Math.ceil(E * l1[r]) + 1;
     maxW = Math.max(maxW, w[r]);
   }
   const delta = (d / 4 + 3) * 2 ** -22 * Math.max(1, maxNorm2);
   const threshold = Math.floor(S * S * (floor - delta) - E * E * p) - 1;
-  // |Q| ≤ max|q|₂² ≤ (23000 + E√p)², so Q + w and T − w never leave int32.
-  const maxQ2 = (23000 + E * Math.sqrt(p)) ** 2;
+  const threshold2 = Math.floor(S * S * (floor - delta) - E * E * d) - 1;
+  // |Q| ≤ max|q|₂² ≤ (23000 + E√d)², so Q + w and T − w never leave int32.
+  const maxQ2 = (23000 + E * Math.sqrt(d)) ** 2;
   if (!(maxQ2 + maxW + Math.abs(threshold) < 2 ** 31 - 8)) throw new Error(`screen: int32 range exceeded (${maxQ2}, ${maxW}, ${threshold})`);
-  return { n, d, p, df, npad, vecOff, wOff, tileOff, pairOff, bytes: next, threshold };
+  return { n, d, p, df, npad, twoStage: p < d, qOff, vecOff, wOff, vOff, tileOff, pairOff, bytes: next, threshold, threshold2 };
 }
 
 /**
- * The dimensions by energy over a sample of rows (descending), cut to the prefix length p (a
- * multiple of 16, the int16 kernel's step) that minimises p + RECOMPUTE·(share of sampled pairs the
- * bound keeps), with the bound evaluated in float64 on up to 24 sampled rows (276 pairs).
+ * The dimensions by energy over a sample of rows (descending), and the prefix length p (a
+ * multiple of 16) that minimises p + (SURVIVOR_COST + REST_COST·d)·(share of sampled pairs the
+ * prefix bound keeps), with the bound evaluated in float64 on up to 32 sampled rows (496 pairs). The pairs the
+ * full int16 dot keeps cost the same float32 recompute whatever p is, so they do not count.
  */
 function choosePrefix(vectors: Float32Array, n: number, d: number, floor: number): { order: Int32Array; p: number } {
   const dmax = (d + 15) & ~15;
@@ -137,13 +167,14 @@ function choosePrefix(vectors: Float32Array, n: number, d: number, floor: number
     if (candidates[candidates.length - 1] !== p) candidates.push(p);
   }
   const nc = candidates.length;
-  // Other rows than those that ordered the dimensions (when n allows), or the estimate flatters.
-  const m = Math.min(n, 24);
+  // Other rows than those that ordered the dimensions, or the estimate flatters: halfway between
+  // them, since neighbouring rows are often near-duplicates (bursts are uploaded together).
+  const m = Math.min(n, 32);
   const mstep = n / Math.max(1, m);
   const rows = new Float64Array(m * d);
   const rest = new Float64Array(m * nc); // energy of sampled row i beyond candidate c
   for (let i = 0; i < m; i++) {
-    const base = Math.min(n - 1, Math.floor((i + 0.5) * mstep) + (n >= 2 * sample ? 1 : 0)) * d;
+    const base = Math.min(n - 1, Math.floor(i * mstep + step / 2)) * d;
     let total = 0;
     for (let k = 0; k < d; k++) {
       const x = vectors[base + all[k]];
@@ -173,14 +204,14 @@ function choosePrefix(vectors: Float32Array, n: number, d: number, floor: number
   let best = nc - 1;
   let bestCost = Infinity;
   for (let c = 0; c < nc; c++) {
-    const cost = candidates[c] + RECOMPUTE * (pairs > 0 ? kept[c] / pairs : 1);
+    const p = candidates[c];
+    const cost = p + (p < d ? (SURVIVOR_COST + REST_COST * d) * (pairs > 0 ? kept[c] / pairs : 1) : 0);
     if (cost < bestCost) {
       bestCost = cost;
       best = c;
     }
   }
-  const p = candidates[best];
-  return { order: all.slice(0, Math.min(p, d)), p };
+  return { order: all, p: candidates[best] };
 }
 
 /** The upper-triangle tiles (ti, tj), tj ≥ ti, as a flat list of row offsets. */
@@ -191,23 +222,27 @@ export function tileList(npad: number): number[] {
 }
 
 /**
- * Screens the given tiles and returns the pairs that reach the floor, with their float32 value.
+ * Screens the given tiles and returns the pairs that reach the floor, with their float32 value:
+ * the prefix bound on each tile (blockI16), then for its survivors the int16 dot over all
+ * dimensions (dotPairsI16) against its tighter bound, then the float32 recompute (dotPairs) of what is left.
  * Self-contained (no outer references, no inner functions, which a bundler may wrap in helpers; the
  * tile and pair buffer sizes are passed in), so parallel.ts can ship its source to worker threads.
  */
 export function scanTiles(
-  k: Pick<Kernel, "blockI16" | "scanGe" | "dotPairs" | "memory">, l: ScreenLayout, thread: number,
+  k: Pick<Kernel, "blockI16" | "scanGe" | "dotPairs" | "dotPairsI16" | "memory">, l: ScreenLayout, thread: number,
   tiles: ArrayLike<number>, floor: number, tileRows: number, pairCap: number,
 ): { a: number[]; b: number[]; s: number[] } {
-  const { n, p, npad, threshold } = l;
+  const { n, p, npad, threshold, threshold2 } = l;
   const rowBytes = p * 2;
   const tileOff = l.tileOff[thread];
   const pairOff = l.pairOff[thread];
   const resOff = pairOff + pairCap * 8;
   const tile = new Int32Array(k.memory.buffer, tileOff, tileRows * tileRows);
   const w = new Int32Array(k.memory.buffer, l.wOff, npad);
+  const v = new Int32Array(k.memory.buffer, l.vOff, npad);
   const pairs = new Int32Array(k.memory.buffer, pairOff, pairCap * 2);
   const res = new Float32Array(k.memory.buffer, resOff, pairCap);
+  const resI = new Int32Array(k.memory.buffer, resOff, pairCap);
   const out = { a: [] as number[], b: [] as number[], s: [] as number[] };
   for (let t = 0; t < tiles.length; t += 2) {
     const ti = tiles[t];
@@ -234,12 +269,31 @@ export function scanTiles(
         }
       }
     }
-    // The tile's survivors, four at a time (padded with copies of the first).
     if (count === 0) continue;
-    const padded = (count + 3) & ~3;
+    // The survivors, four at a time (padded with copies of the first): their full int16 dot.
+    let padded = (count + 3) & ~3;
     for (let i = count; i < padded; i++) {
       pairs[2 * i] = pairs[0];
       pairs[2 * i + 1] = pairs[1];
+    }
+    if (l.twoStage) {
+      k.dotPairsI16(pairOff, padded, l.qOff, l.df * 2, resOff);
+      let kept = 0;
+      for (let i = 0; i < count; i++) {
+        const a = pairs[2 * i];
+        const b = pairs[2 * i + 1];
+        if (resI[i] + v[a] + v[b] < threshold2) continue;
+        pairs[2 * kept] = a;
+        pairs[2 * kept + 1] = b;
+        kept++;
+      }
+      count = kept;
+      if (count === 0) continue;
+      padded = (count + 3) & ~3;
+      for (let i = count; i < padded; i++) {
+        pairs[2 * i] = pairs[0];
+        pairs[2 * i + 1] = pairs[1];
+      }
     }
     k.dotPairs(pairOff, padded, l.vecOff, l.df * 4, resOff);
     for (let i = 0; i < count; i++) {

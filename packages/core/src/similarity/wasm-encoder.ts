@@ -7,7 +7,6 @@ export type Bytes = number[];
 
 export const i32 = 0x7f;
 export const f32 = 0x7d;
-export const f64 = 0x7c;
 export const v128 = 0x7b;
 
 export function uleb(n: number): Bytes {
@@ -66,16 +65,13 @@ export const op = {
   i32Store: (offset = 0) => [0x36, 2, ...uleb(offset)],
   i32Load: (offset = 0) => [0x28, 2, ...uleb(offset)],
   i32Store16: (offset = 0) => [0x3b, 1, ...uleb(offset)],
-  i32ShrS: [0x75],
-  i32Xor: [0x73],
-  i32TruncSatF64S: [0xfc, ...uleb(2)],
-  f32Load: (offset = 0) => [0x2a, 2, ...uleb(offset)],
-  f64Store: (offset = 0) => [0x39, 3, ...uleb(offset)],
-  f64Add: [0xa0],
-  f64Mul: [0xa2],
-  f64Nearest: [0x9e],
-  f64PromoteF32: [0xbb],
-  f64ConvertI32S: [0xb7],
+  i32ShrU: [0x76],
+  i32Load16S: (offset = 0) => [0x2e, 1, ...uleb(offset)],
+  f32x4Splat: [0xfd, ...uleb(0x13)],
+  f32x4Nearest: [0xfd, ...uleb(0x6a)],
+  i32x4TruncSatF32x4S: [0xfd, ...uleb(0xf8)],
+  i16x8NarrowI32x4S: [0xfd, ...uleb(0x85)],
+  i32x4Abs: [0xfd, ...uleb(0xa0)],
   i32x4ExtractLane: (lane: number) => [0xfd, ...uleb(0x1b), lane],
   i32x4Add: [0xfd, ...uleb(0xae)],
   i32x4DotI16x8S: [0xfd, ...uleb(0xba)],
