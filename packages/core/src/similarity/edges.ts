@@ -140,10 +140,10 @@ export function componentRoots(n: number, a: ArrayLike<number>, b: ArrayLike<num
 
 /**
  * Every pair at or above the floor inside the components of the given pairs (at or above a cut
- * that is itself at or above the floor), with the float32 value dotF32 gives: a component whose
- * pairs are all given is taken as it is; the others are recomputed on the rows prepareScreen left
- * in the kernel memory (thread 0's pair buffer). Undefined when that is more than an eighth of all
- * pairs.
+ * that is itself at or above the floor), with the float32 value dotF32 gives: the given pairs as
+ * they are, and the other pairs of each component computed on the rows prepareScreen left in the
+ * kernel memory (thread 0's pair buffer). Undefined when the components hold more than an eighth
+ * of all pairs.
  */
 export function withinComponents(
   kernel: Pick<Kernel, "memory" | "dotPairs">, layout: ScreenLayout, given: { a: ArrayLike<number>; b: ArrayLike<number>; s: ArrayLike<number> }, floor: number,
@@ -168,10 +168,23 @@ export function withinComponents(
   const fill = start.slice(0, n);
   for (let i = 0; i < n; i++) if (start[root[i] + 1] > start[root[i]]) members[fill[root[i]]++] = i;
 
+  // Which pairs of each incomplete component are given: an m×m bitmap per component, by local index.
+  const local = new Int32Array(n);
+  const mapAt = new Int32Array(n);
+  let mapBytes = 0;
+  for (let r = 0; r < n; r++) {
+    const m = start[r + 1] - start[r];
+    for (let x = start[r]; x < start[r + 1]; x++) local[members[x]] = x - start[r];
+    mapAt[r] = mapBytes;
+    mapBytes += m * m;
+  }
+  const given2 = new Uint8Array(mapBytes);
   const out = new EdgeBuffer(Math.max(1024, given.a.length * 2));
   for (let e = 0; e < given.a.length; e++) {
-    const r = root[given.a[e]];
-    if (start[r + 1] === start[r]) out.push(given.a[e], given.b[e], given.s[e]);
+    const a = given.a[e];
+    const r = root[a];
+    out.push(a, given.b[e], given.s[e]);
+    given2[mapAt[r] + local[a] * (start[r + 1] - start[r]) + local[given.b[e]]] = 1;
   }
   const buf = new Int32Array(kernel.memory.buffer, layout.pairOff[0], PAIR_CAPACITY * 2);
   const resOff = layout.pairOff[0] + PAIR_CAPACITY * 8;
@@ -185,10 +198,12 @@ export function withinComponents(
     count = 0;
   };
   for (let r = 0; r < n; r++) {
-    for (let x = start[r]; x < start[r + 1]; x++) {
-      for (let y = x + 1; y < start[r + 1]; y++) {
-        buf[2 * count] = members[x];
-        buf[2 * count + 1] = members[y];
+    const m = start[r + 1] - start[r];
+    for (let x = 0; x < m; x++) {
+      for (let y = x + 1; y < m; y++) {
+        if (given2[mapAt[r] + x * m + y]) continue;
+        buf[2 * count] = members[start[r] + x];
+        buf[2 * count + 1] = members[start[r] + y];
         if (++count === PAIR_CAPACITY) flush();
       }
     }
@@ -206,17 +221,35 @@ function edgesI16(vectors: Float32Array, n: number, d: number, floor: number, ou
 
 /** Sorts edges by (a, b) so the output does not depend on the tiling or the threads. */
 export function sortEdges(e: Edges): Edges {
+  // Counting sort by a, then insertion sort by b inside each a's run (a few neighbours each).
   const m = e.a.length;
-  const idx = new Uint32Array(m);
-  for (let i = 0; i < m; i++) idx[i] = i;
-  idx.sort((x, y) => e.a[x] - e.a[y] || e.b[x] - e.b[y]);
+  let n = 0;
+  for (let i = 0; i < m; i++) n = Math.max(n, e.a[i] + 1);
+  const start = new Uint32Array(n + 1);
+  for (let i = 0; i < m; i++) start[e.a[i] + 1]++;
+  for (let r = 0; r < n; r++) start[r + 1] += start[r];
   const a = new Uint32Array(m);
   const b = new Uint32Array(m);
   const s = new Float32Array(m);
+  const fill = start.slice(0, n);
   for (let i = 0; i < m; i++) {
-    a[i] = e.a[idx[i]];
-    b[i] = e.b[idx[i]];
-    s[i] = e.s[idx[i]];
+    const k = fill[e.a[i]]++;
+    a[k] = e.a[i];
+    b[k] = e.b[i];
+    s[k] = e.s[i];
+  }
+  for (let r = 0; r < n; r++) {
+    for (let i = start[r] + 1; i < start[r + 1]; i++) {
+      const bi = b[i];
+      const si = s[i];
+      let j = i - 1;
+      for (; j >= start[r] && b[j] > bi; j--) {
+        b[j + 1] = b[j];
+        s[j + 1] = s[j];
+      }
+      b[j + 1] = bi;
+      s[j + 1] = si;
+    }
   }
   return { a, b, s };
 }
