@@ -1,12 +1,16 @@
 import { Function, StackContext, use } from "sst/constructs";
 import { Duration, RemovalPolicy } from "aws-cdk-lib";
 import * as cloudwatch from "aws-cdk-lib/aws-cloudwatch";
+import * as cloudwatchActions from "aws-cdk-lib/aws-cloudwatch-actions";
 import * as ec2 from "aws-cdk-lib/aws-ec2";
 import * as iam from "aws-cdk-lib/aws-iam";
+import * as kms from "aws-cdk-lib/aws-kms";
 import { SqsEventSource } from "aws-cdk-lib/aws-lambda-event-sources";
 import * as logs from "aws-cdk-lib/aws-logs";
 import * as s3 from "aws-cdk-lib/aws-s3";
 import * as s3n from "aws-cdk-lib/aws-s3-notifications";
+import * as sns from "aws-cdk-lib/aws-sns";
+import * as snsSubscriptions from "aws-cdk-lib/aws-sns-subscriptions";
 import * as sqs from "aws-cdk-lib/aws-sqs";
 import { withNativePackages } from "./bundling.ts";
 import { efsMount } from "./efs-mount.ts";
@@ -75,6 +79,14 @@ export function Pipeline({ stack, app }: StackContext) {
     evaluationPeriods: 1,
     treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
   });
+  // The alarm tells a topic; subscribe to it (or give `-c alarmEmail=…`). Encrypted with a key of our
+  // own: CloudWatch cannot publish to a topic under the AWS-managed SNS key.
+  const alarmKey = new kms.Key(stack, "AlarmTopicKey", { enableKeyRotation: true, description: "Encrypts the DLQ alarm topic", removalPolicy });
+  alarmKey.grant(new iam.ServicePrincipal("cloudwatch.amazonaws.com"), "kms:Decrypt", "kms:GenerateDataKey*");
+  const alarms = new sns.Topic(stack, "Alarms", { masterKey: alarmKey, enforceSSL: true });
+  const alarmEmail = stack.node.tryGetContext("alarmEmail");
+  if (typeof alarmEmail === "string" && alarmEmail.length > 0) alarms.addSubscription(new snsSubscriptions.EmailSubscription(alarmEmail));
+  dlqAlarm.addAlarmAction(new cloudwatchActions.SnsAction(alarms));
 
   const writerLogs = logGroup(stack, "WriterLogs", settings.logRetentionDays, removalPolicy);
   const pollerLogs = logGroup(stack, "PollerLogs", settings.logRetentionDays, removalPolicy);
@@ -152,6 +164,7 @@ export function Pipeline({ stack, app }: StackContext) {
     DeadLetterQueueUrl: deadLetters.queueUrl,
     DeadLetterQueueArn: deadLetters.queueArn,
     DlqAlarmName: dlqAlarm.alarmName,
+    AlarmTopicArn: alarms.topicArn,
     PollerFunctionName: poller.functionName,
     WriterFunctionName: writer.functionName,
     PollerLogGroup: pollerLogs.logGroupName,

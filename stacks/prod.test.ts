@@ -91,6 +91,19 @@ describe("the uploads queue", () => {
       Threshold: prod.queue.dlqAlarmThreshold,
       ComparisonOperator: "GreaterThanOrEqualToThreshold",
     });
+    // ...and tells an encrypted, TLS-only topic that CloudWatch may publish to.
+    const [topicId, topic] = onlyEntry(resources(t, "AWS::SNS::Topic"));
+    expect(only(resources(t, "AWS::CloudWatch::Alarm")).Properties.AlarmActions).toEqual([{ Ref: topicId }]);
+    const [keyId, key] = onlyEntry(resources(t, "AWS::KMS::Key"));
+    expect(topic.Properties.KmsMasterKeyId).toEqual({ "Fn::GetAtt": [keyId, "Arn"] });
+    expect(key.Properties.EnableKeyRotation).toBe(true);
+    expect(key.Properties.KeyPolicy.Statement).toContainEqual(
+      expect.objectContaining({ Principal: { Service: "cloudwatch.amazonaws.com" }, Action: ["kms:Decrypt", "kms:GenerateDataKey*"] }),
+    );
+    expect(only(resources(t, "AWS::SNS::TopicPolicy")).Properties.PolicyDocument.Statement).toContainEqual(
+      expect.objectContaining({ Effect: "Deny", Condition: { Bool: { "aws:SecureTransport": "false" } } }),
+    );
+    expect(resources(t, "AWS::SNS::Subscription")).toEqual({});
   });
 });
 
@@ -265,3 +278,9 @@ describe("cdk-nag AwsSolutions", () => {
     for (const s of suppressions) expect(s.reason.length, s.id).toBeGreaterThanOrEqual(60);
   });
 });
+
+function onlyEntry<T>(record: Record<string, T>): [string, T] {
+  const entries = Object.entries(record);
+  expect(entries).toHaveLength(1);
+  return entries[0];
+}

@@ -89,6 +89,13 @@ describe("configuration by context", () => {
     for (const fn of [api, writer]) expect(fn.Properties.Environment.Variables).toMatchObject({ MODEL_ID: "resnet50-v1-12", PREVIOUS_MODEL_ID: "mobilenetv2-12-int8" });
   });
 
+  it("mails the dead-letter alarm to the address it is given", async () => {
+    const synth = await synthStage("ci", { context: { alarmEmail: "oncall@example.com" } });
+    const t = synth.template(Pipeline);
+    const [topicId] = Object.keys(resources(t, "AWS::SNS::Topic"));
+    t.hasResourceProperties("AWS::SNS::Subscription", { Protocol: "email", Endpoint: "oncall@example.com", TopicArn: { Ref: topicId } });
+  });
+
   it("refuses an issuer without an audience", async () => {
     await expect(synthStage("ci", { context: { jwtIssuer: "https://auth.example.com/" } })).rejects.toThrow(/jwtAudience/);
   });
