@@ -9,7 +9,7 @@ import ort from "onnxruntime-node";
 import type { ModelDescriptor } from "@photo-clusters/core/models";
 import { InferenceError, ModelFileError } from "./errors.ts";
 import { exposeTensor } from "./onnx-patch.ts";
-import { checkContentType, DEFAULT_LIMITS, preprocess, type ImageLimits } from "./preprocess.ts";
+import { checkContentType, decodeToRgb, DEFAULT_LIMITS, normalise, preprocess, type ImageLimits } from "./preprocess.ts";
 
 export interface EmbedderOptions {
   modelPath: string;
@@ -118,13 +118,18 @@ export async function createEmbedder(options: EmbedderOptions): Promise<Embedder
     return preprocess(bytes, p, limits);
   }
 
+  async function decode(bytes: Uint8Array, contentType?: string): Promise<Uint8Array> {
+    checkContentType(contentType);
+    return decodeToRgb(bytes, p, limits);
+  }
+
   return {
     model,
     limits,
     preprocess: prep,
     embedTensors,
     async embed(bytes, contentType) {
-      return runner.run(await prep(bytes, contentType), 1, true);
+      return runner.runRgb(await decode(bytes, contentType));
     },
     close: runner.close,
   };
@@ -132,8 +137,9 @@ export async function createEmbedder(options: EmbedderOptions): Promise<Embedder
 
 /** `count` input tensors laid end to end → count unit-norm rows. */
 interface Runner {
-  /** `owned`: the caller gives `batch` away (it may be detached). */
-  run(batch: Float32Array, count: number, owned?: boolean): Promise<Float32Array>;
+  run(batch: Float32Array, count: number): Promise<Float32Array>;
+  /** One decoded image (HWC uint8 RGB, size×size) → its unit-norm row; normalised by `normalise`. */
+  runRgb(rgb: Uint8Array): Promise<Float32Array>;
   close(): Promise<void>;
 }
 
@@ -159,34 +165,37 @@ async function inlineRunner(patched: Uint8Array, sessionOptions: ort.InferenceSe
     await session.release();
     throw error;
   }
+  const run = async (batch: Float32Array, count: number): Promise<Float32Array> => {
+    const input = new ort.Tensor("float32", batch, [count, 3, size, size]);
+    let result: ort.InferenceSession.OnnxValueMapType;
+    try {
+      result = await session.run({ [model.input.name]: input }, [model.feature.tensor]);
+    } catch (cause) {
+      throw new InferenceError(`onnxruntime failed on a batch of ${count}`, cause);
+    }
+    const feature = result[model.feature.tensor] as ort.Tensor;
+    const pooled = poolFeatures(feature.data as Float32Array, feature.dims, model);
+    feature.dispose();
+    return l2NormaliseRows(pooled, model.dimension);
+  };
   return {
-    async run(batch, count) {
-      const input = new ort.Tensor("float32", batch, [count, 3, size, size]);
-      let result: ort.InferenceSession.OnnxValueMapType;
-      try {
-        result = await session.run({ [model.input.name]: input }, [model.feature.tensor]);
-      } catch (cause) {
-        throw new InferenceError(`onnxruntime failed on a batch of ${count}`, cause);
-      }
-      const feature = result[model.feature.tensor] as ort.Tensor;
-      const pooled = poolFeatures(feature.data as Float32Array, feature.dims, model);
-      feature.dispose();
-      return l2NormaliseRows(pooled, model.dimension);
-    },
+    run,
+    runRgb: (rgb) => run(normalise(rgb, model.input.preprocessing), 1),
     close: () => session.release(),
   };
 }
 
 /**
- * The worker's source: plain JavaScript (featureRows and l2NormaliseRows are shipped as their
- * source text), so it needs no loader hooks and no separate file in the bundle. It runs one batch
- * at a time: a message is a list of input tensors, the reply their unit-norm rows.
+ * The worker's source: plain JavaScript (featureRows, l2NormaliseRows and normalise are shipped as
+ * their source text), so it needs no loader hooks and no separate file in the bundle. It runs one
+ * batch at a time: a message is a list of input tensors or decoded images, the reply their unit-norm rows.
  */
 const WORKER_SOURCE = `
 const { parentPort, workerData: w } = require("node:worker_threads");
 const ort = require(w.ortPath);
 const featureRows = ${featureRows.toString()};
 const l2NormaliseRows = ${l2NormaliseRows.toString()};
+const normalise = ${normalise.toString()};
 let scratch = new Float32Array(0);
 let chain = Promise.resolve();
 ort.InferenceSession.create(w.model, w.sessionOptions).then((session) => {
@@ -194,11 +203,16 @@ ort.InferenceSession.create(w.model, w.sessionOptions).then((session) => {
   const handle = async (m) => {
     try {
       let data = m.tensors[0];
-      if (m.tensors.length > 1) {
-        const total = m.tensors.reduce((n, t) => n + t.length, 0);
+      if (m.tensors.length > 1 || m.rgb[0]) {
+        // Decoded images are normalised straight into the reused batch buffer: no tensor is
+        // allocated per image on either thread.
+        const total = m.count * w.inputLength;
         if (scratch.length < total) scratch = new Float32Array(total);
         let offset = 0;
-        for (const t of m.tensors) { scratch.set(t, offset); offset += t.length; }
+        m.tensors.forEach((t, i) => {
+          if (m.rgb[i]) { normalise(t, w.preprocessing, scratch, offset); offset += w.inputLength; }
+          else { scratch.set(t, offset); offset += t.length; }
+        });
         data = scratch.subarray(0, total);
       }
       const result = await session.run({ [w.input]: new ort.Tensor("float32", data, [m.count, 3, w.size, w.size]) }, [w.output]);
@@ -215,9 +229,9 @@ ort.InferenceSession.create(w.model, w.sessionOptions).then((session) => {
 `;
 
 interface Job {
-  tensor: Float32Array;
-  /** The tensor is this runner's to hand over (transferred, not copied, to the worker). */
-  owned: boolean;
+  /** count input tensors (NCHW float32), or one decoded image (HWC uint8 RGB) when `rgb`. */
+  tensor: Float32Array | Uint8Array;
+  rgb: boolean;
   count: number;
   resolve(rows: Float32Array): void;
   reject(error: Error): void;
@@ -237,6 +251,8 @@ async function workerRunner(patched: Uint8Array, sessionOptions: ort.InferenceSe
       input: model.input.name,
       output: model.feature.tensor,
       size,
+      inputLength: 3 * size * size,
+      preprocessing: model.input.preprocessing,
       dimension: model.dimension,
       meanSpatial: model.feature.shape === "NCHW-mean",
     },
@@ -267,8 +283,7 @@ async function workerRunner(patched: Uint8Array, sessionOptions: ort.InferenceSe
     const id = nextId++;
     inFlight.set(id, jobs);
     worker.ref();
-    const transfer = jobs.filter((j) => j.owned).map((j) => j.tensor.buffer as ArrayBuffer);
-    worker.postMessage({ id, count, tensors: jobs.map((j) => j.tensor) }, transfer);
+    worker.postMessage({ id, count, tensors: jobs.map((j) => j.tensor), rgb: jobs.map((j) => j.rgb) });
   };
 
   await new Promise<void>((resolve, reject) => {
@@ -311,14 +326,17 @@ async function workerRunner(patched: Uint8Array, sessionOptions: ort.InferenceSe
   worker.on("exit", (code) => fail(new InferenceError(`the inference worker exited (${code})`)));
   worker.unref();
 
+  const enqueue = (job: Omit<Job, "resolve" | "reject">) => {
+    if (broken) return Promise.reject(broken);
+    return new Promise<Float32Array>((resolve, reject) => {
+      queue.push({ ...job, resolve, reject });
+      dispatch();
+    });
+  };
   return {
-    run(batch, count, owned = false) {
-      if (broken) return Promise.reject(broken);
-      return new Promise<Float32Array>((resolve, reject) => {
-        queue.push({ tensor: batch, count, owned, resolve, reject });
-        dispatch();
-      });
-    },
+    run: (batch, count) => enqueue({ tensor: batch, rgb: false, count }),
+    // Copied to the worker: a quarter of the tensor's size, and sharp's buffer is not ours to transfer.
+    runRgb: (rgb) => enqueue({ tensor: rgb, rgb: true, count: 1 }),
     async close() {
       fail(new InferenceError("the embedder is closed"));
       await worker.terminate();
