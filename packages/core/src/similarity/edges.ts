@@ -178,13 +178,13 @@ export function withinComponents(
     mapAt[r] = mapBytes;
     mapBytes += m * m;
   }
-  const given2 = new Uint8Array(mapBytes);
+  const isGiven = new Uint8Array(mapBytes);
   const out = new EdgeBuffer(Math.max(1024, given.a.length * 2));
   for (let e = 0; e < given.a.length; e++) {
     const a = given.a[e];
     const r = root[a];
     out.push(a, given.b[e], given.s[e]);
-    given2[mapAt[r] + local[a] * (start[r + 1] - start[r]) + local[given.b[e]]] = 1;
+    isGiven[mapAt[r] + local[a] * (start[r + 1] - start[r]) + local[given.b[e]]] = 1;
   }
   const buf = new Int32Array(kernel.memory.buffer, layout.pairOff[0], PAIR_CAPACITY * 2);
   const resOff = layout.pairOff[0] + PAIR_CAPACITY * 8;
@@ -201,7 +201,7 @@ export function withinComponents(
     const m = start[r + 1] - start[r];
     for (let x = 0; x < m; x++) {
       for (let y = x + 1; y < m; y++) {
-        if (given2[mapAt[r] + x * m + y]) continue;
+        if (isGiven[mapAt[r] + x * m + y]) continue;
         buf[2 * count] = members[start[r] + x];
         buf[2 * count + 1] = members[start[r] + y];
         if (++count === PAIR_CAPACITY) flush();
