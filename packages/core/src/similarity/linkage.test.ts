@@ -45,6 +45,27 @@ describe("average linkage", () => {
     );
   });
 
+  it("makes the same merges with the dense scan and the sparse heap on larger, denser components", () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 33, max: 90 }), fc.integer({ min: 1, max: 2 ** 30 }), fc.double({ min: 0.4, max: 0.9, noNaN: true }), (m, seed, cut) => {
+        // Groups of near-duplicates (with ties) and weaker links between them.
+        let state = seed;
+        const rand = () => ((state = (state * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+        const pairs: Array<[number, number, number]> = [];
+        for (let a = 0; a < m; a++) {
+          for (let b = a + 1; b < m; b++) {
+            const near = Math.floor(a / 7) === Math.floor(b / 7);
+            if (near || rand() < 0.2) pairs.push([a, b, near ? 0.8 + Math.round(rand() * 10) / 50 : 0.3 + rand() * 0.5]);
+          }
+        }
+        const edges = toEdges(pairs);
+        const order = Array.from({ length: m }, (_, i) => (i * 37) % m);
+        expect(canonical(averageLinkageDense(m, edges, cut, order))).toEqual(canonical(averageLinkage(m, edges, cut, order)));
+      }),
+      { numRuns: 60 },
+    );
+  });
+
   it("merges a and b, then c whose average link to them reaches the cut, but not d", () => {
     // ab 0.95; ac 0.9, bc 0.8 → avg 0.85; ad 0.9 only → avg 0.3 with abc.
     const edges = toEdges([[0, 1, 0.95], [0, 2, 0.9], [1, 2, 0.8], [0, 3, 0.9]]);

@@ -1,6 +1,6 @@
 /**
- * edgesAbove on several threads: the int16 tiles are split between this thread and worker
- * threads that share one WebAssembly memory. Same edges, same values as edgesAbove.
+ * edgesAbove on several threads: this thread and worker threads that share one WebAssembly memory
+ * take the int16 tiles one at a time from a shared counter. Same edges, same values as edgesAbove.
  *
  * The workers run the very scan of screen.ts, shipped as source text, so the
  * code needs no separate worker file and bundles into a Lambda as is. They are started on first
@@ -82,22 +82,6 @@ function getPool(workers: number): Pool {
   return p;
 }
 
-/** Tiles split into `parts` lists of about equal work (a diagonal tile is half a tile). */
-function splitTiles(npad: number, parts: number): number[][] {
-  const tiles = tileList(npad);
-  const lists: number[][] = Array.from({ length: parts }, () => []);
-  const load = new Float64Array(parts);
-  for (let t = 0; t < tiles.length; t += 2) {
-    const [ti, tj] = [tiles[t], tiles[t + 1]];
-    const cost = Math.min(TILE, npad - ti) * Math.min(TILE, npad - tj) * (ti === tj ? 0.5 : 1);
-    let best = 0;
-    for (let p = 1; p < parts; p++) if (load[p] < load[best]) best = p;
-    load[best] += cost;
-    lists[best].push(ti, tj);
-  }
-  return lists;
-}
-
 /** edgesAbove on `threads` threads (default: every core, at most 2 here). */
 export function edgesAboveParallel(vectors: Float32Array, n: number, d: number, floor: number, options: { threads?: number } = {}): Promise<Edges> {
   return edgesForCutParallel(vectors, n, d, floor, floor, options);
@@ -119,9 +103,9 @@ async function runParallel(vectors: Float32Array, n: number, d: number, floor: n
   if (!(strong > floor && strong <= 1)) strong = floor;
   const p = getPool(threads - 1);
   const layout = prepareScreen(vectors, n, d, strong, p.kernel, threads);
-  const lists = splitTiles(layout.npad, threads);
-  const replies = lists.slice(1).map(
-    (tiles, k) =>
+  const tiles = tileList(layout.npad);
+  const replies = p.workers.slice(0, threads - 1).map(
+    (_, k) =>
       new Promise<Reply>((resolve, reject) => {
         const id = nextId++;
         p.pending.set(id, { resolve, reject });
@@ -129,7 +113,7 @@ async function runParallel(vectors: Float32Array, n: number, d: number, floor: n
         p.workers[k].postMessage({ type: "job", id, layout, thread: k + 1, tiles, floor: strong, tileRows: TILE, pairCap: PAIR_CAPACITY });
       }),
   );
-  const mine = scanTiles(p.kernel, layout, 0, lists[0], strong, TILE, PAIR_CAPACITY);
+  const mine = scanTiles(p.kernel, layout, 0, tiles, strong, TILE, PAIR_CAPACITY);
   const out = new EdgeBuffer(Math.max(1024, n * 4));
   for (let k = 0; k < mine.a.length; k++) out.push(mine.a[k], mine.b[k], mine.s[k]);
   for (const r of await Promise.all(replies)) {

@@ -55,6 +55,8 @@ export interface ScreenLayout {
   vecOff: number;
   wOff: number;
   vOff: number;
+  /** The next tile to scan, an int32 every scanning thread takes tiles from (Atomics.add). */
+  counterOff: number;
   /** Per thread: one TILE×TILE int32 tile, a pair buffer (PAIRS int32 pairs) and its PAIRS results (int32 or float32). */
   tileOff: number[];
   pairOff: number[];
@@ -83,7 +85,8 @@ export function prepareScreen(vectors: Float32Array, n: number, d: number, floor
   const maskOff = (orderOff + d * 4 + 15) & ~15;
   const l1Off = maskOff + df * 4;
   const preOff = l1Off + npad * 4;
-  let next = preOff + npad * 4;
+  const counterOff = preOff + npad * 4;
+  let next = counterOff + 16;
   const tileOff: number[] = [];
   const pairOff: number[] = [];
   for (let t = 0; t < threads; t++) {
@@ -140,7 +143,8 @@ export function prepareScreen(vectors: Float32Array, n: number, d: number, floor
   // |Q| ≤ max|q|₂² ≤ (23000 + E√d)², so Q + w and T − w never leave int32.
   const maxQ2 = (23000 + E * Math.sqrt(d)) ** 2;
   if (!(maxQ2 + maxW + Math.abs(threshold) < 2 ** 31 - 8)) throw new Error(`screen: int32 range exceeded (${maxQ2}, ${maxW}, ${threshold})`);
-  return { n, d, p, df, npad, twoStage: p < d, qOff, vecOff, wOff, vOff, tileOff, pairOff, bytes: next, threshold, threshold2 };
+  new Int32Array(buffer, counterOff, 1)[0] = 0;
+  return { n, d, p, df, npad, twoStage: p < d, qOff, vecOff, wOff, vOff, counterOff, tileOff, pairOff, bytes: next, threshold, threshold2 };
 }
 
 /**
@@ -222,7 +226,9 @@ export function tileList(npad: number): number[] {
 }
 
 /**
- * Screens the given tiles and returns the pairs that reach the floor, with their float32 value:
+ * Screens tiles of the list and returns the pairs that reach the floor, with their float32 value.
+ * Every thread scanning the same list takes its next tile from the layout's shared counter
+ * (set to 0 by prepareScreen), so a thread that drew cheap tiles takes more of them:
  * the prefix bound on each tile (blockI16), then for its survivors the int16 dot over all
  * dimensions (dotPairsI16) against its tighter bound, then the float32 recompute (dotPairs) of what is left.
  * Self-contained (no outer references, no inner functions, which a bundler may wrap in helpers; the
@@ -244,7 +250,8 @@ export function scanTiles(
   const res = new Float32Array(k.memory.buffer, resOff, pairCap);
   const resI = new Int32Array(k.memory.buffer, resOff, pairCap);
   const out = { a: [] as number[], b: [] as number[], s: [] as number[] };
-  for (let t = 0; t < tiles.length; t += 2) {
+  const counter = new Int32Array(k.memory.buffer, l.counterOff, 1);
+  for (let t = 2 * Atomics.add(counter, 0, 1); t < tiles.length; t = 2 * Atomics.add(counter, 0, 1)) {
     const ti = tiles[t];
     const tj = tiles[t + 1];
     const na = Math.min(tileRows, npad - ti);
