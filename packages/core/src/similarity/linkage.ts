@@ -15,11 +15,8 @@ export interface ComponentEdges {
   count: number;
 }
 
-/**
- * Components up to this size use the dense matrix (m² float64) with each row's best partner kept
- * up to date: no maps, no heap, O(m²) per component but for the rows whose best partner merged.
- */
-export const DENSE_LIMIT = 256;
+/** Components up to this size use the dense O(m³) scan: no maps, no heap, faster when small. */
+export const DENSE_LIMIT = 32;
 
 /** The labels of averageLinkage, for small m: the same merges in the same order. */
 export function averageLinkageDense(m: number, edges: ComponentEdges, cut: number, order: ArrayLike<number>): Int32Array {
@@ -36,40 +33,31 @@ export function averageLinkageDense(m: number, edges: ComponentEdges, cut: numbe
     minKey[i] = order[i];
     label[i] = i;
   }
-  // The merge order: value descending, then the pair's smaller and larger minKey ascending.
-  const before = (v: number, x: number, y: number, w: number, x2: number, y2: number): boolean => {
-    if (v !== w) return v > w;
-    const lo = Math.min(minKey[x], minKey[y]);
-    const lo2 = Math.min(minKey[x2], minKey[y2]);
-    if (lo !== lo2) return lo < lo2;
-    return Math.max(minKey[x], minKey[y]) < Math.max(minKey[x2], minKey[y2]);
-  };
-  const bestY = new Int32Array(m).fill(-1);
-  const bestV = new Float64Array(m);
-  const rowBest = (x: number) => {
+  for (;;) {
+    let best = -Infinity;
+    let bx = -1;
     let by = -1;
-    let bv = 0;
-    for (let y = 0; y < m; y++) {
-      const total = sum[x * m + y];
-      if (y === x || !active[y] || total === 0) continue;
-      const value = total / (size[x] * size[y]);
-      if (by < 0 || before(value, x, y, bv, x, by)) {
-        by = y;
-        bv = value;
+    let bLo = 0;
+    let bHi = 0;
+    for (let x = 0; x < m; x++) {
+      if (!active[x]) continue;
+      for (let y = x + 1; y < m; y++) {
+        if (!active[y]) continue;
+        const total = sum[x * m + y];
+        if (total === 0) continue;
+        const value = total / (size[x] * size[y]);
+        const lo = Math.min(minKey[x], minKey[y]);
+        const hi = Math.max(minKey[x], minKey[y]);
+        if (value > best || (value === best && (lo < bLo || (lo === bLo && hi < bHi)))) {
+          best = value;
+          bx = x;
+          by = y;
+          bLo = lo;
+          bHi = hi;
+        }
       }
     }
-    bestY[x] = by;
-    bestV[x] = bv;
-  };
-  for (let x = 0; x < m; x++) rowBest(x);
-  for (;;) {
-    let gx = -1;
-    for (let x = 0; x < m; x++) {
-      if (active[x] && bestY[x] >= 0 && (gx < 0 || before(bestV[x], x, bestY[x], bestV[gx], gx, bestY[gx]))) gx = x;
-    }
-    if (gx < 0 || bestV[gx] < cut) break;
-    const bx = Math.min(gx, bestY[gx]);
-    const by = Math.max(gx, bestY[gx]);
+    if (bx < 0 || best < cut) break;
     for (let c = 0; c < m; c++) {
       if (!active[c] || c === bx || c === by) continue;
       const total = sum[bx * m + c] + sum[by * m + c];
@@ -80,19 +68,6 @@ export function averageLinkageDense(m: number, edges: ComponentEdges, cut: numbe
     minKey[bx] = Math.min(minKey[bx], minKey[by]);
     active[by] = 0;
     for (let i = 0; i < m; i++) if (label[i] === by) label[i] = bx;
-    // Only pairs with bx changed: rows that pointed at bx or by look again, others compare with bx.
-    rowBest(bx);
-    for (let c = 0; c < m; c++) {
-      if (!active[c] || c === bx) continue;
-      if (bestY[c] === bx || bestY[c] === by) rowBest(c);
-      else if (sum[c * m + bx] !== 0) {
-        const value = sum[c * m + bx] / (size[c] * size[bx]);
-        if (bestY[c] < 0 || before(value, c, bx, bestV[c], c, bestY[c])) {
-          bestY[c] = bx;
-          bestV[c] = value;
-        }
-      }
-    }
   }
   return label;
 }
