@@ -1,7 +1,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { dotAgainstAll, dotF32, KernelMatrix } from "./dot.ts";
-import { edgesAbove, edgesForCut, withinComponents } from "./edges.ts";
+import { edgesAbove, edgesForCut, sortEdges, withinComponents } from "./edges.ts";
 import { sharedKernel } from "./kernel.ts";
 import { normalizeRows } from "./normalize.ts";
 import { PAIR_CAPACITY, prepareScreen, scanTiles, TILE, tileList } from "./screen.ts";
@@ -207,6 +207,19 @@ describe("edgesAbove", () => {
     const v = randomMatrix(200, 4, 3);
     const e = edgesAbove(v, 200, 4, 0.3);
     for (let k = 1; k < e.a.length; k++) expect(e.a[k - 1] < e.a[k] || (e.a[k - 1] === e.a[k] && e.b[k - 1] < e.b[k])).toBe(true);
+  });
+
+  it("sorts pairs that arrive in any order by (a, b), each with its own value", () => {
+    fc.assert(
+      fc.property(fc.uniqueArray(fc.tuple(fc.nat(60), fc.nat(60)), { selector: ([a, b]) => `${a},${b}`, maxLength: 300 }), (pairs) => {
+        const e = { a: Uint32Array.from(pairs, (p) => p[0]), b: Uint32Array.from(pairs, (p) => p[1]), s: Float32Array.from(pairs, (p) => p[0] * 100 + p[1]) };
+        const sorted = sortEdges(e);
+        const expected = [...pairs].sort((x, y) => x[0] - y[0] || x[1] - y[1]);
+        expect(Array.from(sorted.a)).toEqual(expected.map((p) => p[0]));
+        expect(Array.from(sorted.b)).toEqual(expected.map((p) => p[1]));
+        expect(Array.from(sorted.s)).toEqual(expected.map((p) => p[0] * 100 + p[1]));
+      }),
+    );
   });
 
   it("never links a zero vector, and never yields NaN", () => {

@@ -108,7 +108,7 @@ function edgesF32(vectors: Float32Array, n: number, d: number, floor: number, ou
  * merges across those components (an average ≥ cut needs one pair ≥ cut), and cluster statistics
  * only look inside clusters, so clusterEdges gives from these edges exactly the clusters it gives
  * from all edges above the floor. The screen at the cut drops far more pairs than at the floor
- * (real MobileNetV2 embeddings, n = 2000: 63 against 91 ms). When the components hold more than
+ * (2000 real MobileNetV2 embeddings: about 55 ms in all, against 90 for the screen at the floor). When the components hold more than
  * an eighth of all pairs, or strong ≤ floor, it is edgesAbove at the floor.
  */
 export function edgesForCut(vectors: Float32Array, n: number, d: number, floor: number, strong: number): Edges {
@@ -221,35 +221,29 @@ function edgesI16(vectors: Float32Array, n: number, d: number, floor: number, ou
 
 /** Sorts edges by (a, b) so the output does not depend on the tiling or the threads. */
 export function sortEdges(e: Edges): Edges {
-  // Counting sort by a, then insertion sort by b inside each a's run (a few neighbours each).
+  // Radix sort in two stable counting passes, by b then by a: linear however the pairs arrive.
   const m = e.a.length;
   let n = 0;
-  for (let i = 0; i < m; i++) n = Math.max(n, e.a[i] + 1);
-  const start = new Uint32Array(n + 1);
-  for (let i = 0; i < m; i++) start[e.a[i] + 1]++;
-  for (let r = 0; r < n; r++) start[r + 1] += start[r];
+  for (let i = 0; i < m; i++) n = Math.max(n, e.a[i] + 1, e.b[i] + 1);
+  const byB = countingOrder(e.b, n, Uint32Array.from({ length: m }, (_, i) => i));
+  const order = countingOrder(e.a, n, byB);
   const a = new Uint32Array(m);
   const b = new Uint32Array(m);
   const s = new Float32Array(m);
-  const fill = start.slice(0, n);
   for (let i = 0; i < m; i++) {
-    const k = fill[e.a[i]]++;
-    a[k] = e.a[i];
-    b[k] = e.b[i];
-    s[k] = e.s[i];
-  }
-  for (let r = 0; r < n; r++) {
-    for (let i = start[r] + 1; i < start[r + 1]; i++) {
-      const bi = b[i];
-      const si = s[i];
-      let j = i - 1;
-      for (; j >= start[r] && b[j] > bi; j--) {
-        b[j + 1] = b[j];
-        s[j + 1] = s[j];
-      }
-      b[j + 1] = bi;
-      s[j + 1] = si;
-    }
+    a[i] = e.a[order[i]];
+    b[i] = e.b[order[i]];
+    s[i] = e.s[order[i]];
   }
   return { a, b, s };
+}
+
+/** The indexes `input` reordered by key[index] (keys below n), stably. */
+function countingOrder(key: Uint32Array, n: number, input: Uint32Array): Uint32Array {
+  const start = new Uint32Array(n + 1);
+  for (let i = 0; i < input.length; i++) start[key[input[i]] + 1]++;
+  for (let k = 0; k < n; k++) start[k + 1] += start[k];
+  const out = new Uint32Array(input.length);
+  for (let i = 0; i < input.length; i++) out[start[key[input[i]]]++] = input[i];
+  return out;
 }
