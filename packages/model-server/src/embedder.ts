@@ -9,7 +9,7 @@ import ort from "onnxruntime-node";
 import type { ModelDescriptor } from "@photo-clusters/core/models";
 import { InferenceError, ModelFileError } from "./errors.ts";
 import { exposeTensor } from "./onnx-patch.ts";
-import { checkContentType, decodeToRgb, DEFAULT_LIMITS, normalise, preprocess, type ImageLimits } from "./preprocess.ts";
+import { checkContentType, decodeToRgb, DEFAULT_LIMITS, normalise, type ImageLimits } from "./preprocess.ts";
 
 export interface EmbedderOptions {
   modelPath: string;
@@ -113,11 +113,6 @@ export async function createEmbedder(options: EmbedderOptions): Promise<Embedder
     return runner.run(batch, count);
   }
 
-  async function prep(bytes: Uint8Array, contentType?: string): Promise<Float32Array> {
-    checkContentType(contentType);
-    return preprocess(bytes, p, limits);
-  }
-
   async function decode(bytes: Uint8Array, contentType?: string): Promise<Uint8Array> {
     checkContentType(contentType);
     return decodeToRgb(bytes, p, limits);
@@ -126,7 +121,7 @@ export async function createEmbedder(options: EmbedderOptions): Promise<Embedder
   return {
     model,
     limits,
-    preprocess: prep,
+    preprocess: async (bytes, contentType) => normalise(await decode(bytes, contentType), p),
     embedTensors,
     async embed(bytes, contentType) {
       return runner.runRgb(await decode(bytes, contentType));

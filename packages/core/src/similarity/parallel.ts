@@ -10,7 +10,7 @@
 import { availableParallelism } from "node:os";
 import { Worker } from "node:worker_threads";
 import { type Cluster, type ClusterOptions, clusterEdges, strongCut } from "./cluster.ts";
-import { EdgeBuffer, type Edges, edgesAbove, sortEdges, withinComponents } from "./edges.ts";
+import { EdgeBuffer, type Edges, edgesAbove, edgesForCut, sortEdges, withinComponents } from "./edges.ts";
 import { createKernel, type Kernel, kernelModule, sharedMemory } from "./kernel.ts";
 import { checkMatrix } from "./normalize.ts";
 import { PAIR_CAPACITY, prepareScreen, scanTiles, TILE, tileList } from "./screen.ts";
@@ -91,7 +91,7 @@ export function edgesAboveParallel(vectors: Float32Array, n: number, d: number, 
 function edgesForCutParallel(vectors: Float32Array, n: number, d: number, floor: number, strong: number, options: { threads?: number }): Promise<Edges> {
   checkMatrix(vectors, n, d);
   const threads = Math.max(1, Math.min(options.threads ?? availableParallelism(), availableParallelism() * 2));
-  if (threads === 1 || n < 2 * TILE) return Promise.resolve(edgesAbove(vectors, n, d, floor));
+  if (threads === 1 || n < 2 * TILE) return Promise.resolve(edgesForCut(vectors, n, d, floor, strong));
   const run = queue.catch(() => {}).then(() => runParallel(vectors, n, d, floor, strong, threads));
   queue = run;
   return run;
