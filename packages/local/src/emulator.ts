@@ -29,7 +29,8 @@ export interface Emulator {
 }
 
 export function localClients(endpoint: string) {
-  const common = { endpoint, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS };
+  // cacheMiddleware as in the poller Lambda (functions/src/poller.ts).
+  const common = { endpoint, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS, cacheMiddleware: true };
   return { s3: new S3Client({ ...common, forcePathStyle: true }), sqs: new SQSClient(common) };
 }
 

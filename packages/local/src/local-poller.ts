@@ -20,7 +20,7 @@ export function localPollerHandler(deps: { s3: S3Client; modelServerUrl: string;
   const writerLog = deps.logger.child({ component: "writer" });
   const invokeWriter = async (payload: string): Promise<string> =>
     JSON.stringify({ results: await writeEvents(deps.store, (JSON.parse(payload) as WritePayload).events, writerLog) } satisfies WriteResponse);
-  const sagemaker = new SageMakerRuntimeClient({ endpoint: deps.modelServerUrl, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS, maxAttempts: 4 });
+  const sagemaker = new SageMakerRuntimeClient({ endpoint: deps.modelServerUrl, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS, maxAttempts: 4, cacheMiddleware: true });
   return createPollerHandler({
     fetchImage: createS3ImageSource(deps.s3, { maxObjectBytes: MAX_OBJECT_BYTES, maxPayloadBytes: DEFAULT_MAX_IMAGE_BYTES }),
     embed: createSageMakerEmbedder(sagemaker, "local"),
