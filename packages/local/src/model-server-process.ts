@@ -13,7 +13,7 @@ const ENTRYPOINT = fileURLToPath(new URL("../../model-server/src/main.ts", impor
  * the runtime's process keeps its event loop for S3, SQS, the poller, the writer and the API.
  * It runs at a lower priority (nice 10) so the API stays responsive while it ingests.
  */
-export async function startModelServerProcess(options: { port: number; modelPath: string; model: ModelDescriptor; logger: Logger }): Promise<{ url: string; close(): Promise<void> }> {
+export async function startModelServerProcess(options: { port: number; modelPath: string; model: ModelDescriptor; logger: Logger }): Promise<{ url: string; pid: number; close(): Promise<void> }> {
   const child = spawn(process.execPath, ["--import", "tsx", ENTRYPOINT, "serve"], {
     cwd: REPO_ROOT,
     env: { ...process.env, HOST: "127.0.0.1", PORT: String(options.port), MODEL_PATH: options.modelPath, MODEL_ID: options.model.id },
@@ -53,7 +53,7 @@ export async function startModelServerProcess(options: { port: number; modelPath
   for (;;) {
     if (child.exitCode !== null) throw new Error(`the model server exited (${child.exitCode}): ${lastLine}`);
     const healthy = await fetch(`${url}/ping`).then((r) => r.ok, () => false);
-    if (healthy) return { url, close };
+    if (healthy) return { url, pid: child.pid!, close };
     if (Date.now() > deadline) {
       await close();
       throw new Error("the model server did not become healthy within 120 s");

@@ -40,6 +40,8 @@ export interface LocalRuntime {
   apiUrl: string;
   emulator: Emulator;
   modelServerUrl: string;
+  /** The model server's process, for CPU accounting. */
+  modelServerPid: number;
   store: EmbeddingStore;
   auth: DevAuth;
   stop(): Promise<void>;
@@ -105,7 +107,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
     const server = await listen(app, apiPort);
     stops.push(() => new Promise<void>((r) => server.close(() => r())));
 
-    return { apiUrl: `http://127.0.0.1:${apiPort}`, emulator, modelServerUrl: modelServer.url, store, auth, stop };
+    return { apiUrl: `http://127.0.0.1:${apiPort}`, emulator, modelServerUrl: modelServer.url, modelServerPid: modelServer.pid, store, auth, stop };
   } catch (error) {
     await stop();
     throw error;

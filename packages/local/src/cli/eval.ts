@@ -1,5 +1,6 @@
+import { readFileSync } from "node:fs";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { availableParallelism, tmpdir } from "node:os";
 import { basename, extname, join } from "node:path";
 import { pairwiseScores, parseGroupsCsv } from "@photo-clusters/core/evaluate";
 import { silentLogger } from "@photo-clusters/core/logger";
@@ -30,9 +31,12 @@ export async function runEval(dir: string, options: { thresholds?: number[]; mod
     const fileOf = new Map(items.map((i) => [basename(i.key, extname(i.key)), basename(i.path)]));
     const started = performance.now();
     // Watch the store while uploading, so a photo stored during the upload gets its own time.
-    const [, { times, cpuMsPerPhoto }] = await Promise.all([
+    const [, { times, steady, cpuMsPerPhoto }] = await Promise.all([
       uploadPhotos(runtime.emulator.s3, "photos", items, { quiet: true }),
-      waitUntilStored(() => runtime.store.read(userId).then((s) => s.images.length), items.length),
+      waitUntilStored(() => runtime.store.read(userId).then((s) => s.images.length), items.length, () => {
+        const own = process.cpuUsage();
+        return { runtime: (own.user + own.system) / 1000, modelServer: processCpuMs(runtime.modelServerPid) };
+      }),
     ]);
     const stored = times.length;
 
@@ -46,7 +50,6 @@ export async function runEval(dir: string, options: { thresholds?: number[]; mod
     }
 
     const endToEnd = stored / ((times.at(-1)! - started) / 1000);
-    const steady = stored > 1 ? (stored - 1) / ((times.at(-1)! - times[0]) / 1000) : NaN;
     const modelAlone = await modelThroughput(modelPath, items.map((i) => i.path));
 
     const out = process.stdout;
@@ -54,11 +57,21 @@ export async function runEval(dir: string, options: { thresholds?: number[]; mod
     out.write(`stored ${stored}/${items.length}${stored < items.length ? "  (missing ones are in the dead-letter queue; see the logs)" : ""}\n\n`);
     out.write("threshold  precision  recall  f1      clusters\n");
     for (const r of rows) out.write(`${r.threshold.toFixed(2).padEnd(11)}${r.precision.toFixed(3).padEnd(11)}${r.recall.toFixed(3).padEnd(8)}${r.f1.toFixed(3).padEnd(8)}${r.clusters}\n`);
-    out.write(`\ningestion   ${steady.toFixed(1)} photos/s steady (first to last stored); ${endToEnd.toFixed(1)} photos/s from first upload, including the queue's 1 s delivery delay\n`);
-    out.write(`            runtime process CPU ${cpuMsPerPhoto.toFixed(2)} ms per photo over the same span (S3, SQS, poller, writer, API; not the model server)\n`);
+    if (steady) {
+      out.write(`\ningestion   ${steady.rate.toFixed(1)} photos/s steady (first to last stored); ${endToEnd.toFixed(1)} photos/s from first upload, including the queue's 1 s delivery delay\n`);
+      out.write(`            CPU per photo over the same span: runtime ${cpuMsPerPhoto.runtime.toFixed(2)} ms (S3, SQS, poller, writer, API)`);
+      if (Number.isFinite(cpuMsPerPhoto.modelServer)) {
+        const total = cpuMsPerPhoto.runtime + cpuMsPerPhoto.modelServer;
+        const cores = availableParallelism();
+        out.write(`, model server ${cpuMsPerPhoto.modelServer.toFixed(2)} ms (decode, inference, HTTP)\n`);
+        out.write(`            ${total.toFixed(1)} ms of CPU a photo: ${cores} cores could ingest at most ${((cores * 1000) / total).toFixed(0)} photos/s\n`);
+      } else out.write("\n");
+    } else {
+      out.write(`\ningestion   ${endToEnd.toFixed(1)} photos/s from first upload, including the queue's 1 s delivery delay; too few photos for a steady rate (it needs ${MIN_STEADY_SECONDS} s of storing: 200 photos or more)\n`);
+    }
     out.write(`model alone ${modelAlone.batch1.toFixed(1)} photos/s (inference on preprocessed tensors, batch 1, median of 3 runs; the target's denominator)\n`);
     out.write(`            ${modelAlone.batch8.toFixed(1)} photos/s at batch 8, the largest batch the model server coalesces\n`);
-    out.write(`ratio       ${((steady / modelAlone.batch1) * 100).toFixed(0)}% of the model's own throughput (${((steady / modelAlone.batch8) * 100).toFixed(0)}% of its batch-8 throughput)\n`);
+    if (steady) out.write(`ratio       ${((steady.rate / modelAlone.batch1) * 100).toFixed(0)}% of the model's own throughput (${((steady.rate / modelAlone.batch8) * 100).toFixed(0)}% of its batch-8 throughput)\n`);
   } finally {
     await runtime.stop();
     await rm(dataDir, { recursive: true, force: true });
@@ -72,22 +85,33 @@ async function readGroups(path: string): Promise<Map<string, string>> {
   return parseGroupsCsv(text);
 }
 
+type CpuMs = Record<"runtime" | "modelServer", number>;
+
+/** The steady span must last this long, or its rate is mostly the 100 ms polling's rounding. */
+const MIN_STEADY_SECONDS = 1;
+
 /**
- * When each photo became readable, polled every 100 ms, and this process's CPU (user + system) per
- * photo stored from the first poll that saw one to the last; gives up after 60 s without progress.
+ * When each photo became readable, polled every 100 ms. The steady span runs from the first poll
+ * that saw a photo to the last poll that saw a new one: its rate counts the photos stored after
+ * the first poll, and the processes' CPU (user + system) is divided among those same photos.
+ * Gives up after 60 s without progress.
  */
-async function waitUntilStored(count: () => Promise<number>, total: number): Promise<{ times: number[]; cpuMsPerPhoto: number }> {
+async function waitUntilStored(
+  count: () => Promise<number>,
+  total: number,
+  cpu: () => CpuMs,
+): Promise<{ times: number[]; steady?: { rate: number }; cpuMsPerPhoto: CpuMs }> {
   const bar = progressBar(total, "stored");
   const times: number[] = [];
-  let cpuAtFirst: NodeJS.CpuUsage | undefined;
-  let cpuAtLast: NodeJS.CpuUsage | undefined;
+  let cpuAtFirst: CpuMs | undefined;
+  let cpuAtLast: CpuMs | undefined;
   let storedAtFirst = 0;
   let lastProgress = performance.now();
   while (times.length < total && performance.now() - lastProgress < 60_000) {
     const n = await count();
     if (n > times.length) lastProgress = performance.now();
     if (n > times.length) {
-      cpuAtLast = process.cpuUsage();
+      cpuAtLast = cpu();
       if (!cpuAtFirst) {
         cpuAtFirst = cpuAtLast;
         storedAtFirst = n;
@@ -98,8 +122,26 @@ async function waitUntilStored(count: () => Promise<number>, total: number): Pro
     await new Promise((r) => setTimeout(r, 100));
   }
   bar.done(times.length);
-  const cpuMicros = cpuAtFirst && cpuAtLast ? cpuAtLast.user + cpuAtLast.system - cpuAtFirst.user - cpuAtFirst.system : 0;
-  return { times, cpuMsPerPhoto: times.length > storedAtFirst ? cpuMicros / 1000 / (times.length - storedAtFirst) : NaN };
+  const photos = times.length - storedAtFirst;
+  const seconds = times.length ? (times.at(-1)! - times[0]!) / 1000 : 0;
+  const perPhoto = (k: keyof CpuMs) => (cpuAtFirst && cpuAtLast && photos > 0 ? (cpuAtLast[k] - cpuAtFirst[k]) / photos : NaN);
+  return {
+    times,
+    steady: seconds >= MIN_STEADY_SECONDS ? { rate: photos / seconds } : undefined,
+    cpuMsPerPhoto: { runtime: perPhoto("runtime"), modelServer: perPhoto("modelServer") },
+  };
+}
+
+/** A process's CPU time (user + system) in ms from /proc, NaN where there is no /proc (macOS). */
+function processCpuMs(pid: number): number {
+  try {
+    // Fields after the command name; utime and stime are the 12th and 13th, in USER_HZ (100 a second).
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const fields = stat.slice(stat.lastIndexOf(") ") + 2).split(" ");
+    return (Number(fields[11]) + Number(fields[12])) * 10;
+  } catch {
+    return NaN;
+  }
 }
 
 /** Inference alone on the photos' tensors, in photos/s: batch 1 and batch 8, each the median of 3 runs. */
