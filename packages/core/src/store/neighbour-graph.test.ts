@@ -49,6 +49,50 @@ describe("neighbour graph", () => {
     expect(rebuilt.graph!.edges.a.length).toBe(before.graph!.edges.a.length);
   });
 
+  it("completes on read a graph a few records behind its log (a writer stopped between its two appends), exactly", async () => {
+    // Arrange: 700 photos, then a batch that replaces one, deletes one and adds two, whose graph frame is lost.
+    const store = openStore({ root, model, logger: quietLogger });
+    for (let i = 0; i < 700; i += 50) {
+      await store.write("alice", Array.from({ length: 50 }, (_, k) => put("alice", `i${i + k}`, i + k + 1, { vector: vectorFor(i + k, 8) })));
+    }
+    const graphFile = `${root}/alice/${model.id}.graph`;
+    const { stat, truncate } = await import("node:fs/promises");
+    const graphBefore = (await stat(graphFile)).size;
+    await store.write("alice", [
+      put("alice", "i3", 800, { vector: vectorFor(1003, 8) }),
+      del("alice", "i7", 801),
+      put("alice", "new1", 802, { vector: vectorFor(2001, 8) }),
+      put("alice", "new2", 803, { vector: vectorFor(2002, 8) }),
+    ]);
+    await truncate(graphFile, graphBefore);
+
+    // Act
+    const snapshot = await store.read("alice");
+
+    // Assert
+    expect(snapshot.images.map((i) => i.imageId)).toEqual(expect.arrayContaining(["i3", "new1", "new2"]));
+    expect(snapshot.images.map((i) => i.imageId)).not.toContain("i7");
+    expectGraphExact(snapshot, 0.3);
+  });
+
+  it("reads without a graph when too much of the log is uncovered for completing it to pay", async () => {
+    // Arrange: 150 photos whose graph holds no frame at all.
+    const store = openStore({ root, model, logger: quietLogger });
+    const graphFile = `${root}/alice/${model.id}.graph`;
+    await store.write("alice", [put("alice", "first", 1, { dimension: 8 })]);
+    const { stat, truncate } = await import("node:fs/promises");
+    const headerOnly = (await stat(graphFile)).size;
+    await store.write("alice", Array.from({ length: 149 }, (_, k) => put("alice", `i${k}`, k + 2, { vector: vectorFor(k, 8) })));
+    await truncate(graphFile, headerOnly);
+
+    // Act
+    const snapshot = await store.read("alice");
+
+    // Assert
+    expect(snapshot.images).toHaveLength(150);
+    expect(snapshot.graph).toBeNull();
+  });
+
   it("catches up after the graph file is lost", async () => {
     const store = openStore({ root, model, logger: quietLogger });
     for (let i = 0; i < 30; i++) await store.write("alice", [put("alice", `i${i}`, i + 1, { vector: vectorFor(i, 8) })]);

@@ -1,8 +1,9 @@
 /**
  * The lock-free read: one readFile of the log, then one of the graph. Complete records only (a frame
  * still being appended fails its length or checksum and is left out). The graph is used when its
- * frames cover exactly the records read; if it belongs to another log file (a compaction renamed
- * the two files between our reads) the read starts over, a few times at most.
+ * frames cover the records read, or all but a few of them (a write in flight, or a writer that
+ * stopped between its two appends: see buildSnapshot); if it belongs to another log file (a
+ * compaction renamed the two files between our reads) the read starts over, a few times at most.
  */
 import { readIfExists } from "./fs-util.ts";
 import { decodeGraphHeader } from "./file-header.ts";
@@ -28,9 +29,11 @@ export async function readSnapshot(ctx: FilesContext, userId: string): Promise<S
       const head = decodeGraphHeader(graphBuf);
       if (head.status === "ok" && head.header.logFileId !== log.header.fileId) continue;
     }
+    const snapshot = buildSnapshot(userId, buf, log, graph, floor);
     if (graph && graph.covered < log.records.length) {
-      ctx.logger.debug("store: graph behind log; snapshot without graph", { file: paths.graph, covered: graph.covered, records: log.records.length });
+      const how = snapshot.graph ? "missing edges computed on read" : "snapshot without graph";
+      ctx.logger.debug(`store: graph behind log; ${how}`, { file: paths.graph, covered: graph.covered, records: log.records.length });
     }
-    return buildSnapshot(userId, buf, log, graph, floor);
+    return snapshot;
   }
 }
