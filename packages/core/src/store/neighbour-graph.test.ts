@@ -49,7 +49,7 @@ describe("neighbour graph", () => {
     expect(rebuilt.graph!.edges.a.length).toBe(before.graph!.edges.a.length);
   });
 
-  it("completes on read a graph a few records behind its log (a writer stopped between its two appends), exactly", async () => {
+  it("completes on read a graph a few records behind its log (its unsynced last frame lost in a crash), exactly", async () => {
     // Arrange: 700 photos, then a batch that replaces one, deletes one and adds two, whose graph frame is lost.
     const store = openStore({ root, model, logger: quietLogger });
     for (let i = 0; i < 700; i += 50) {
@@ -76,7 +76,7 @@ describe("neighbour graph", () => {
   });
 
   it("reads without a graph when too much of the log is uncovered for completing it to pay", async () => {
-    // Arrange: 150 photos whose graph holds no frame at all.
+    // Arrange: 150 photos whose graph holds only the first one's frame.
     const store = openStore({ root, model, logger: quietLogger });
     const graphFile = `${root}/alice/${model.id}.graph`;
     await store.write("alice", [put("alice", "first", 1, { dimension: 8 })]);

@@ -14,8 +14,9 @@ export function emptySnapshot(userId: string, model: string, dimension: number, 
 }
 
 /**
- * A graph that covers fewer records than the log (a writer stopped between its log and graph
- * appends, and nothing has been written for the user since) gets the missing records' edges
+ * A graph that covers fewer records than the log (a crash lost its last frames, which are written
+ * first but not fsynced, while the fsynced log kept their records, and nothing has been written for
+ * the user since) gets the missing records' edges
  * computed here, as the next write would: a few rows against all, instead of the exact path over
  * every pair. Past n / CATCH_UP_DIVISOR missing records the exact path is cheaper, and the graph is
  * null: on this 2-core machine one row against 50,000 took 70 ms (1.4 µs a pair, d = 1280), and the
