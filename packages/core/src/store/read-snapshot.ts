@@ -2,8 +2,8 @@
  * The lock-free read: one readFile of the log, then one of the graph. Complete records only (a frame
  * still being appended fails its length or checksum and is left out). The graph is used when its
  * frames cover the records read, or all but a few of them (frames lost in a crash: see
- * buildSnapshot); if it belongs to another log file (a
- * compaction renamed the two files between our reads) the read starts over, a few times at most.
+ * buildSnapshot); if it belongs to another log file (a compaction renamed the two files between
+ * our reads) the read starts over, a few times at most.
  */
 import { readIfExists } from "./fs-util.ts";
 import { decodeGraphHeader } from "./file-header.ts";
