@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { decodeS3Key, encodeS3Key, parseObjectKey } from "./keys.ts";
+import { decodeS3Key, encodeS3Key, ID_PATTERN, IMAGE_EXTENSIONS, parseObjectKey } from "./keys.ts";
 
 describe("parseObjectKey", () => {
   it("reads the user and image of a well-formed key", () => {
@@ -24,16 +24,26 @@ describe("parseObjectKey", () => {
   });
 
   it("never accepts a key whose ids could leave the user's directory", () => {
+    // Ids from path-like pieces (dots, slashes, spaces, valid characters) or anything at all, and
+    // file names that end in an accepted extension, so that most keys get as far as the id checks.
+    const piece = fc.oneof(fc.constantFrom(".", "..", "/", " ", "%2e", "a", "Z", "0", "_", "-"), fc.string({ maxLength: 2 }));
+    const id = fc.oneof(fc.array(piece, { maxLength: 5 }).map((p) => p.join("")), fc.string());
+    const ext = fc.constantFrom(...IMAGE_EXTENSIONS, "JPG", "txt", "");
+    let accepted = 0;
     fc.assert(
-      fc.property(fc.string(), fc.string(), (user, file) => {
+      fc.property(id, id, ext, (user, image, extension) => {
         try {
-          const parsed = parseObjectKey(`users/${user}/${file}`);
-          return /^[A-Za-z0-9_-]+$/.test(parsed.userId) && /^[A-Za-z0-9_-]+$/.test(parsed.imageId);
+          const parsed = parseObjectKey(`users/${user}/${image}.${extension}`);
+          accepted++;
+          return [parsed.userId, parsed.imageId].every((x) => ID_PATTERN.test(x) && x !== "." && x !== ".." && !x.includes("/"));
         } catch {
           return true;
         }
       }),
+      { numRuns: 2000 },
     );
+    // The property is only worth something if many keys reach the id checks and pass them.
+    expect(accepted).toBeGreaterThan(100);
   });
 });
 
