@@ -3,9 +3,10 @@
  * each user and the read path. One `write(userId, events)` is one lock: the batch's records go to
  * the log in one positional write after their graph frame, then the log is fdatasync'ed.
  */
-import { readdir, mkdir } from "node:fs/promises";
+import { readdir, mkdir, stat } from "node:fs/promises";
 import { LockCompromisedError, type CoreError } from "../errors.ts";
 import { EdgeList } from "./edge-list.ts";
+import { writeAt } from "./fs-util.ts";
 import { decideDelete, decidePut } from "./event-rules.ts";
 import { encodeGraphFrame, recordsCrc } from "./graph-file.ts";
 import { assertId, isSafeId } from "./ids.ts";
@@ -44,7 +45,7 @@ export function openStore(options: StoreOptions): EmbeddingStore {
       let files: OpenFiles | null = null;
       try {
         files = await openUserFiles(ctx, cache.get(userId));
-        cache.delete(userId); // re-added only when the batch completes, so a failure never leaves a stale view
+        cache.delete(userId); // re-added by a write that reaches its end; openUserFiles checks a remembered view against the files
         const result = await task(ctx, files, lock.lost);
         const lost = lock.lost();
         if (lost) throw new LockCompromisedError(`store lock ${ctx.paths.lock} was lost during the batch; retry it`, lost);
@@ -103,15 +104,20 @@ export function openStore(options: StoreOptions): EmbeddingStore {
         await addEdgesFrom(live, from, model.defaults.graphFloor, edges);
         const graphFrame = encodeGraphFrame(from, to, recordsCrc(live.crcs, from, to), edges);
         const batch = Buffer.concat(frames);
-        // A lease lock can be lost in a long stall without the heartbeat having noticed yet; the
-        // files having grown means another writer holds it now, and writing would clobber its records.
-        const [logStat, graphStat] = await Promise.all([files.log.stat(), files.graph.stat()]);
+        // A lease lock can be lost in a long stall without the heartbeat having noticed yet. Files that
+        // grew mean another writer holds it now, and writing would clobber its records; files replaced
+        // at their paths (its compaction or graph rebuild) mean our handles point at unlinked files,
+        // and the batch would be acknowledged and lost.
+        const [logStat, graphStat, logAtPath, graphAtPath] = await Promise.all([
+          files.log.stat(), files.graph.stat(), stat(ctx.paths.log).catch(() => null), stat(ctx.paths.graph).catch(() => null),
+        ]);
         const lostBefore = lost();
-        if (lostBefore || logStat.size !== state.logSize || graphStat.size !== state.graphSize) {
+        const moved = logAtPath?.ino !== logStat.ino || graphAtPath?.ino !== graphStat.ino;
+        if (lostBefore || moved || logStat.size !== state.logSize || graphStat.size !== state.graphSize) {
           throw new LockCompromisedError(`store lock ${ctx.paths.lock} was lost before writing; retry the batch`, lostBefore);
         }
-        await files.graph.write(graphFrame, 0, graphFrame.length, state.graphSize);
-        await files.log.write(batch, 0, batch.length, state.logSize);
+        await writeAt(files.graph, graphFrame, state.graphSize);
+        await writeAt(files.log, batch, state.logSize);
         if (sync) await files.log.datasync();
         state.graphSize += graphFrame.length;
         state.logSize += batch.length;

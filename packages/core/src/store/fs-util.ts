@@ -31,12 +31,28 @@ export async function readIfExists(path: string): Promise<Buffer | null> {
   }
 }
 
+/**
+ * Writes all of `buf` at `position`. One write call may write less (a filling disk can cause that,
+ * with no error); the rest is written after it, and a write that makes no progress is an error.
+ */
+export async function writeAt(fh: FileHandle, buf: Uint8Array, position: number): Promise<void> {
+  for (let done = 0; done < buf.length; ) {
+    const { bytesWritten } = await fh.write(buf, done, buf.length - done, position + done);
+    if (bytesWritten <= 0) throw new Error(`write made no progress at byte ${position + done}`);
+    done += bytesWritten;
+  }
+}
+
 /** Writes a new file next to `path`, fsyncs it and returns its name, ready for `commitFile`. */
 export async function writeTemp(path: string, chunks: readonly Uint8Array[]): Promise<string> {
   const temp = join(dirname(path), `.${basename(path)}.${randomBytes(6).toString("hex")}.tmp`);
   const fh = await open(temp, "wx");
   try {
-    for (const chunk of chunks) await fh.write(chunk);
+    let at = 0;
+    for (const chunk of chunks) {
+      await writeAt(fh, chunk, at);
+      at += chunk.length;
+    }
     await fh.sync();
   } catch (err) {
     await fh.close().catch(() => {});

@@ -5,6 +5,7 @@ import { put, recordingLogger, tempRoot, testModel, vectorFor } from "./fixtures
 import { expectGraphExact } from "./fixtures/graph-check.ts";
 import { encodeGraphFrame } from "./graph-file.ts";
 import { openStore, userPaths } from "./index.ts";
+import { parseLog } from "./log-file.ts";
 import { encodeRecord } from "./record-codec.ts";
 
 let root: string;
@@ -26,7 +27,8 @@ describe("crash leftovers", () => {
   it("reads past half a record left by a crash, and the next writer cuts it", async () => {
     const { store, warnings, paths } = await seeded();
     const clean = (await stat(paths.log)).size;
-    const { frame } = encodeRecord({ ...put("alice", "torn", 3), vector: vectorFor(3, 16) });
+    // An id longer than the next record's, so that only a cut tail leaves no trace of it.
+    const { frame } = encodeRecord({ ...put("alice", `torn${"x".repeat(120)}`, 3), vector: vectorFor(3, 16) });
     await appendFile(paths.log, frame.subarray(0, frame.length - 7));
 
     const during = await store.read("alice");
@@ -40,6 +42,7 @@ describe("crash leftovers", () => {
     expectGraphExact(after, 0.3);
     const bytes = await readFile(paths.log);
     expect(bytes.includes(Buffer.from("torn"))).toBe(false);
+    expect(parseLog(bytes, paths.log)).toMatchObject({ tailBytes: 0, validEnd: bytes.length });
     expect(bytes.length).toBeGreaterThan(clean);
     expect(warnings).toEqual([]);
     expect(next.warnings.some((w) => /torn tail/.test(w))).toBe(true);

@@ -9,7 +9,7 @@ import { CorruptStoreError, ModelMismatchError } from "../errors.ts";
 import type { ModelDescriptor } from "../models.ts";
 import { EdgeList } from "./edge-list.ts";
 import { decodeLogHeader, encodeGraphHeader, encodeLogHeader, newFileId, type LogHeader } from "./file-header.ts";
-import { atomicWrite, readIfExists } from "./fs-util.ts";
+import { atomicWrite, readIfExists, writeAt } from "./fs-util.ts";
 import { encodeGraphFrame, parseGraph, recordsCrc } from "./graph-file.ts";
 import { LiveSet } from "./live-set.ts";
 import { parseLog } from "./log-file.ts";
@@ -132,7 +132,7 @@ async function catchUpGraph(ctx: FilesContext, graph: FileHandle, state: UserSta
   const edges = new EdgeList();
   await addEdgesFrom(state.live, from, ctx.model.defaults.graphFloor, edges);
   const frame = encodeGraphFrame(from, to, recordsCrc(state.live.crcs, from, to), edges);
-  await graph.write(frame, 0, frame.length, state.graphSize);
+  await writeAt(graph, frame, state.graphSize);
   state.graphSize += frame.length;
   ctx.logger.debug("store: graph caught up", { file: ctx.paths.graph, from, to, edges: edges.length });
 }
