@@ -16,7 +16,7 @@ import { withNativePackages } from "./bundling.ts";
 import { efsMount } from "./efs-mount.ts";
 import { CDK_BUCKET_NOTIFICATIONS_HANDLER, LAMBDA_MANAGED_POLICIES, suppress } from "./nag.ts";
 import { Embedding } from "./Embedding.ts";
-import { stageSettings } from "./stages.ts";
+import { pollerConcurrency, stageSettings } from "./stages.ts";
 import { DATA_DIR, Storage } from "./Storage.ts";
 
 /** Only objects under this prefix are photos; the poller may read nothing else. */
@@ -121,6 +121,7 @@ export function Pipeline({ stack, app }: StackContext) {
       ENDPOINT_NAME: embedding.endpointName,
       WRITER_FUNCTION_NAME: writer.functionName,
       MODEL_ID: embedding.modelId,
+      EMBED_CONCURRENCY: String(pollerConcurrency(embedding.maxConcurrency).perInvocation),
     },
     logGroup: pollerLogs,
   });
@@ -153,8 +154,8 @@ export function Pipeline({ stack, app }: StackContext) {
       batchSize: settings.poller.batchSize,
       maxBatchingWindow: Duration.seconds(settings.poller.maxBatchingWindowSeconds),
       reportBatchItemFailures: true,
-      // No more pollers than the endpoint can serve at once: the rest wait in the queue.
-      maxConcurrency: embedding.maxConcurrency,
+      // Pollers × photos each ≤ what the endpoint serves at once: the rest wait in the queue.
+      maxConcurrency: pollerConcurrency(embedding.maxConcurrency).invocations,
     }),
   );
 

@@ -108,12 +108,15 @@ describe("the uploads queue", () => {
 });
 
 describe("the poller", () => {
-  it("takes SQS batches, reports failures per record, and never outruns the endpoint", () => {
-    const endpointConfig = only(resources(synth.template(Embedding), "AWS::SageMaker::EndpointConfig")).Properties;
+  it("takes SQS batches, reports failures per record, and never has more photos in flight than the endpoint serves", () => {
+    const endpointMax = only(resources(synth.template(Embedding), "AWS::SageMaker::EndpointConfig")).Properties.ProductionVariants[0].ServerlessConfig.MaxConcurrency;
     const mapping = only(resources(synth.template(Pipeline), "AWS::Lambda::EventSourceMapping")).Properties;
+    const [, poller] = lambdaByHandler(synth.template(Pipeline), POLLER);
     expect(mapping.BatchSize).toBe(prod.poller.batchSize);
     expect(mapping.FunctionResponseTypes).toEqual(["ReportBatchItemFailures"]);
-    expect(mapping.ScalingConfig.MaximumConcurrency).toBe(endpointConfig.ProductionVariants[0].ServerlessConfig.MaxConcurrency);
+    const inFlight = mapping.ScalingConfig.MaximumConcurrency * Number(poller.Properties.Environment.Variables.EMBED_CONCURRENCY);
+    expect(inFlight).toBeLessThanOrEqual(endpointMax);
+    expect(inFlight).toBeGreaterThanOrEqual(endpointMax / 2);
   });
 
   it("runs outside the VPC and is told its bucket, endpoint, writer and model", () => {

@@ -3,7 +3,7 @@ import { Api } from "./Api.ts";
 import { Embedding } from "./Embedding.ts";
 import { nagErrors } from "./nag.ts";
 import { Pipeline } from "./Pipeline.ts";
-import { STAGES, stageSettings, validate } from "./stages.ts";
+import { pollerConcurrency, STAGES, stageSettings, validate } from "./stages.ts";
 import { Storage } from "./Storage.ts";
 import { lambdaByHandler, only, resources, removeSynthOutput, synthStage } from "./test-helpers.ts";
 
@@ -14,6 +14,13 @@ describe("stage settings", () => {
     expect(stageSettings("prod").removal).toBe("retain");
     expect(stageSettings("alice").removal).toBe("destroy");
     expect(stageSettings("alice").api.provisionedConcurrency).toBe(0);
+  });
+
+  it("keep the photos in flight between half the endpoint's concurrency and all of it, for every size it may have", () => {
+    for (let endpoint = 2; endpoint <= 200; endpoint++) {
+      const { invocations, perInvocation } = pollerConcurrency(endpoint);
+      expect({ endpoint, ok: invocations >= 2 && invocations * perInvocation <= endpoint && invocations * perInvocation * 2 >= endpoint }).toEqual({ endpoint, ok: true });
+    }
   });
 
   it("are all valid as written", () => {

@@ -17,7 +17,7 @@ export interface StageSettings {
   endpoint: {
     /** SageMaker serverless memory: 1024..6144 in steps of 1024. */
     memoryMb: number;
-    /** SageMaker serverless max concurrency; the poller's SQS concurrency is capped to the same. */
+    /** SageMaker serverless max concurrency; the poller never has more requests in flight (see pollerConcurrency). */
     maxConcurrency: number;
   };
   writer: { timeoutSeconds: number; memoryMb: number };
@@ -79,4 +79,14 @@ export function validate(stage: string, s: StageSettings): void {
   check(s.api.timeoutSeconds <= 29, "api.timeoutSeconds must be at most 29 (the HTTP API's integration limit)");
   check(Number.isInteger(s.api.provisionedConcurrency) && s.api.provisionedConcurrency >= 0, "api.provisionedConcurrency must be a whole number ≥ 0");
   if (problems.length) throw new Error(`stage "${stage}": ${problems.join("; ")}`);
+}
+
+/**
+ * How the poller stays within the endpoint's concurrency: SQS runs at most `invocations` pollers at
+ * once (2 at the least), and each embeds `perInvocation` photos at a time, so no more than the
+ * endpoint's maximum are ever in flight and the rest wait in the queue instead of being throttled.
+ */
+export function pollerConcurrency(endpointMaxConcurrency: number): { invocations: number; perInvocation: number } {
+  const perInvocation = Math.max(1, Math.min(4, Math.floor(endpointMaxConcurrency / 2)));
+  return { invocations: Math.max(2, Math.floor(endpointMaxConcurrency / perInvocation)), perInvocation };
 }

@@ -54,6 +54,12 @@ describe("pollerConfig", () => {
     expect(pollerConfig({ ...poller, MAX_IMAGE_BYTES: "1000000" }).maxImageBytes).toBe(1_000_000);
   });
 
+  it("embeds 4 photos at once unless the stack says fewer, and refuses 0", () => {
+    expect(pollerConfig(poller).embedConcurrency).toBe(4);
+    expect(pollerConfig({ ...poller, EMBED_CONCURRENCY: "1" }).embedConcurrency).toBe(1);
+    expect(() => pollerConfig({ ...poller, EMBED_CONCURRENCY: "0" })).toThrow(/EMBED_CONCURRENCY must be a positive integer/);
+  });
+
   it.each(["0", "-5", "4MB", "1.5"])("rejects MAX_IMAGE_BYTES=%s", (value) => {
     expect(() => pollerConfig({ ...poller, MAX_IMAGE_BYTES: value })).toThrow(/MAX_IMAGE_BYTES must be a positive integer/);
   });

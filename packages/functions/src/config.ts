@@ -127,6 +127,8 @@ export interface PollerConfig {
   model: ModelDescriptor;
   /** Images above this size are downsized before they are sent to the endpoint. */
   maxImageBytes: number;
+  /** Photos one invocation embeds at once; the stack sets it so that all pollers stay within the endpoint's concurrency. */
+  embedConcurrency: number;
 }
 
 /** SageMaker serverless endpoints take at most 4 MB a request; stay under it with headroom for headers. */
@@ -139,5 +141,6 @@ export function pollerConfig(env: Env = process.env): PollerConfig {
   const writerFunctionName = r.required("WRITER_FUNCTION_NAME", "the writer Lambda to invoke");
   const model = r.model();
   const maxImageBytes = r.positiveInteger("MAX_IMAGE_BYTES", DEFAULT_MAX_IMAGE_BYTES);
-  return r.done(() => ({ bucketName, endpointName, writerFunctionName, model: model!, maxImageBytes }));
+  const embedConcurrency = r.positiveInteger("EMBED_CONCURRENCY", 4);
+  return r.done(() => ({ bucketName, endpointName, writerFunctionName, model: model!, maxImageBytes, embedConcurrency }));
 }

@@ -22,5 +22,6 @@ export const handler = createPollerHandler({
   embed: createSageMakerEmbedder(sagemaker, config.endpointName),
   write: createLambdaWriter(new LambdaClient(clientOptions), config.writerFunctionName),
   model: config.model.id,
+  concurrency: config.embedConcurrency,
   logger: jsonLogger({ function: "poller" }),
 });
