@@ -24,6 +24,15 @@ describe("edgesAboveParallel", () => {
     expect(ey).toEqual(edgesAbove(y, 500, 64, 0.7));
   });
 
+  it("reports bad input as a rejected promise, on the small path and the threaded one alike, and keeps serving", async () => {
+    const small = new Float32Array(10 * 4).fill(0.5);
+    const { vectors } = clusteredVectors({ n: 600, d: 32, seed: 3 });
+
+    await expect(edgesAboveParallel(small, 10, 4, 0)).rejects.toThrow(/floor/);
+    await expect(edgesAboveParallel(vectors.subarray(0, 100), 600, 32, 0.5, { threads: 2 })).rejects.toThrow();
+    await expect(edgesAboveParallel(vectors, 600, 32, 0.5, { threads: 2 })).resolves.toEqual(edgesAbove(vectors, 600, 32, 0.5));
+  });
+
   it("clusters like clusterVectors", async () => {
     const { vectors } = clusteredVectors({ n: 800, d: 48, seed: 4 });
     const opts = { threshold: 0.85, floor: 0.7, bands: { medium: 0.85, high: 0.92 } };

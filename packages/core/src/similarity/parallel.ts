@@ -88,10 +88,10 @@ export function edgesAboveParallel(vectors: Float32Array, n: number, d: number, 
 }
 
 /** edgesForCut (edges.ts) on `threads` threads: the screen at `strong` runs on all of them. */
-function edgesForCutParallel(vectors: Float32Array, n: number, d: number, floor: number, strong: number, options: { threads?: number }): Promise<Edges> {
+async function edgesForCutParallel(vectors: Float32Array, n: number, d: number, floor: number, strong: number, options: { threads?: number }): Promise<Edges> {
   checkMatrix(vectors, n, d);
   const threads = Math.max(1, Math.min(options.threads ?? availableParallelism(), availableParallelism() * 2));
-  if (threads === 1 || n < 2 * TILE) return Promise.resolve(edgesForCut(vectors, n, d, floor, strong));
+  if (threads === 1 || n < 2 * TILE) return edgesForCut(vectors, n, d, floor, strong);
   const run = queue.catch(() => {}).then(() => runParallel(vectors, n, d, floor, strong, threads));
   queue = run;
   return run;
@@ -113,11 +113,26 @@ async function runParallel(vectors: Float32Array, n: number, d: number, floor: n
         p.workers[k].postMessage({ type: "job", id, layout, thread: k + 1, tiles, floor: strong, tileRows: TILE, pairCap: PAIR_CAPACITY });
       }),
   );
-  const mine = scanTiles(p.kernel, layout, 0, tiles, strong, TILE, PAIR_CAPACITY);
+  let mine: ReturnType<typeof scanTiles> | undefined;
+  let failure: unknown;
+  try {
+    mine = scanTiles(p.kernel, layout, 0, tiles, strong, TILE, PAIR_CAPACITY);
+  } catch (error) {
+    failure = error;
+  }
+  // Every thread must be done before this call ends: one still taking tiles from the shared counter
+  // would take them from the next call's job. After a failure the pool is not trusted again.
+  const settled = await Promise.allSettled(replies);
+  failure ??= settled.find((r): r is PromiseRejectedResult => r.status === "rejected")?.reason;
+  if (failure !== undefined || !mine) {
+    p.workers.forEach((w) => void w.terminate());
+    if (pool === p) pool = undefined;
+    throw failure;
+  }
   const out = new EdgeBuffer(Math.max(1024, n * 4));
   for (let k = 0; k < mine.a.length; k++) out.push(mine.a[k], mine.b[k], mine.s[k]);
-  for (const r of await Promise.all(replies)) {
-    for (let k = 0; k < r.a!.length; k++) out.push(r.a![k], r.b![k], r.s![k]);
+  for (const r of settled as PromiseFulfilledResult<Reply>[]) {
+    for (let k = 0; k < r.value.a!.length; k++) out.push(r.value.a![k], r.value.b![k], r.value.s![k]);
   }
   const found = sortEdges(out.finish());
   if (strong === floor) return found;
