@@ -24,12 +24,21 @@ export function localConfig(env: NodeJS.ProcessEnv = process.env): LocalConfig {
     emulatorPort: integer(env, "EMULATOR_PORT", 4566, 0, 65535),
     dataDir: env.DATA_DIR || ".data",
     modelPath: env.MODEL_PATH || undefined,
-    model: env.MODEL_ID ? modelById(env.MODEL_ID) : mobilenetV2Int8,
+    model: model(env.MODEL_ID),
     queueDelaySeconds: integer(env, "QUEUE_DELAY_SECONDS", 1, 0, 900),
     visibilityTimeoutSeconds: integer(env, "VISIBILITY_TIMEOUT_SECONDS", 30, 1, 43200),
     maxReceiveCount: integer(env, "MAX_RECEIVE_COUNT", 3, 1, 1000),
     logger: jsonLogger({}, { level: level as "info" }),
   };
+}
+
+function model(id: string | undefined): ModelDescriptor {
+  if (!id) return mobilenetV2Int8;
+  try {
+    return modelById(id);
+  } catch (error) {
+    throw new ConfigError(`MODEL_ID: ${(error as Error).message}`);
+  }
 }
 
 function integer(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number, max: number): number {

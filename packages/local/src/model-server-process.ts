@@ -1,5 +1,6 @@
 import { spawn } from "node:child_process";
 import { setPriority } from "node:os";
+import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import type { Logger } from "@photo-clusters/core/logger";
 import type { ModelDescriptor } from "@photo-clusters/core/models";
@@ -28,20 +29,20 @@ export async function startModelServerProcess(options: { port: number; modelPath
     // not permitted here: same priority, still correct
   }
   let lastLine = "";
-  const forward = (chunk: Buffer) => {
-    for (const line of chunk.toString("utf8").split("\n").filter(Boolean)) {
-      lastLine = line;
-      try {
-        const { message, level, ...fields } = JSON.parse(line) as Record<string, unknown>;
-        const log = options.logger[(level as "info") ?? "info"] ?? options.logger.info;
-        log(String(message), fields);
-      } catch {
-        options.logger.info(line, { component: "model-server" });
-      }
+  // Whole lines: a JSON log line can arrive split over two chunks of the pipe.
+  const forward = (line: string) => {
+    if (!line) return;
+    lastLine = line;
+    try {
+      const { message, level, ...fields } = JSON.parse(line) as Record<string, unknown>;
+      const log = options.logger[(level as "info") ?? "info"] ?? options.logger.info;
+      log(String(message), fields);
+    } catch {
+      options.logger.info(line, { component: "model-server" });
     }
   };
-  child.stdout.on("data", forward);
-  child.stderr.on("data", forward);
+  createInterface({ input: child.stdout }).on("line", forward);
+  createInterface({ input: child.stderr }).on("line", forward);
   const exited = new Promise<number | null>((resolve) => child.once("exit", resolve));
 
   const url = `http://127.0.0.1:${options.port}`;

@@ -40,4 +40,10 @@ describe("pnpm start", () => {
     expect(code).toBe(1);
     expect(stderr).toContain('PORT must be an integer from 0 to 65535, not "eighty"');
   });
+
+  it("names the known models, without a stack trace, when MODEL_ID is unknown", async () => {
+    const { code, stderr } = await start({ MODEL_ID: "resnet-9000" });
+    expect(code).toBe(1);
+    expect(stderr.trim()).toBe('photo-clusters: MODEL_ID: unknown model "resnet-9000"; known: mobilenetv2-12-int8, resnet50-v1-12');
+  });
 });

@@ -4,4 +4,4 @@ export { resolveModelPath, sha256File, type ResolveOptions } from "./model-file.
 export { exposeTensor, graphTensorNames } from "./onnx-patch.ts";
 export { checkContentType, DEFAULT_LIMITS, inspectImage, preprocess, type ImageLimits } from "./preprocess.ts";
 export { startModelServer, type ModelServer, type ModelServerOptions } from "./server.ts";
-export { measureEndToEndThroughput, measureModelThroughput, measureThroughput, type BatchFigure, type EndToEndFigure } from "./throughput.ts";
+export { measureEndToEndThroughput, measureModelThroughput, type BatchFigure, type EndToEndFigure } from "./throughput.ts";

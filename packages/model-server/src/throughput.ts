@@ -74,18 +74,3 @@ export async function measureEndToEndThroughput(
   const medianMsPerImage = median(perImage);
   return { concurrency, images: images.length, medianMsPerImage, imagesPerSecond: 1000 / medianMsPerImage };
 }
-
-/** Both figures on the same images: preprocessing happens once for the model-only part. */
-export async function measureThroughput(
-  embedder: Embedder,
-  images: Array<{ bytes: Uint8Array; contentType?: string }>,
-  options: { batchSizes?: number[]; rounds?: number; concurrency?: number } = {},
-): Promise<{ preprocessMsPerImage: number; modelOnly: BatchFigure[]; endToEnd: EndToEndFigure }> {
-  const started = performance.now();
-  const tensors: Float32Array[] = [];
-  for (const image of images) tensors.push(await embedder.preprocess(image.bytes, image.contentType));
-  const preprocessMsPerImage = (performance.now() - started) / images.length;
-  const modelOnly = await measureModelThroughput(embedder, tensors, { batchSizes: options.batchSizes, rounds: options.rounds });
-  const endToEnd = await measureEndToEndThroughput(embedder, images, { concurrency: options.concurrency, rounds: Math.min(3, options.rounds ?? 3) });
-  return { preprocessMsPerImage, modelOnly, endToEnd };
-}

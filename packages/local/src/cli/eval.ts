@@ -16,16 +16,18 @@ import { collectPhotos, uploadPhotos } from "./upload.ts";
  * `eval <dir>`: the whole local pipeline on a folder with groups.csv (file,group), measured the
  * way a user meets it: uploads through S3, clusters read over HTTP with a token.
  */
-export async function runEval(dir: string, options: { thresholds?: number[]; modelPath?: string } = {}): Promise<void> {
+export async function runEval(dir: string, options: { thresholds?: number[] } = {}): Promise<void> {
   const model = mobilenetV2Int8;
   const groups = await readGroups(join(dir, "groups.csv"));
-  const modelPath = await resolveModelPath(model, { modelPath: options.modelPath ?? process.env.MODEL_PATH });
+  const modelPath = await resolveModelPath(model, { modelPath: process.env.MODEL_PATH });
   const dataDir = await mkdtemp(join(tmpdir(), "photo-clusters-eval-"));
-  const runtime = await startLocalRuntime({
-    port: 0, emulatorPort: 0, dataDir, modelPath, model,
-    queueDelaySeconds: 1, visibilityTimeoutSeconds: 30, maxReceiveCount: 3, logger: silentLogger,
-  });
+  let stop: (() => Promise<void>) | undefined;
   try {
+    const runtime = await startLocalRuntime({
+      port: 0, emulatorPort: 0, dataDir, modelPath, model,
+      queueDelaySeconds: 1, visibilityTimeoutSeconds: 30, maxReceiveCount: 3, logger: silentLogger,
+    });
+    stop = runtime.stop;
     const userId = `eval-${Date.now().toString(36)}`;
     const items = await collectPhotos(userId, [dir]);
     const fileOf = new Map(items.map((i) => [basename(i.key, extname(i.key)), basename(i.path)]));
@@ -73,7 +75,7 @@ export async function runEval(dir: string, options: { thresholds?: number[]; mod
     out.write(`            ${modelAlone.batch8.toFixed(1)} photos/s at batch 8, the largest batch the model server coalesces\n`);
     if (steady) out.write(`ratio       ${((steady.rate / modelAlone.batch1) * 100).toFixed(0)}% of the model's own throughput (${((steady.rate / modelAlone.batch8) * 100).toFixed(0)}% of its batch-8 throughput)\n`);
   } finally {
-    await runtime.stop();
+    await stop?.();
     await rm(dataDir, { recursive: true, force: true });
   }
 }

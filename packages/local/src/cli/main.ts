@@ -7,9 +7,9 @@ import { join } from "node:path";
 import { S3Client } from "@aws-sdk/client-s3";
 import { GetQueueUrlCommand, SQSClient } from "@aws-sdk/client-sqs";
 import { parseObjectKey } from "@photo-clusters/core/keys";
-import { mobilenetV2Int8 } from "@photo-clusters/core/models";
 import { openStore, type EmbeddingStore } from "@photo-clusters/core/store/index";
 import { createDevAuth } from "@photo-clusters/functions/api/dev-auth";
+import { localConfig } from "../config.ts";
 import { localClients } from "../emulator.ts";
 import { LOCAL_BUCKET, LOCAL_QUEUE } from "../runtime.ts";
 import { backfill } from "./backfill.ts";
@@ -39,22 +39,25 @@ environment: PORT (3000), EMULATOR_PORT (4566), DATA_DIR (.data), MODEL_PATH, AP
 async function main(argv: string[]): Promise<void> {
   const [command, ...rest] = argv;
   const env = process.env;
-  const apiUrl = env.API_URL ?? `http://127.0.0.1:${env.PORT ?? 3000}`;
-  const dataDir = env.DATA_DIR || ".data";
+  // The same settings as `pnpm start`, so the CLI finds its emulator, API, data and model.
+  const config = localConfig(env);
+  const apiUrl = env.API_URL ?? `http://127.0.0.1:${config.port}`;
+  const dataDir = config.dataDir;
+  const emulator = `http://127.0.0.1:${config.emulatorPort}`;
   switch (command) {
     case "upload": {
       const { values, positionals } = parseArgs({ args: rest, allowPositionals: true, options: { user: { type: "string" }, bucket: { type: "string" }, aws: { type: "boolean" } } });
       const user = required(values.user, "--user");
       if (positionals.length === 0) throw new Error("upload needs at least one file or folder");
       const items = await collectPhotos(user, positionals);
-      const s3 = values.aws ? new S3Client({}) : localClients(`http://127.0.0.1:${env.EMULATOR_PORT ?? 4566}`).s3;
+      const s3 = values.aws ? new S3Client({}) : localClients(emulator).s3;
       const bucket = values.bucket ?? (values.aws ? undefined : LOCAL_BUCKET);
       if (!bucket) throw new Error("--aws needs --bucket <name>");
       try {
         await uploadPhotos(s3, bucket, items);
       } catch (error) {
         const e = error as Error & { code?: string };
-        if (!values.aws && (e.code === "ECONNREFUSED" || /ECONNREFUSED/.test(String(e.message)))) throw new Error(`cannot reach the local S3 at port ${env.EMULATOR_PORT ?? 4566}; start it with \`pnpm start\``);
+        if (!values.aws && (e.code === "ECONNREFUSED" || /ECONNREFUSED/.test(String(e.message)))) throw new Error(`cannot reach the local S3 at ${emulator}; start it with \`pnpm start\``);
         throw error;
       }
       process.stderr.write(`uploaded ${items.length} photos to s3://${bucket}/users/${user}/\n`);
@@ -92,12 +95,12 @@ async function main(argv: string[]): Promise<void> {
       });
       const rate = Number(values.rate);
       if (!(rate > 0)) throw new Error("--rate must be a positive number of messages per second");
-      const clients = values.aws ? { s3: new S3Client({}), sqs: new SQSClient({}) } : localClients(`http://127.0.0.1:${env.EMULATOR_PORT ?? 4566}`);
+      const clients = values.aws ? { s3: new S3Client({}), sqs: new SQSClient({}) } : localClients(emulator);
       const bucket = values.bucket ?? (values.aws ? undefined : LOCAL_BUCKET);
       const queueUrl = values["queue-url"] ?? (values.aws ? undefined : (await clients.sqs.send(new GetQueueUrlCommand({ QueueName: LOCAL_QUEUE }))).QueueUrl);
       if (!bucket || !queueUrl) throw new Error("--aws needs --bucket <name> and --queue-url <url>");
       // The store is readable here only when it is local; in AWS the writer's idempotency does the skipping.
-      const stored = values.reembed || values.aws ? undefined : storedEtags(openStore({ root: dataDir, model: mobilenetV2Int8 }));
+      const stored = values.reembed || values.aws ? undefined : storedEtags(openStore({ root: dataDir, model: config.model }));
       const result = await backfill({
         sqs: clients.sqs, queueUrl, bucket, prefix: values.prefix!, rate, dryRun: Boolean(values["dry-run"]),
         listing: values.inventory ? { kind: "inventory", path: values.inventory } : { kind: "bucket", list: (after) => listBucket(clients.s3, bucket, values.prefix!, after) },
