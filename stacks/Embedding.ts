@@ -2,6 +2,7 @@ import { StackContext } from "sst/constructs";
 import { ArnFormat, Stack } from "aws-cdk-lib";
 import * as iam from "aws-cdk-lib/aws-iam";
 import * as sagemaker from "aws-cdk-lib/aws-sagemaker";
+import { modelById } from "../packages/core/src/models.ts";
 import { cloudModel, modelImageUri } from "./model-image.ts";
 import { suppress } from "./nag.ts";
 import { stageSettings } from "./stages.ts";
@@ -75,6 +76,8 @@ export function Embedding({ stack, app }: StackContext) {
   const previous = stack.node.tryGetContext("previousModelId");
   const previousModelId = typeof previous === "string" && previous.length > 0 ? previous : undefined;
   if (previousModelId === model.id) throw new Error(`previousModelId "${previousModelId}" must differ from the served model`);
+  // A typo would deploy, then fail every write and every read at function start.
+  if (previousModelId) modelById(previousModelId);
   const modelEnv: Record<string, string> = { MODEL_ID: model.id, ...(previousModelId ? { PREVIOUS_MODEL_ID: previousModelId } : {}) };
   return { endpointName, endpointArn: endpoint.ref, modelId: model.id, modelEnv, maxConcurrency: settings.endpoint.maxConcurrency };
 }

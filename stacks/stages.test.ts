@@ -103,6 +103,10 @@ describe("configuration by context", () => {
     t.hasResourceProperties("AWS::SNS::Subscription", { Protocol: "email", Endpoint: "oncall@example.com", TopicArn: { Ref: topicId } });
   });
 
+  it("refuses a previous model it does not know, naming the ones it does", async () => {
+    await expect(synthStage("ci", { context: { previousModelId: "mobilenet-v9" } })).rejects.toThrow(/unknown model "mobilenet-v9"; known: mobilenetv2-12-int8/);
+  });
+
   it("refuses an issuer without an audience", async () => {
     await expect(synthStage("ci", { context: { jwtIssuer: "https://auth.example.com/" } })).rejects.toThrow(/jwtAudience/);
   });

@@ -5,7 +5,7 @@
  */
 import { createHash } from "node:crypto";
 import type { ModelDescriptor } from "@photo-clusters/core/models";
-import { clusterEdges, clusterOptionsFor, clusterVectors, toCosine, toSimilarity, topSimilar, type Band, type Edges } from "@photo-clusters/core/similarity/index";
+import { clusterEdges, clusterOptionsFor, clusterVectors, graphAnswers, toCosine, toSimilarity, topSimilar, type Band, type Edges } from "@photo-clusters/core/similarity/index";
 import { InvalidParameterError } from "./errors.ts";
 
 /** Above this many photos a threshold below the model's graph floor is refused (about 1 s of work at 3000). */
@@ -63,14 +63,14 @@ export function clustersView(snapshot: UserSnapshot, params: { threshold: number
   // Below the model's floor the cut needs pairs the graph never kept: compute them exactly, which
   // costs O(n²) time and edges, so only for libraries small enough to answer within the timeout.
   const cut = toCosine(threshold, base.calibration);
-  if (cut < base.floor && n > MAX_IMAGES_BELOW_FLOOR) {
+  if (cut > 0 && cut < base.floor && n > MAX_IMAGES_BELOW_FLOOR) {
     const lowest = Math.ceil(toSimilarity(base.floor, base.calibration) * 100) / 100;
     throw new InvalidParameterError(`threshold must be at least ${lowest} for a user with more than ${MAX_IMAGES_BELOW_FLOOR} photos`);
   }
   const opts = cut > 0 && cut < base.floor ? { ...base, floor: cut } : base;
   const graph = snapshot.graph;
   const found =
-    n === 0 ? [] : graph && graph.floor <= opts.floor ? clusterEdges(n, graph.edges, opts) : clusterVectors(snapshot.vectors, n, d, opts);
+    n === 0 ? [] : graph && graphAnswers(graph.floor, opts) ? clusterEdges(n, graph.edges, opts) : clusterVectors(snapshot.vectors, n, d, opts);
 
   let singletonCount = 0;
   const clusters: ClustersResponse["clusters"] = [];

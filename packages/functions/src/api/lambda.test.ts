@@ -2,7 +2,6 @@
  * The app behind `handle(app)`, fed the event API Gateway (HTTP API, payload 2.0, JWT
  * authorizer) sends: the claims come from the event, the body is what `app.request` returns.
  */
-import { existsSync } from "node:fs";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -83,10 +82,7 @@ describe("API Lambda handler", () => {
   });
 });
 
-// api.ts wires the real store; it can only run once core exports openStore.
-const storeReady = existsSync(new URL("../../../core/src/store/index.ts", import.meta.url));
-
-describe.skipIf(!storeReady)("api.ts", () => {
+describe("api.ts", () => {
   let dataDir: string;
   beforeAll(async () => {
     dataDir = await mkdtemp(join(tmpdir(), "api-handler-"));

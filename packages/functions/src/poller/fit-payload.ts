@@ -1,5 +1,4 @@
 import { type FetchedImage, PermanentRecordError } from "@photo-clusters/core/ingest/index";
-import sharp from "sharp";
 
 /** Longest side of a downscaled photo: far above the model's 224-pixel input, so nothing it sees is lost. */
 const DOWNSCALE_SIDE = 1024;
@@ -10,6 +9,9 @@ const DOWNSCALE_SIDE = 1024;
  */
 export async function fitPayload(image: FetchedImage, maxBytes: number): Promise<FetchedImage> {
   if (image.bytes.length <= maxBytes) return image;
+  // Loaded here, not at the top: libvips is needed only for the rare photo over the cap, so the
+  // poller's cold start does not pay for it. Outside the try: failing to load is not a bad image.
+  const { default: sharp } = await import("sharp");
   try {
     const bytes = await sharp(image.bytes, { limitInputPixels: 100_000_000 })
       .rotate()
