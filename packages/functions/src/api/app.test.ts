@@ -99,10 +99,14 @@ describe("GET /users/:userId/clusters", () => {
     // Act
     const low = await app.request("/users/alice/clusters?threshold=0.5", bearer(alice));
     const usual = await app.request("/users/alice/clusters?threshold=0.85", bearer(alice));
+    const zero = await app.request("/users/alice/clusters?threshold=0", bearer(alice));
     // Assess
     expect(low.status).toBe(400);
     expect(await low.json()).toEqual({ error: { code: "invalid_parameter", message: expect.stringMatching(/^threshold must be at least 0\.\d+ for a user with more than 3000 photos$/) } });
     expect(usual.status).toBe(200);
+    // Threshold 0 needs no pair at all: every photo is in one group, answered from the graph.
+    expect(zero.status).toBe(200);
+    expect(((await zero.json()) as ClustersResponse).clusters.map((c) => c.size)).toEqual([MAX_IMAGES_BELOW_FLOOR + 1]);
   });
 
   it("gives a user with no photos 200 and no clusters", async () => {
