@@ -8,9 +8,8 @@ type Read = (userId: string) => Promise<Snapshot>;
  * then the new one does. An answer always comes from one model's snapshot, never a mix.
  */
 export async function servingSnapshot(userId: string, current: Read, previous?: Read): Promise<Snapshot> {
-  const now = await current(userId);
-  if (!previous) return now;
-  const before = await previous(userId);
+  if (!previous) return current(userId);
+  const [now, before] = await Promise.all([current(userId), previous(userId)]);
   const have = new Set(now.images.map((i) => i.key));
   return before.images.every((i) => have.has(i.key)) ? now : before;
 }

@@ -184,7 +184,9 @@ export function withinComponents(
     const a = given.a[e];
     const r = root[a];
     out.push(a, given.b[e], given.s[e]);
-    isGiven[mapAt[r] + local[a] * (start[r + 1] - start[r]) + local[given.b[e]]] = 1;
+    const m = start[r + 1] - start[r];
+    // A complete component has no bitmap (m = 0): nothing of it is filled in.
+    if (m > 0) isGiven[mapAt[r] + local[a] * m + local[given.b[e]]] = 1;
   }
   const buf = new Int32Array(kernel.memory.buffer, layout.pairOff[0], PAIR_CAPACITY * 2);
   const resOff = layout.pairOff[0] + PAIR_CAPACITY * 8;

@@ -9,7 +9,8 @@ import { EdgeList } from "./edge-list.ts";
 import { writeAt } from "./fs-util.ts";
 import { decideDelete, decidePut } from "./event-rules.ts";
 import { encodeGraphFrame, recordsCrc } from "./graph-file.ts";
-import { assertId, isSafeId } from "./ids.ts";
+import { isValidId } from "../keys.ts";
+import { assertId } from "./ids.ts";
 import { compactUser, rebuildUserGraph } from "./maintenance.ts";
 import { addEdgesFrom } from "./neighbour-graph.ts";
 import { prepareEvent } from "./prepare-event.ts";
@@ -150,7 +151,7 @@ export function openStore(options: StoreOptions): EmbeddingStore {
     listUsers: async () => {
       try {
         const entries = await readdir(root, { withFileTypes: true });
-        return entries.filter((e) => e.isDirectory() && isSafeId(e.name)).map((e) => e.name).sort();
+        return entries.filter((e) => e.isDirectory() && isValidId(e.name)).map((e) => e.name).sort();
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code === "ENOENT") return [];
         throw err;

@@ -7,10 +7,6 @@ import { ID_PATTERN as ID } from "../keys.ts";
 /** Model ids become file names: same alphabet plus dots, never starting with one. */
 const MODEL_ID = /^[A-Za-z0-9_-][A-Za-z0-9._-]{0,127}$/;
 
-export function isSafeId(id: string): boolean {
-  return ID.test(id);
-}
-
 export function assertId(what: "user id" | "image id", id: string): void {
   if (typeof id !== "string" || !ID.test(id)) {
     throw new InvalidKeyError(`${what} ${JSON.stringify(id)} must match ${ID}`);

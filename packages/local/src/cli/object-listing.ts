@@ -4,6 +4,7 @@ import { dirname, join, basename } from "node:path";
 import { createInterface } from "node:readline";
 import { createGunzip } from "node:zlib";
 import { ListObjectsV2Command, type S3Client } from "@aws-sdk/client-s3";
+import { decodeS3Key } from "@photo-clusters/core/keys";
 
 /** One object of a bucket, as a listing or an S3 Inventory report gives it. */
 export interface ListedObject {
@@ -50,7 +51,7 @@ export async function* readInventory(path: string, prefix: string): AsyncGenerat
     for await (const line of lines) {
       if (!line.trim()) continue;
       const cells = parseCsvLine(line);
-      const key = decodeURIComponent(cells[keyAt].replace(/\+/g, " "));
+      const key = decodeS3Key(cells[keyAt]);
       if (key.startsWith(prefix)) yield { key, etag: cells[etagAt], size: Number(cells[sizeAt]) };
     }
   }
