@@ -14,7 +14,9 @@ import { apiConfig } from "./config.ts";
 
 const cfg = apiConfig();
 const logger = jsonLogger({ service: "api" });
-const reader = (model: typeof cfg.model) => cachedReader(openStore({ root: cfg.dataDir, model, logger: logger.child({ component: "store" }) }), cfg.dataDir);
+// Cached snapshots may take a quarter of the function's memory, shared by the models it serves.
+const maxBytes = (cfg.memoryMb * 2 ** 20) / 4 / (cfg.previousModel ? 2 : 1);
+const reader = (model: typeof cfg.model) => cachedReader(openStore({ root: cfg.dataDir, model, logger: logger.child({ component: "store" }) }), cfg.dataDir, { maxBytes });
 const current = reader(cfg.model);
 const previous = cfg.previousModel && reader(cfg.previousModel);
 

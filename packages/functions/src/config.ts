@@ -87,6 +87,8 @@ export interface ApiConfig {
   /** Used when a request did not come through API Gateway's JWT authorizer. */
   auth: { issuer: string; audience: string[]; jwksUrl: string };
   previousModel?: ModelDescriptor;
+  /** The function's memory (Lambda sets AWS_LAMBDA_FUNCTION_MEMORY_SIZE); the snapshot cache takes a share. */
+  memoryMb: number;
 }
 
 export function apiConfig(env: Env = process.env): ApiConfig {
@@ -103,7 +105,8 @@ export function apiConfig(env: Env = process.env): ApiConfig {
     .filter(Boolean);
   // Cognito, Auth0 and most OIDC providers publish their keys here.
   const jwksUrl = r.url("JWT_JWKS_URL", r.optional("JWT_JWKS_URL") ?? (issuer ? `${issuer.replace(/\/+$/, "")}/.well-known/jwks.json` : undefined));
-  return r.done(() => ({ dataDir, model: model!, auth: { issuer, audience, jwksUrl: jwksUrl! }, previousModel }));
+  const memoryMb = r.positiveInteger("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", 1024);
+  return r.done(() => ({ dataDir, model: model!, auth: { issuer, audience, jwksUrl: jwksUrl! }, previousModel, memoryMb }));
 }
 
 export interface WriterConfig {

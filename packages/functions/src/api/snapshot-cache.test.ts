@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { mobilenetV2Int8, type ModelDescriptor } from "@photo-clusters/core/models";
 import { openStore } from "@photo-clusters/core/store/index";
 import { afterEach, describe, expect, it } from "vitest";
-import { cachedReader } from "./snapshot-cache.ts";
+import { cachedReader, snapshotBytes } from "./snapshot-cache.ts";
 
 const model: ModelDescriptor = { ...mobilenetV2Int8, id: "tiny-4", dimension: 4 };
 const put = (id: string, sequencer: string, v: number[]) => ({ kind: "put" as const, key: `users/u/${id}.jpg`, imageId: id, etag: `${id}${sequencer}`, sequencer, vector: Float32Array.from(v) });
@@ -31,6 +31,26 @@ describe("cachedReader", () => {
     expect(afterAppend.images.map((i) => i.imageId)).toEqual(["a", "b"]);
     expect(afterCompaction.images.map((i) => i.imageId)).toEqual(["a", "b"]);
     expect(afterCompaction).not.toBe(afterAppend);
+  });
+
+  it("keeps no more snapshots than its memory budget, dropping the least recently used", async () => {
+    // Prepare: three users of 100 photos each, and room for two of them
+    root = await mkdtemp(join(tmpdir(), "snapshot-cache-"));
+    const store = openStore({ root, model });
+    for (const user of ["a", "b", "c"]) {
+      await store.write(user, Array.from({ length: 100 }, (_, i) => ({ ...put(`p${i}`, String(i + 1).padStart(2, "0"), [1, i, 0, 0]), key: `users/${user}/p${i}.jpg` })));
+    }
+    const size = snapshotBytes(await store.read("a"));
+    const read = cachedReader(store, root, { maxBytes: 2.5 * size });
+    // Act
+    const a = await read("a");
+    const b = await read("b");
+    const aAgain = await read("a"); // a is now the most recent; b the least
+    await read("c"); // over budget: b goes
+    // Assess
+    expect(aAgain).toBe(a);
+    expect(await read("a")).toBe(a);
+    expect(await read("b")).not.toBe(b);
   });
 
   it("answers a user without files with an empty snapshot, and picks up their first photo", async () => {
