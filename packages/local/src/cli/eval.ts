@@ -61,7 +61,7 @@ export async function runEval(dir: string, options: { thresholds?: number[] } = 
     for (const r of rows) out.write(`${r.threshold.toFixed(2).padEnd(11)}${r.precision.toFixed(3).padEnd(11)}${r.recall.toFixed(3).padEnd(8)}${r.f1.toFixed(3).padEnd(8)}${r.clusters}\n`);
     if (steady) {
       out.write(`\ningestion   ${steady.rate.toFixed(1)} photos/s steady (first to last stored); ${endToEnd.toFixed(1)} photos/s from first upload, including the queue's 1 s delivery delay\n`);
-      out.write(`            CPU per photo over the same span: runtime ${cpuMsPerPhoto.runtime.toFixed(2)} ms (S3, SQS, poller, writer, API)`);
+      out.write(`            CPU per photo over the same span: runtime ${cpuMsPerPhoto.runtime.toFixed(2)} ms (S3, SQS, poller, writer, API, and eval's polling)`);
       if (Number.isFinite(cpuMsPerPhoto.modelServer)) {
         const total = cpuMsPerPhoto.runtime + cpuMsPerPhoto.modelServer;
         const cores = availableParallelism();
