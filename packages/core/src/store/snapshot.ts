@@ -20,7 +20,8 @@ export function emptySnapshot(userId: string, model: string, dimension: number, 
  * computed here, as the next write would: a few rows against all, instead of the exact path over
  * every pair. Past n / CATCH_UP_DIVISOR missing records the exact path is cheaper, and the graph is
  * null: on this 2-core machine one row against 50,000 took 70 ms (1.4 µs a pair, d = 1280), and the
- * exact path takes about 1e-8·n² s, so they cost the same at n / 140 missing rows.
+ * exact path takes about 1e-8·n² s, so they cost the same at about n / 140 missing rows; the
+ * divisor stays a little above that, on the safe side of a rough estimate.
  */
 export const CATCH_UP_DIVISOR = 150;
 
