@@ -1,4 +1,4 @@
-import { createServer } from "node:net";
+import { createServer, type AddressInfo } from "node:net";
 import { resolve } from "node:path";
 import { serve } from "@hono/node-server";
 import { GetObjectCommand } from "@aws-sdk/client-s3";
@@ -52,8 +52,10 @@ export class PortInUseError extends Error {}
 export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<LocalRuntime> {
   const { logger, model } = options;
   const dataDir = resolve(options.dataDir);
-  const apiPort = await claimPort(options.port, "PORT");
-  const emulatorPort = await claimPort(options.emulatorPort, "EMULATOR_PORT");
+  // A given port is checked now, before the model server starts; 0 is bound as 0 and read back,
+  // since a probed free port could be handed out again before its server binds it.
+  const apiPort = options.port && (await claimPort(options.port, "PORT"));
+  const emulatorPort = options.emulatorPort && (await claimPort(options.emulatorPort, "EMULATOR_PORT"));
   const stops: Array<() => Promise<void>> = [];
   const stop = async () => {
     for (const s of stops.reverse()) await s().catch((error) => logger.warn("stop failed", { error }));
@@ -105,9 +107,10 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
     }));
     app.route("/", createApiApp({ readUser: cachedReader(store, dataDir), verifyToken: auth.verifyToken, model, logger: logger.child({ component: "api" }) }));
     const server = await listen(app, apiPort);
+    const boundPort = (server.address() as AddressInfo).port;
     stops.push(() => new Promise<void>((r) => server.close(() => r())));
 
-    return { apiUrl: `http://127.0.0.1:${apiPort}`, emulator, modelServerUrl: modelServer.url, modelServerPid: modelServer.pid, store, auth, stop };
+    return { apiUrl: `http://127.0.0.1:${boundPort}`, emulator, modelServerUrl: modelServer.url, modelServerPid: modelServer.pid, store, auth, stop };
   } catch (error) {
     await stop();
     throw error;
