@@ -1,7 +1,7 @@
 /**
  * The per-user embedding store: `openStore` wires paths, the writer lock, the cached LiveSet of
- * each user and the read path. One `write(userId, events)` is one lock: the batch's records go to
- * the log in one positional write after their graph frame, then the log is fdatasync'ed.
+ * each user and the read paths. One `write(userId, events)` is one lock: the batch's graph frame,
+ * then its records in one positional write to the log, an fdatasync, then its refs frame.
  */
 import { readdir, mkdir, stat } from "node:fs/promises";
 import { LockCompromisedError, type CoreError } from "../errors.ts";
@@ -15,6 +15,7 @@ import { compactUser, rebuildUserGraph } from "./maintenance.ts";
 import { addEdgesFrom } from "./neighbour-graph.ts";
 import { prepareEvent } from "./prepare-event.ts";
 import { readSnapshot } from "./read-snapshot.ts";
+import { encodeRefsFrame, type RefEntry } from "./refs-file.ts";
 import { encodeRecord } from "./record-codec.ts";
 import { acquireLock } from "./store-lock.ts";
 import { userPaths } from "./store-paths.ts";
@@ -44,9 +45,10 @@ export function openStore(options: StoreOptions): EmbeddingStore {
       await mkdir(ctx.paths.dir, { recursive: true });
       const lock = await acquireLock(ctx.paths.log, ctx.paths.lock, { waitMs: lockWaitMs, staleMs, logger });
       let files: OpenFiles | null = null;
+      const cached = cache.get(userId);
+      cache.delete(userId); // re-added by a write that reaches its end; openUserFiles checks a remembered view against the files
       try {
-        files = await openUserFiles(ctx, cache.get(userId));
-        cache.delete(userId); // re-added by a write that reaches its end; openUserFiles checks a remembered view against the files
+        files = await openUserFiles(ctx, cached);
         const result = await task(ctx, files, lock.lost);
         const lost = lock.lost();
         if (lost) throw new LockCompromisedError(`store lock ${ctx.paths.lock} was lost during the batch; retry it`, lost);
@@ -54,6 +56,7 @@ export function openStore(options: StoreOptions): EmbeddingStore {
       } finally {
         await files?.log.close().catch(() => {});
         await files?.graph.close().catch(() => {});
+        await files?.refs.close().catch(() => {});
         await lock.release();
       }
     });
@@ -85,6 +88,7 @@ export function openStore(options: StoreOptions): EmbeddingStore {
       const live = state.live;
       const from = live.recordCount;
       const frames: Buffer[] = [];
+      const refs: RefEntry[] = [];
       const results: EventResult[] = prepared.map((p, i) => {
         if (!p.ok) return { key: String(events[i]?.key), outcome: "error", error: p.error };
         const event = p.event;
@@ -93,6 +97,8 @@ export function openStore(options: StoreOptions): EmbeddingStore {
         if (decision.write) {
           const { frame, crc } = encodeRecord(event);
           frames.push(frame);
+          const etag = event.kind === "put" ? event.etag : "";
+          refs.push({ kind: event.kind, key: event.key, imageId: event.imageId, etag, supersedes: current?.ordinal ?? -1, crc });
           const slot = live.apply({ ...event, etag: event.kind === "put" ? event.etag : "" }, crc);
           if (event.kind === "put") live.matrix.set(event.vector, slot * live.dimension);
         }
@@ -109,19 +115,25 @@ export function openStore(options: StoreOptions): EmbeddingStore {
         // grew mean another writer holds it now, and writing would clobber its records; files replaced
         // at their paths (its compaction or graph rebuild) mean our handles point at unlinked files,
         // and the batch would be acknowledged and lost.
-        const [logStat, graphStat, logAtPath, graphAtPath] = await Promise.all([
-          files.log.stat(), files.graph.stat(), stat(ctx.paths.log).catch(() => null), stat(ctx.paths.graph).catch(() => null),
-        ]);
+        const handles = [files.log, files.graph, files.refs];
+        const [logStat, graphStat, refsStat] = await Promise.all(handles.map((fh) => fh.stat()));
+        const atPaths = await Promise.all([ctx.paths.log, ctx.paths.graph, ctx.paths.refs].map((p) => stat(p).catch(() => null)));
         const lostBefore = lost();
-        const moved = logAtPath?.ino !== logStat.ino || graphAtPath?.ino !== graphStat.ino;
-        if (lostBefore || moved || logStat.size !== state.logSize || graphStat.size !== state.graphSize) {
+        const moved = atPaths[0]?.ino !== logStat.ino || atPaths[1]?.ino !== graphStat.ino || atPaths[2]?.ino !== refsStat.ino;
+        if (lostBefore || moved || logStat.size !== state.logSize || graphStat.size !== state.graphSize || refsStat.size !== state.refsSize) {
           throw new LockCompromisedError(`store lock ${ctx.paths.lock} was lost before writing; retry the batch`, lostBefore);
         }
         await writeAt(files.graph, graphFrame, state.graphSize);
         await writeAt(files.log, batch, state.logSize);
-        if (sync) await files.log.datasync();
         state.graphSize += graphFrame.length;
+        state.graphCovered = to;
+        if (sync) await files.log.datasync();
         state.logSize += batch.length;
+        // After the log is durable, so the refs never name a record the log could lose.
+        const refsFrame = encodeRefsFrame(from, refs);
+        await writeAt(files.refs, refsFrame, state.refsSize);
+        state.refsSize += refsFrame.length;
+        state.refsCovered = to;
         if (live.dead >= minDead && live.dead > ratio * live.recordCount) {
           try {
             await compactUser(ctx, userId, state);

@@ -5,6 +5,7 @@
  * Embedding log (`<model>.emb`), little-endian:
  *   "PCLUSEMB" | u32 headerLength | u16 version | u8 dtype (1 = float32) | u8 byteOrder (1 = LE)
  *   | u32 dimension | 8-byte fileId | u16 modelIdLength | u16 0 | modelId | pad to 4 | u32 crc
+ * Refs (`<model>.refs`): the log header's layout with magic "PCLUSREF"; its fileId is the log's.
  * Graph (`<model>.graph`):
  *   "PCLUSGRF" | u32 headerLength | u16 version | u16 0 | f32 floor | 8-byte fileId of the log it
  *   describes | u32 crc
@@ -16,6 +17,7 @@ import { crc32 } from "./crc32.ts";
 export const FORMAT_VERSION = 1;
 const LOG_MAGIC = "PCLUSEMB";
 const GRAPH_MAGIC = "PCLUSGRF";
+const REFS_MAGIC = "PCLUSREF";
 const DTYPE_FLOAT32 = 1;
 const LITTLE_ENDIAN = 1;
 
@@ -37,11 +39,11 @@ export type HeaderRead<T> = { status: "ok"; header: T } | { status: "truncated" 
 
 export const newFileId = (): string => randomBytes(8).toString("hex");
 
-export function encodeLogHeader(modelId: string, dimension: number, fileId: string): Buffer {
+export function encodeLogHeader(modelId: string, dimension: number, fileId: string, magic = LOG_MAGIC): Buffer {
   const idBytes = Buffer.byteLength(modelId, "utf8");
   const length = 32 + ((idBytes + 3) & ~3) + 4;
   const buf = Buffer.alloc(length);
-  buf.write(LOG_MAGIC, 0, "latin1");
+  buf.write(magic, 0, "latin1");
   buf.writeUInt32LE(length, 8);
   buf.writeUInt16LE(FORMAT_VERSION, 12);
   buf.writeUInt8(DTYPE_FLOAT32, 14);
@@ -54,8 +56,8 @@ export function encodeLogHeader(modelId: string, dimension: number, fileId: stri
   return buf;
 }
 
-export function decodeLogHeader(buf: Buffer): HeaderRead<LogHeader> {
-  const fixed = checkFixed(buf, LOG_MAGIC, 36);
+export function decodeLogHeader(buf: Buffer, magic = LOG_MAGIC): HeaderRead<LogHeader> {
+  const fixed = checkFixed(buf, magic, 36);
   if (fixed.status !== "ok") return fixed;
   const length = fixed.header;
   if (buf.readUInt8(14) !== DTYPE_FLOAT32) return { status: "corrupt", reason: `unknown dtype ${buf.readUInt8(14)}` };
@@ -73,6 +75,10 @@ export function decodeLogHeader(buf: Buffer): HeaderRead<LogHeader> {
     },
   };
 }
+
+/** The refs file names the log it mirrors by the log's fileId, model and dimension. */
+export const encodeRefsHeader = (modelId: string, dimension: number, logFileId: string): Buffer => encodeLogHeader(modelId, dimension, logFileId, REFS_MAGIC);
+export const decodeRefsHeader = (buf: Buffer): HeaderRead<LogHeader> => decodeLogHeader(buf, REFS_MAGIC);
 
 export function encodeGraphHeader(floor: number, logFileId: string): Buffer {
   const buf = Buffer.alloc(32);

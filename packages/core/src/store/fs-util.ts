@@ -9,6 +9,12 @@ import { basename, dirname, join } from "node:path";
  * appended after the fstat are left for the next read, like a frame still being written.
  */
 export async function readIfExists(path: string): Promise<Buffer | null> {
+  const got = await readPathFrom(path, 0);
+  return got && got.buf;
+}
+
+/** The bytes of `path` from `offset` to its size at one fstat, with that fstat; null when it does not exist. */
+export async function readPathFrom(path: string, offset: number): Promise<{ buf: Buffer; ino: number; size: number; mtimeMs: number } | null> {
   let fh: FileHandle;
   try {
     fh = await open(path, "r");
@@ -17,18 +23,28 @@ export async function readIfExists(path: string): Promise<Buffer | null> {
     throw err;
   }
   try {
-    const { size } = await fh.stat();
-    const buf = Buffer.allocUnsafe(size);
-    let filled = 0;
-    while (filled < size) {
-      const { bytesRead } = await fh.read(buf, filled, size - filled, filled);
-      if (bytesRead === 0) break;
-      filled += bytesRead;
-    }
-    return filled === size ? buf : buf.subarray(0, filled);
+    const { ino, size, mtimeMs } = await fh.stat();
+    return { buf: await readRange(fh, offset, size), ino, size, mtimeMs };
   } finally {
     await fh.close();
   }
+}
+
+/** What an open file holds from `offset` to its current size. */
+export async function readFrom(fh: FileHandle, offset: number): Promise<Buffer> {
+  return readRange(fh, offset, (await fh.stat()).size);
+}
+
+async function readRange(fh: FileHandle, offset: number, size: number): Promise<Buffer> {
+  const length = Math.max(0, size - offset);
+  const buf = Buffer.allocUnsafe(length);
+  let filled = 0;
+  while (filled < length) {
+    const { bytesRead } = await fh.read(buf, filled, length - filled, offset + filled);
+    if (bytesRead === 0) break;
+    filled += bytesRead;
+  }
+  return filled === length ? buf : buf.subarray(0, filled);
 }
 
 /**

@@ -60,8 +60,19 @@ export function parseGraph(buf: Buffer, logFileId: string, crcs: Uint32Array, fl
   const header = head.header;
   if (header.logFileId !== logFileId || header.floor !== Math.fround(floor)) return null;
   const edges = new EdgeList();
-  let covered = 0;
-  let offset = header.length;
+  const { covered, usedEnd } = readGraphFrames(buf, header.length, 0, crcs, (b, at, count) => edges.pushRaw(b, at, count));
+  return { header, covered, usedEnd, edges };
+}
+
+/**
+ * The frames of `buf` from `offset` on that continue from record `covered` and whose records' checksums
+ * match `crcs`; each one's edges go to `onEdges` (count edges laid out as in the frame at `at`). Stops
+ * at the first frame that is torn, corrupt, or describes records `crcs` does not hold (yet).
+ */
+export function readGraphFrames(
+  buf: Buffer, offset: number, covered: number, crcs: Uint32Array,
+  onEdges: (buf: Buffer, at: number, count: number) => void,
+): { covered: number; usedEnd: number } {
   while (covered < crcs.length) {
     const frame = readFrame(buf, offset);
     if (frame.status !== "ok") break;
@@ -72,9 +83,9 @@ export function parseGraph(buf: Buffer, logFileId: string, crcs: Uint32Array, fl
     const count = buf.readUInt32LE(p + 12);
     if (from !== covered || to < from || to > crcs.length || frame.payloadEnd - p !== 16 + 12 * count) break;
     if (buf.readUInt32LE(p + 8) !== recordsCrc(crcs, from, to)) break;
-    edges.pushRaw(buf, p + 16, count);
+    onEdges(buf, p + 16, count);
     covered = to;
     offset = frame.next;
   }
-  return { header, covered, usedEnd: offset, edges };
+  return { covered, usedEnd: offset };
 }

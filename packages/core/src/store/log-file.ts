@@ -27,15 +27,24 @@ export function parseLog(buf: Buffer, file: string): ParsedLog | null {
   if (head.status === "truncated") return null;
   if (head.status === "corrupt") throw new CorruptStoreError(`${file}: unreadable header (${head.reason})`);
   const header = head.header;
+  return { header, ...parseRecords(buf, header.length, header.dimension) };
+}
+
+export type ParsedRecords = Omit<ParsedLog, "header">;
+
+/**
+ * The complete records of `buf` from `offset` on (a whole file after its header, or the bytes a
+ * file grew by since a reader last looked). Offsets in the result are positions in `buf`.
+ */
+export function parseRecords(buf: Buffer, offset: number, dimension: number): ParsedRecords {
   const records: RecordView[] = [];
   const frameEnds: number[] = [];
   let crcs = new Uint32Array(256);
-  let offset = header.length;
   for (;;) {
     const frame = readFrame(buf, offset);
     if (frame.status !== "ok") break;
     const view = decodeRecord(buf, frame.payloadStart, frame.payloadEnd);
-    if (!view || (view.kind === "put" && view.dimension !== header.dimension)) break;
+    if (!view || (view.kind === "put" && view.dimension !== dimension)) break;
     if (records.length === crcs.length) {
       const grown = new Uint32Array(crcs.length * 2);
       grown.set(crcs);
@@ -46,5 +55,5 @@ export function parseLog(buf: Buffer, file: string): ParsedLog | null {
     frameEnds.push(frame.next);
     offset = frame.next;
   }
-  return { header, records, frameEnds, crcs: crcs.subarray(0, records.length), validEnd: offset, tailBytes: buf.length - offset };
+  return { records, frameEnds, crcs: crcs.subarray(0, records.length), validEnd: offset, tailBytes: buf.length - offset };
 }
