@@ -41,6 +41,24 @@ export class EdgeList {
     this.s = s;
   }
 
+  /** Keeps the edges `keep` accepts, in order. */
+  retain(keep: (a: number, b: number) => boolean): void {
+    let out = 0;
+    for (let i = 0; i < this.length; i++) {
+      if (!keep(this.a[i], this.b[i])) continue;
+      this.a[out] = this.a[i];
+      this.b[out] = this.b[i];
+      this.s[out] = this.s[i];
+      out++;
+    }
+    this.length = out;
+  }
+
+  /** Gives back capacity when more than a tenth of it is unused. */
+  shrink(): void {
+    if (this.a.length > this.length * 1.1 + 64) this.grow(this.length);
+  }
+
   /** Exact-size copies. */
   trimmed(): { a: Uint32Array; b: Uint32Array; s: Float32Array } {
     return { a: this.a.slice(0, this.length), b: this.b.slice(0, this.length), s: this.s.slice(0, this.length) };

@@ -14,6 +14,7 @@ import { assertId } from "./ids.ts";
 import { compactUser, rebuildUserGraph } from "./maintenance.ts";
 import { addEdgesFrom } from "./neighbour-graph.ts";
 import { prepareEvent } from "./prepare-event.ts";
+import { readView } from "./graph-view.ts";
 import { readSnapshot } from "./read-snapshot.ts";
 import { encodeRefsFrame, type RefEntry } from "./refs-file.ts";
 import { encodeRecord } from "./record-codec.ts";
@@ -152,6 +153,15 @@ export function openStore(options: StoreOptions): EmbeddingStore {
     model,
     write,
     read: async (userId) => readSnapshot(context(userId), userId),
+    readView: async (userId, previous) => readView(context(userId), userId, previous),
+    migrate: async (userId) => {
+      assertId("user id", userId);
+      const { log, refs } = context(userId).paths;
+      const exists = (path: string) => stat(path).then(() => true, () => false);
+      if (!(await exists(log))) return { userId, upgraded: false, records: 0 };
+      const had = await exists(refs);
+      return locked(userId, async (_ctx, files) => ({ userId, upgraded: !had, records: files.state.live.recordCount }));
+    },
     compact: async (userId) => {
       assertId("user id", userId);
       return locked(userId, (ctx, files) => compactUser(ctx, userId, files.state));

@@ -6,6 +6,7 @@ export type {
   EmbeddingStore,
   EventResult,
   ImageRef,
+  MigrateResult,
   NeighbourGraph,
   Outcome,
   PutEvent,
@@ -13,9 +14,11 @@ export type {
   StoreEvent,
   StoreLogger,
   StoreOptions,
+  UserView,
   WriteResult,
 } from "./types.ts";
 export { compareSequencers, normaliseSequencer } from "./sequencer.ts";
 export { userPaths, type UserPaths } from "./store-paths.ts";
 export { crc32 } from "./crc32.ts";
+export { viewOfSnapshot } from "./snapshot.ts";
 export { benchAppend, type AppendBenchResult } from "./bench-append.ts";

@@ -7,7 +7,7 @@ import { EdgeList } from "./edge-list.ts";
 import type { ParsedGraph } from "./graph-file.ts";
 import type { ParsedLog } from "./log-file.ts";
 import { copyVector } from "./record-codec.ts";
-import type { ImageRef, NeighbourGraph, Snapshot } from "./types.ts";
+import type { ImageRef, NeighbourGraph, Snapshot, UserView } from "./types.ts";
 
 export function emptySnapshot(userId: string, model: string, dimension: number, floor: number): Snapshot {
   return { userId, model, dimension, images: [], vectors: new Float32Array(0), graph: { floor, edges: empty() } };
@@ -84,4 +84,24 @@ export function liveEdges(edges: EdgeList, rowOf: Int32Array, floor: number, lat
 
 function empty(): NeighbourGraph["edges"] {
   return { a: new Uint32Array(0), b: new Uint32Array(0), s: new Float32Array(0) };
+}
+
+/** A full read as a view: every row live, vectors included. */
+export function viewOfSnapshot(snapshot: Snapshot): UserView {
+  const { images } = snapshot;
+  let byId: Map<string, number> | undefined;
+  return {
+    userId: snapshot.userId,
+    model: snapshot.model,
+    dimension: snapshot.dimension,
+    rows: images.length,
+    imageCount: images.length,
+    live: () => true,
+    imageId: (row) => images[row].imageId,
+    key: (row) => images[row].key,
+    rowOf: (imageId) => (byId ??= new Map(images.map((img, i) => [img.imageId, i]))).get(imageId) ?? -1,
+    graph: snapshot.graph,
+    vectors: snapshot.vectors,
+    bytes: snapshot.vectors.byteLength + (snapshot.graph ? snapshot.graph.edges.a.length * 12 : 0) + images.length * 200,
+  };
 }

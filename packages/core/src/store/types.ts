@@ -62,12 +62,44 @@ export interface Snapshot {
   graph: NeighbourGraph | null;
 }
 
+/**
+ * What a cluster answer needs of one user, by row: one row per log record, in log order. A row is an
+ * image unless a later record replaced or deleted it (`live` is false). From the refs and graph files
+ * (`readView`) it holds no vectors; from a full read it holds them, and every row is live.
+ */
+export interface UserView {
+  userId: string;
+  model: string;
+  dimension: number;
+  rows: number;
+  /** Live rows. */
+  imageCount: number;
+  live(row: number): boolean;
+  imageId(row: number): string;
+  key(row: number): string;
+  /** The row of a live image, or -1. */
+  rowOf(imageId: string): number;
+  /** Every pair of live rows at or above the floor; null when the graph does not cover every row. */
+  graph: NeighbourGraph | null;
+  /** rows×dimension, L2-normalised, when the view came from a full read; otherwise null. */
+  vectors: Float32Array | null;
+  /** Memory the view holds, near enough. */
+  readonly bytes: number;
+}
+
 export interface CompactResult {
   userId: string;
   recordsBefore: number;
   recordsAfter: number;
   bytesBefore: number;
   bytesAfter: number;
+}
+
+export interface MigrateResult {
+  userId: string;
+  /** Whether the user's refs file was written by this call (files of format 1 have none). */
+  upgraded: boolean;
+  records: number;
 }
 
 export interface StoreLogger {
@@ -94,7 +126,15 @@ export interface StoreOptions {
 export interface EmbeddingStore {
   readonly model: ModelDescriptor;
   write(userId: string, events: readonly StoreEvent[]): Promise<WriteResult>;
+  /** Everything, vectors included: O(the whole log). For the exact path and tools. */
   read(userId: string): Promise<Snapshot>;
+  /**
+   * What a graph answer needs, without vectors when the files allow (see graph-view.ts). Given the
+   * view this returned before, it reads only what the files grew by, and may return that view updated.
+   */
+  readView(userId: string, previous?: UserView): Promise<UserView>;
+  /** Brings one user's files to the current format (what the next write would do); see maintenance.ts. */
+  migrate(userId: string): Promise<MigrateResult>;
   compact(userId: string): Promise<CompactResult>;
   rebuildGraph(userId: string): Promise<{ userId: string; edges: number }>;
   listUsers(): Promise<string[]>;
