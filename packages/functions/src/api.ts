@@ -16,12 +16,12 @@ const cfg = apiConfig();
 const logger = jsonLogger({ service: "api" });
 // Cached snapshots may take a quarter of the function's memory, shared by the models it serves.
 const maxBytes = (cfg.memoryMb * 2 ** 20) / 4 / (cfg.previousModel ? 2 : 1);
-const reader = (model: typeof cfg.model) => cachedReader(openStore({ root: cfg.dataDir, model, logger: logger.child({ component: "store" }) }), cfg.dataDir, { maxBytes });
+const reader = (model: typeof cfg.model) => cachedReader(openStore({ root: cfg.dataDir, model, logger: logger.child({ component: "store" }) }), { maxBytes });
 const current = reader(cfg.model);
 const previous = cfg.previousModel && reader(cfg.previousModel);
 
 export const app = createApiApp({
-  readUser: (userId) => servingSnapshot(userId, current, previous),
+  readUser: (userId, need) => servingSnapshot(userId, current, previous, need),
   verifyToken: createJwtVerifier(cfg.auth),
   model: cfg.model,
   logger,

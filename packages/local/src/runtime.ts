@@ -105,7 +105,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
         }
       },
     }));
-    app.route("/", createApiApp({ readUser: cachedReader(store, dataDir), verifyToken: auth.verifyToken, model, logger: logger.child({ component: "api" }) }));
+    app.route("/", createApiApp({ readUser: cachedReader(store), verifyToken: auth.verifyToken, model, logger: logger.child({ component: "api" }) }));
     const server = await listen(app, apiPort);
     const boundPort = (server.address() as AddressInfo).port;
     stops.push(() => new Promise<void>((r) => server.close(() => r())));

@@ -8,15 +8,18 @@ import { Hono, type Context } from "hono";
 import { jsonLogger, type Logger } from "@photo-clusters/core/logger";
 import { MODELS, type ModelDescriptor } from "@photo-clusters/core/models";
 import { bearerToken, gatewaySubject, type VerifyToken } from "./auth.ts";
-import { clustersView, similarView, type UserSnapshot } from "./clusters-view.ts";
+import { clustersView, needsVectors, similarView, type UserSnapshot } from "./clusters-view.ts";
 import { ApiError, errorBody, ForbiddenError, INTERNAL_ERROR, NotFoundError, UnauthorizedError } from "./errors.ts";
-import { parseId, parseLimit, parseMinSize, parseThreshold } from "./params.ts";
+import { parseClusterLimit, parseCursor, parseId, parseLimit, parseMinSize, parseThreshold } from "./params.ts";
 
 export type ApiLogger = Pick<Logger, "info" | "error">;
 
 export interface ApiDeps {
-  /** The user's current snapshot; a user without photos yields one with no images. */
-  readUser(userId: string): Promise<UserSnapshot>;
+  /**
+   * The user's current view; a user without photos yields one with no images. With "vectors" it must
+   * hold the vectors (the exact path, and `similar` beyond what the graph holds).
+   */
+  readUser(userId: string, need?: "vectors"): Promise<UserSnapshot>;
   verifyToken: VerifyToken;
   model: ModelDescriptor;
   logger?: ApiLogger;
@@ -72,21 +75,28 @@ export function createApiApp(deps: ApiDeps): Hono<ApiEnv> {
 
   app.get("/users/:userId/clusters", async (c) => {
     const userId = await authorize(c);
-    const snapshot = await deps.readUser(userId);
-    const served = modelOf(snapshot);
-    const threshold = parseThreshold(query(c), served.defaults.threshold);
     const minSize = parseMinSize(query(c));
-    return c.json(clustersView(snapshot, { threshold, minSize }, served));
+    const limit = parseClusterLimit(query(c));
+    const cursor = parseCursor(query(c));
+    let view = await deps.readUser(userId);
+    const served = modelOf(view);
+    const threshold = parseThreshold(query(c), served.defaults.threshold);
+    if (needsVectors(view, threshold, served)) view = await deps.readUser(userId, "vectors");
+    return c.json(clustersView(view, { threshold, minSize, limit, cursor }, modelOf(view)));
   });
 
   app.get("/users/:userId/images/:imageId/similar", async (c) => {
     const userId = await authorize(c);
     const imageId = parseId("imageId", c.req.param("imageId"));
     const limit = parseLimit(query(c));
-    const snapshot = await deps.readUser(userId);
-    const view = similarView(snapshot, imageId, limit, modelOf(snapshot));
-    if (!view) throw new NotFoundError("no such image for this user");
-    return c.json(view);
+    const view = await deps.readUser(userId);
+    let answer = similarView(view, imageId, limit, modelOf(view));
+    if (answer === null) {
+      const full = await deps.readUser(userId, "vectors");
+      answer = similarView(full, imageId, limit, modelOf(full));
+    }
+    if (!answer) throw new NotFoundError("no such image for this user");
+    return c.json(answer);
   });
 
   app.notFound((c) => c.json(errorBody("not_found", "no such route"), 404, { ...RESPONSE_HEADERS }));

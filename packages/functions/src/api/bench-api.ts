@@ -27,7 +27,7 @@ export async function benchApi(n = 2000, runs = 21): Promise<Record<string, unkn
       await store.write("bench", events);
     }
     const auth = await createDevAuth(root);
-    const app = createApiApp({ readUser: cachedReader(store, root), verifyToken: auth.verifyToken, model, logger: { info() {}, error() {} } });
+    const app = createApiApp({ readUser: cachedReader(store), verifyToken: auth.verifyToken, model, logger: { info() {}, error() {} } });
     const headers = { Authorization: `Bearer ${await auth.issueDevToken("bench")}` };
     const request = async () => {
       const response = await app.request("/users/bench/clusters?threshold=0.85", { headers });

@@ -1,27 +1,53 @@
 /**
- * The one seam between the API and the similarity module: a user's snapshot plus the query
- * parameters in, the response body out. Thresholds and similarities are on the model's
- * calibrated scale; the stored graph and its floor are raw cosine.
+ * The one seam between the API and the similarity module: a user's view plus the query parameters
+ * in, the response body out. Thresholds and similarities are on the model's calibrated scale; the
+ * stored graph and its floor are raw cosine.
+ *
+ * Clusters come largest first, then by their smallest image id, in pages: at most `limit` clusters
+ * and MAX_PAGE_BYTES of JSON each. A cluster too big for what is left of a page is continued on the
+ * next one (same `id`, `imagesOffset` saying where its images resume), so no answer is too big for
+ * Lambda whatever the ids' lengths. The cursor names the last cluster sent and how many of its
+ * images were sent: a write between two pages moves no cluster already past the cursor.
  */
 import { createHash } from "node:crypto";
 import type { ModelDescriptor } from "@photo-clusters/core/models";
-import { clusterEdges, clusterOptionsFor, clusterVectors, graphAnswers, toCosine, toSimilarity, topSimilar, type Band, type Edges } from "@photo-clusters/core/similarity/index";
+import { clusterEdges, clusterOptionsFor, clusterVectors, graphAnswers, toCosine, toSimilarity, type Band, type Cluster, type Edges } from "@photo-clusters/core/similarity/index";
+import { topSimilar } from "@photo-clusters/core/similarity/index";
+import type { UserView } from "@photo-clusters/core/store/index";
 import { InvalidParameterError } from "./errors.ts";
 
 /** Above this many photos a threshold below the model's graph floor is refused (about 1 s of work at 3000). */
 export const MAX_IMAGES_BELOW_FLOOR = 3000;
+/**
+ * Lambda's response limit is 6 MB, and API Gateway's Lambda integration carries the body as a JSON
+ * string inside the response, where every `"` and `\` takes two bytes: a body of at most 2.75 MiB
+ * stays under 6 MB (5.77 MiB) after that, with room for the headers.
+ */
+export const MAX_PAGE_BYTES = 2.75 * 2 ** 20;
+
+/** nextCursor holds an image id (at most 1,024 bytes) and four numbers, in base64url. */
+const MAX_CURSOR_BYTES = 1600;
 
 export type { Band, Edges };
 
-/** Structurally the store's snapshot: n images, their n×d normalised vectors, the optional graph. */
-export interface UserSnapshot {
-  userId: string;
-  model: string;
-  dimension: number;
-  images: ReadonlyArray<{ imageId: string; key: string; etag?: string }>;
-  vectors: Float32Array;
-  /** Every pair at or above `floor` (raw cosine); null when it does not cover the images. */
-  graph?: { floor: number; edges: Edges } | null;
+/** What the API reads of a user: the store's view (see the store's readView). */
+export type UserSnapshot = UserView;
+
+interface ImageRefBody {
+  imageId: string;
+  key: string;
+}
+
+export interface ClusterBody {
+  id: string;
+  /** All of the cluster's images, also when this page holds only some of them. */
+  size: number;
+  band: Band;
+  minSimilarity: number;
+  meanSimilarity: number;
+  images: ImageRefBody[];
+  /** Present when `images` is not all of them: the position of images[0] among them. */
+  imagesOffset?: number;
 }
 
 export interface ClustersResponse {
@@ -31,14 +57,9 @@ export interface ClustersResponse {
   imageCount: number;
   /** Images that are alone in their group at this threshold. */
   singletonCount: number;
-  clusters: Array<{
-    id: string;
-    size: number;
-    band: Band;
-    minSimilarity: number;
-    meanSimilarity: number;
-    images: Array<{ imageId: string; key: string }>;
-  }>;
+  clusters: ClusterBody[];
+  /** Present while more clusters remain: pass it as `cursor` for the next page. */
+  nextCursor?: string;
 }
 
 export interface SimilarResponse {
@@ -48,73 +69,178 @@ export interface SimilarResponse {
   results: Array<{ imageId: string; key: string; similarity: number }>;
 }
 
+export interface PageParams {
+  threshold: number;
+  minSize: number;
+  limit: number;
+  cursor?: string;
+  /** Default MAX_PAGE_BYTES. */
+  maxBytes?: number;
+}
+
 const round = (x: number): number => Math.round(x * 10_000) / 10_000;
+const byId = (x: string, y: string) => (x < y ? -1 : x > y ? 1 : 0);
 
 /** Stable across requests and thresholds as long as the cluster keeps its smallest image id. */
 function clusterId(userId: string, smallestImageId: string): string {
   return createHash("sha256").update(`${userId}/${smallestImageId}`).digest("base64url").slice(0, 16);
 }
 
-export function clustersView(snapshot: UserSnapshot, params: { threshold: number; minSize: number }, model: ModelDescriptor): ClustersResponse {
-  const n = snapshot.images.length;
-  const d = snapshot.dimension;
-  const { threshold, minSize } = params;
+/** Whether answering these parameters needs the vectors, which a view from the graph files lacks. */
+export function needsVectors(view: UserView, threshold: number, model: ModelDescriptor): boolean {
+  if (view.vectors || view.imageCount === 0) return false;
+  const opts = optionsFor(view, threshold, model);
+  return !view.graph || !graphAnswers(view.graph.floor, opts);
+}
+
+function optionsFor(view: UserView, threshold: number, model: ModelDescriptor) {
   const base = clusterOptionsFor(model, { threshold, minSize: 1 });
   // Below the model's floor the cut needs pairs the graph never kept: compute them exactly, which
   // costs O(n²) time and edges, so only for libraries small enough to answer within the timeout.
   const cut = toCosine(threshold, base.calibration);
-  if (cut > 0 && cut < base.floor && n > MAX_IMAGES_BELOW_FLOOR) {
+  if (cut > 0 && cut < base.floor && view.imageCount > MAX_IMAGES_BELOW_FLOOR) {
     const lowest = Math.ceil(toSimilarity(base.floor, base.calibration) * 100) / 100;
     throw new InvalidParameterError(`threshold must be at least ${lowest} for a user with more than ${MAX_IMAGES_BELOW_FLOOR} photos`);
   }
-  const opts = cut > 0 && cut < base.floor ? { ...base, floor: cut } : base;
-  const graph = snapshot.graph;
-  const found =
-    n === 0 ? [] : graph && graphAnswers(graph.floor, opts) ? clusterEdges(n, graph.edges, opts) : clusterVectors(snapshot.vectors, n, d, opts);
+  return cut > 0 && cut < base.floor ? { ...base, floor: cut } : base;
+}
+
+interface Found {
+  cluster: Cluster;
+  /** Members' image ids, sorted: re-uploading a photo must not reshuffle the answer. */
+  ids: string[];
+  rows: number[];
+}
+
+export function clustersView(view: UserView, params: PageParams, model: ModelDescriptor): ClustersResponse {
+  const { threshold, minSize, limit, maxBytes = MAX_PAGE_BYTES } = params;
+  const after = params.cursor === undefined ? undefined : decodeCursor(params.cursor, threshold, minSize);
+  const opts = optionsFor(view, threshold, model);
+  const n = view.rows;
+  const graph = view.graph;
+  let clusters: Cluster[] = [];
+  if (view.imageCount > 0) {
+    if (graph && graphAnswers(graph.floor, opts)) clusters = clusterEdges(n, graph.edges, opts);
+    else if (view.vectors) clusters = clusterVectors(view.vectors, n, view.dimension, opts);
+    else throw new Error("clustersView needs the vectors for this threshold (see needsVectors)");
+  }
 
   let singletonCount = 0;
-  const clusters: ClustersResponse["clusters"] = [];
-  for (const cluster of found) {
-    if (cluster.members.length === 1) singletonCount++;
-    if (cluster.members.length < minSize) continue;
-    // Ordered by image id, not by storage order: re-uploading a photo must not reshuffle the answer.
-    const images = cluster.members
-      .map((i) => ({ imageId: snapshot.images[i].imageId, key: snapshot.images[i].key }))
-      .sort((x, y) => (x.imageId < y.imageId ? -1 : x.imageId > y.imageId ? 1 : 0));
-    clusters.push({
-      id: clusterId(snapshot.userId, images[0].imageId),
-      size: images.length,
+  const found: Found[] = [];
+  for (const cluster of clusters) {
+    const size = cluster.members.length;
+    if (size === 1 && view.live(cluster.members[0])) singletonCount++; // a replaced or deleted record's row is alone, and no image
+    if (size < minSize) continue;
+    const pairs = cluster.members.map((row) => ({ row, id: view.imageId(row) })).sort((x, y) => byId(x.id, y.id));
+    found.push({ cluster, ids: pairs.map((p) => p.id), rows: pairs.map((p) => p.row) });
+  }
+  found.sort((x, y) => y.ids.length - x.ids.length || byId(x.ids[0], y.ids[0]));
+
+  let start = 0;
+  let offset = 0;
+  if (after) {
+    while (start < found.length && (found[start].ids.length > after.size || (found[start].ids.length === after.size && found[start].ids[0] < after.first))) start++;
+    if (start < found.length && found[start].ids.length === after.size && found[start].ids[0] === after.first) offset = after.sent;
+  }
+  const page: ClusterBody[] = [];
+  let bytes = Buffer.byteLength(JSON.stringify({ userId: view.userId, model: view.model, threshold, imageCount: 0, singletonCount: 0, clusters: [] })) + 40 + MAX_CURSOR_BYTES; // and the counts' digits
+  let next: Cursor | undefined;
+  for (let i = start; i < found.length; i++) {
+    if (page.length === limit) {
+      next = { size: found[i].ids.length, first: found[i].ids[0], sent: 0 };
+      break;
+    }
+    const { cluster, ids, rows } = found[i];
+    const body: ClusterBody = {
+      id: clusterId(view.userId, ids[0]),
+      size: ids.length,
       band: cluster.band,
       minSimilarity: round(cluster.minSimilarity),
       meanSimilarity: round(cluster.meanSimilarity),
-      images,
-    });
+      images: [],
+    };
+    bytes += Buffer.byteLength(JSON.stringify(body)) + 40; // and `imagesOffset`, a comma
+    let k = offset;
+    for (; k < ids.length; k++) {
+      const image = { imageId: ids[k], key: view.key(rows[k]) };
+      const size = Buffer.byteLength(JSON.stringify(image)) + 1;
+      // Every page takes at least one image, so paging always moves on.
+      if (bytes + size > maxBytes && (page.length > 0 || body.images.length > 0)) break;
+      bytes += size;
+      body.images.push(image);
+    }
+    if (offset > 0 || k < ids.length) body.imagesOffset = offset;
+    if (body.images.length > 0) page.push(body);
+    offset = 0;
+    if (k < ids.length) {
+      next = { size: ids.length, first: ids[0], sent: k };
+      break;
+    }
   }
-  // Largest first, then by smallest image id.
-  clusters.sort((x, y) => y.size - x.size || (x.images[0].imageId < y.images[0].imageId ? -1 : 1));
-  return {
-    userId: snapshot.userId,
-    model: snapshot.model || model.id,
+  const response: ClustersResponse = {
+    userId: view.userId,
+    model: view.model || model.id,
     threshold,
-    imageCount: n,
+    imageCount: view.imageCount,
     singletonCount,
-    clusters,
+    clusters: page,
   };
+  if (next) response.nextCursor = encodeCursor(next, threshold, minSize);
+  return response;
 }
 
-/** The `limit` most similar other images, most similar first; undefined when the image is unknown. */
-export function similarView(snapshot: UserSnapshot, imageId: string, limit: number, model: ModelDescriptor): SimilarResponse | undefined {
-  const index = snapshot.images.findIndex((img) => img.imageId === imageId);
+interface Cursor {
+  size: number;
+  first: string;
+  sent: number;
+}
+
+function encodeCursor(c: Cursor, threshold: number, minSize: number): string {
+  return Buffer.from(JSON.stringify([c.size, c.first, c.sent, threshold, minSize])).toString("base64url");
+}
+
+function decodeCursor(raw: string, threshold: number, minSize: number): Cursor {
+  let parsed: unknown[] = [];
+  try {
+    const value: unknown = JSON.parse(Buffer.from(raw, "base64url").toString("utf8"));
+    if (Array.isArray(value)) parsed = value;
+  } catch {
+    // reported below
+  }
+  const ok = parsed.length === 5 && Number.isInteger(parsed[0]) && typeof parsed[1] === "string" && Number.isInteger(parsed[2]) && (parsed[2] as number) >= 0;
+  if (!ok) throw new InvalidParameterError("cursor is not one this API gave");
+  if (parsed[3] !== threshold || parsed[4] !== minSize) throw new InvalidParameterError("cursor belongs to another threshold or minSize: pass the same ones as for the first page");
+  return { size: parsed[0] as number, first: parsed[1] as string, sent: parsed[2] as number };
+}
+
+/**
+ * The `limit` most similar other images, most similar first; undefined when the image is unknown,
+ * null when the view has no vectors and its graph holds fewer than `limit` neighbours of the image
+ * (the rest are below the floor, where only the vectors can rank them).
+ */
+export function similarView(view: UserView, imageId: string, limit: number, model: ModelDescriptor): SimilarResponse | undefined | null {
+  const index = view.rowOf(imageId);
   if (index < 0) return undefined;
-  const ranked = topSimilar(snapshot.vectors, snapshot.images.length, snapshot.dimension, index, limit, model.defaults.calibration);
+  const calibration = model.defaults.calibration;
+  let ranked: Array<{ index: number; similarity: number }>;
+  if (view.vectors) {
+    ranked = topSimilar(view.vectors, view.rows, view.dimension, index, limit, calibration);
+  } else {
+    const edges = view.graph?.edges;
+    if (!edges) return null;
+    const near: Array<{ index: number; cosine: number }> = [];
+    for (let e = 0; e < edges.a.length; e++) {
+      if (edges.a[e] === index) near.push({ index: edges.b[e], cosine: edges.s[e] });
+      else if (edges.b[e] === index) near.push({ index: edges.a[e], cosine: edges.s[e] });
+    }
+    if (near.length < limit) return null;
+    near.sort((x, y) => y.cosine - x.cosine || x.index - y.index);
+    ranked = near.slice(0, limit).map((x) => ({ index: x.index, similarity: toSimilarity(x.cosine, calibration) }));
+  }
   return {
-    userId: snapshot.userId,
+    userId: view.userId,
     imageId,
-    model: snapshot.model || model.id,
-    results: ranked.map(({ index: i, similarity }) => ({
-      imageId: snapshot.images[i].imageId,
-      key: snapshot.images[i].key,
-      similarity: round(similarity),
-    })),
+    model: view.model || model.id,
+    results: ranked.map(({ index: i, similarity }) => ({ imageId: view.imageId(i), key: view.key(i), similarity: round(similarity) })),
   };
 }

@@ -12,6 +12,9 @@ const INTEGER = /^\d{1,9}$/;
 export const MIN_SIZE_MAX = 100_000;
 export const LIMIT_MAX = 100;
 export const LIMIT_DEFAULT = 10;
+/** Clusters per page of GET /users/{userId}/clusters. */
+export const CLUSTER_LIMIT_MAX = 1000;
+export const CLUSTER_LIMIT_DEFAULT = 100;
 
 /** A query reader as Hono gives it: every value of a name, or undefined when absent. */
 export type QueryValues = (name: string) => string[] | undefined;
@@ -52,4 +55,15 @@ export function parseMinSize(query: QueryValues): number {
 
 export function parseLimit(query: QueryValues): number {
   return parseInteger(query, "limit", 1, LIMIT_MAX, LIMIT_DEFAULT);
+}
+
+export function parseClusterLimit(query: QueryValues): number {
+  return parseInteger(query, "limit", 1, CLUSTER_LIMIT_MAX, CLUSTER_LIMIT_DEFAULT);
+}
+
+/** The opaque `cursor` a previous page gave; clustersView checks what it says. */
+export function parseCursor(query: QueryValues): string | undefined {
+  const raw = single(query, "cursor");
+  if (raw !== undefined && !/^[A-Za-z0-9_-]{1,4096}$/.test(raw)) throw new InvalidParameterError("cursor is not one this API gave");
+  return raw;
 }

@@ -4,20 +4,23 @@ import { join } from "node:path";
 import { mobilenetV2Int8, type ModelDescriptor } from "@photo-clusters/core/models";
 import { openStore } from "@photo-clusters/core/store/index";
 import { afterEach, describe, expect, it } from "vitest";
-import { cachedReader, snapshotBytes } from "./snapshot-cache.ts";
+import type { UserView } from "@photo-clusters/core/store/index";
+import { cachedReader } from "./snapshot-cache.ts";
 
 const model: ModelDescriptor = { ...mobilenetV2Int8, id: "tiny-4", dimension: 4 };
 const put = (id: string, sequencer: string, v: number[]) => ({ kind: "put" as const, key: `users/u/${id}.jpg`, imageId: id, etag: `${id}${sequencer}`, sequencer, vector: Float32Array.from(v) });
+
+const ids = (v: UserView) => Array.from({ length: v.rows }, (_, r) => r).filter((r) => v.live(r)).map((r) => v.imageId(r));
 
 describe("cachedReader", () => {
   let root: string;
   afterEach(() => rm(root, { recursive: true, force: true }));
 
-  it("reuses a snapshot until the user's files change, then reads the new one", async () => {
+  it("reuses a view until the user's files change, then reads what they grew by, or all after a compaction", async () => {
     // Prepare
     root = await mkdtemp(join(tmpdir(), "snapshot-cache-"));
     const store = openStore({ root, model });
-    const read = cachedReader(store, root);
+    const read = cachedReader(store);
     await store.write("u", [put("a", "01", [1, 0, 0, 0])]);
     // Act
     const first = await read("u");
@@ -28,8 +31,9 @@ describe("cachedReader", () => {
     const afterCompaction = await read("u");
     // Assess
     expect(again).toBe(first);
-    expect(afterAppend.images.map((i) => i.imageId)).toEqual(["a", "b"]);
-    expect(afterCompaction.images.map((i) => i.imageId)).toEqual(["a", "b"]);
+    expect(ids(afterAppend)).toEqual(["a", "b"]);
+    expect(afterAppend).toBe(first); // updated in place with the appended records
+    expect(ids(afterCompaction)).toEqual(["a", "b"]);
     expect(afterCompaction).not.toBe(afterAppend);
   });
 
@@ -40,8 +44,8 @@ describe("cachedReader", () => {
     for (const user of ["a", "b", "c"]) {
       await store.write(user, Array.from({ length: 100 }, (_, i) => ({ ...put(`p${i}`, String(i + 1).padStart(2, "0"), [1, i, 0, 0]), key: `users/${user}/p${i}.jpg` })));
     }
-    const size = snapshotBytes(await store.read("a"));
-    const read = cachedReader(store, root, { maxBytes: 2.5 * size });
+    const size = (await store.readView("a")).bytes;
+    const read = cachedReader(store, { maxBytes: 2.5 * size });
     // Act
     const a = await read("a");
     const b = await read("b");
@@ -56,9 +60,9 @@ describe("cachedReader", () => {
   it("answers a user without files with an empty snapshot, and picks up their first photo", async () => {
     root = await mkdtemp(join(tmpdir(), "snapshot-cache-"));
     const store = openStore({ root, model });
-    const read = cachedReader(store, root);
-    expect((await read("u")).images).toEqual([]);
+    const read = cachedReader(store);
+    expect((await read("u")).imageCount).toBe(0);
     await store.write("u", [put("a", "01", [1, 0, 0, 0])]);
-    expect((await read("u")).images.map((i) => i.imageId)).toEqual(["a"]);
+    expect(ids(await read("u"))).toEqual(["a"]);
   });
 });

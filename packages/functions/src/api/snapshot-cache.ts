@@ -1,50 +1,50 @@
-import { stat } from "node:fs/promises";
-import { type EmbeddingStore, type Snapshot, userPaths } from "@photo-clusters/core/store/index";
+import type { EmbeddingStore, UserView } from "@photo-clusters/core/store/index";
+import { viewOfSnapshot } from "@photo-clusters/core/store/index";
 
 /**
- * A warm API container answers the same user many times between that user's uploads. Reading the
- * log costs ~30 ms at 2,000 photos (10 MB of vectors); two stat calls cost microseconds. A snapshot is
- * reused while both files keep their inode, size and mtime (an append changes size, a compaction
- * the inode), so an answer is never staler than the files.
+ * A warm API container answers the same user many times, while that user's uploads land. Each
+ * request hands the store the view it read last time: the store checks two file sizes and reads only
+ * what was appended since (or everything, after a compaction), so an answer is never staler than the
+ * files and a request after a write costs what the write added.
  *
- * Bounded by memory, not only by users: at 2048 dimensions a 5,000-photo library holds 41 MB of
- * vectors. Least recently used snapshots go first; the one just read is always kept.
+ * Bounded by memory, not only by users: a graph view costs about 15 bytes a photo plus its key and
+ * id, and 12 bytes an edge. Least recently used views go first; the one just read is always kept.
+ * A view read with its vectors (the exact path, or `similar` below the graph's floor) is not kept.
  */
-export function cachedReader(store: EmbeddingStore, root: string, limits: { maxUsers?: number; maxBytes?: number } = {}): (userId: string) => Promise<Snapshot> {
-  const { maxUsers = 32, maxBytes = 256 * 1024 * 1024 } = limits;
-  const cache = new Map<string, { version: string; snapshot: Snapshot; bytes: number }>();
+export function cachedReader(store: EmbeddingStore, limits: { maxUsers?: number; maxBytes?: number } = {}): (userId: string, need?: "vectors") => Promise<UserView> {
+  const { maxUsers = 256, maxBytes = 256 * 1024 * 1024 } = limits;
+  const cache = new Map<string, { view: UserView; bytes: number }>();
+  const pending = new Map<string, Promise<UserView>>();
   let cachedBytes = 0;
-  const version = async (userId: string) => {
-    const { log, graph } = userPaths(root, userId, store.model.id);
-    const parts = await Promise.all([log, graph].map((p) => stat(p).then((s) => `${s.ino}:${s.size}:${s.mtimeMs}`, () => "-")));
-    return parts.join("|");
-  };
-  return async (userId) => {
-    const before = await version(userId);
+
+  async function refresh(userId: string): Promise<UserView> {
     const hit = cache.get(userId);
-    if (hit && hit.version === before) {
-      cache.delete(userId);
-      cache.set(userId, hit); // most recently used last
-      return hit.snapshot;
-    }
-    const snapshot = await store.read(userId);
-    // Looked up again: a concurrent request may have replaced the entry while this one read.
-    const replaced = cache.get(userId);
-    if (replaced) cachedBytes -= replaced.bytes;
-    cache.delete(userId);
-    const bytes = snapshotBytes(snapshot);
-    cache.set(userId, { version: before, snapshot, bytes });
+    const view = await store.readView(userId, hit?.view);
+    // Looked up again: the entry may have been evicted while this one read.
+    const entry = cache.get(userId);
+    if (entry) cachedBytes -= entry.bytes;
+    cache.delete(userId); // re-added last: most recently used
+    const bytes = view.bytes;
+    cache.set(userId, { view, bytes });
     cachedBytes += bytes;
-    for (const [oldest, entry] of cache) {
+    for (const [oldest, old] of cache) {
       if (oldest === userId || (cache.size <= maxUsers && cachedBytes <= maxBytes)) break;
       cache.delete(oldest);
-      cachedBytes -= entry.bytes;
+      cachedBytes -= old.bytes;
     }
-    return snapshot;
-  };
-}
+    return view;
+  }
 
-/** What a snapshot holds in memory, near enough: vectors, graph edges (12 bytes each), image refs. */
-export function snapshotBytes(s: Snapshot): number {
-  return s.vectors.byteLength + (s.graph ? s.graph.edges.a.length * 12 : 0) + s.images.length * 200;
+  return async (userId, need) => {
+    if (need === "vectors") return viewOfSnapshot(await store.read(userId));
+    // One refresh at a time per user: a view is updated in place.
+    const running = pending.get(userId);
+    const next = (running ?? Promise.resolve()).catch(() => {}).then(() => refresh(userId));
+    pending.set(userId, next);
+    try {
+      return await next;
+    } finally {
+      if (pending.get(userId) === next) pending.delete(userId);
+    }
+  };
 }

@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { openStore } from "@photo-clusters/core/store/index";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { createApiApp } from "./app.ts";
+import { cachedReader } from "./snapshot-cache.ts";
 import type { ClustersResponse } from "./clusters-view.ts";
 import { PHOTOS, snapshotOf, testAuth, testModel, type TestAuth } from "./test-factories.ts";
 
@@ -33,7 +34,7 @@ it("clusters the photos a store holds, minus the deleted ones", async () => {
   }));
   await store.write("alice", puts);
   await store.write("alice", [{ kind: "delete", key: "users/alice/dog-1.jpg", imageId: "dog-1", sequencer: "00000000000000ff" }]);
-  const app = createApiApp({ readUser: (u) => store.read(u), verifyToken: auth.verifyToken, model: testModel, logger: { info() {}, error() {} } });
+  const app = createApiApp({ readUser: cachedReader(store), verifyToken: auth.verifyToken, model: testModel, logger: { info() {}, error() {} } });
   const bearer = { headers: { Authorization: `Bearer ${await auth.issueDevToken("alice")}` } };
 
   // Act

@@ -7,6 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { base64url, SignJWT } from "jose";
 import { mobilenetV2Int8, type ModelDescriptor } from "@photo-clusters/core/models";
+import { viewOfSnapshot } from "@photo-clusters/core/store/index";
 import type { UserSnapshot } from "./clusters-view.ts";
 import { createDevAuth, DEV_AUDIENCE, DEV_ISSUER, DEV_KEY_FILE, type DevAuth } from "./dev-auth.ts";
 
@@ -56,18 +57,18 @@ export function snapshotOf(userId: string, photos = PHOTOS, options: { graphFloo
   const vectors = new Float32Array(photos.length * D);
   photos.forEach((p, i) => vectors.set(p.vector, i * D));
   const floor = options.graphFloor === undefined ? testModel.defaults.graphFloor : options.graphFloor;
-  return {
+  return viewOfSnapshot({
     userId,
     model: testModel.id,
     dimension: D,
     images: photos.map((p) => ({ imageId: p.imageId, key: `users/${userId}/${p.imageId}.jpg`, etag: `"${p.imageId}"` })),
     vectors,
     graph: floor === null ? null : graphOf(vectors, photos.length, floor),
-  };
+  });
 }
 
 export function emptySnapshot(userId: string): UserSnapshot {
-  return { userId, model: testModel.id, dimension: D, images: [], vectors: new Float32Array(0), graph: null };
+  return viewOfSnapshot({ userId, model: testModel.id, dimension: D, images: [], vectors: new Float32Array(0), graph: null });
 }
 
 export interface TestAuth extends DevAuth {

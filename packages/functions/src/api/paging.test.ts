@@ -1,0 +1,125 @@
+/** Paging of GET /users/{userId}/clusters: every cluster once, in order, and no page too big for Lambda. */
+import { readFile } from "node:fs/promises";
+import { viewOfSnapshot } from "@photo-clusters/core/store/index";
+import { handle, type LambdaEvent } from "hono/aws-lambda";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createApiApp } from "./app.ts";
+import { clustersView, type ClusterBody, type ClustersResponse, type UserSnapshot } from "./clusters-view.ts";
+import { testAuth, testModel, type TestAuth } from "./test-factories.ts";
+
+type EventV2 = Extract<LambdaEvent, { rawPath: string; routeKey: string }>;
+
+let auth: TestAuth;
+let event: EventV2;
+beforeAll(async () => {
+  auth = await testAuth();
+  event = JSON.parse(await readFile(new URL("../../test/fixtures/apigw-v2-clusters.json", import.meta.url), "utf8"));
+});
+afterAll(() => auth.cleanup());
+
+/**
+ * A user whose photos form cliques of the given sizes (every pair at cosine 0.99), listed
+ * interleaved so that no cluster's rows are consecutive. Ids come from `idOf`.
+ */
+function cliques(userId: string, sizes: number[], idOf: (i: number) => string): UserSnapshot {
+  const n = sizes.reduce((x, y) => x + y, 0);
+  const rows: number[][] = sizes.map(() => []);
+  let next = 0;
+  for (let k = 0; k < Math.max(...sizes); k++) sizes.forEach((size, g) => { if (k < size) rows[g].push(next++); });
+  const a: number[] = [], b: number[] = [], s: number[] = [];
+  for (const members of rows) for (let x = 0; x < members.length; x++) for (let y = x + 1; y < members.length; y++) a.push(members[x]), b.push(members[y]), s.push(0.99);
+  return viewOfSnapshot({
+    userId, model: testModel.id, dimension: 8,
+    images: Array.from({ length: n }, (_, i) => ({ imageId: idOf(i), key: `users/${userId}/${idOf(i)}.jpg`, etag: "e" })),
+    vectors: new Float32Array(0),
+    graph: { floor: testModel.defaults.graphFloor, edges: { a: Uint32Array.from(a), b: Uint32Array.from(b), s: Float32Array.from(s) } },
+  });
+}
+
+/** Follows nextCursor to the end, joining the pieces of a cluster split between pages. */
+function walk(page: (cursor?: string) => ClustersResponse): { pages: ClustersResponse[]; clusters: ClusterBody[] } {
+  const pages: ClustersResponse[] = [];
+  const clusters: ClusterBody[] = [];
+  let cursor: string | undefined;
+  do {
+    const body = page(cursor);
+    pages.push(body);
+    for (const c of body.clusters) {
+      const last = clusters.at(-1);
+      if (last && last.id === c.id) {
+        expect(c.imagesOffset).toBe(last.images.length);
+        last.images.push(...c.images);
+      } else {
+        expect(c.imagesOffset ?? 0).toBe(0);
+        clusters.push({ ...c, images: [...c.images], imagesOffset: undefined });
+      }
+    }
+    cursor = body.nextCursor;
+    expect(pages.length).toBeLessThan(1000);
+  } while (cursor);
+  return { pages, clusters };
+}
+
+const params = { threshold: 0.85, minSize: 2 };
+
+describe("paging clusters", () => {
+  const sizes = Array.from({ length: 240 }, (_, g) => 2 + ((g * 7) % 9));
+  const view = cliques("alice", sizes, (i) => `img-${String((i * 7919) % 100_000).padStart(5, "0")}`);
+  const whole = clustersView(view, { ...params, limit: 1000 }, testModel);
+
+  it("returns every cluster exactly once across pages, largest first, then by smallest image id", () => {
+    const { pages, clusters } = walk((cursor) => clustersView(view, { ...params, limit: 7, cursor }, testModel));
+
+    expect(whole.nextCursor).toBeUndefined();
+    expect(whole.clusters).toHaveLength(240);
+    expect(pages).toHaveLength(Math.ceil(240 / 7));
+    expect(clusters.map((c) => c.id)).toEqual(whole.clusters.map((c) => c.id));
+    expect(clusters).toEqual(whole.clusters.map((c) => ({ ...c, imagesOffset: undefined })));
+    const order = whole.clusters.map((c) => [c.size, c.images[0].imageId] as const);
+    expect(order).toEqual([...order].sort((x, y) => y[0] - x[0] || (x[1] < y[1] ? -1 : 1)));
+  });
+
+  it("splits a cluster too big for what is left of a page, and continues it on the next", () => {
+    const { pages, clusters } = walk((cursor) => clustersView(view, { ...params, limit: 1000, cursor, maxBytes: 4096 }, testModel));
+
+    expect(pages.length).toBeGreaterThan(10);
+    expect(pages.some((p) => p.clusters.some((c) => c.imagesOffset !== undefined && c.imagesOffset > 0))).toBe(true);
+    for (const p of pages) expect(Buffer.byteLength(JSON.stringify(p))).toBeLessThanOrEqual(4096);
+    expect(clusters).toEqual(whole.clusters.map((c) => ({ ...c, imagesOffset: undefined })));
+  });
+
+  it("refuses a cursor from another threshold, or one it never gave", () => {
+    const first = clustersView(view, { ...params, limit: 5 }, testModel);
+
+    expect(() => clustersView(view, { ...params, threshold: 0.9, limit: 5, cursor: first.nextCursor }, testModel)).toThrow(/another threshold/);
+    expect(() => clustersView(view, { ...params, limit: 5, cursor: "bm9wZQ" }, testModel)).toThrow(/cursor is not one/);
+  });
+
+  it("keeps every page of 100,000 photos with 128-character ids under Lambda's 6 MB, through the Lambda handler", async () => {
+    const big = cliques("alice", Array.from({ length: 10_000 }, () => 10), (i) => `${String(i).padStart(6, "0")}-${"x".repeat(121)}`);
+    const handler = handle(createApiApp({ readUser: async () => big, verifyToken: auth.verifyToken, model: testModel, logger: { info() {}, error() {} } }));
+    const seen = new Set<string>();
+    let cursor: string | undefined;
+    let pages = 0;
+    let largest = 0;
+    do {
+      const query = `threshold=0.8&minSize=2&limit=1000${cursor ? `&cursor=${cursor}` : ""}`;
+      const result = await handler({ ...structuredClone(event), rawQueryString: query, queryStringParameters: Object.fromEntries(new URLSearchParams(query)) });
+      expect(result.statusCode).toBe(200);
+      const payload = Buffer.byteLength(JSON.stringify(result));
+      largest = Math.max(largest, payload);
+      expect(payload).toBeLessThan(6_000_000);
+      const body = JSON.parse(result.body) as ClustersResponse;
+      for (const c of body.clusters) for (const img of c.images) {
+        expect(seen.has(img.imageId)).toBe(false);
+        seen.add(img.imageId);
+      }
+      cursor = body.nextCursor;
+      pages++;
+    } while (cursor);
+
+    expect(seen.size).toBe(100_000);
+    expect(pages).toBeGreaterThan(1);
+    expect(largest).toBeGreaterThan(2_000_000); // pages were filled, not cut short by the limit
+  }, 120_000);
+});
