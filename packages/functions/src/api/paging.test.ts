@@ -1,11 +1,10 @@
 /** Paging of GET /users/{userId}/clusters: every cluster once, in order, and no page too big for Lambda. */
 import { readFile } from "node:fs/promises";
-import { viewOfSnapshot } from "@photo-clusters/core/store/index";
 import { handle, type LambdaEvent } from "hono/aws-lambda";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createApiApp } from "./app.ts";
-import { clustersView, type ClusterBody, type ClustersResponse, type UserSnapshot } from "./clusters-view.ts";
-import { testAuth, testModel, type TestAuth } from "./test-factories.ts";
+import { clustersView, type ClusterBody, type ClustersResponse } from "./clusters-view.ts";
+import { cliques, testAuth, testModel, type TestAuth } from "./test-factories.ts";
 
 type EventV2 = Extract<LambdaEvent, { rawPath: string; routeKey: string }>;
 
@@ -16,25 +15,6 @@ beforeAll(async () => {
   event = JSON.parse(await readFile(new URL("../../test/fixtures/apigw-v2-clusters.json", import.meta.url), "utf8"));
 });
 afterAll(() => auth.cleanup());
-
-/**
- * A user whose photos form cliques of the given sizes (every pair at cosine 0.99), listed
- * interleaved so that no cluster's rows are consecutive. Ids come from `idOf`.
- */
-function cliques(userId: string, sizes: number[], idOf: (i: number) => string): UserSnapshot {
-  const n = sizes.reduce((x, y) => x + y, 0);
-  const rows: number[][] = sizes.map(() => []);
-  let next = 0;
-  for (let k = 0; k < Math.max(...sizes); k++) sizes.forEach((size, g) => { if (k < size) rows[g].push(next++); });
-  const a: number[] = [], b: number[] = [], s: number[] = [];
-  for (const members of rows) for (let x = 0; x < members.length; x++) for (let y = x + 1; y < members.length; y++) a.push(members[x]), b.push(members[y]), s.push(0.99);
-  return viewOfSnapshot({
-    userId, model: testModel.id, dimension: 8,
-    images: Array.from({ length: n }, (_, i) => ({ imageId: idOf(i), key: `users/${userId}/${idOf(i)}.jpg`, etag: "e" })),
-    vectors: new Float32Array(0),
-    graph: { floor: testModel.defaults.graphFloor, edges: { a: Uint32Array.from(a), b: Uint32Array.from(b), s: Float32Array.from(s) } },
-  });
-}
 
 /** Follows nextCursor to the end, joining the pieces of a cluster split between pages. */
 function walk(page: (cursor?: string) => ClustersResponse): { pages: ClustersResponse[]; clusters: ClusterBody[] } {

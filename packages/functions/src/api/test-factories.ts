@@ -71,6 +71,25 @@ export function emptySnapshot(userId: string): UserSnapshot {
   return viewOfSnapshot({ userId, model: testModel.id, dimension: D, images: [], vectors: new Float32Array(0), graph: null });
 }
 
+/**
+ * A user whose photos form cliques of the given sizes (every pair at cosine 0.99), listed
+ * interleaved so that no cluster's rows are consecutive. Ids come from `idOf`.
+ */
+export function cliques(userId: string, sizes: number[], idOf: (i: number) => string): UserSnapshot {
+  const n = sizes.reduce((x, y) => x + y, 0);
+  const rows: number[][] = sizes.map(() => []);
+  let next = 0;
+  for (let k = 0; k < Math.max(...sizes); k++) sizes.forEach((size, g) => { if (k < size) rows[g].push(next++); });
+  const a: number[] = [], b: number[] = [], s: number[] = [];
+  for (const members of rows) for (let x = 0; x < members.length; x++) for (let y = x + 1; y < members.length; y++) a.push(members[x]), b.push(members[y]), s.push(0.99);
+  return viewOfSnapshot({
+    userId, model: testModel.id, dimension: 8,
+    images: Array.from({ length: n }, (_, i) => ({ imageId: idOf(i), key: `users/${userId}/${idOf(i)}.jpg`, etag: "e" })),
+    vectors: new Float32Array(0),
+    graph: { floor: testModel.defaults.graphFloor, edges: { a: Uint32Array.from(a), b: Uint32Array.from(b), s: Float32Array.from(s) } },
+  });
+}
+
 export interface TestAuth extends DevAuth {
   dataDir: string;
   /** A token signed with the right key but any claims, e.g. an expiry in the past. */

@@ -17,7 +17,28 @@ export interface ClustersBody {
   threshold: number;
   imageCount: number;
   singletonCount: number;
-  clusters: Array<{ id: string; size: number; band: string; minSimilarity: number; meanSimilarity: number; images: Array<{ imageId: string; key: string }> }>;
+  clusters: Array<{ id: string; size: number; band: string; minSimilarity: number; meanSimilarity: number; images: Array<{ imageId: string; key: string }>; imagesOffset?: number }>;
+  nextCursor?: string;
+}
+
+/** Every page of the user's clusters, a cluster split between pages joined again; `onPage` sees the progress. */
+export async function getAllClusters(url: string, token: string, onPage?: (clustersSoFar: number) => void): Promise<ClustersBody> {
+  const first = await getJson<ClustersBody>(url, token);
+  const all: ClustersBody = { ...first, clusters: [] };
+  delete all.nextCursor;
+  let page: ClustersBody = first;
+  for (;;) {
+    for (const { imagesOffset, ...cluster } of page.clusters) {
+      const last = all.clusters.at(-1);
+      if (last && last.id === cluster.id && imagesOffset) last.images.push(...cluster.images);
+      else all.clusters.push(cluster);
+    }
+    onPage?.(all.clusters.length);
+    if (!page.nextCursor) return all;
+    const next = new URL(url);
+    next.searchParams.set("cursor", page.nextCursor);
+    page = await getJson<ClustersBody>(next.toString(), token);
+  }
 }
 
 export function clustersUrl(apiUrl: string, userId: string, threshold?: number, minSize?: number): string {

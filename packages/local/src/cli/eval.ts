@@ -7,8 +7,9 @@ import { silentLogger } from "@photo-clusters/core/logger";
 import { mobilenetV2Int8 } from "@photo-clusters/core/models";
 import { createEmbedder } from "@photo-clusters/model-server/embedder";
 import { resolveModelPath } from "@photo-clusters/model-server/model-file";
+import type { UserView } from "@photo-clusters/core/store/index";
 import { startLocalRuntime } from "../runtime.ts";
-import { clustersUrl, getJson, type ClustersBody } from "./api-client.ts";
+import { clustersUrl, getAllClusters } from "./api-client.ts";
 import { progressBar } from "./progress.ts";
 import { collectPhotos, uploadPhotos } from "./upload.ts";
 
@@ -32,10 +33,11 @@ export async function runEval(dir: string, options: { thresholds?: number[] } = 
     const items = await collectPhotos(userId, [dir]);
     const fileOf = new Map(items.map((i) => [basename(i.key, extname(i.key)), basename(i.path)]));
     const started = performance.now();
+    let view: UserView | undefined; // each poll reads only what was stored since the last
     // Watch the store while uploading, so a photo stored during the upload gets its own time.
     const [, { times, steady, cpuMsPerPhoto }] = await Promise.all([
       uploadPhotos(runtime.emulator.s3, "photos", items, { quiet: true }),
-      waitUntilStored(() => runtime.store.read(userId).then((s) => s.images.length), items.length, () => {
+      waitUntilStored(() => runtime.store.readView(userId, view).then((v) => (view = v).imageCount), items.length, () => {
         const own = process.cpuUsage();
         return { runtime: (own.user + own.system) / 1000, modelServer: processCpuMs(runtime.modelServerPid) };
       }),
@@ -46,7 +48,7 @@ export async function runEval(dir: string, options: { thresholds?: number[] } = 
     const thresholds = [...new Set([...(options.thresholds?.length ? options.thresholds : [0.8, 0.85, 0.9]), model.defaults.threshold])];
     const rows = [];
     for (const threshold of thresholds) {
-      const body = await getJson<ClustersBody>(clustersUrl(runtime.apiUrl, userId, threshold, 2), token);
+      const body = await getAllClusters(clustersUrl(runtime.apiUrl, userId, threshold, 2), token);
       const predicted = body.clusters.map((c) => c.images.map((i) => fileOf.get(i.imageId)!));
       rows.push({ threshold, ...pairwiseScores(predicted, groups), clusters: body.clusters.length });
     }

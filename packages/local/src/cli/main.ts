@@ -1,5 +1,5 @@
 /**
- * `pnpm photo-clusters <command>`: upload, clusters, token, eval, backfill.
+ * `pnpm photo-clusters <command>`: upload, clusters, token, eval, backfill, migrate.
  * Talks to the local runtime (`pnpm start`) unless told otherwise.
  */
 import { parseArgs } from "node:util";
@@ -14,7 +14,7 @@ import { localClients } from "../emulator.ts";
 import { LOCAL_BUCKET, LOCAL_QUEUE } from "../runtime.ts";
 import { backfill } from "./backfill.ts";
 import { listBucket, type ListedObject } from "./object-listing.ts";
-import { clustersUrl, getJson, type ClustersBody } from "./api-client.ts";
+import { clustersUrl, getAllClusters } from "./api-client.ts";
 import { runEval } from "./eval.ts";
 import { collectPhotos, uploadPhotos } from "./upload.ts";
 
@@ -33,6 +33,8 @@ commands:
   eval <dir with groups.csv> [--threshold t]...
                                        start a private local runtime, upload the photos as a fresh user, wait
                                        until all are stored, print pairwise precision/recall/F1 and throughput
+  migrate [--user <id>]                bring every user's store files in DATA_DIR (or one user's) to the current
+                                       format; safe while the runtime writes (it takes each user's lock)
 
 environment: PORT (3000), EMULATOR_PORT (4566), DATA_DIR (.data), MODEL_PATH, API_URL`;
 
@@ -69,7 +71,7 @@ async function main(argv: string[]): Promise<void> {
       const token = await (await createDevAuth(dataDir)).issueDevToken(user, 300);
       const threshold = values.threshold === undefined ? undefined : Number(values.threshold);
       const minSize = values["min-size"] === undefined ? undefined : Number(values["min-size"]);
-      const body = await getJson<ClustersBody>(clustersUrl(apiUrl, user, threshold, minSize), token);
+      const body = await getAllClusters(clustersUrl(apiUrl, user, threshold, minSize), token);
       if (values.json) return void process.stdout.write(JSON.stringify(body, null, 2) + "\n");
       process.stdout.write(`${body.userId}: ${body.imageCount} photos, ${body.clusters.length} clusters at ${body.threshold} (${body.model}), ${body.singletonCount} alone\n`);
       for (const c of body.clusters) {
@@ -115,6 +117,20 @@ async function main(argv: string[]): Promise<void> {
       const { values, positionals } = parseArgs({ args: rest, allowPositionals: true, options: { threshold: { type: "string", multiple: true } } });
       if (positionals.length !== 1) throw new Error("eval needs one folder holding photos and groups.csv");
       await runEval(positionals[0], { thresholds: values.threshold?.map(Number) });
+      return;
+    }
+    case "migrate": {
+      const { values } = parseArgs({ args: rest, options: { user: { type: "string" } } });
+      const say = (message: string, fields?: Record<string, unknown>) => void process.stderr.write(`${message} ${JSON.stringify(fields ?? {})}\n`);
+      const store = openStore({ root: dataDir, model: config.model, logger: { warn: say, error: say, debug() {} } });
+      const users = values.user ? [values.user] : await store.listUsers();
+      let upgraded = 0;
+      for (const userId of users) {
+        const result = await store.migrate(userId);
+        if (result.upgraded) upgraded++;
+        process.stderr.write(`${userId}: ${result.upgraded ? "upgraded" : "already current"} (${result.records} records)\n`);
+      }
+      process.stderr.write(`migrate: ${upgraded} of ${users.length} users upgraded in ${dataDir} (model ${config.model.id})\n`);
       return;
     }
     case undefined:
