@@ -2,6 +2,8 @@
  * Similarity and clustering benchmarks. `pnpm bench` prints one JSON line per case:
  * {"case","n","d","median_ms","min_ms","runs",...}. `pnpm bench --kernels` adds the kernel
  * comparison (plain JS loops, WASM SIMD f32 and int16, ml-matrix). `--quick` runs fewer sizes.
+ * `--serve` runs only the serving cases (bench-serve.ts: first request, after a write, warm, writer
+ * appends, memory per cached user) at n = 2000, 10000 and 50000, d = 2048.
  * `--embeddings <file.json>` adds cold-file: the cold case on the first 2000 of a file of real
  * embeddings ({"dimension", "embeddings": {name: number[]}}; scripts/real-embeddings.ts makes one),
  * since the screen's gain depends on the data.
@@ -16,6 +18,7 @@ import { normalizeRows } from "../packages/core/src/similarity/normalize.ts";
 import { clusteredEdges, clusteredVectors } from "../packages/core/src/similarity/synthetic.ts";
 import { benchAppend } from "../packages/core/src/store/bench-append.ts";
 import { benchApi } from "../packages/functions/src/api/bench-api.ts";
+import { benchServe } from "../packages/functions/src/api/bench-serve.ts";
 import { benchBackfill } from "../packages/local/src/bench-backfill.ts";
 
 /** ml-matrix is a devDependency of core, so it resolves from there. */
@@ -176,6 +179,11 @@ async function kernels(): Promise<void> {
   if (sink === 42) print({ sink });
 }
 
+if (args.has("--serve")) {
+  // Serving at 2,000, 10,000 and 50,000 photos of 2048 dimensions; nothing else (see bench-serve.ts).
+  await benchServe(print, quick ? [2000, 10_000] : undefined);
+  process.exit(0);
+}
 if (args.has("--kernels")) await kernels();
 await cold();
 if (embeddingsFile) await coldFile(embeddingsFile);

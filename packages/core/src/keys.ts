@@ -54,3 +54,18 @@ export function decodeS3Key(encoded: string): string {
 export function encodeS3Key(key: string): string {
   return encodeURIComponent(key).replace(/%20/g, "+").replace(/%2F/g, "/");
 }
+
+/**
+ * Image ids in UTF-8 byte order, which is code point order: the order the API lists them in, the
+ * same whether ids are compared as strings here or as stored bytes (the store's views).
+ */
+export function compareIds(a: string, b: string): number {
+  const length = Math.min(a.length, b.length);
+  for (let i = 0; i < length; i++) {
+    const x = a.codePointAt(i)!;
+    const y = b.codePointAt(i)!;
+    if (x !== y) return x - y;
+    if (x > 0xffff) i++; // both hold the same surrogate pair
+  }
+  return a.length - b.length;
+}

@@ -41,10 +41,10 @@ export class EdgeList {
     this.s = s;
   }
 
-  /** Keeps the edges `keep` accepts, in order. */
-  retain(keep: (a: number, b: number) => boolean): void {
-    let out = 0;
-    for (let i = 0; i < this.length; i++) {
+  /** Keeps the edges from `from` on that `keep` accepts, in order. */
+  retain(keep: (a: number, b: number) => boolean, from = 0): void {
+    let out = from;
+    for (let i = from; i < this.length; i++) {
       if (!keep(this.a[i], this.b[i])) continue;
       this.a[out] = this.a[i];
       this.b[out] = this.b[i];

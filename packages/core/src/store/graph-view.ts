@@ -19,7 +19,7 @@ import { readPathFrom } from "./fs-util.ts";
 import { readGraphFrames } from "./graph-file.ts";
 import type { NeighbourGraph } from "./neighbour-graph.ts";
 import { readSnapshot } from "./read-snapshot.ts";
-import { readRefsFrame, type RefView } from "./refs-file.ts";
+import { ENTRY, entryIsPut, readRefsFrame } from "./refs-file.ts";
 import { viewOfSnapshot } from "./snapshot.ts";
 import type { UserView } from "./types.ts";
 import { assertModel, type FilesContext } from "./user-files.ts";
@@ -47,8 +47,10 @@ export async function readView(ctx: FilesContext, userId: string, previous?: Use
     break; // graph frames lost in a crash: the full read completes them from the vectors
   }
   const sig = await signature(ctx); // taken before reading, so a write during the read makes the next call read again
-  if (previous instanceof SnapshotSource && previous.userId === userId && previous.model === ctx.model.id && previous.signature === sig) return previous;
-  return new SnapshotSource(viewOfSnapshot(await readSnapshot(ctx, userId)), sig);
+  if (previous && fullReads.get(previous) === sig && previous.userId === userId && previous.model === ctx.model.id) return previous;
+  const view = viewOfSnapshot(await readSnapshot(ctx, userId));
+  fullReads.set(view, sig);
+  return view;
 }
 
 /** What a full read depends on: the three files' inodes and sizes. */
@@ -58,22 +60,8 @@ async function signature(ctx: FilesContext): Promise<string> {
   return parts.join("|");
 }
 
-/** A full read's view, remembered with the files' signature it was read at. */
-class SnapshotSource implements UserView {
-  constructor(private readonly inner: UserView, readonly signature: string) {}
-  get userId() { return this.inner.userId; }
-  get model() { return this.inner.model; }
-  get dimension() { return this.inner.dimension; }
-  get rows() { return this.inner.rows; }
-  get imageCount() { return this.inner.imageCount; }
-  get graph() { return this.inner.graph; }
-  get vectors() { return this.inner.vectors; }
-  get bytes() { return this.inner.bytes; }
-  live(row: number) { return this.inner.live(row); }
-  imageId(row: number) { return this.inner.imageId(row); }
-  key(row: number) { return this.inner.key(row); }
-  rowOf(imageId: string) { return this.inner.rowOf(imageId); }
-}
+/** Full reads' views, with the files' signature each was read at. */
+const fullReads = new WeakMap<UserView, string>();
 
 class GraphView implements UserView {
   readonly vectors = null;
@@ -122,6 +110,21 @@ class GraphView implements UserView {
     return this.text.toString("utf8", at, at + this.idLen[row]);
   }
 
+  /** UTF-8 byte order (that is, code point order) of two rows' image ids, without making strings. */
+  compareIds(x: number, y: number): number {
+    const { text } = this;
+    const ax = this.textAt[x] + this.keyLen[x];
+    const ay = this.textAt[y] + this.keyLen[y];
+    const lx = this.idLen[x];
+    const ly = this.idLen[y];
+    const common = Math.min(lx, ly);
+    for (let k = 0; k < common; k++) {
+      const diff = text[ax + k] - text[ay + k];
+      if (diff !== 0) return diff;
+    }
+    return lx - ly;
+  }
+
   /** Compares bytes in place: no string is made for the rows it passes over. */
   rowOf(imageId: string): number {
     const want = Buffer.from(imageId, "utf8");
@@ -156,37 +159,49 @@ class GraphView implements UserView {
 
   /** Appends the rows of every complete frame that continues this view; returns the offset after them. */
   private takeRefs(buf: Buffer, offset: number): number {
-    const frames: RefView[][] = [];
+    const frames: Array<{ count: number; at: number }> = [];
     let rows = this.rows;
     let textBytes = 0;
     for (;;) {
       const frame = readRefsFrame(buf, offset);
       if (frame.status !== "ok" || frame.from !== rows) break;
-      frames.push(frame.entries);
-      rows += frame.entries.length;
-      for (const e of frame.entries) textBytes += e.keyLen + e.idLen;
+      frames.push(frame);
+      rows += frame.count;
+      textBytes += frame.idBytes;
       offset = frame.next;
     }
     this.reserve(rows, this.textUsed + textBytes);
+    const { alive, text } = this;
+    const firstNew = this.rows;
     let deaths = false;
-    for (const entries of frames) {
-      for (const e of entries) {
+    for (const { count, at } of frames) {
+      for (let i = 0, p = at; i < count; i++) {
         const row = this.rows++;
-        if (e.supersedes >= 0 && this.alive[e.supersedes] === 1) {
-          this.alive[e.supersedes] = 0;
+        const keyLen = buf.readUInt16LE(p + ENTRY.keyLen);
+        const idLen = buf.readUInt16LE(p + ENTRY.idLen);
+        const supersedes = buf.readInt32LE(p + ENTRY.supersedes);
+        if (supersedes >= 0 && alive[supersedes] === 1) {
+          alive[supersedes] = 0;
           this.imageCount--;
-          deaths = true;
+          if (supersedes < firstNew) deaths = true;
         }
-        this.alive[row] = e.kind === "put" ? 1 : 0;
-        if (e.kind === "put") this.imageCount++;
-        this.crcs[row] = e.crc;
-        this.keyLen[row] = e.keyLen;
-        this.idLen[row] = e.idLen;
+        const put = entryIsPut(buf, p);
+        alive[row] = put ? 1 : 0;
+        if (put) this.imageCount++;
+        this.crcs[row] = buf.readUInt32LE(p + ENTRY.crc);
+        this.keyLen[row] = keyLen;
+        this.idLen[row] = idLen;
         this.textAt[row] = this.textUsed;
-        this.textUsed += buf.copy(this.text, this.textUsed, e.keyAt, e.keyAt + e.keyLen + e.idLen);
+        // Key and id: a few dozen bytes, cheaper copied in a loop than by a call each.
+        const src = p + ENTRY.fixed;
+        const length = keyLen + idLen;
+        for (let k = 0; k < length; k++) text[this.textUsed + k] = buf[src + k];
+        this.textUsed += length;
+        p += ENTRY.fixed + length + buf.readUInt16LE(p + ENTRY.etagLen);
       }
     }
-    if (deaths) this.edges.retain((a, b) => this.alive[a] === 1 && this.alive[b] === 1);
+    // Edges read before to rows replaced now; edges of rows newer than that are filtered as they come.
+    if (deaths) this.edges.retain((a, b) => alive[a] === 1 && alive[b] === 1);
     return offset;
   }
 
@@ -194,16 +209,14 @@ class GraphView implements UserView {
   private takeGraph(buf: Buffer, offset: number): number {
     const first = this.edges.a.length === 0;
     if (first) this.edges = new EdgeList(Math.ceil((buf.length - offset) / 12));
-    const { alive } = this;
-    const got = readGraphFrames(buf, offset, this.graphCovered, this.crcs.subarray(0, this.rows), (b, at, count) => {
-      for (let i = 0; i < count; i++) {
-        const a = b.readUInt32LE(at + 4 * i);
-        const c = b.readUInt32LE(at + 4 * (count + i));
-        if (alive[a] === 1 && alive[c] === 1) this.edges.push(a, c, b.readFloatLE(at + 4 * (2 * count + i)));
-      }
-    });
+    const from = this.edges.length;
+    const got = readGraphFrames(buf, offset, this.graphCovered, this.crcs.subarray(0, this.rows), (b, at, count) => this.edges.pushRaw(b, at, count));
     this.graphCovered = got.covered;
-    if (first) this.edges.shrink(); // frame headers and edges to replaced rows were counted in the first estimate
+    if (this.imageCount < this.rows) {
+      const { alive } = this;
+      this.edges.retain((a, b) => alive[a] === 1 && alive[b] === 1, from);
+    }
+    if (first) this.edges.shrink(); // the estimate counted the frames' headers
     return got.usedEnd;
   }
 
@@ -225,7 +238,7 @@ class GraphView implements UserView {
       this.idLen = grow(this.idLen);
     }
     if (textBytes > this.text.length) {
-      const next = Buffer.allocUnsafe(size(textBytes, this.text.length));
+      const next = Buffer.alloc(size(textBytes, this.text.length));
       this.text.copy(next, 0, 0, this.textUsed);
       this.text = next;
     }

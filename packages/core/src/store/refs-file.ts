@@ -23,17 +23,6 @@ export interface RefEntry {
   crc: number;
 }
 
-/** An entry as read: its strings stay in the buffer, at byte offsets. */
-export interface RefView {
-  kind: "put" | "delete";
-  supersedes: number;
-  crc: number;
-  keyAt: number;
-  keyLen: number;
-  idLen: number;
-  etagLen: number;
-}
-
 const FIXED = 16;
 const KIND_PUT = 1;
 const KIND_DELETE = 2;
@@ -62,10 +51,18 @@ export function encodeRefsFrame(from: number, entries: readonly RefEntry[]): Buf
 }
 
 export type RefsFrameRead =
-  | { status: "ok"; from: number; entries: RefView[]; next: number }
+  /** `count` entries from byte `at`, walked with `ENTRY` offsets; `idBytes`: their keys and ids together. */
+  | { status: "ok"; from: number; count: number; at: number; idBytes: number; next: number }
   | { status: "end" | "truncated" | "corrupt" };
 
-/** One frame at `offset`: a torn or corrupt frame is reported, never returned as entries. */
+/** Byte offsets within an entry, and its fixed size before the key, image id and etag. */
+export const ENTRY = { kind: 0, keyLen: 2, idLen: 4, etagLen: 6, supersedes: 8, crc: 12, fixed: 16 } as const;
+
+/** The byte length of the entry at `p`. */
+export const entryLength = (buf: Buffer, p: number): number => ENTRY.fixed + buf.readUInt16LE(p + 2) + buf.readUInt16LE(p + 4) + buf.readUInt16LE(p + 6);
+export const entryIsPut = (buf: Buffer, p: number): boolean => buf[p] === KIND_PUT;
+
+/** One frame at `offset`, its entries checked for layout: a torn or corrupt frame is reported, never walked. */
 export function readRefsFrame(buf: Buffer, offset: number): RefsFrameRead {
   const frame = readFrame(buf, offset);
   if (frame.status !== "ok") return frame;
@@ -75,19 +72,17 @@ export function readRefsFrame(buf: Buffer, offset: number): RefsFrameRead {
   const from = buf.readUInt32LE(p);
   const count = buf.readUInt32LE(p + 4);
   p += 8;
+  const at = p;
+  let idBytes = 0;
   if (count > (end - p) / FIXED) return { status: "corrupt" };
-  const entries: RefView[] = new Array(count);
   for (let i = 0; i < count; i++) {
     if (p + FIXED > end) return { status: "corrupt" };
     const kindByte = buf[p];
-    const keyLen = buf.readUInt16LE(p + 2);
-    const idLen = buf.readUInt16LE(p + 4);
-    const etagLen = buf.readUInt16LE(p + 6);
     const supersedes = buf.readInt32LE(p + 8);
     if ((kindByte !== KIND_PUT && kindByte !== KIND_DELETE) || supersedes < -1 || supersedes >= from + i) return { status: "corrupt" };
-    entries[i] = { kind: kindByte === KIND_PUT ? "put" : "delete", supersedes, crc: buf.readUInt32LE(p + 12), keyAt: p + FIXED, keyLen, idLen, etagLen };
-    p += FIXED + keyLen + idLen + etagLen;
+    idBytes += buf.readUInt16LE(p + 2) + buf.readUInt16LE(p + 4);
+    p += entryLength(buf, p);
   }
   if (p !== end) return { status: "corrupt" };
-  return { status: "ok", from, entries, next: frame.next };
+  return { status: "ok", from, count, at, idBytes, next: frame.next };
 }

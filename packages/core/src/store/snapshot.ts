@@ -7,6 +7,7 @@ import { EdgeList } from "./edge-list.ts";
 import type { ParsedGraph } from "./graph-file.ts";
 import type { ParsedLog } from "./log-file.ts";
 import { copyVector } from "./record-codec.ts";
+import { compareIds } from "../keys.ts";
 import type { ImageRef, NeighbourGraph, Snapshot, UserView } from "./types.ts";
 
 export function emptySnapshot(userId: string, model: string, dimension: number, floor: number): Snapshot {
@@ -99,6 +100,7 @@ export function viewOfSnapshot(snapshot: Snapshot): UserView {
     live: () => true,
     imageId: (row) => images[row].imageId,
     key: (row) => images[row].key,
+    compareIds: (x, y) => compareIds(images[x].imageId, images[y].imageId),
     rowOf: (imageId) => (byId ??= new Map(images.map((img, i) => [img.imageId, i]))).get(imageId) ?? -1,
     graph: snapshot.graph,
     vectors: snapshot.vectors,

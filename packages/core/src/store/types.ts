@@ -79,6 +79,8 @@ export interface UserView {
   key(row: number): string;
   /** The row of a live image, or -1. */
   rowOf(imageId: string): number;
+  /** Two rows' image ids in UTF-8 byte order (code point order), as compareIds in keys.ts. */
+  compareIds(x: number, y: number): number;
   /** Every pair of live rows at or above the floor; null when the graph does not cover every row. */
   graph: NeighbourGraph | null;
   /** rows×dimension, L2-normalised, when the view came from a full read; otherwise null. */

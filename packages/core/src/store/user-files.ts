@@ -20,7 +20,7 @@ import { LiveSet } from "./live-set.ts";
 import { parseRecords } from "./log-file.ts";
 import { addEdgesFrom } from "./neighbour-graph.ts";
 import { copyVector } from "./record-codec.ts";
-import { encodeRefsFrame, readRefsFrame, type RefEntry } from "./refs-file.ts";
+import { encodeRefsFrame, ENTRY, entryLength, readRefsFrame, type RefEntry } from "./refs-file.ts";
 import type { UserPaths } from "./store-paths.ts";
 import type { StoreLogger } from "./types.ts";
 
@@ -151,9 +151,11 @@ async function catchUp(ctx: FilesContext, files: OpenFiles): Promise<void> {
   let used = 0;
   for (;;) {
     const frame = readRefsFrame(refsTail, used);
-    if (frame.status !== "ok" || frame.from !== state.refsCovered || frame.from + frame.entries.length > crcs.length) break;
-    if (frame.entries.some((e, i) => e.crc !== crcs[frame.from + i])) break;
-    state.refsCovered += frame.entries.length;
+    if (frame.status !== "ok" || frame.from !== state.refsCovered || frame.from + frame.count > crcs.length) break;
+    let matches = true;
+    for (let i = 0, p = frame.at; i < frame.count && matches; i++, p += entryLength(refsTail, p)) matches = refsTail.readUInt32LE(p + ENTRY.crc) === crcs[frame.from + i];
+    if (!matches) break;
+    state.refsCovered += frame.count;
     used = frame.next;
   }
   await cutAfter(ctx, files.refs, paths.refs, state.refsSize + used, refsTail.length - used);

@@ -13,6 +13,7 @@ import { createHash } from "node:crypto";
 import type { ModelDescriptor } from "@photo-clusters/core/models";
 import { clusterEdges, clusterOptionsFor, clusterVectors, graphAnswers, toCosine, toSimilarity, type Band, type Cluster, type Edges } from "@photo-clusters/core/similarity/index";
 import { topSimilar } from "@photo-clusters/core/similarity/index";
+import { compareIds } from "@photo-clusters/core/keys";
 import type { UserView } from "@photo-clusters/core/store/index";
 import { InvalidParameterError } from "./errors.ts";
 
@@ -79,7 +80,6 @@ export interface PageParams {
 }
 
 const round = (x: number): number => Math.round(x * 10_000) / 10_000;
-const byId = (x: string, y: string) => (x < y ? -1 : x > y ? 1 : 0);
 
 /** Stable across requests and thresholds as long as the cluster keeps its smallest image id. */
 function clusterId(userId: string, smallestImageId: string): string {
@@ -107,53 +107,58 @@ function optionsFor(view: UserView, threshold: number, model: ModelDescriptor) {
 
 interface Found {
   cluster: Cluster;
-  /** Members' image ids, sorted: re-uploading a photo must not reshuffle the answer. */
-  ids: string[];
+  /** Member rows by image id: re-uploading a photo must not reshuffle the answer. */
   rows: number[];
 }
 
 export function clustersView(view: UserView, params: PageParams, model: ModelDescriptor): ClustersResponse {
   const { threshold, minSize, limit, maxBytes = MAX_PAGE_BYTES } = params;
   const after = params.cursor === undefined ? undefined : decodeCursor(params.cursor, threshold, minSize);
-  const opts = optionsFor(view, threshold, model);
-  const n = view.rows;
+  // Clusters of two or more: every live image outside them is alone (a replaced or deleted
+  // record's row has no edges, so it is in none of them and is no image).
+  const opts = { ...optionsFor(view, threshold, model), minSize: 2 };
   const graph = view.graph;
   let clusters: Cluster[] = [];
   if (view.imageCount > 0) {
-    if (graph && graphAnswers(graph.floor, opts)) clusters = clusterEdges(n, graph.edges, opts);
-    else if (view.vectors) clusters = clusterVectors(view.vectors, n, view.dimension, opts);
+    if (graph && graphAnswers(graph.floor, opts)) clusters = toCosine(threshold, opts.calibration) <= 0 ? allInOne(view, graph.edges, opts) : clusterEdges(view.rows, graph.edges, opts);
+    else if (view.vectors) clusters = clusterVectors(view.vectors, view.rows, view.dimension, opts);
     else throw new Error("clustersView needs the vectors for this threshold (see needsVectors)");
   }
 
-  let singletonCount = 0;
+  let singletonCount = view.imageCount;
   const found: Found[] = [];
   for (const cluster of clusters) {
-    const size = cluster.members.length;
-    if (size === 1 && view.live(cluster.members[0])) singletonCount++; // a replaced or deleted record's row is alone, and no image
-    if (size < minSize) continue;
-    const pairs = cluster.members.map((row) => ({ row, id: view.imageId(row) })).sort((x, y) => byId(x.id, y.id));
-    found.push({ cluster, ids: pairs.map((p) => p.id), rows: pairs.map((p) => p.row) });
+    singletonCount -= cluster.members.length;
+    if (cluster.members.length >= minSize) found.push({ cluster, rows: cluster.members.slice().sort((x, y) => view.compareIds(x, y)) });
   }
-  found.sort((x, y) => y.ids.length - x.ids.length || byId(x.ids[0], y.ids[0]));
+  found.sort((x, y) => y.rows.length - x.rows.length || view.compareIds(x.rows[0], y.rows[0]));
 
   let start = 0;
   let offset = 0;
   if (after) {
-    while (start < found.length && (found[start].ids.length > after.size || (found[start].ids.length === after.size && found[start].ids[0] < after.first))) start++;
-    if (start < found.length && found[start].ids.length === after.size && found[start].ids[0] === after.first) offset = after.sent;
+    const position = (f: Found) => (f.rows.length !== after.size ? after.size - f.rows.length : compareIds(view.imageId(f.rows[0]), after.first));
+    // The first cluster at or after the cursor's: binary search, since the order is total.
+    let high = found.length;
+    while (start < high) {
+      const mid = (start + high) >> 1;
+      if (position(found[mid]) < 0) start = mid + 1;
+      else high = mid;
+    }
+    if (start < found.length && position(found[start]) === 0) offset = after.sent;
   }
   const page: ClusterBody[] = [];
   let bytes = Buffer.byteLength(JSON.stringify({ userId: view.userId, model: view.model, threshold, imageCount: 0, singletonCount: 0, clusters: [] })) + 40 + MAX_CURSOR_BYTES; // and the counts' digits
   let next: Cursor | undefined;
   for (let i = start; i < found.length; i++) {
+    const { cluster, rows } = found[i];
+    const firstId = view.imageId(rows[0]);
     if (page.length === limit) {
-      next = { size: found[i].ids.length, first: found[i].ids[0], sent: 0 };
+      next = { size: rows.length, first: firstId, sent: 0 };
       break;
     }
-    const { cluster, ids, rows } = found[i];
     const body: ClusterBody = {
-      id: clusterId(view.userId, ids[0]),
-      size: ids.length,
+      id: clusterId(view.userId, firstId),
+      size: rows.length,
       band: cluster.band,
       minSimilarity: round(cluster.minSimilarity),
       meanSimilarity: round(cluster.meanSimilarity),
@@ -161,19 +166,19 @@ export function clustersView(view: UserView, params: PageParams, model: ModelDes
     };
     bytes += Buffer.byteLength(JSON.stringify(body)) + 40; // and `imagesOffset`, a comma
     let k = offset;
-    for (; k < ids.length; k++) {
-      const image = { imageId: ids[k], key: view.key(rows[k]) };
+    for (; k < rows.length; k++) {
+      const image = { imageId: view.imageId(rows[k]), key: view.key(rows[k]) };
       const size = Buffer.byteLength(JSON.stringify(image)) + 1;
       // Every page takes at least one image, so paging always moves on.
       if (bytes + size > maxBytes && (page.length > 0 || body.images.length > 0)) break;
       bytes += size;
       body.images.push(image);
     }
-    if (offset > 0 || k < ids.length) body.imagesOffset = offset;
+    if (offset > 0 || k < rows.length) body.imagesOffset = offset;
     if (body.images.length > 0) page.push(body);
     offset = 0;
-    if (k < ids.length) {
-      next = { size: ids.length, first: ids[0], sent: k };
+    if (k < rows.length) {
+      next = { size: rows.length, first: firstId, sent: k };
       break;
     }
   }
@@ -187,6 +192,19 @@ export function clustersView(view: UserView, params: PageParams, model: ModelDes
   };
   if (next) response.nextCursor = encodeCursor(next, threshold, minSize);
   return response;
+}
+
+/**
+ * At a cut of 0 or below every image joins one cluster; clusterEdges would count a replaced or deleted
+ * record's row in it, so the live rows are numbered densely first.
+ */
+function allInOne(view: UserView, edges: Edges, opts: ReturnType<typeof optionsFor>): Cluster[] {
+  if (view.imageCount === view.rows) return clusterEdges(view.rows, edges, opts);
+  const dense = new Int32Array(view.rows).fill(-1);
+  const live: number[] = [];
+  for (let row = 0; row < view.rows; row++) if (view.live(row)) dense[row] = live.push(row) - 1;
+  const remapped = { a: edges.a.map((r) => dense[r]), b: edges.b.map((r) => dense[r]), s: edges.s };
+  return clusterEdges(live.length, remapped, opts).map((c) => ({ ...c, members: c.members.map((i) => live[i]) }));
 }
 
 interface Cursor {

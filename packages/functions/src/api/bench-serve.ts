@@ -1,0 +1,137 @@
+/**
+ * `pnpm bench --serve`: what a clusters request and a writer's append cost at n photos of ResNet-50's
+ * 2048 dimensions, through the real store and API app on this machine's disk (page cache warm), with
+ * the bytes each read from files (/proc/self/io `rchar`, Linux).
+ *
+ * - serve-first: a request in a new container (new store instance and cache);
+ * - serve-first-full: the same, answered from a full read of the log as the API did before the refs
+ *   file (the anchor, in the same run);
+ * - serve-after-write: a request after another store instance appended one photo;
+ * - serve-warm: a request with nothing new;
+ * - serve-writer-after-write: a writer's append after another instance appended one;
+ * - serve-writer-first: a writer's first append in a new container (it reads the whole log).
+ * The user is seeded with the store's own encoders (seed-files.ts): groups of near-duplicates and
+ * singletons, whose graph is exact because vectors of different groups are far below the floor.
+ */
+import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { setFlagsFromString } from "node:v8";
+import { runInNewContext } from "node:vm";
+import { resnet50V1 } from "@photo-clusters/core/models";
+import { dotF32 } from "@photo-clusters/core/similarity/dot";
+import { clusteredVectors, prng } from "@photo-clusters/core/similarity/synthetic";
+import { EdgeList } from "@photo-clusters/core/store/edge-list";
+import { openStore, viewOfSnapshot, type PutEvent } from "@photo-clusters/core/store/index";
+import { seedUser } from "@photo-clusters/core/store/seed-files";
+import { createApiApp } from "./app.ts";
+import { createDevAuth } from "./dev-auth.ts";
+import { cachedReader } from "./snapshot-cache.ts";
+
+setFlagsFromString("--expose-gc");
+const gc = runInNewContext("gc") as () => void;
+
+const model = resnet50V1;
+const d = model.dimension;
+const quiet = { warn() {}, error: console.error, debug() {} };
+const round = (x: number) => Math.round(x * 100) / 100;
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
+
+/** Bytes this process has read through read syscalls so far. */
+async function bytesRead(): Promise<number> {
+  return Number((await readFile("/proc/self/io", "utf8")).match(/^rchar: (\d+)/m)![1]);
+}
+
+async function measured(f: () => Promise<unknown>): Promise<{ ms: number; bytes: number }> {
+  const before = await bytesRead();
+  const start = performance.now();
+  await f();
+  const ms = performance.now() - start;
+  return { ms, bytes: (await bytesRead()) - before - 0 };
+}
+
+function put(i: number, vector: Float32Array): PutEvent {
+  return { kind: "put", key: `users/bench/IMG_${String(i).padStart(6, "0")}.jpg`, imageId: `IMG_${String(i).padStart(6, "0")}`, etag: `"${(i * 2654435761 >>> 0).toString(16).padStart(32, "0")}"`, sequencer: (i + 1).toString(16).toUpperCase().padStart(16, "0"), vector };
+}
+
+export async function benchServe(print: (fields: Record<string, unknown>) => void, sizes = [2000, 10_000, 50_000]): Promise<void> {
+  for (const n of sizes) {
+    const root = await mkdtemp(join(tmpdir(), "bench-serve-"));
+    try {
+      const { vectors, labels } = clusteredVectors({ n, d, seed: n, singletons: 0.4 });
+      const floor = model.defaults.graphFloor;
+      const members = new Map<number, number[]>();
+      labels.forEach((g, i) => { if (g >= 0) members.set(g, [...(members.get(g) ?? []), i]); });
+      const edges = new EdgeList();
+      for (const rows of members.values()) for (let x = 0; x < rows.length; x++) for (let y = x + 1; y < rows.length; y++) {
+        const s = dotF32(vectors, rows[x] * d, vectors, rows[y] * d, d);
+        if (s >= floor) edges.push(rows[x], rows[y], s);
+      }
+      await seedUser(root, model, "bench", Array.from({ length: n }, (_, i) => put(i, vectors.subarray(i * d, (i + 1) * d))), edges);
+      const auth = await createDevAuth(root);
+      const headers = { Authorization: `Bearer ${await auth.issueDevToken("bench", 3600)}` };
+      const appOf = (readUser: Parameters<typeof createApiApp>[0]["readUser"]) => createApiApp({ readUser, verifyToken: auth.verifyToken, model, logger: { info() {}, error() {} } });
+      const request = async (app: ReturnType<typeof appOf>) => {
+        const response = await app.request("/users/bench/clusters?threshold=0.85", { headers });
+        if (response.status !== 200) throw new Error(`status ${response.status}: ${await response.text()}`);
+        return response.json();
+      };
+      const rand = prng(n + 1);
+      let next = n;
+      const newPhoto = () => put(next++, Float32Array.from({ length: d }, () => rand() - 0.5));
+      const runs = n >= 50_000 ? 5 : 9;
+      const report = (name: string, samples: Array<{ ms: number; bytes: number }>, extra: Record<string, unknown> = {}) =>
+        print({ case: name, n, d, median_ms: round(median(samples.map((s) => s.ms))), bytes_read: median(samples.map((s) => s.bytes)), runs: samples.length, edges: edges.length, ...extra });
+
+      const first = [];
+      for (let r = 0; r < runs; r++) first.push(await measured(() => request(appOf(cachedReader(openStore({ root, model, logger: quiet }))))));
+      report("serve-first", first);
+      const full = [];
+      for (let r = 0; r < Math.min(runs, 3); r++) {
+        const store = openStore({ root, model, logger: quiet });
+        full.push(await measured(() => request(appOf(async (u) => viewOfSnapshot(await store.read(u))))));
+      }
+      report("serve-first-full", full);
+
+      const api = appOf(cachedReader(openStore({ root, model, logger: quiet })));
+      await request(api);
+      const warm = [];
+      for (let r = 0; r < runs; r++) warm.push(await measured(() => request(api)));
+      report("serve-warm", warm);
+
+      const other = openStore({ root, model, logger: quiet });
+      const writerFirst = [];
+      for (let r = 0; r < Math.min(runs, 3); r++) writerFirst.push(await measured(() => openStore({ root, model, logger: quiet }).write("bench", [newPhoto()])));
+      report("serve-writer-first", writerFirst);
+      await other.write("bench", [newPhoto()]);
+      const afterWrite = [];
+      for (let r = 0; r < runs; r++) {
+        await other.write("bench", [newPhoto()]);
+        afterWrite.push(await measured(() => request(api)));
+      }
+      report("serve-after-write", afterWrite);
+
+      const writer = openStore({ root, model, logger: quiet });
+      await writer.write("bench", [newPhoto()]);
+      const writerAfter = [];
+      for (let r = 0; r < runs; r++) {
+        await other.write("bench", [newPhoto()]);
+        writerAfter.push(await measured(() => writer.write("bench", [newPhoto()])));
+      }
+      report("serve-writer-after-write", writerAfter);
+
+      // Memory of one cached user: a fresh cache holding only it, measured after full collections.
+      gc();
+      const before = process.memoryUsage();
+      const read = cachedReader(openStore({ root, model, logger: quiet }));
+      const view = await read("bench");
+      gc();
+      const after = process.memoryUsage();
+      const bytes = after.heapUsed - before.heapUsed + (after.external - before.external);
+      const edgesNow = view.graph?.edges.a.length ?? 0;
+      print({ case: "api_bytes_per_user", n: view.imageCount, d, api_bytes_per_user: bytes, edges: edgesNow, bytes_per_photo_after_edges: round((bytes - 12 * edgesNow) / view.imageCount), view_bytes: view.bytes });
+    } finally {
+      await rm(root, { recursive: true, force: true });
+    }
+  }
+}
