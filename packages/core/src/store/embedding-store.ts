@@ -55,9 +55,7 @@ export function openStore(options: StoreOptions): EmbeddingStore {
         if (lost) throw new LockCompromisedError(`store lock ${ctx.paths.lock} was lost during the batch; retry it`, lost);
         return result;
       } finally {
-        await files?.log.close().catch(() => {});
-        await files?.graph.close().catch(() => {});
-        await files?.refs.close().catch(() => {});
+        if (files) await Promise.all([files.log, files.graph, files.refs].map((fh) => fh.close().catch(() => {})));
         await lock.release();
       }
     });
@@ -116,12 +114,11 @@ export function openStore(options: StoreOptions): EmbeddingStore {
         // grew mean another writer holds it now, and writing would clobber its records; files replaced
         // at their paths (its compaction or graph rebuild) mean our handles point at unlinked files,
         // and the batch would be acknowledged and lost.
-        const handles = [files.log, files.graph, files.refs];
-        const [logStat, graphStat, refsStat] = await Promise.all(handles.map((fh) => fh.stat()));
-        const atPaths = await Promise.all([ctx.paths.log, ctx.paths.graph, ctx.paths.refs].map((p) => stat(p).catch(() => null)));
+        // The files at the paths must still be the ones open here (inodes taken at open), at the sizes written.
+        const [logAt, graphAt, refsAt] = await Promise.all([ctx.paths.log, ctx.paths.graph, ctx.paths.refs].map((p) => stat(p).catch(() => null)));
         const lostBefore = lost();
-        const moved = atPaths[0]?.ino !== logStat.ino || atPaths[1]?.ino !== graphStat.ino || atPaths[2]?.ino !== refsStat.ino;
-        if (lostBefore || moved || logStat.size !== state.logSize || graphStat.size !== state.graphSize || refsStat.size !== state.refsSize) {
+        const moved = logAt?.ino !== state.logIno || graphAt?.ino !== state.graphIno || refsAt?.ino !== state.refsIno;
+        if (lostBefore || moved || logAt?.size !== state.logSize || graphAt?.size !== state.graphSize || refsAt?.size !== state.refsSize) {
           throw new LockCompromisedError(`store lock ${ctx.paths.lock} was lost before writing; retry the batch`, lostBefore);
         }
         await writeAt(files.graph, graphFrame, state.graphSize);

@@ -30,9 +30,9 @@ export async function readPathFrom(path: string, offset: number): Promise<{ buf:
   }
 }
 
-/** What an open file holds from `offset` to its current size. */
-export async function readFrom(fh: FileHandle, offset: number): Promise<Buffer> {
-  return readRange(fh, offset, (await fh.stat()).size);
+/** What an open file holds from `offset` to `size` (its size at a stat the caller made). */
+export async function readFrom(fh: FileHandle, offset: number, size: number): Promise<Buffer> {
+  return readRange(fh, offset, size);
 }
 
 async function readRange(fh: FileHandle, offset: number, size: number): Promise<Buffer> {

@@ -77,16 +77,19 @@ export async function openUserFiles(ctx: FilesContext, cached: UserState | undef
     if (!header) throw new CorruptStoreError(`${paths.log}: header missing right after creating it`);
     assertModel(header, model, paths.log);
     const floor = model.defaults.graphFloor;
-    const graph = await openDerived(ctx, paths.graph, (buf) => {
-      const h = decodeGraphHeader(buf);
-      return h.status === "ok" && h.header.logFileId === header.fileId && h.header.floor === Math.fround(floor) ? h.header.length : null;
-    }, () => encodeGraphHeader(floor, header.fileId));
-    handles.push(graph.fh);
-    const refs = await openDerived(ctx, paths.refs, (buf) => {
-      const h = decodeRefsHeader(buf);
-      return h.status === "ok" && h.header.fileId === header.fileId && h.header.modelId === model.id && h.header.dimension === model.dimension ? h.header.length : null;
-    }, () => encodeRefsHeader(model.id, model.dimension, header.fileId));
-    handles.push(refs.fh);
+    const derived = await Promise.allSettled([
+      openDerived(ctx, paths.graph, (buf) => {
+        const h = decodeGraphHeader(buf);
+        return h.status === "ok" && h.header.logFileId === header.fileId && h.header.floor === Math.fround(floor) ? h.header.length : null;
+      }, () => encodeGraphHeader(floor, header.fileId)),
+      openDerived(ctx, paths.refs, (buf) => {
+        const h = decodeRefsHeader(buf);
+        return h.status === "ok" && h.header.fileId === header.fileId && h.header.modelId === model.id && h.header.dimension === model.dimension ? h.header.length : null;
+      }, () => encodeRefsHeader(model.id, model.dimension, header.fileId)),
+    ]);
+    for (const d of derived) if (d.status === "fulfilled") handles.push(d.value.fh);
+    for (const d of derived) if (d.status === "rejected") throw d.reason;
+    const [graph, refs] = derived.map((d) => (d as PromiseFulfilledResult<Awaited<ReturnType<typeof openDerived>>>).value);
     const [logStat, graphStat, refsStat] = await Promise.all([log.stat(), graph.fh.stat(), refs.fh.stat()]);
     const remembered =
       cached !== undefined && !graph.created && !refs.created &&
@@ -105,7 +108,7 @@ export async function openUserFiles(ctx: FilesContext, cached: UserState | undef
       refsCovered: 0,
     };
     const files = { log, graph: graph.fh, refs: refs.fh, state };
-    await catchUp(ctx, files);
+    await catchUp(ctx, files, { log: logStat.size, graph: graphStat.size, refs: refsStat.size });
     return files;
   } catch (err) {
     for (const fh of handles) await fh.close().catch(() => {});
@@ -119,13 +122,13 @@ export async function openUserFiles(ctx: FilesContext, cached: UserState | undef
  * graph edges and refs entries for records the two files do not cover yet (a crash between appends,
  * or files written before the refs file existed).
  */
-async function catchUp(ctx: FilesContext, files: OpenFiles): Promise<void> {
+async function catchUp(ctx: FilesContext, files: OpenFiles, sizes: { log: number; graph: number; refs: number }): Promise<void> {
   const { paths, logger, model } = ctx;
   const { state } = files;
   const { live } = state;
   const from = live.recordCount;
 
-  const logTail = await readFrom(files.log, state.logSize);
+  const logTail = await readFrom(files.log, state.logSize, sizes.log);
   const parsed = parseRecords(logTail, 0, model.dimension);
   if (parsed.tailBytes > 0) {
     logger.warn("store: cutting torn tail of log", { file: paths.log, bytes: parsed.tailBytes, keptBytes: state.logSize + parsed.validEnd });
@@ -141,13 +144,13 @@ async function catchUp(ctx: FilesContext, files: OpenFiles): Promise<void> {
   state.logSize += parsed.validEnd;
   const crcs = live.crcs.subarray(0, live.recordCount);
 
-  const graphTail = await readFrom(files.graph, state.graphSize);
+  const graphTail = await readFrom(files.graph, state.graphSize, sizes.graph);
   const graph = readGraphFrames(graphTail, 0, state.graphCovered, crcs, () => {});
   await cutAfter(ctx, files.graph, paths.graph, state.graphSize + graph.usedEnd, graphTail.length - graph.usedEnd);
   state.graphSize += graph.usedEnd;
   state.graphCovered = graph.covered;
 
-  const refsTail = await readFrom(files.refs, state.refsSize);
+  const refsTail = await readFrom(files.refs, state.refsSize, sizes.refs);
   let used = 0;
   for (;;) {
     const frame = readRefsFrame(refsTail, used);

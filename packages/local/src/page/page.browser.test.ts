@@ -1,0 +1,64 @@
+/**
+ * The page in a real browser (Debian's chromium-headless-shell, which .ci/run installs): it must
+ * follow every page of a user's clusters, joining a cluster split between two pages.
+ */
+import { execFile } from "node:child_process";
+import { mkdtemp, rm } from "node:fs/promises";
+import type { AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { serve } from "@hono/node-server";
+import { createApiApp } from "@photo-clusters/functions/api/app";
+import { createDevAuth } from "@photo-clusters/functions/api/dev-auth";
+import { cliques, testModel } from "@photo-clusters/functions/api/test-factories";
+import { Hono } from "hono";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createLocalRoutes } from "./local-routes.ts";
+
+const BROWSER = process.env.CHROMIUM ?? "chromium-headless-shell";
+const SIZES = Array.from({ length: 250 }, (_, g) => 2 + (g % 3));
+const PHOTOS = SIZES.reduce((a, b) => a + b, 0);
+let dataDir: string;
+let server: ReturnType<typeof serve>;
+let url: string;
+
+beforeAll(async () => {
+  dataDir = await mkdtemp(join(tmpdir(), "page-browser-"));
+  const auth = await createDevAuth(dataDir);
+  // 250 clusters: three pages at the API's default of 100 clusters a page.
+  const view = cliques("alice", SIZES, (i) => `photo-${i}`);
+  const app = new Hono();
+  app.route("/", createLocalRoutes({ issueDevToken: auth.issueDevToken, getObject: async () => undefined }));
+  app.route("/", createApiApp({ readUser: async () => view, verifyToken: auth.verifyToken, model: testModel, logger: { info() {}, error() {} } }));
+  await new Promise<void>((resolve) => { server = serve({ fetch: app.fetch, port: 0, hostname: "127.0.0.1" }, () => resolve()); });
+  url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/?user=alice&threshold=0.85`;
+});
+afterAll(async () => {
+  await new Promise((resolve) => server.close(resolve));
+  await rm(dataDir, { recursive: true, force: true });
+});
+
+/** The page's DOM once its scripts have run and its requests settled. */
+function dumpDom(page: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const args = ["--headless", "--no-sandbox", "--disable-gpu", "--virtual-time-budget=20000", "--dump-dom", page];
+    execFile(BROWSER, args, { timeout: 60_000, maxBuffer: 64 * 2 ** 20 }, (error, stdout, stderr) => {
+      if (!error) return resolve(stdout);
+      const missing = (error as NodeJS.ErrnoException).code === "ENOENT" ? " (not installed: apt-get install chromium-headless-shell, or set CHROMIUM)" : "";
+      reject(new Error(`${BROWSER}${missing}: ${error.message}\n${stderr}`));
+    });
+  });
+}
+
+describe("the local page in a browser", () => {
+  it("shows every cluster of every page, each once", async () => {
+    const dom = await dumpDom(url);
+
+    const sections = dom.match(/<section class="cluster">/g) ?? [];
+    expect(sections).toHaveLength(250);
+    expect(dom).toContain(`250 clusters holding ${PHOTOS}`);
+    const shown = [...dom.matchAll(/alt="(photo-\d+)"/g)].map((m) => m[1]);
+    expect(shown).toHaveLength(PHOTOS);
+    expect(new Set(shown).size).toBe(PHOTOS);
+  }, 90_000);
+});
