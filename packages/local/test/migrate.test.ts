@@ -30,6 +30,8 @@ describe("pnpm photo-clusters migrate", () => {
     // Format 1 is exactly today's log and graph without the refs file.
     const old = userPaths(dataDir, "old", mobilenetV2Int8.id);
     await rm(old.refs);
+    const current = userPaths(dataDir, "new", mobilenetV2Int8.id);
+    const untouched = await Promise.all([current.log, current.refs, current.graph].map((p) => stat(p).then((s) => [s.ino, s.size, s.mtimeMs])));
 
     const result = await photoClusters(["migrate"], { DATA_DIR: dataDir });
 
@@ -38,6 +40,7 @@ describe("pnpm photo-clusters migrate", () => {
     expect(result.stderr).toMatch(/^new: already current \(3 records\)$/m);
     expect(result.stderr).toMatch(/migrate: 1 of 2 users upgraded/);
     expect((await stat(old.refs)).size).toBeGreaterThan(0);
+    expect(await Promise.all([current.log, current.refs, current.graph].map((p) => stat(p).then((s) => [s.ino, s.size, s.mtimeMs])))).toEqual(untouched);
     const view = await store.readView("old");
     expect(view.vectors).toBeNull();
     expect(view.imageCount).toBe(3);

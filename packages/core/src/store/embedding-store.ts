@@ -153,11 +153,9 @@ export function openStore(options: StoreOptions): EmbeddingStore {
     readView: async (userId, previous) => readView(context(userId), userId, previous),
     migrate: async (userId) => {
       assertId("user id", userId);
-      const { log, refs } = context(userId).paths;
-      const exists = (path: string) => stat(path).then(() => true, () => false);
-      if (!(await exists(log))) return { userId, upgraded: false, records: 0 };
-      const had = await exists(refs);
-      return locked(userId, async (_ctx, files) => ({ userId, upgraded: !had, records: files.state.live.recordCount }));
+      // A user without this model's log has nothing to upgrade: no files are made for it.
+      if (!(await stat(context(userId).paths.log).then(() => true, () => false))) return { userId, upgraded: false, records: 0 };
+      return locked(userId, async (_ctx, files) => ({ userId, upgraded: files.refsCreated, records: files.state.live.recordCount }));
     },
     compact: async (userId) => {
       assertId("user id", userId);

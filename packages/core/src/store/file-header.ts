@@ -5,10 +5,14 @@
  * Embedding log (`<model>.emb`), little-endian:
  *   "PCLUSEMB" | u32 headerLength | u16 version | u8 dtype (1 = float32) | u8 byteOrder (1 = LE)
  *   | u32 dimension | 8-byte fileId | u16 modelIdLength | u16 0 | modelId | pad to 4 | u32 crc
- * Refs (`<model>.refs`): the log header's layout with magic "PCLUSREF"; its fileId is the log's.
+ * Refs (`<model>.refs`): the log header's layout with magic "PCLUSREF"; its fileId is the log's, and
+ *   its `u16 0` after modelIdLength is a random stamp.
  * Graph (`<model>.graph`):
- *   "PCLUSGRF" | u32 headerLength | u16 version | u16 0 | f32 floor | 8-byte fileId of the log it
+ *   "PCLUSGRF" | u32 headerLength | u16 version | u16 stamp | f32 floor | 8-byte fileId of the log it
  *   describes | u32 crc
+ * The stamp (random, 0 in files written before it existed) tells two writes of a derived file for the
+ * same log apart, so a file replaced at its path is never taken for the one read before, even when
+ * the filesystem gives the new one the old inode number; the header's crc covers it.
  * The fileId is random per log file, so a graph made for a log that was since compacted is seen as stale.
  */
 import { randomBytes } from "node:crypto";
@@ -27,19 +31,28 @@ export interface LogHeader {
   dtype: "float32";
   fileId: string; // 16 hex digits
   length: number;
+  /** The header's own checksum: differs between two writes of a stamped header. */
+  crc: number;
 }
 
 export interface GraphHeader {
   floor: number;
   logFileId: string;
   length: number;
+  crc: number;
 }
 
 export type HeaderRead<T> = { status: "ok"; header: T } | { status: "truncated" } | { status: "corrupt"; reason: string };
 
 export const newFileId = (): string => randomBytes(8).toString("hex");
+const newStamp = (): number => randomBytes(2).readUInt16LE(0) || 1;
 
-export function encodeLogHeader(modelId: string, dimension: number, fileId: string, magic = LOG_MAGIC): Buffer {
+/** Whether a graph header was made for this log and floor. */
+export function graphFits(header: GraphHeader, logFileId: string, floor: number): boolean {
+  return header.logFileId === logFileId && header.floor === Math.fround(floor);
+}
+
+export function encodeLogHeader(modelId: string, dimension: number, fileId: string, magic = LOG_MAGIC, stamp = 0): Buffer {
   const idBytes = Buffer.byteLength(modelId, "utf8");
   const length = 32 + ((idBytes + 3) & ~3) + 4;
   const buf = Buffer.alloc(length);
@@ -51,6 +64,7 @@ export function encodeLogHeader(modelId: string, dimension: number, fileId: stri
   buf.writeUInt32LE(dimension, 16);
   buf.write(fileId, 20, "hex");
   buf.writeUInt16LE(idBytes, 28);
+  buf.writeUInt16LE(stamp, 30);
   buf.write(modelId, 32, "utf8");
   buf.writeUInt32LE(crc32(buf.subarray(0, length - 4)), length - 4);
   return buf;
@@ -72,12 +86,13 @@ export function decodeLogHeader(buf: Buffer, magic = LOG_MAGIC): HeaderRead<LogH
       dtype: "float32",
       fileId: buf.toString("hex", 20, 28),
       length,
+      crc: buf.readUInt32LE(length - 4),
     },
   };
 }
 
 /** The refs file names the log it mirrors by the log's fileId, model and dimension. */
-export const encodeRefsHeader = (modelId: string, dimension: number, logFileId: string): Buffer => encodeLogHeader(modelId, dimension, logFileId, REFS_MAGIC);
+export const encodeRefsHeader = (modelId: string, dimension: number, logFileId: string): Buffer => encodeLogHeader(modelId, dimension, logFileId, REFS_MAGIC, newStamp());
 export const decodeRefsHeader = (buf: Buffer): HeaderRead<LogHeader> => decodeLogHeader(buf, REFS_MAGIC);
 
 export function encodeGraphHeader(floor: number, logFileId: string): Buffer {
@@ -85,6 +100,7 @@ export function encodeGraphHeader(floor: number, logFileId: string): Buffer {
   buf.write(GRAPH_MAGIC, 0, "latin1");
   buf.writeUInt32LE(32, 8);
   buf.writeUInt16LE(FORMAT_VERSION, 12);
+  buf.writeUInt16LE(newStamp(), 14);
   buf.writeFloatLE(floor, 16);
   buf.write(logFileId, 20, "hex");
   buf.writeUInt32LE(crc32(buf.subarray(0, 28)), 28);
@@ -96,7 +112,7 @@ export function decodeGraphHeader(buf: Buffer): HeaderRead<GraphHeader> {
   if (fixed.status !== "ok") return fixed;
   return {
     status: "ok",
-    header: { floor: buf.readFloatLE(16), logFileId: buf.toString("hex", 20, 28), length: fixed.header },
+    header: { floor: buf.readFloatLE(16), logFileId: buf.toString("hex", 20, 28), length: fixed.header, crc: buf.readUInt32LE(28) },
   };
 }
 

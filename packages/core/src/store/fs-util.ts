@@ -13,8 +13,11 @@ export async function readIfExists(path: string): Promise<Buffer | null> {
   return got && got.buf;
 }
 
-/** The bytes of `path` from `offset` to its size at one fstat, with that fstat; null when it does not exist. */
-export async function readPathFrom(path: string, offset: number): Promise<{ buf: Buffer; ino: number; size: number; mtimeMs: number } | null> {
+/**
+ * The bytes of `path` from `offset` to its size at one fstat, with that fstat, and its first
+ * `headBytes` bytes too when asked; null when it does not exist.
+ */
+export async function readPathFrom(path: string, offset: number, headBytes = 0): Promise<{ buf: Buffer; head: Buffer; ino: number; size: number } | null> {
   let fh: FileHandle;
   try {
     fh = await open(path, "r");
@@ -23,19 +26,16 @@ export async function readPathFrom(path: string, offset: number): Promise<{ buf:
     throw err;
   }
   try {
-    const { ino, size, mtimeMs } = await fh.stat();
-    return { buf: await readRange(fh, offset, size), ino, size, mtimeMs };
+    const { ino, size } = await fh.stat();
+    const head = headBytes > 0 ? await readRange(fh, 0, Math.min(headBytes, size)) : Buffer.alloc(0);
+    return { buf: await readRange(fh, offset, size), head, ino, size };
   } finally {
     await fh.close();
   }
 }
 
 /** What an open file holds from `offset` to `size` (its size at a stat the caller made). */
-export async function readFrom(fh: FileHandle, offset: number, size: number): Promise<Buffer> {
-  return readRange(fh, offset, size);
-}
-
-async function readRange(fh: FileHandle, offset: number, size: number): Promise<Buffer> {
+export async function readRange(fh: FileHandle, offset: number, size: number): Promise<Buffer> {
   const length = Math.max(0, size - offset);
   const buf = Buffer.allocUnsafe(length);
   let filled = 0;

@@ -11,7 +11,7 @@
  */
 import { crc32 } from "./crc32.ts";
 import { EdgeList } from "./edge-list.ts";
-import { decodeGraphHeader, type GraphHeader } from "./file-header.ts";
+import { decodeGraphHeader, graphFits, type GraphHeader } from "./file-header.ts";
 import { allocFrame, FRAME_HEADER_BYTES, readFrame, sealFrame } from "./frame.ts";
 
 export function recordsCrc(crcs: Uint32Array, from: number, to: number): number {
@@ -58,7 +58,7 @@ export function parseGraph(buf: Buffer, logFileId: string, crcs: Uint32Array, fl
   const head = decodeGraphHeader(buf);
   if (head.status !== "ok") return null;
   const header = head.header;
-  if (header.logFileId !== logFileId || header.floor !== Math.fround(floor)) return null;
+  if (!graphFits(header, logFileId, floor)) return null;
   const edges = new EdgeList();
   const { covered, usedEnd } = readGraphFrames(buf, header.length, 0, crcs, (b, at, count) => edges.pushRaw(b, at, count));
   return { header, covered, usedEnd, edges };
@@ -71,7 +71,7 @@ export function parseGraph(buf: Buffer, logFileId: string, crcs: Uint32Array, fl
  */
 export function readGraphFrames(
   buf: Buffer, offset: number, covered: number, crcs: Uint32Array,
-  onEdges: (buf: Buffer, at: number, count: number) => void,
+  onEdges: (buf: Buffer, at: number, count: number, to: number, next: number) => void,
 ): { covered: number; usedEnd: number } {
   while (covered < crcs.length) {
     const frame = readFrame(buf, offset);
@@ -83,7 +83,7 @@ export function readGraphFrames(
     const count = buf.readUInt32LE(p + 12);
     if (from !== covered || to < from || to > crcs.length || frame.payloadEnd - p !== 16 + 12 * count) break;
     if (buf.readUInt32LE(p + 8) !== recordsCrc(crcs, from, to)) break;
-    onEdges(buf, p + 16, count);
+    onEdges(buf, p + 16, count, to, frame.next);
     covered = to;
     offset = frame.next;
   }

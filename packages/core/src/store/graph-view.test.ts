@@ -108,18 +108,22 @@ describe("reading a user's view without vectors", () => {
     expect(liveIds(refreshed)).toEqual(["a", "b"]);
   });
 
-  it("completes from the vectors a graph that lost its last frames in a crash", async () => {
-    // Over 150 photos a missing row, so that computing its edges beats the exact path (snapshot.ts).
-    await store.write("dave", Array.from({ length: 200 }, (_, i) => put("dave", `d${i}`, i + 1)));
+  it("shows the rows a graph that lost its last frame in a crash covers, and all of them after the next write", async () => {
+    await store.write("dave", Array.from({ length: 20 }, (_, i) => put("dave", `d${i}`, i + 1)));
     const { graph } = userPaths(root, "dave", model.id);
     const size = (await stat(graph)).size;
     await store.write("dave", [put("dave", "late", 50)]);
-    await truncate(graph, size);
+    await truncate(graph, size); // the frame was written but never synced
 
     const view = await openStore({ root, model, logger: quietLogger }).readView("dave");
+    const before = { count: view.imageCount, ids: liveIds(view) };
+    await openStore({ root, model, logger: quietLogger }).write("dave", [put("dave", "later", 51)]);
+    const after = await store.readView("dave", view);
 
-    expect(view.imageCount).toBe(201);
-    expect(fromGraph(view)).toEqual(await fromAllPairs("dave"));
+    expect(before.count).toBe(20);
+    expect(before.ids).not.toContain("late");
+    expect(after.imageCount).toBe(22);
+    expect(fromGraph(after)).toEqual(await fromAllPairs("dave"));
   });
 });
 
@@ -142,6 +146,31 @@ describe("files written before the refs file existed (format 1)", () => {
     expect(fromGraph(upgraded)).toEqual(["a,d"]);
     expect(await store.migrate("legacy")).toMatchObject({ upgraded: false });
   });
+
+  it("are never seen empty by a reader while another process upgrades them", async () => {
+    const wide = testModel(256, 0.3);
+    const writer = openStore({ root, model: wide, logger: quietLogger });
+    for (let i = 0; i < 2000; i += 250) await writer.write("erin", Array.from({ length: 250 }, (_, k) => put("erin", `e${i + k}`, i + k + 1, { dimension: 256 })));
+    await rm(userPaths(root, "erin", wide.id).refs); // what format 1 leaves
+    const child = spawn(process.execPath, ["--import", "tsx", worker, root, "erin", "256"], { cwd: repoRoot, stdio: ["pipe", "pipe", "inherit"] });
+    const replies = createInterface({ input: child.stdout! })[Symbol.asyncIterator]();
+
+    child.stdin!.write("migrate\n");
+    let done = false;
+    const migrated = replies.next().then((reply) => (done = true, reply.value));
+    const counts: number[] = [];
+    while (!done) {
+      const view = await openStore({ root, model: wide, logger: quietLogger }).readView("erin");
+      counts.push(view.imageCount);
+    }
+    child.stdin!.end();
+    await new Promise((resolve) => child.on("exit", resolve));
+
+    expect(await migrated).toBe("ok");
+    expect(counts.length).toBeGreaterThan(0);
+    expect(new Set(counts)).toEqual(new Set([2000]));
+    expect((await openStore({ root, model: wide, logger: quietLogger }).readView("erin")).vectors).toBeNull();
+  }, 60_000);
 
   it("are upgraded by their next write too", async () => {
     await cp(legacy, root, { recursive: true });

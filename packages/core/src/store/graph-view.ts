@@ -3,23 +3,25 @@
  * vectors, in O(photos × (about 15 bytes + key and id) + edges × 12) of reading and of memory.
  *
  * Lock-free like every read: refs first, then the graph. A writer appends a batch's graph frame
- * before its log records and its refs frame after them, so the graph read second covers every row
- * the refs gave; a frame still being written fails its length or checksum and waits for the next
- * read. Given the view it returned before, `readView` reads only the bytes each file grew by and
- * updates that view; a file replaced (compaction: new inode) or shorter than what was read (a writer
- * cut a tail after a crash) means a full read. Files with no refs (format 1, before the next write
- * upgrades them) and a graph that lost frames in a crash are read whole instead, vectors included,
- * as `read` does (see snapshot.ts).
+ * before its log records and its refs frame after them, but only the log is synced, and on a network
+ * filesystem another client may see the two derived files' new bytes in either order. So a view takes
+ * rows only up to the last record both files cover: a refs frame whose graph frame has not arrived
+ * (or was lost in a crash, until the next write for the user restores it) waits, like a frame still
+ * being written, and is read again next time. Given the view it returned before, `readView` reads
+ * only the bytes each file grew by; a file replaced (a compaction or a rebuild: another header, or
+ * inode) or shorter than what was read (a writer cut a tail) means a full read. Files with no refs
+ * (format 1, until the next write, compaction or migrate upgrades them) are read whole, vectors
+ * included, as `read` does (see snapshot.ts).
  */
 import { stat } from "node:fs/promises";
 import { CorruptStoreError } from "../errors.ts";
 import { EdgeList } from "./edge-list.ts";
-import { decodeGraphHeader, decodeRefsHeader } from "./file-header.ts";
+import { decodeGraphHeader, decodeRefsHeader, graphFits } from "./file-header.ts";
 import { readPathFrom } from "./fs-util.ts";
 import { readGraphFrames } from "./graph-file.ts";
 import type { NeighbourGraph } from "./neighbour-graph.ts";
 import { readSnapshot } from "./read-snapshot.ts";
-import { ENTRY, entryIsPut, readRefsFrame } from "./refs-file.ts";
+import { ENTRY, entryIsPut, entryLength, readRefsFrame } from "./refs-file.ts";
 import { viewOfSnapshot } from "./snapshot.ts";
 import type { UserView } from "./types.ts";
 import { assertModel, type FilesContext } from "./user-files.ts";
@@ -37,31 +39,26 @@ export async function readView(ctx: FilesContext, userId: string, previous?: Use
     assertModel(head.header, ctx.model, ctx.paths.refs);
     const graph = await readPathFrom(ctx.paths.graph, 0);
     const graphHead = graph && decodeGraphHeader(graph.buf);
-    const floor = Math.fround(ctx.model.defaults.graphFloor);
-    if (graphHead?.status !== "ok" || graphHead.header.logFileId !== head.header.fileId || graphHead.header.floor !== floor) {
+    if (graphHead?.status !== "ok" || !graphFits(graphHead.header, head.header.fileId, ctx.model.defaults.graphFloor)) {
       continue; // a compaction renamed the files between our two reads: read again
     }
-    const view = new GraphView(userId, head.header.modelId, head.header.dimension, floor, refs.ino, graph!.ino);
+    const view = new GraphView(userId, head.header.modelId, head.header.dimension, graphHead.header.floor, {
+      refsIno: refs.ino, graphIno: graph!.ino,
+      refsHead: Buffer.from(refs.buf.subarray(0, head.header.length)), graphHead: Buffer.from(graph!.buf.subarray(0, graphHead.header.length)),
+    });
     view.take(refs.buf, head.header.length, graph!.buf, graphHead.header.length);
-    if (view.graph) return view;
-    break; // graph frames lost in a crash: the full read completes them from the vectors
+    return view;
   }
-  const sig = await signature(ctx); // taken before reading, so a write during the read makes the next call read again
-  if (previous && fullReads.get(previous) === sig && previous.userId === userId && previous.model === ctx.model.id) return previous;
-  const view = viewOfSnapshot(await readSnapshot(ctx, userId));
-  fullReads.set(view, sig);
-  return view;
+  return viewOfSnapshot(await readSnapshot(ctx, userId));
 }
 
-/** What a full read depends on: the three files' inodes and sizes. */
-async function signature(ctx: FilesContext): Promise<string> {
-  const { log, refs, graph } = ctx.paths;
-  const parts = await Promise.all([log, refs, graph].map((p) => stat(p).then((s) => `${s.ino}:${s.size}`, () => "-")));
-  return parts.join("|");
+interface FileIdentity {
+  refsIno: number;
+  graphIno: number;
+  /** The headers as first read: a file rewritten at its path has another (file-header.ts's stamp). */
+  refsHead: Buffer;
+  graphHead: Buffer;
 }
-
-/** Full reads' views, with the files' signature each was read at. */
-const fullReads = new WeakMap<UserView, string>();
 
 class GraphView implements UserView {
   readonly vectors = null;
@@ -76,18 +73,17 @@ class GraphView implements UserView {
   private text = Buffer.alloc(0);
   private textUsed = 0;
   private edges = new EdgeList(0);
-  private graphCovered = 0;
   /** How far each file has been read (just past its last frame taken). */
   private refsEnd = 0;
   private graphEnd = 0;
 
   constructor(
     readonly userId: string, readonly model: string, readonly dimension: number, private readonly floor: number,
-    private readonly refsIno: number, private readonly graphIno: number,
+    private readonly files: FileIdentity,
   ) {}
 
-  get graph(): NeighbourGraph | null {
-    if (this.graphCovered < this.rows) return null;
+  /** Always covers every row: rows are taken only as far as the graph's frames reach. */
+  get graph(): NeighbourGraph {
     const { a, b, s, length } = this.edges;
     return { floor: this.floor, edges: { a: a.subarray(0, length), b: b.subarray(0, length), s: s.subarray(0, length) } };
   }
@@ -138,38 +134,74 @@ class GraphView implements UserView {
 
   /** Takes the frames of whole files, from just past their headers. */
   take(refs: Buffer, refsFrom: number, graph: Buffer, graphFrom: number): void {
-    this.refsEnd = this.takeRefs(refs, refsFrom);
-    this.graphEnd = this.takeGraph(graph, graphFrom);
+    const used = this.takeBoth(refs, refsFrom, graph, graphFrom);
+    this.refsEnd = used.refs;
+    this.graphEnd = used.graph;
   }
 
-  /** Reads what the files grew by; false when they were replaced or cut, or the graph fell behind. */
+  /** Reads what the files grew by; false when they were replaced or cut, and a full read is needed. */
   async refresh(ctx: FilesContext): Promise<boolean> {
     const { refs, graph } = ctx.paths;
+    const { files } = this;
     const [r, g] = await Promise.all([refs, graph].map((p) => stat(p).catch(() => null)));
-    if (!r || !g || r.ino !== this.refsIno || g.ino !== this.graphIno || r.size < this.refsEnd || g.size < this.graphEnd) return false;
-    if (r.size > this.refsEnd || g.size > this.graphEnd) {
-      const [rt, gt] = [await readPathFrom(refs, this.refsEnd), await readPathFrom(graph, this.graphEnd)];
-      if (!rt || !gt || rt.ino !== this.refsIno || gt.ino !== this.graphIno) return false;
-      // The buffers start where the last read stopped.
-      this.refsEnd += this.takeRefs(rt.buf, 0);
-      this.graphEnd += this.takeGraph(gt.buf, 0);
-    }
-    return this.graphCovered >= this.rows;
+    if (!r || !g || r.ino !== files.refsIno || g.ino !== files.graphIno || r.size < this.refsEnd || g.size < this.graphEnd) return false;
+    if (r.size === this.refsEnd && g.size === this.graphEnd) return true;
+    const [rt, gt] = [await readPathFrom(refs, this.refsEnd, files.refsHead.length), await readPathFrom(graph, this.graphEnd, files.graphHead.length)];
+    if (!rt || !gt || rt.ino !== files.refsIno || gt.ino !== files.graphIno || !rt.head.equals(files.refsHead) || !gt.head.equals(files.graphHead)) return false;
+    // The buffers start where the last read stopped.
+    const used = this.takeBoth(rt.buf, 0, gt.buf, 0);
+    this.refsEnd += used.refs;
+    this.graphEnd += used.graph;
+    return true;
   }
 
-  /** Appends the rows of every complete frame that continues this view; returns the offset after them. */
-  private takeRefs(buf: Buffer, offset: number): number {
-    const frames: Array<{ count: number; at: number }> = [];
+  /**
+   * Takes the refs frames and graph frames that continue this view, up to the last record both files
+   * cover (their frames end together there); returns the offsets just past what it took.
+   */
+  private takeBoth(refs: Buffer, refsAt: number, graph: Buffer, graphAt: number): { refs: number; graph: number } {
+    const frames: Array<{ from: number; count: number; at: number; idBytes: number; next: number }> = [];
     let rows = this.rows;
-    let textBytes = 0;
-    for (;;) {
-      const frame = readRefsFrame(buf, offset);
+    for (let offset = refsAt; ; ) {
+      const frame = readRefsFrame(refs, offset);
       if (frame.status !== "ok" || frame.from !== rows) break;
       frames.push(frame);
       rows += frame.count;
-      textBytes += frame.idBytes;
       offset = frame.next;
     }
+    // The graph's frames name their records by checksum: those of the rows read so far and of these.
+    const crcs = new Uint32Array(rows);
+    crcs.set(this.crcs.subarray(0, this.rows));
+    for (const f of frames) for (let i = 0, p = f.at; i < f.count; i++, p += entryLength(refs, p)) crcs[f.from + i] = refs.readUInt32LE(p + ENTRY.crc);
+    const graphFrames: Array<{ at: number; count: number; to: number; next: number }> = [];
+    readGraphFrames(graph, graphAt, this.rows, crcs, (_, at, count, to, next) => graphFrames.push({ at, count, to, next }));
+    const refsEnds = new Set(frames.map((f) => f.from + f.count));
+    let upTo = this.rows;
+    let graphUsed = graphAt;
+    let graphTaken = 0;
+    graphFrames.forEach((g, i) => {
+      if (!refsEnds.has(g.to)) return;
+      upTo = g.to;
+      graphUsed = g.next;
+      graphTaken = i + 1;
+    });
+    const taken = frames.filter((f) => f.from + f.count <= upTo);
+    this.takeRefs(refs, taken, upTo);
+    const first = this.edges.a.length === 0;
+    if (first) this.edges = new EdgeList(Math.ceil((graph.length - graphAt) / 12));
+    const from = this.edges.length;
+    for (const g of graphFrames.slice(0, graphTaken)) this.edges.pushRaw(graph, g.at, g.count);
+    if (this.imageCount < this.rows) {
+      const { alive } = this;
+      this.edges.retain((a, b) => alive[a] === 1 && alive[b] === 1, from);
+    }
+    if (first) this.edges.shrink(); // the estimate counted the frames' headers
+    return { refs: taken.length > 0 ? taken[taken.length - 1].next : refsAt, graph: graphUsed };
+  }
+
+  /** Appends the rows of these refs frames (`rows` in all once taken). */
+  private takeRefs(buf: Buffer, frames: ReadonlyArray<{ count: number; at: number; idBytes: number }>, rows: number): void {
+    const textBytes = frames.reduce((n, f) => n + f.idBytes, 0);
     this.reserve(rows, this.textUsed + textBytes);
     const { alive, text } = this;
     const firstNew = this.rows;
@@ -200,24 +232,8 @@ class GraphView implements UserView {
         p += ENTRY.fixed + length + buf.readUInt16LE(p + ENTRY.etagLen);
       }
     }
-    // Edges read before to rows replaced now; edges of rows newer than that are filtered as they come.
+    // Edges read before to rows replaced now; those of the frames taken with these rows are filtered as they come.
     if (deaths) this.edges.retain((a, b) => alive[a] === 1 && alive[b] === 1);
-    return offset;
-  }
-
-  /** Edges of every frame the rows read so far cover, between rows still live; returns the offset after them. */
-  private takeGraph(buf: Buffer, offset: number): number {
-    const first = this.edges.a.length === 0;
-    if (first) this.edges = new EdgeList(Math.ceil((buf.length - offset) / 12));
-    const from = this.edges.length;
-    const got = readGraphFrames(buf, offset, this.graphCovered, this.crcs.subarray(0, this.rows), (b, at, count) => this.edges.pushRaw(b, at, count));
-    this.graphCovered = got.covered;
-    if (this.imageCount < this.rows) {
-      const { alive } = this;
-      this.edges.retain((a, b) => alive[a] === 1 && alive[b] === 1, from);
-    }
-    if (first) this.edges.shrink(); // the estimate counted the frames' headers
-    return got.usedEnd;
   }
 
   /** Room for `rows` rows and `textBytes` of text: exact on a first read, with headroom when growing. */

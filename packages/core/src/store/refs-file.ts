@@ -59,7 +59,8 @@ export type RefsFrameRead =
 export const ENTRY = { kind: 0, keyLen: 2, idLen: 4, etagLen: 6, supersedes: 8, crc: 12, fixed: 16 } as const;
 
 /** The byte length of the entry at `p`. */
-export const entryLength = (buf: Buffer, p: number): number => ENTRY.fixed + buf.readUInt16LE(p + 2) + buf.readUInt16LE(p + 4) + buf.readUInt16LE(p + 6);
+export const entryLength = (buf: Buffer, p: number): number =>
+  ENTRY.fixed + buf.readUInt16LE(p + ENTRY.keyLen) + buf.readUInt16LE(p + ENTRY.idLen) + buf.readUInt16LE(p + ENTRY.etagLen);
 export const entryIsPut = (buf: Buffer, p: number): boolean => buf[p] === KIND_PUT;
 
 /** One frame at `offset`, its entries checked for layout: a torn or corrupt frame is reported, never walked. */
@@ -80,7 +81,7 @@ export function readRefsFrame(buf: Buffer, offset: number): RefsFrameRead {
     const kindByte = buf[p];
     const supersedes = buf.readInt32LE(p + 8);
     if ((kindByte !== KIND_PUT && kindByte !== KIND_DELETE) || supersedes < -1 || supersedes >= from + i) return { status: "corrupt" };
-    idBytes += buf.readUInt16LE(p + 2) + buf.readUInt16LE(p + 4);
+    idBytes += buf.readUInt16LE(p + ENTRY.keyLen) + buf.readUInt16LE(p + ENTRY.idLen);
     p += entryLength(buf, p);
   }
   if (p !== end) return { status: "corrupt" };

@@ -13,8 +13,8 @@ import { open } from "node:fs/promises";
 import { CorruptStoreError, ModelMismatchError } from "../errors.ts";
 import type { ModelDescriptor } from "../models.ts";
 import { EdgeList } from "./edge-list.ts";
-import { decodeGraphHeader, decodeLogHeader, decodeRefsHeader, encodeGraphHeader, encodeLogHeader, encodeRefsHeader, newFileId, type LogHeader } from "./file-header.ts";
-import { atomicWrite, readFrom, writeAt } from "./fs-util.ts";
+import { decodeGraphHeader, decodeLogHeader, decodeRefsHeader, encodeGraphHeader, encodeLogHeader, encodeRefsHeader, graphFits, newFileId, type LogHeader } from "./file-header.ts";
+import { atomicWrite, readRange, writeAt } from "./fs-util.ts";
 import { encodeGraphFrame, readGraphFrames, recordsCrc } from "./graph-file.ts";
 import { LiveSet } from "./live-set.ts";
 import { parseRecords } from "./log-file.ts";
@@ -30,10 +30,13 @@ export interface UserState {
   logIno: number;
   logSize: number;
   graphIno: number;
+  /** The derived files' header checksums: a file rewritten at its path has another (see file-header.ts). */
+  graphHeaderCrc: number;
   graphSize: number;
   /** Log records the graph's frames cover: [0, graphCovered). */
   graphCovered: number;
   refsIno: number;
+  refsHeaderCrc: number;
   refsSize: number;
   refsCovered: number;
 }
@@ -43,6 +46,8 @@ export interface OpenFiles {
   graph: FileHandle;
   refs: FileHandle;
   state: UserState;
+  /** Whether the refs file was written anew (it was missing, as in format 1, or named another log). */
+  refsCreated: boolean;
 }
 
 export interface FilesContext {
@@ -59,6 +64,15 @@ export function assertModel(header: LogHeader, model: ModelDescriptor, file: str
   }
 }
 
+/** A graph or refs file: open when it fits the log, or a header to publish with its contents. */
+interface Derived {
+  path: string;
+  fh: FileHandle | null;
+  header: Buffer;
+  size: number;
+  ino: number;
+}
+
 /** Opens and catches up the user's files. `cached` is consumed: the caller keeps only what this returns. */
 export async function openUserFiles(ctx: FilesContext, cached: UserState | undefined): Promise<OpenFiles> {
   const { paths, model } = ctx;
@@ -72,68 +86,88 @@ export async function openUserFiles(ctx: FilesContext, cached: UserState | undef
     header = await readHeader(found, paths.log);
   }
   const log = found!;
-  const handles: FileHandle[] = [log];
+  const derived: Derived[] = [];
   try {
     if (!header) throw new CorruptStoreError(`${paths.log}: header missing right after creating it`);
     assertModel(header, model, paths.log);
     const floor = model.defaults.graphFloor;
-    const derived = await Promise.allSettled([
-      openDerived(ctx, paths.graph, (buf) => {
-        const h = decodeGraphHeader(buf);
-        return h.status === "ok" && h.header.logFileId === header.fileId && h.header.floor === Math.fround(floor) ? h.header.length : null;
-      }, () => encodeGraphHeader(floor, header.fileId)),
-      openDerived(ctx, paths.refs, (buf) => {
-        const h = decodeRefsHeader(buf);
-        return h.status === "ok" && h.header.fileId === header.fileId && h.header.modelId === model.id && h.header.dimension === model.dimension ? h.header.length : null;
-      }, () => encodeRefsHeader(model.id, model.dimension, header.fileId)),
-    ]);
-    for (const d of derived) if (d.status === "fulfilled") handles.push(d.value.fh);
-    for (const d of derived) if (d.status === "rejected") throw d.reason;
-    const [graph, refs] = derived.map((d) => (d as PromiseFulfilledResult<Awaited<ReturnType<typeof openDerived>>>).value);
-    const [logStat, graphStat, refsStat] = await Promise.all([log.stat(), graph.fh.stat(), refs.fh.stat()]);
+    const { fileId } = header;
+    derived.push(await openDerived(ctx, paths.graph, (head) => {
+      const h = decodeGraphHeader(head);
+      return h.status === "ok" && graphFits(h.header, fileId, floor) ? h.header.length : null;
+    }, () => encodeGraphHeader(floor, fileId)));
+    derived.push(await openDerived(ctx, paths.refs, (head) => {
+      const h = decodeRefsHeader(head);
+      return h.status === "ok" && h.header.fileId === fileId && h.header.modelId === model.id && h.header.dimension === model.dimension ? h.header.length : null;
+    }, () => encodeRefsHeader(model.id, model.dimension, fileId)));
+    const [graph, refs] = derived;
+    const logStat = await log.stat();
     const remembered =
-      cached !== undefined && !graph.created && !refs.created &&
-      cached.fileId === header.fileId && cached.logIno === logStat.ino && cached.graphIno === graphStat.ino && cached.refsIno === refsStat.ino &&
-      logStat.size >= cached.logSize && graphStat.size >= cached.graphSize && refsStat.size >= cached.refsSize;
+      cached !== undefined && graph.fh !== null && refs.fh !== null &&
+      cached.fileId === fileId && cached.logIno === logStat.ino && cached.graphIno === graph.ino && cached.refsIno === refs.ino &&
+      cached.graphHeaderCrc === headerCrc(graph) && cached.refsHeaderCrc === headerCrc(refs) &&
+      logStat.size >= cached.logSize && graph.size >= cached.graphSize && refs.size >= cached.refsSize;
     const state: UserState = remembered ? cached : {
-      fileId: header.fileId,
+      fileId,
       live: new LiveSet(model.dimension),
       logIno: logStat.ino,
       logSize: header.length,
-      graphIno: graphStat.ino,
-      graphSize: graph.headerLength,
+      graphIno: graph.ino,
+      graphHeaderCrc: headerCrc(graph),
+      graphSize: graph.header.length,
       graphCovered: 0,
-      refsIno: refsStat.ino,
-      refsSize: refs.headerLength,
+      refsIno: refs.ino,
+      refsHeaderCrc: headerCrc(refs),
+      refsSize: refs.header.length,
       refsCovered: 0,
     };
-    const files = { log, graph: graph.fh, refs: refs.fh, state };
-    await catchUp(ctx, files, { log: logStat.size, graph: graphStat.size, refs: refsStat.size });
-    return files;
+    const refsCreated = refs.fh === null;
+    const frames = await catchUp(ctx, log, logStat.size, graph, refs, state);
+    await publish(graph, frames.graph, state.graphSize);
+    await publish(refs, frames.refs, state.refsSize);
+    Object.assign(state, { graphIno: graph.ino, refsIno: refs.ino });
+    state.graphSize += frames.graph?.length ?? 0;
+    state.refsSize += frames.refs?.length ?? 0;
+    return { log, graph: graph.fh!, refs: refs.fh!, state, refsCreated };
   } catch (err) {
-    for (const fh of handles) await fh.close().catch(() => {});
+    for (const fh of [log, ...derived.map((d) => d.fh)]) await fh?.close().catch(() => {});
     throw err;
   }
 }
 
+const headerCrc = (d: Derived) => d.header.readUInt32LE(d.header.length - 4);
+
+/**
+ * Appends `frame` to an open derived file; a file still to be made is written whole (header and
+ * frame) and renamed into place, so no reader ever finds one that holds less than the log it names.
+ */
+async function publish(d: Derived, frame: Buffer | null, at: number): Promise<void> {
+  if (d.fh) {
+    if (frame) await writeAt(d.fh, frame, at);
+    return;
+  }
+  await atomicWrite(d.path, frame ? [d.header, frame] : [d.header]);
+  d.fh = await open(d.path, "r+");
+  d.ino = (await d.fh.stat()).ino;
+}
+
 /**
  * Reads what each file holds past the state's offsets: new log records into the LiveSet (a torn tail
- * cut), graph and refs frames checked against those records (frames the log does not hold cut), then
- * graph edges and refs entries for records the two files do not cover yet (a crash between appends,
- * or files written before the refs file existed).
+ * cut), graph and refs frames checked against those records (frames the log does not hold cut).
+ * Returns the graph and refs frames for records the two files do not cover yet (a crash between
+ * appends, or files written before the refs file existed), for the caller to publish.
  */
-async function catchUp(ctx: FilesContext, files: OpenFiles, sizes: { log: number; graph: number; refs: number }): Promise<void> {
+async function catchUp(ctx: FilesContext, log: FileHandle, logBytes: number, graph: Derived, refs: Derived, state: UserState): Promise<{ graph: Buffer | null; refs: Buffer | null }> {
   const { paths, logger, model } = ctx;
-  const { state } = files;
   const { live } = state;
   const from = live.recordCount;
 
-  const logTail = await readFrom(files.log, state.logSize, sizes.log);
+  const logTail = await readRange(log, state.logSize, logBytes);
   const parsed = parseRecords(logTail, 0, model.dimension);
   if (parsed.tailBytes > 0) {
     logger.warn("store: cutting torn tail of log", { file: paths.log, bytes: parsed.tailBytes, keptBytes: state.logSize + parsed.validEnd });
-    await files.log.truncate(state.logSize + parsed.validEnd);
-    await files.log.sync();
+    await log.truncate(state.logSize + parsed.validEnd);
+    await log.sync();
   }
   const supersedes = new Int32Array(parsed.records.length);
   parsed.records.forEach((r, i) => {
@@ -144,13 +178,13 @@ async function catchUp(ctx: FilesContext, files: OpenFiles, sizes: { log: number
   state.logSize += parsed.validEnd;
   const crcs = live.crcs.subarray(0, live.recordCount);
 
-  const graphTail = await readFrom(files.graph, state.graphSize, sizes.graph);
-  const graph = readGraphFrames(graphTail, 0, state.graphCovered, crcs, () => {});
-  await cutAfter(ctx, files.graph, paths.graph, state.graphSize + graph.usedEnd, graphTail.length - graph.usedEnd);
-  state.graphSize += graph.usedEnd;
-  state.graphCovered = graph.covered;
+  const graphTail = graph.fh ? await readRange(graph.fh, state.graphSize, graph.size) : Buffer.alloc(0);
+  const graphRead = readGraphFrames(graphTail, 0, state.graphCovered, crcs, () => {});
+  await cutAfter(ctx, graph, state.graphSize + graphRead.usedEnd, graphTail.length - graphRead.usedEnd);
+  state.graphSize += graphRead.usedEnd;
+  state.graphCovered = graphRead.covered;
 
-  const refsTail = await readFrom(files.refs, state.refsSize, sizes.refs);
+  const refsTail = refs.fh ? await readRange(refs.fh, state.refsSize, refs.size) : Buffer.alloc(0);
   let used = 0;
   for (;;) {
     const frame = readRefsFrame(refsTail, used);
@@ -161,17 +195,16 @@ async function catchUp(ctx: FilesContext, files: OpenFiles, sizes: { log: number
     state.refsCovered += frame.count;
     used = frame.next;
   }
-  await cutAfter(ctx, files.refs, paths.refs, state.refsSize + used, refsTail.length - used);
+  await cutAfter(ctx, refs, state.refsSize + used, refsTail.length - used);
   state.refsSize += used;
 
   const to = live.recordCount;
+  const out = { graph: null as Buffer | null, refs: null as Buffer | null };
   if (state.graphCovered < to) {
     const edges = new EdgeList();
     await addEdgesFrom(live, state.graphCovered, model.defaults.graphFloor, edges);
-    const frame = encodeGraphFrame(state.graphCovered, to, recordsCrc(crcs, state.graphCovered, to), edges);
-    await writeAt(files.graph, frame, state.graphSize);
+    out.graph = encodeGraphFrame(state.graphCovered, to, recordsCrc(crcs, state.graphCovered, to), edges);
     logger.debug("store: graph caught up", { file: paths.graph, from: state.graphCovered, to, edges: edges.length });
-    state.graphSize += frame.length;
     state.graphCovered = to;
   }
   if (state.refsCovered < to) {
@@ -182,18 +215,17 @@ async function catchUp(ctx: FilesContext, files: OpenFiles, sizes: { log: number
       const r = parsed.records[o - from];
       entries.push({ kind: r.kind, key: r.key, imageId: r.imageId, etag: r.etag, supersedes: supersedes[o - from], crc: crcs[o] });
     }
-    const frame = encodeRefsFrame(state.refsCovered, entries);
-    await writeAt(files.refs, frame, state.refsSize);
+    out.refs = encodeRefsFrame(state.refsCovered, entries);
     logger.debug("store: refs caught up", { file: paths.refs, from: state.refsCovered, to });
-    state.refsSize += frame.length;
     state.refsCovered = to;
   }
+  return out;
 }
 
-async function cutAfter(ctx: FilesContext, fh: FileHandle, file: string, keep: number, bytes: number): Promise<void> {
-  if (bytes === 0) return;
-  ctx.logger.warn("store: cutting frames the log does not hold", { file, bytes, keptBytes: keep });
-  await fh.truncate(keep);
+async function cutAfter(ctx: FilesContext, d: Derived, keep: number, bytes: number): Promise<void> {
+  if (bytes === 0 || !d.fh) return;
+  ctx.logger.warn("store: cutting frames the log does not hold", { file: d.path, bytes, keptBytes: keep });
+  await d.fh.truncate(keep);
 }
 
 async function readHeader(fh: FileHandle, file: string): Promise<LogHeader | null> {
@@ -205,24 +237,30 @@ async function readHeader(fh: FileHandle, file: string): Promise<LogHeader | nul
 }
 
 /**
- * A derived file (graph or refs) whose header `check` accepts (yielding its length); a missing one,
- * or one made for another log, model or floor, is replaced by a file holding just a new header.
+ * A derived file (graph or refs) whose header `fits` (yielding its length) is opened; a missing one,
+ * or one made for another log, model or floor, gets a new header, published by `publish` with the
+ * frames it needs.
  */
-async function openDerived(
-  ctx: FilesContext, path: string, check: (head: Buffer) => number | null, header: () => Buffer,
-): Promise<{ fh: FileHandle; headerLength: number; created: boolean }> {
+async function openDerived(ctx: FilesContext, path: string, fits: (head: Buffer) => number | null, header: () => Buffer): Promise<Derived> {
   const fh = await openIfExists(path);
   if (fh) {
-    const head = Buffer.alloc(4096);
-    const { bytesRead } = await fh.read(head, 0, head.length, 0);
-    const headerLength = check(head.subarray(0, bytesRead));
-    if (headerLength !== null) return { fh, headerLength, created: false };
+    try {
+      const head = Buffer.alloc(4096);
+      const { bytesRead } = await fh.read(head, 0, head.length, 0);
+      const length = fits(head.subarray(0, bytesRead));
+      if (length !== null) {
+        const { size, ino } = await fh.stat();
+        return { path, fh, header: Buffer.from(head.subarray(0, length)), size, ino };
+      }
+    } catch (err) {
+      await fh.close();
+      throw err;
+    }
     await fh.close();
     ctx.logger.warn("store: file describes another log, model or floor; rebuilding it", { file: path });
   }
   const fresh = header();
-  await atomicWrite(path, [fresh]);
-  return { fh: (await openIfExists(path))!, headerLength: fresh.length, created: true };
+  return { path, fh: null, header: fresh, size: fresh.length, ino: 0 };
 }
 
 async function createFiles(ctx: FilesContext, fileId: string): Promise<void> {

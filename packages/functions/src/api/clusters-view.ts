@@ -26,7 +26,7 @@ export const MAX_IMAGES_BELOW_FLOOR = 3000;
  */
 export const MAX_PAGE_BYTES = 2.75 * 2 ** 20;
 
-/** nextCursor holds an image id (at most 1,024 bytes) and four numbers, in base64url. */
+/** nextCursor holds an image id and four numbers, in base64url; DESIGN.md allows ids of up to 1,024 bytes. */
 const MAX_CURSOR_BYTES = 1600;
 
 export type { Band, Edges };

@@ -9,7 +9,8 @@ import { viewOfSnapshot } from "@photo-clusters/core/store/index";
  *
  * Bounded by memory, not only by users: a graph view costs about 15 bytes a photo plus its key and
  * id, and 12 bytes an edge. Least recently used views go first; the one just read is always kept.
- * A view read with its vectors (the exact path, or `similar` below the graph's floor) is not kept.
+ * A view read with its vectors (the exact path, `similar` below the graph's floor, or a user whose
+ * files predate the refs file) is not kept.
  */
 export function cachedReader(store: EmbeddingStore, limits: { maxUsers?: number; maxBytes?: number } = {}): (userId: string, need?: "vectors") => Promise<UserView> {
   const { maxUsers = 256, maxBytes = 256 * 1024 * 1024 } = limits;
@@ -24,6 +25,8 @@ export function cachedReader(store: EmbeddingStore, limits: { maxUsers?: number;
     const entry = cache.get(userId);
     if (entry) cachedBytes -= entry.bytes;
     cache.delete(userId); // re-added last: most recently used
+    // A full read (files of format 1, until they are upgraded) holds the vectors: too big to keep.
+    if (view.vectors) return view;
     const bytes = view.bytes;
     cache.set(userId, { view, bytes });
     cachedBytes += bytes;

@@ -26,12 +26,17 @@ export async function getAllClusters(url: string, token: string, onPage?: (clust
   const first = await getJson<ClustersBody>(url, token);
   const all: ClustersBody = { ...first, clusters: [] };
   delete all.nextCursor;
+  const byId = new Map<string, ClustersBody["clusters"][number]>();
   let page: ClustersBody = first;
   for (;;) {
+    // By id: a write between two pages can send part of a cluster again (see docs/api.md).
     for (const { imagesOffset, ...cluster } of page.clusters) {
-      const last = all.clusters.at(-1);
-      if (last && last.id === cluster.id && imagesOffset) last.images.push(...cluster.images);
-      else all.clusters.push(cluster);
+      const known = byId.get(cluster.id);
+      if (known) known.images.splice(imagesOffset ?? 0, Infinity, ...cluster.images);
+      else {
+        byId.set(cluster.id, cluster);
+        all.clusters.push(cluster);
+      }
     }
     onPage?.(all.clusters.length);
     if (!page.nextCursor) return all;
