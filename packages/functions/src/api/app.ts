@@ -23,6 +23,8 @@ export interface ApiDeps {
   verifyToken: VerifyToken;
   model: ModelDescriptor;
   logger?: ApiLogger;
+  /** JSON bytes a clusters page may hold (default MAX_PAGE_BYTES, the most Lambda allows). */
+  maxPageBytes?: number;
 }
 
 type ApiEnv = { Variables: { requestId: string } };
@@ -82,7 +84,7 @@ export function createApiApp(deps: ApiDeps): Hono<ApiEnv> {
     const served = modelOf(view);
     const threshold = parseThreshold(query(c), served.defaults.threshold);
     if (needsVectors(view, threshold, served)) view = await deps.readUser(userId, "vectors");
-    return c.json(clustersView(view, { threshold, minSize, limit, cursor }, modelOf(view)));
+    return c.json(clustersView(view, { threshold, minSize, limit, cursor, maxBytes: deps.maxPageBytes }, modelOf(view)));
   });
 
   app.get("/users/:userId/images/:imageId/similar", async (c) => {

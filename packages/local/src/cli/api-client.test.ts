@@ -3,15 +3,16 @@ import { serve } from "@hono/node-server";
 import { createApiApp } from "@photo-clusters/functions/api/app";
 import { cliques, testAuth, testModel, type TestAuth } from "@photo-clusters/functions/api/test-factories";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { clustersUrl, getAllClusters } from "./api-client.ts";
+import { clustersUrl, getAllClusters, type ClustersBody } from "./api-client.ts";
 
 let auth: TestAuth;
 let server: ReturnType<typeof serve>;
 let apiUrl: string;
 beforeAll(async () => {
   auth = await testAuth();
-  const view = cliques("alice", Array.from({ length: 50 }, (_, g) => 2 + (g % 4)), (i) => `p${i}`);
-  const app = createApiApp({ readUser: async () => view, verifyToken: auth.verifyToken, model: testModel, logger: { info() {}, error() {} } });
+  const view = cliques("alice", Array.from({ length: 50 }, (_, g) => (g % 10 === 0 ? 40 : 2 + (g % 4))), (i) => `p${i}`);
+  // Pages of 3 KB: clusters of up to 40 photos are split between pages.
+  const app = createApiApp({ readUser: async () => view, verifyToken: auth.verifyToken, model: testModel, logger: { info() {}, error() {} }, maxPageBytes: 3000 });
   await new Promise<void>((resolve) => { server = serve({ fetch: app.fetch, port: 0, hostname: "127.0.0.1" }, () => resolve()); });
   apiUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 });
@@ -21,19 +22,23 @@ afterAll(async () => {
 });
 
 describe("the CLI's clusters client", () => {
-  it("follows every page over HTTP and gives the same clusters as one page", async () => {
+  it("follows every page over HTTP, joining clusters split between pages", async () => {
     const token = await auth.issueDevToken("alice");
     const paged = new URL(clustersUrl(apiUrl, "alice", 0.85));
     paged.searchParams.set("limit", "3");
     const pages: number[] = [];
 
     const all = await getAllClusters(paged.toString(), token, (n) => pages.push(n));
-    const single = new URL(paged);
-    single.searchParams.set("limit", "1000");
-    const one = await getAllClusters(single.toString(), token);
+    const raw = (await (await fetch(paged, { headers: { Authorization: `Bearer ${token}` } })).json()) as ClustersBody;
 
-    expect(pages).toHaveLength(17);
+    expect(raw.clusters.at(-1).images.length).toBeLessThan(40); // the first page ends inside a big cluster
+    expect(pages.length).toBeGreaterThan(17);
     expect(all.clusters).toHaveLength(50);
-    expect(all).toEqual(one);
+    expect(new Set(all.clusters.map((c) => c.id)).size).toBe(50);
+    for (const c of all.clusters) {
+      expect(c.images).toHaveLength(c.size);
+      expect(new Set(c.images.map((i) => i.imageId)).size).toBe(c.size);
+    }
+    expect(all.clusters.map((c) => c.size)).toEqual([...all.clusters.map((c) => c.size)].sort((x, y) => y - x));
   });
 });

@@ -16,7 +16,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createLocalRoutes } from "./local-routes.ts";
 
 const BROWSER = process.env.CHROMIUM ?? "chromium-headless-shell";
-const SIZES = Array.from({ length: 250 }, (_, g) => 2 + (g % 3));
+const SIZES = Array.from({ length: 250 }, (_, g) => (g % 50 === 0 ? 120 : 2 + (g % 3)));
 const PHOTOS = SIZES.reduce((a, b) => a + b, 0);
 let dataDir: string;
 let server: ReturnType<typeof serve>;
@@ -29,7 +29,8 @@ beforeAll(async () => {
   const view = cliques("alice", SIZES, (i) => `photo-${i}`);
   const app = new Hono();
   app.route("/", createLocalRoutes({ issueDevToken: auth.issueDevToken, getObject: async () => undefined }));
-  app.route("/", createApiApp({ readUser: async () => view, verifyToken: auth.verifyToken, model: testModel, logger: { info() {}, error() {} } }));
+  // Pages of at most 100 clusters and 8 KB, so the big clusters are split between pages.
+  app.route("/", createApiApp({ readUser: async () => view, verifyToken: auth.verifyToken, model: testModel, logger: { info() {}, error() {} }, maxPageBytes: 8000 }));
   await new Promise<void>((resolve) => { server = serve({ fetch: app.fetch, port: 0, hostname: "127.0.0.1" }, () => resolve()); });
   url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/?user=alice&threshold=0.85`;
 });
@@ -51,11 +52,12 @@ function dumpDom(page: string): Promise<string> {
 }
 
 describe("the local page in a browser", () => {
-  it("shows every cluster of every page, each once", async () => {
+  it("shows every cluster of every page, each once, a cluster split between pages as one", async () => {
     const dom = await dumpDom(url);
 
     const sections = dom.match(/<section class="cluster">/g) ?? [];
     expect(sections).toHaveLength(250);
+    expect(dom).toContain("120 photos");
     expect(dom).toContain(`250 clusters holding ${PHOTOS}`);
     const shown = [...dom.matchAll(/alt="(photo-\d+)"/g)].map((m) => m[1]);
     expect(shown).toHaveLength(PHOTOS);
