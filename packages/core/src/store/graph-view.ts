@@ -21,12 +21,13 @@ import { readPathFrom } from "./fs-util.ts";
 import { readGraphFrames } from "./graph-file.ts";
 import type { NeighbourGraph } from "./neighbour-graph.ts";
 import { readSnapshot } from "./read-snapshot.ts";
-import { ENTRY, entryIsPut, entryLength, readRefsFrame } from "./refs-file.ts";
+import { ENTRY, entryIsPut, readRefsFrame } from "./refs-file.ts";
 import { viewOfSnapshot } from "./snapshot.ts";
 import type { UserView } from "./types.ts";
 import { assertModel, type FilesContext } from "./user-files.ts";
 
 const ATTEMPTS = 3;
+const u16 = (b: Buffer, p: number): number => b[p] | (b[p + 1] << 8);
 
 export async function readView(ctx: FilesContext, userId: string, previous?: UserView): Promise<UserView> {
   if (previous instanceof GraphView && previous.userId === userId && previous.model === ctx.model.id && (await previous.refresh(ctx))) return previous;
@@ -172,7 +173,11 @@ class GraphView implements UserView {
     // The graph's frames name their records by checksum: those of the rows read so far and of these.
     const crcs = new Uint32Array(rows);
     crcs.set(this.crcs.subarray(0, this.rows));
-    for (const f of frames) for (let i = 0, p = f.at; i < f.count; i++, p += entryLength(refs, p)) crcs[f.from + i] = refs.readUInt32LE(p + ENTRY.crc);
+    for (const f of frames) {
+      for (let i = 0, p = f.at; i < f.count; i++, p += ENTRY.fixed + u16(refs, p + ENTRY.keyLen) + u16(refs, p + ENTRY.idLen) + u16(refs, p + ENTRY.etagLen)) {
+        crcs[f.from + i] = (refs[p + 12] | (refs[p + 13] << 8) | (refs[p + 14] << 16) | (refs[p + 15] << 24)) >>> 0;
+      }
+    }
     const graphFrames: Array<{ at: number; count: number; to: number; next: number }> = [];
     readGraphFrames(graph, graphAt, this.rows, crcs, (_, at, count, to, next) => graphFrames.push({ at, count, to, next }));
     const refsEnds = new Set(frames.map((f) => f.from + f.count));
@@ -203,35 +208,41 @@ class GraphView implements UserView {
   private takeRefs(buf: Buffer, frames: ReadonlyArray<{ count: number; at: number; idBytes: number }>, rows: number): void {
     const textBytes = frames.reduce((n, f) => n + f.idBytes, 0);
     this.reserve(rows, this.textUsed + textBytes);
-    const { alive, text } = this;
+    // Locals and byte arithmetic: this loop runs once per photo on a first read.
+    const { alive, text, crcs, keyLen, idLen, textAt } = this;
     const firstNew = this.rows;
+    let row = this.rows;
+    let used = this.textUsed;
+    let count = this.imageCount;
     let deaths = false;
-    for (const { count, at } of frames) {
-      for (let i = 0, p = at; i < count; i++) {
-        const row = this.rows++;
-        const keyLen = buf.readUInt16LE(p + ENTRY.keyLen);
-        const idLen = buf.readUInt16LE(p + ENTRY.idLen);
-        const supersedes = buf.readInt32LE(p + ENTRY.supersedes);
+    for (const frame of frames) {
+      for (let i = 0, p = frame.at; i < frame.count; i++, row++) {
+        const keyBytes = u16(buf, p + ENTRY.keyLen);
+        const idBytes = u16(buf, p + ENTRY.idLen);
+        const supersedes = buf[p + 8] | (buf[p + 9] << 8) | (buf[p + 10] << 16) | (buf[p + 11] << 24);
         if (supersedes >= 0 && alive[supersedes] === 1) {
           alive[supersedes] = 0;
-          this.imageCount--;
+          count--;
           if (supersedes < firstNew) deaths = true;
         }
         const put = entryIsPut(buf, p);
         alive[row] = put ? 1 : 0;
-        if (put) this.imageCount++;
-        this.crcs[row] = buf.readUInt32LE(p + ENTRY.crc);
-        this.keyLen[row] = keyLen;
-        this.idLen[row] = idLen;
-        this.textAt[row] = this.textUsed;
+        if (put) count++;
+        crcs[row] = (buf[p + 12] | (buf[p + 13] << 8) | (buf[p + 14] << 16) | (buf[p + 15] << 24)) >>> 0;
+        keyLen[row] = keyBytes;
+        idLen[row] = idBytes;
+        textAt[row] = used;
         // Key and id: a few dozen bytes, cheaper copied in a loop than by a call each.
         const src = p + ENTRY.fixed;
-        const length = keyLen + idLen;
-        for (let k = 0; k < length; k++) text[this.textUsed + k] = buf[src + k];
-        this.textUsed += length;
-        p += ENTRY.fixed + length + buf.readUInt16LE(p + ENTRY.etagLen);
+        const length = keyBytes + idBytes;
+        for (let k = 0; k < length; k++) text[used + k] = buf[src + k];
+        used += length;
+        p += ENTRY.fixed + length + u16(buf, p + ENTRY.etagLen);
       }
     }
+    this.rows = row;
+    this.textUsed = used;
+    this.imageCount = count;
     // Edges read before to rows replaced now; those of the frames taken with these rows are filtered as they come.
     if (deaths) this.edges.retain((a, b) => alive[a] === 1 && alive[b] === 1);
   }
