@@ -92,14 +92,19 @@ export async function openUserFiles(ctx: FilesContext, cached: UserState | undef
     assertModel(header, model, paths.log);
     const floor = model.defaults.graphFloor;
     const { fileId } = header;
-    derived.push(await openDerived(ctx, paths.graph, (head) => {
-      const h = decodeGraphHeader(head);
-      return h.status === "ok" && graphFits(h.header, fileId, floor) ? h.header.length : null;
-    }, () => encodeGraphHeader(floor, fileId)));
-    derived.push(await openDerived(ctx, paths.refs, (head) => {
-      const h = decodeRefsHeader(head);
-      return h.status === "ok" && h.header.fileId === fileId && h.header.modelId === model.id && h.header.dimension === model.dimension ? h.header.length : null;
-    }, () => encodeRefsHeader(model.id, model.dimension, fileId)));
+    // The two derived files and the log's size at once: each is a round trip to the filesystem.
+    const opened = await Promise.allSettled([
+      openDerived(ctx, paths.graph, (head) => {
+        const h = decodeGraphHeader(head);
+        return h.status === "ok" && graphFits(h.header, fileId, floor) ? h.header.length : null;
+      }, () => encodeGraphHeader(floor, fileId)),
+      openDerived(ctx, paths.refs, (head) => {
+        const h = decodeRefsHeader(head);
+        return h.status === "ok" && h.header.fileId === fileId && h.header.modelId === model.id && h.header.dimension === model.dimension ? h.header.length : null;
+      }, () => encodeRefsHeader(model.id, model.dimension, fileId)),
+    ]);
+    for (const o of opened) if (o.status === "fulfilled") derived.push(o.value);
+    for (const o of opened) if (o.status === "rejected") throw o.reason;
     const [graph, refs] = derived;
     const logStat = await log.stat();
     const remembered =
@@ -246,12 +251,9 @@ async function openDerived(ctx: FilesContext, path: string, fits: (head: Buffer)
   if (fh) {
     try {
       const head = Buffer.alloc(4096);
-      const { bytesRead } = await fh.read(head, 0, head.length, 0);
+      const [{ bytesRead }, { size, ino }] = await Promise.all([fh.read(head, 0, head.length, 0), fh.stat()]);
       const length = fits(head.subarray(0, bytesRead));
-      if (length !== null) {
-        const { size, ino } = await fh.stat();
-        return { path, fh, header: Buffer.from(head.subarray(0, length)), size, ino };
-      }
+      if (length !== null) return { path, fh, header: Buffer.from(head.subarray(0, length)), size, ino };
     } catch (err) {
       await fh.close();
       throw err;
