@@ -8,41 +8,57 @@ describe("parseObjectKey", () => {
   });
 
   it.each([
-    ["a space", "users/alice/my photo.jpg", /image id/],
-    ["a plus", "users/alice/a+b.jpg", /image id/],
-    ["unicode", "users/alice/café.jpg", /image id/],
-    ["a parent segment", "users/../etc.jpg", /user id/],
-    ["dot-dot image", "users/alice/...jpg", /image id/],
-    ["an extra segment", "users/alice/x/y.jpg", /not of the form/],
+    ["a space", "users/alice/IMG 0012.jpg", "IMG 0012"],
+    ["a copy's suffix", "users/alice/IMG_1234 (1).jpg", "IMG_1234 (1)"],
+    ["a camera upload's date", "users/alice/2019-05-01 12.30.45.jpg", "2019-05-01 12.30.45"],
+    ["a plus", "users/alice/a+b.jpg", "a+b"],
+    ["Unicode", "users/alice/café ☕.webp", "café ☕"],
+    ["sub-folders", "users/alice/2024/05/IMG 0001.JPG", "2024/05/IMG 0001"],
+    ["dots inside", "users/alice/.hidden/x.y.png", ".hidden/x.y"],
+  ])("accepts a key with %s, its path as the image id", (_, key, imageId) => {
+    expect(parseObjectKey(key)).toMatchObject({ key, userId: "alice", imageId });
+  });
+
+  it.each([
+    ["a parent segment", "users/alice/2024/../x.jpg", /image id has a "\.\." segment/],
+    ["a dot segment", "users/alice/./x.jpg", /image id has a "\." segment/],
+    ["a dot-dot name", "users/alice/...jpg", /image id has a "\.\." segment/],
+    ["an empty segment", "users/alice/2024//x.jpg", /image id has an empty segment/],
+    ["an empty name", "users/alice/.jpg", /extension/],
+    ["an id over 1,024 bytes", `users/alice/${"é".repeat(513)}.jpg`, /image id is over 1024 bytes/],
+    ["a user outside the pattern", "users/../etc/passwd.jpg", /user id/],
     ["a bad user id", "users/al ice/x.jpg", /user id/],
     ["an empty user id", "users//x.jpg", /user id/],
     ["another prefix", "uploads/alice/x.jpg", /not of the form/],
+    ["no name", "users/alice", /not of the form/],
     ["a text extension", "users/alice/x.txt", /extension/],
-    ["no extension", "users/alice/x", /extension/],
+    ["no extension", "users/alice/2024/x", /extension/],
   ])("rejects a key with %s and says why", (_, key, reason) => {
     expect(() => parseObjectKey(key)).toThrow(reason);
   });
 
-  it("never accepts a key whose ids could leave the user's directory", () => {
-    // Ids from path-like pieces (dots, slashes, spaces, valid characters) or anything at all, and
-    // file names that end in an accepted extension, so that most keys get as far as the id checks.
+  it("accepts only keys whose user id is one directory name and whose image id is the rest, without its extension", () => {
+    // Names from path-like pieces, so that many keys get as far as the id checks.
     const piece = fc.oneof(
-      { arbitrary: fc.constantFrom("a", "Z", "0", "_", "-"), weight: 6 },
-      { arbitrary: fc.constantFrom(".", "..", "/", " ", "%2e"), weight: 2 },
+      { arbitrary: fc.constantFrom("a", "Z", "0", "_", "-", " ", "+", "é", "(1)"), weight: 6 },
+      { arbitrary: fc.constantFrom(".", "..", "/", "%2e"), weight: 2 },
       { arbitrary: fc.string({ maxLength: 2 }), weight: 1 },
     );
-    const id = fc.oneof({ arbitrary: fc.array(piece, { minLength: 1, maxLength: 4 }).map((p) => p.join("")), weight: 4 }, { arbitrary: fc.string(), weight: 1 });
+    const name = fc.oneof({ arbitrary: fc.array(piece, { minLength: 1, maxLength: 6 }).map((p) => p.join("")), weight: 4 }, { arbitrary: fc.string(), weight: 1 });
     const ext = fc.constantFrom(...IMAGE_EXTENSIONS, "JPG", "txt", "");
     let accepted = 0;
     fc.assert(
-      fc.property(id, id, ext, (user, image, extension) => {
+      fc.property(name, name, ext, (user, image, extension) => {
+        const key = `users/${user}/${image}.${extension}`;
+        let parsed;
         try {
-          const parsed = parseObjectKey(`users/${user}/${image}.${extension}`);
-          accepted++;
-          return [parsed.userId, parsed.imageId].every((x) => ID_PATTERN.test(x) && x !== "." && x !== ".." && !x.includes("/"));
+          parsed = parseObjectKey(key);
         } catch {
           return true;
         }
+        accepted++;
+        const segments = parsed.imageId.split("/");
+        return ID_PATTERN.test(parsed.userId) && segments.every((x) => x !== "" && x !== "." && x !== "..") && key === `users/${parsed.userId}/${parsed.imageId}.${key.slice(key.lastIndexOf(".") + 1)}`;
       }),
       { numRuns: 2000 },
     );

@@ -1,39 +1,62 @@
 import { InvalidKeyError } from "./errors.ts";
 
-/** User and image ids: safe as one path segment on any filesystem, never `.` or `..`. */
+/** User ids name a directory: safe as one path segment on any filesystem, never `.` or `..`. */
 export const ID_PATTERN = /^[A-Za-z0-9_-]{1,128}$/;
 export const IMAGE_EXTENSIONS = ["jpg", "jpeg", "png", "webp"] as const;
+/** An image id is at most this many UTF-8 bytes (S3 keys are at most 1,024). */
+export const MAX_IMAGE_ID_BYTES = 1024;
 
 export interface ObjectKey {
   key: string;
   userId: string;
+  /** The key's path below `users/<userId>/` without its last extension; never a path on disk. */
   imageId: string;
+  /** Lower case. */
   ext: string;
 }
 
+/** Whether `id` can be a user id. */
 export function isValidId(id: string): boolean {
   return ID_PATTERN.test(id);
 }
 
-/** Parses `users/<userId>/<imageId>.<ext>` (already URL-decoded); throws InvalidKeyError with the reason. */
-export function parseObjectKey(key: string): ObjectKey {
-  const parts = key.split("/");
-  if (parts.length !== 3 || parts[0] !== "users") {
-    throw new InvalidKeyError(`key ${JSON.stringify(key)} is not of the form users/<userId>/<imageId>.<ext>`);
+/** What is wrong with an image id, or null: empty, over 1,024 bytes, or an empty, `.` or `..` segment. */
+export function imageIdProblem(id: string): string | null {
+  if (typeof id !== "string" || id.length === 0) return "is empty";
+  if (Buffer.byteLength(id, "utf8") > MAX_IMAGE_ID_BYTES) return `is over ${MAX_IMAGE_ID_BYTES} bytes`;
+  for (const segment of id.split("/")) {
+    if (segment === "") return "has an empty segment";
+    if (segment === "." || segment === "..") return `has a "${segment}" segment`;
   }
-  const [, userId, file] = parts;
+  return null;
+}
+
+export const isValidImageId = (id: string): boolean => imageIdProblem(id) === null;
+
+/**
+ * Parses `users/<userId>/<path>.<ext>` (already URL-decoded): any photo name a phone, a cloud export
+ * or an existing bucket writes, spaces, Unicode and sub-folders included. Throws InvalidKeyError
+ * with the reason for a key that cannot be a photo.
+ */
+export function parseObjectKey(key: string): ObjectKey {
+  const slash = key.indexOf("/", 6);
+  if (!key.startsWith("users/") || slash < 0) {
+    throw new InvalidKeyError(`key ${JSON.stringify(key)} is not of the form users/<userId>/<name>.<ext>`);
+  }
+  const userId = key.slice(6, slash);
   if (!isValidId(userId)) {
     throw new InvalidKeyError(`key ${JSON.stringify(key)}: user id must match ${ID_PATTERN}`);
   }
-  const dot = file.lastIndexOf(".");
-  const imageId = dot > 0 ? file.slice(0, dot) : file;
-  const ext = dot > 0 ? file.slice(dot + 1).toLowerCase() : "";
-  if (!isValidId(imageId)) {
-    throw new InvalidKeyError(`key ${JSON.stringify(key)}: image id must match ${ID_PATTERN}`);
-  }
+  const path = key.slice(slash + 1);
+  const name = path.slice(path.lastIndexOf("/") + 1);
+  const dot = name.lastIndexOf(".");
+  const ext = dot > 0 ? name.slice(dot + 1).toLowerCase() : "";
   if (!(IMAGE_EXTENSIONS as readonly string[]).includes(ext)) {
     throw new InvalidKeyError(`key ${JSON.stringify(key)}: extension must be one of ${IMAGE_EXTENSIONS.join(", ")}`);
   }
+  const imageId = path.slice(0, path.length - ext.length - 1);
+  const problem = imageIdProblem(imageId);
+  if (problem) throw new InvalidKeyError(`key ${JSON.stringify(key)}: image id ${problem}`);
   return { key, userId, imageId, ext };
 }
 

@@ -1,10 +1,11 @@
-import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { mkdir, mkdtemp, readFile, rm, symlink } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { DeleteObjectCommand, PutObjectCommand } from "@aws-sdk/client-s3";
 import { jsonLogger } from "@photo-clusters/core/logger";
 import { mobilenetV2Int8 } from "@photo-clusters/core/models";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { collectPhotos, uploadPhotos } from "../src/cli/upload.ts";
 import { startLocalRuntime, type LocalRuntime } from "../src/runtime.ts";
 
 const SHARED = join(import.meta.dirname, "../../../../shared");
@@ -63,6 +64,30 @@ describe("the whole pipeline on one machine", () => {
     expect(groupOf(body, GROUP_B[0])).toEqual([...GROUP_B].sort());
     expect(groupOf(body, "00d7a649")).toBeUndefined();
     expect(body.clusters.every((c) => ["low", "medium", "high"].includes(c.band))).toBe(true);
+  });
+
+  it("clusters a folder of awkwardly named photos uploaded as the CLI does, and answers with their exact ids", async () => {
+    // Prepare: one near-duplicate group, named as phones, cloud exports and old buckets name photos.
+    const names = ["IMG_1234 (1).jpg", "2019-05-01 12.30.45.jpg", "2024/05/IMG 0001.JPG", "café ☕.jpg", "a+b.jpeg"];
+    const folder = await mkdtemp(join(tmpdir(), "awkward-"));
+    await mkdir(join(folder, "2024/05"), { recursive: true });
+    for (const [i, name] of names.entries()) await symlink(join(PHOTOS, `${GROUP_A[i]}.jpg`), join(folder, name));
+    const erin = await runtime.auth.issueDevToken("erin");
+    const ids = names.map((n) => n.slice(0, n.lastIndexOf("."))).sort();
+    // Act
+    await uploadPhotos(runtime.emulator.s3, "photos", await collectPhotos("erin", [folder]), { quiet: true });
+    let body: ClustersBody | undefined;
+    for (let i = 0; i < 150 && body?.imageCount !== names.length; i++) {
+      await new Promise((r) => setTimeout(r, 200));
+      body = (await (await fetch(`${runtime.apiUrl}/users/erin/clusters`, { headers: { Authorization: `Bearer ${erin}` } })).json()) as ClustersBody;
+    }
+    const similar = await fetch(`${runtime.apiUrl}/users/erin/images/${encodeURIComponent("2024/05/IMG 0001")}/similar?limit=4`, { headers: { Authorization: `Bearer ${erin}` } });
+    // Assess
+    expect(body?.clusters.map((c) => c.images.map((img) => img.imageId).sort())).toEqual([ids]);
+    expect(body?.clusters[0].images.find((img) => img.imageId === "2024/05/IMG 0001")?.key).toBe("users/erin/2024/05/IMG 0001.JPG");
+    expect(similar.status).toBe(200);
+    expect(((await similar.json()) as { results: Array<{ imageId: string }> }).results.map((r) => r.imageId).sort()).toEqual(ids.filter((id) => id !== "2024/05/IMG 0001"));
+    await rm(folder, { recursive: true, force: true });
   });
 
   it("refuses callers without a token, with a forged one, or for another user, and bad thresholds", async () => {

@@ -63,8 +63,10 @@ describe("the poller, on real S3 (emulated), the real model server and the real 
 
   it("stores the good photos of a batch and fails back only the bad ones, each with its reason logged", async () => {
     // Prepare
-    const goodFiles = ["00d7a649.jpg", "01be2e32.jpg", "02fa3702.jpg"];
-    const good = await Promise.all(goodFiles.map(async (f) => message(`users/alice/${f}`, await put(`users/alice/${f}`, await readFile(join(PHOTOS, f))))));
+    const goodFiles = ["00d7a649.jpg", "01be2e32.jpg", "02fa3702.jpg", "04ee03a7.jpg", "05f63557.jpg", "0752a10c.jpg", "076cc693.jpg"];
+    // Real photo names: a space, a plus, Unicode, and an existing bucket's sub-folders.
+    const names = ["00d7a649.jpg", "my photo.jpg", "02fa3702.jpg", "a+b.jpg", "café ☕.jpg", "2024/05/IMG 0001.JPG", "IMG_1234 (1).jpg"];
+    const good = await Promise.all(goodFiles.map(async (f, i) => message(`users/alice/${names[i]}`, await put(`users/alice/${names[i]}`, await readFile(join(PHOTOS, f))))));
     const photo = await readFile(join(PHOTOS, goodFiles[0]));
     const bad = {
       empty: message("users/alice/empty.jpg", await put("users/alice/empty.jpg", new Uint8Array())),
@@ -72,16 +74,15 @@ describe("the poller, on real S3 (emulated), the real model server and the real 
       truncated: message("users/alice/truncated.jpg", await put("users/alice/truncated.jpg", photo.subarray(0, Math.floor(photo.length * 0.4)))),
       huge: message("users/alice/huge.png", await put("users/alice/huge.png", pngClaiming(20000, 20000), "image/png")),
       big: message("users/alice/big.jpg", await putInParts("users/alice/big.jpg", 30 * 1024 * 1024)),
-      space: message("users/alice/my photo.jpg"),
-      plus: message("users/alice/a+b.jpg"),
-      unicode: message("users/alice/café.jpg"),
+      emptySegment: message("users/alice/2024//x.jpg"),
+      parentSegment: message("users/alice/2024/../x.jpg"),
       dotdot: message("users/../etc/passwd.jpg"),
       badUser: message("users/al!ce/x.jpg"),
     };
     const handler = localPollerHandler({ s3: emulator.s3, modelServerUrl: modelServer.url, store, model: mobilenetV2Int8, logger });
 
     // Act
-    const response = await handler({ Records: [...good.slice(0, 2), ...Object.values(bad), good[2]] });
+    const response = await handler({ Records: [...good.slice(0, 2), ...Object.values(bad), ...good.slice(2)] });
 
     // Assess
     expect(response.batchItemFailures.map((f) => f.itemIdentifier).sort()).toEqual(Object.values(bad).map((m) => m.messageId).sort());
@@ -93,10 +94,10 @@ describe("the poller, on real S3 (emulated), the real model server and the real 
     expect(reasonFor("users/alice/truncated.jpg")).toMatch(/truncated|corrupt|not a readable image/);
     expect(reasonFor("users/alice/huge.png")).toMatch(/20000×20000.*limit/);
     expect(reasonFor("users/alice/big.jpg")).toMatch(/over the .*-byte limit/);
-    expect(reasonFor("users/alice/my photo.jpg")).toMatch(/image id must match/);
-    expect(reasonFor("users/alice/a+b.jpg")).toMatch(/image id must match/);
-    expect(reasonFor("users/alice/café.jpg")).toMatch(/image id must match/);
-    expect(reasonFor("users/../etc/passwd.jpg")).toMatch(/not of the form/);
+    expect(snapshot.images.map((i) => i.imageId).sort()).toEqual(names.map((n) => n.slice(0, n.lastIndexOf("."))).sort());
+    expect(reasonFor("users/alice/2024//x.jpg")).toMatch(/image id has an empty segment/);
+    expect(reasonFor("users/alice/2024/../x.jpg")).toMatch(/image id has a "\.\." segment/);
+    expect(reasonFor("users/../etc/passwd.jpg")).toMatch(/user id must match/);
     expect(reasonFor("users/al!ce/x.jpg")).toMatch(/user id must match/);
   });
 

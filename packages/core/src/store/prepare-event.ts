@@ -4,7 +4,7 @@
  */
 import { CoreError, InvalidKeyError, InvalidParameterError, InvalidVectorError, ModelMismatchError } from "../errors.ts";
 import type { ModelDescriptor } from "../models.ts";
-import { assertId } from "./ids.ts";
+import { assertImageId } from "./ids.ts";
 import { MAX_FIELD_BYTES } from "./record-codec.ts";
 import { normaliseSequencer } from "./sequencer.ts";
 import type { StoreEvent } from "./types.ts";
@@ -27,7 +27,7 @@ function prepare(event: StoreEvent, model: ModelDescriptor): StoreEvent {
   if (typeof event.key !== "string" || event.key.length === 0 || Buffer.byteLength(event.key) > MAX_FIELD_BYTES) {
     throw new InvalidKeyError(`object key must be 1 to ${MAX_FIELD_BYTES} bytes`);
   }
-  assertId("image id", event.imageId);
+  assertImageId(event.imageId);
   const sequencer = normaliseSequencer(event.sequencer);
   if (event.kind === "delete") return { kind: "delete", key: event.key, imageId: event.imageId, sequencer };
   if (typeof event.etag !== "string" || event.etag.length === 0 || Buffer.byteLength(event.etag) > MAX_FIELD_BYTES) {

@@ -254,9 +254,23 @@ describe("GET /users/:userId/images/:imageId/similar", () => {
     expect(await res.json()).toEqual({ error: { code: "invalid_parameter", message: "limit must be an integer between 1 and 100" } });
   });
 
-  it("rejects a malformed imageId with 400", async () => {
-    const res = await appWith().request("/users/alice/images/a.b/similar", bearer(alice));
-    expect(res.status).toBe(400);
+  it("rejects an imageId that cannot be one with 400", async () => {
+    for (const id of ["a%2F..%2Fb", "a%2F%2Fb", "a%2F.%2Fb"]) {
+      const res = await appWith().request(`/users/alice/images/${id}/similar`, bearer(alice));
+      expect(res.status, id).toBe(400);
+    }
+  });
+
+  it("finds a photo whose id holds sub-folders, spaces and Unicode, percent-encoded in the path", async () => {
+    const named = PHOTOS.map((p, i) => ({ ...p, imageId: i === 1 ? "2024/05/Plage (1) é" : `2024/05/${p.imageId} copy` }));
+    const app = appWith({ alice: snapshotOf("alice", named) });
+
+    const clusters = (await (await app.request("/users/alice/clusters", bearer(alice))).json()) as ClustersResponse;
+    const res = await app.request(`/users/alice/images/${encodeURIComponent("2024/05/Plage (1) é")}/similar?limit=1`, bearer(alice));
+
+    expect(clusters.clusters[0].images[0]).toEqual({ imageId: "2024/05/Plage (1) é", key: "users/alice/2024/05/Plage (1) é.jpg" });
+    expect(res.status).toBe(200);
+    expect(((await res.json()) as SimilarResponse).results[0].imageId).toBe("2024/05/beach-2 copy");
   });
 
   it("requires the same authorization as clusters", async () => {

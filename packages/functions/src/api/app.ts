@@ -10,7 +10,7 @@ import { MODELS, type ModelDescriptor } from "@photo-clusters/core/models";
 import { bearerToken, gatewaySubject, type VerifyToken } from "./auth.ts";
 import { clustersView, needsVectors, similarView, type UserSnapshot } from "./clusters-view.ts";
 import { ApiError, errorBody, ForbiddenError, INTERNAL_ERROR, NotFoundError, UnauthorizedError } from "./errors.ts";
-import { parseClusterLimit, parseCursor, parseId, parseLimit, parseMinSize, parseThreshold } from "./params.ts";
+import { parseClusterLimit, parseCursor, parseId, parseImageId, parseLimit, parseMinSize, parseThreshold } from "./params.ts";
 
 export type ApiLogger = Pick<Logger, "info" | "error">;
 
@@ -89,7 +89,7 @@ export function createApiApp(deps: ApiDeps): Hono<ApiEnv> {
 
   app.get("/users/:userId/images/:imageId/similar", async (c) => {
     const userId = await authorize(c);
-    const imageId = parseId("imageId", c.req.param("imageId"));
+    const imageId = parseImageId(c.req.param("imageId"));
     const limit = parseLimit(query(c));
     const view = await deps.readUser(userId);
     let answer = similarView(view, imageId, limit, modelOf(view));

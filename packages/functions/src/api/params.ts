@@ -4,7 +4,7 @@
  * `parseInt("2abc")` is 2, so both are avoided in favour of whole-string patterns.
  */
 import { InvalidParameterError } from "./errors.ts";
-import { isValidId } from "@photo-clusters/core/keys";
+import { imageIdProblem, isValidId } from "@photo-clusters/core/keys";
 
 const DECIMAL = /^(?:\d+(?:\.\d*)?|\.\d+)$/;
 const INTEGER = /^\d{1,9}$/;
@@ -19,11 +19,18 @@ export const CLUSTER_LIMIT_DEFAULT = 100;
 /** A query reader as Hono gives it: every value of a name, or undefined when absent. */
 export type QueryValues = (name: string) => string[] | undefined;
 
-export function parseId(name: "userId" | "imageId", value: string | undefined): string {
+export function parseId(name: "userId", value: string | undefined): string {
   if (value === undefined || !isValidId(value)) {
     throw new InvalidParameterError(`${name} must be 1 to 128 letters, digits, '_' or '-'`);
   }
   return value;
+}
+
+/** An image id as the clusters answer gives it, percent-encoded in the path ('/' as %2F). */
+export function parseImageId(value: string | undefined): string {
+  const problem = value === undefined ? "is missing" : imageIdProblem(value);
+  if (problem) throw new InvalidParameterError(`imageId ${problem}: it is the photo's name below users/<userId>/ without its extension, percent-encoded`);
+  return value!;
 }
 
 function single(query: QueryValues, name: string): string | undefined {

@@ -3,6 +3,7 @@ import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { availableParallelism, tmpdir } from "node:os";
 import { basename, extname, join } from "node:path";
 import { pairwiseScores, parseGroupsCsv } from "@photo-clusters/core/evaluate";
+import { parseObjectKey } from "@photo-clusters/core/keys";
 import { silentLogger } from "@photo-clusters/core/logger";
 import { mobilenetV2Int8 } from "@photo-clusters/core/models";
 import { createEmbedder } from "@photo-clusters/model-server/embedder";
@@ -31,7 +32,7 @@ export async function runEval(dir: string, options: { thresholds?: number[] } = 
     stop = runtime.stop;
     const userId = `eval-${Date.now().toString(36)}`;
     const items = await collectPhotos(userId, [dir]);
-    const fileOf = new Map(items.map((i) => [basename(i.key, extname(i.key)), basename(i.path)]));
+    const fileOf = new Map(items.map((i) => [parseObjectKey(i.key).imageId, basename(i.path)]));
     const started = performance.now();
     let view: UserView | undefined; // each poll reads only what was stored since the last
     // Watch the store while uploading, so a photo stored during the upload gets its own time.

@@ -1,7 +1,7 @@
 import { readdir, readFile, stat } from "node:fs/promises";
 import { basename, extname, join } from "node:path";
 import { PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
-import { IMAGE_EXTENSIONS, isValidId, objectKey } from "@photo-clusters/core/keys";
+import { IMAGE_EXTENSIONS, isValidId, objectKey, parseObjectKey } from "@photo-clusters/core/keys";
 import { progressBar } from "./progress.ts";
 
 const CONTENT_TYPES: Record<string, string> = { jpg: "image/jpeg", jpeg: "image/jpeg", png: "image/png", webp: "image/webp" };
@@ -11,27 +11,36 @@ export interface UploadItem {
   key: string;
 }
 
-/** The photos under the given files and folders (not recursive into hidden folders), with their keys. */
+/**
+ * The photos under the given files and folders (hidden ones skipped), with their keys: a file's key
+ * is `users/<userId>/` and its name, a folder's photos keep their path below the folder
+ * (`photos/2024/05/IMG 0001.JPG` → `users/<userId>/2024/05/IMG 0001.JPG`), exactly as named.
+ */
 export async function collectPhotos(userId: string, paths: string[]): Promise<UploadItem[]> {
   if (!isValidId(userId)) throw new Error(`user id "${userId}" must match ^[A-Za-z0-9_-]{1,128}$`);
-  const files: string[] = [];
-  const walk = async (path: string) => {
+  const found: Array<{ path: string; name: string }> = [];
+  const walk = async (path: string, name: string) => {
     const info = await stat(path).catch(() => undefined);
     if (!info) throw new Error(`${path}: no such file or folder`);
     if (info.isDirectory()) {
-      for (const entry of (await readdir(path)).sort()) if (!entry.startsWith(".")) await walk(join(path, entry));
-    } else if ((IMAGE_EXTENSIONS as readonly string[]).includes(extname(path).slice(1).toLowerCase())) files.push(path);
+      for (const entry of (await readdir(path)).sort()) if (!entry.startsWith(".")) await walk(join(path, entry), name ? `${name}/${entry}` : entry);
+    } else if ((IMAGE_EXTENSIONS as readonly string[]).includes(extname(path).slice(1).toLowerCase())) found.push({ path, name: name || basename(path) });
   };
-  for (const p of paths) await walk(p);
+  for (const p of paths) await walk(p, "");
   const seen = new Set<string>();
   const items: UploadItem[] = [];
-  for (const path of files) {
-    const ext = extname(path).slice(1).toLowerCase();
-    const imageId = basename(path, extname(path)).replace(/[^A-Za-z0-9_-]/g, "-").slice(0, 128);
-    const key = objectKey(userId, `${imageId}.${ext}`);
-    // One image id per photo: a.jpg and a.png would otherwise be two keys for the same id.
-    if (!isValidId(imageId) || seen.has(imageId)) {
-      process.stderr.write(`skipping ${path}: its name gives the image id "${imageId}", which is invalid or already taken\n`);
+  for (const { path, name } of found) {
+    const key = objectKey(userId, name);
+    let imageId: string;
+    try {
+      imageId = parseObjectKey(key).imageId;
+    } catch (error) {
+      process.stderr.write(`skipping ${path}: ${(error as Error).message}\n`);
+      continue;
+    }
+    // One photo per image id: a.jpg and a.png would otherwise be two keys for the same id.
+    if (seen.has(imageId)) {
+      process.stderr.write(`skipping ${path}: another photo already has the image id "${imageId}"\n`);
       continue;
     }
     seen.add(imageId);

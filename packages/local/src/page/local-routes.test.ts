@@ -65,6 +65,14 @@ describe("local routes", () => {
     expect((await routes().request("/local/images/alice/nope.jpg")).status).toBe(404);
   });
 
+  it("serves a photo whose name has sub-folders, spaces and Unicode, each segment percent-encoded", async () => {
+    const asked: string[] = [];
+    const res = await routes((key) => (asked.push(key), JPEG)).request(`/local/images/alice/2024/05/${encodeURIComponent("IMG 0001 é")}.JPG`);
+    expect(res.status).toBe(200);
+    expect(res.headers.get("Content-Type")).toBe("image/jpeg");
+    expect(asked).toEqual(["users/alice/2024/05/IMG 0001 é.JPG"]);
+  });
+
   it.each(["/local/images/alice/..%2Fbob%2Fx.jpg", "/local/images/al.ice/x.jpg", "/local/images/alice/x", "/local/images/alice/.jpg"])("rejects %s", async (path) => {
     let asked = 0;
     const res = await routes(() => (asked++, JPEG)).request(path);

@@ -6,7 +6,7 @@
 import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { Hono, type Context } from "hono";
-import { isValidId } from "@photo-clusters/core/keys";
+import { isValidId, parseObjectKey, type ObjectKey } from "@photo-clusters/core/keys";
 
 export type LocalObject = Uint8Array | { bytes: Uint8Array; contentType?: string };
 
@@ -16,7 +16,6 @@ export interface LocalRoutesDeps {
   getObject(key: string): Promise<LocalObject | undefined> | LocalObject | undefined;
 }
 
-const FILE = /^([A-Za-z0-9_-]{1,128})\.([A-Za-z0-9]{1,10})$/;
 const LOOPBACK = new Set(["localhost", "127.0.0.1", "[::1]"]);
 const TOKEN_TTL_SECONDS = 3600;
 // By extension, never the stored Content-Type: an upload must not become a page on this origin.
@@ -63,16 +62,19 @@ export function createLocalRoutes(deps: LocalRoutesDeps): Hono {
     return c.json({ token, expiresIn: TOKEN_TTL_SECONDS }, 200, { "Cache-Control": "no-store" });
   });
 
-  app.get("/local/images/:userId/:file", async (c) => {
+  app.get("/local/images/:userId/:name{.+}", async (c) => {
     if (!isLoopback(c)) return error(c, 403, "forbidden", "local images are served only on localhost");
-    const userId = c.req.param("userId");
-    const file = FILE.exec(c.req.param("file"));
-    if (!isValidId(userId) || !file) return error(c, 400, "invalid_parameter", "expected /local/images/<userId>/<imageId>.<ext>");
-    const object = await deps.getObject(`users/${userId}/${file[0]}`);
+    let photo: ObjectKey;
+    try {
+      photo = parseObjectKey(`users/${c.req.param("userId")}/${c.req.param("name")}`);
+    } catch (e) {
+      return error(c, 400, "invalid_parameter", `expected /local/images/<userId>/<name>.<ext>, each segment percent-encoded: ${(e as Error).message}`);
+    }
+    const object = await deps.getObject(photo.key);
     if (object === undefined) return error(c, 404, "not_found", "no such image");
     const bytes = object instanceof Uint8Array ? object : object.bytes;
     return c.body(new Uint8Array(bytes), 200, {
-      "Content-Type": IMAGE_TYPES[file[2].toLowerCase()] ?? "application/octet-stream",
+      "Content-Type": IMAGE_TYPES[photo.ext] ?? "application/octet-stream",
       "Content-Security-Policy": "default-src 'none'; sandbox",
       "X-Content-Type-Options": "nosniff",
       // Other sites may not embed a local photo (the Host check alone lets <img> tags through).
