@@ -15,7 +15,10 @@ import { stageSettings } from "./stages.ts";
 import { DATA_DIR, Storage } from "./Storage.ts";
 
 /** The routes; every one of them sits behind the JWT authorizer. */
-export const ROUTES = ["/users/{userId}/clusters", "/users/{userId}/images/{imageId}/similar"] as const;
+// An image id may hold '/' (sub-folders), and API Gateway hands the function its path decoded, so the
+// similar route takes the rest of the path greedily (`{rest+}` must come last); the app reads
+// `<imageId>/similar` from it.
+export const ROUTES = ["/users/{userId}/clusters", "/users/{userId}/images/{rest+}"] as const;
 
 /**
  * The clusters API: an HTTP API whose JWT authorizer checks the token (issuer, audience, expiry,

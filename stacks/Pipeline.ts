@@ -142,7 +142,7 @@ export function Pipeline({ stack, app }: StackContext) {
     ...LAMBDA_MANAGED_POLICIES,
     {
       id: "AwsSolutions-IAM5",
-      reason: "The poller reads photos under users/ only; keys are users/<userId>/<imageId>.<ext>, unknown in advance.",
+      reason: "The poller reads photos under users/ only; keys are users/<userId>/<name>.<ext>, unknown in advance.",
       appliesTo: [{ regex: "/^Resource::<Photos[0-9A-F]+\\.Arn>\\/users\\/\\*$/" }],
     },
   ]);

@@ -232,7 +232,7 @@ describe("the API", () => {
   it("serves the clusters and similar routes, each behind the JWT authorizer", () => {
     const t = synth.template(Api);
     const routes = Object.values(resources(t, "AWS::ApiGatewayV2::Route")).map((r) => r.Properties);
-    expect(routes.map((r) => r.RouteKey).sort()).toEqual(["GET /users/{userId}/clusters", "GET /users/{userId}/images/{imageId}/similar"]);
+    expect(routes.map((r) => r.RouteKey).sort()).toEqual(["GET /users/{userId}/clusters", "GET /users/{userId}/images/{rest+}"]);
     const [authorizerId] = Object.keys(resources(t, "AWS::ApiGatewayV2::Authorizer"));
     for (const route of routes) expect(route).toMatchObject({ AuthorizationType: "JWT", AuthorizerId: { Ref: authorizerId } });
   });

@@ -65,6 +65,17 @@ describe("parseObjectKey", () => {
     // The property is only worth something if many keys reach the id checks and pass them.
     expect(accepted).toBeGreaterThan(100);
   });
+
+  it("accepts every name made of segments that are neither empty, '.' nor '..', with an image extension", () => {
+    const segment = fc.string({ minLength: 1, maxLength: 12 }).filter((x) => !x.includes("/") && x !== "." && x !== "..");
+    fc.assert(
+      fc.property(fc.array(segment, { minLength: 1, maxLength: 4 }), fc.constantFrom(...IMAGE_EXTENSIONS, "JPG", "Png"), (segments, ext) => {
+        const imageId = segments.join("/");
+        return parseObjectKey(`users/u-1/${imageId}.${ext}`).imageId === imageId;
+      }),
+      { numRuns: 1000 },
+    );
+  });
 });
 
 describe("S3 key encoding", () => {

@@ -82,7 +82,8 @@ describe("the poller, on real S3 (emulated), the real model server and the real 
     const handler = localPollerHandler({ s3: emulator.s3, modelServerUrl: modelServer.url, store, model: mobilenetV2Int8, logger });
 
     // Act
-    const response = await handler({ Records: [...good.slice(0, 2), ...Object.values(bad), ...good.slice(2)] });
+    const folderMarker = message("users/alice/2024/"); // the S3 console's "Create folder": acknowledged, not failed
+    const response = await handler({ Records: [...good.slice(0, 2), ...Object.values(bad), folderMarker, ...good.slice(2)] });
 
     // Assess
     expect(response.batchItemFailures.map((f) => f.itemIdentifier).sort()).toEqual(Object.values(bad).map((m) => m.messageId).sort());
@@ -95,6 +96,7 @@ describe("the poller, on real S3 (emulated), the real model server and the real 
     expect(reasonFor("users/alice/huge.png")).toMatch(/20000×20000.*limit/);
     expect(reasonFor("users/alice/big.jpg")).toMatch(/over the .*-byte limit/);
     expect(snapshot.images.map((i) => i.imageId).sort()).toEqual(names.map((n) => n.slice(0, n.lastIndexOf("."))).sort());
+    expect(logs.some((l) => l.key === "users/alice/2024/" && /folder marker/.test(String(l.message)))).toBe(true);
     expect(reasonFor("users/alice/2024//x.jpg")).toMatch(/image id has an empty segment/);
     expect(reasonFor("users/alice/2024/../x.jpg")).toMatch(/image id has a "\.\." segment/);
     expect(reasonFor("users/../etc/passwd.jpg")).toMatch(/user id must match/);

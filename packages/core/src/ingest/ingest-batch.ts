@@ -79,6 +79,12 @@ export async function ingestBatch(messages: QueueMessage[], ports: IngestPorts):
   await forEachLimited(items, ports.concurrency ?? 4, async (item) => {
     const { change } = item;
     const fields = { messageId: item.messageId, key: change.key, event: change.eventName };
+    if (change.key.endsWith("/")) {
+      // A folder marker (the S3 console's "Create folder"): no photo, nothing to refuse.
+      skipped++;
+      ports.logger.info("folder marker, not a photo; acknowledged", fields);
+      return;
+    }
     try {
       const { userId, imageId } = parseObjectKey(change.key);
       const base = { id: item.id, userId, key: change.key, imageId, sequencer: change.sequencer };

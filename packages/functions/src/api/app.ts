@@ -87,7 +87,8 @@ export function createApiApp(deps: ApiDeps): Hono<ApiEnv> {
     return c.json(clustersView(view, { threshold, minSize, limit, cursor, maxBytes: deps.maxPageBytes }, modelOf(view)));
   });
 
-  app.get("/users/:userId/images/:imageId/similar", async (c) => {
+  // The id may hold '/': percent-encoded as %2F locally, already decoded by API Gateway in AWS.
+  app.get("/users/:userId/images/:imageId{.+}/similar", async (c) => {
     const userId = await authorize(c);
     const imageId = parseImageId(c.req.param("imageId"));
     const limit = parseLimit(query(c));

@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { handle, type LambdaEvent } from "hono/aws-lambda";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { createApiApp } from "./app.ts";
-import { emptySnapshot, snapshotOf, testAuth, testModel, type TestAuth } from "./test-factories.ts";
+import { emptySnapshot, PHOTOS, snapshotOf, testAuth, testModel, type TestAuth } from "./test-factories.ts";
 
 /** The payload 2.0 member of hono's event union. */
 type APIGatewayProxyEventV2 = Extract<LambdaEvent, { rawPath: string; routeKey: string }>;
@@ -72,6 +72,21 @@ describe("API Lambda handler", () => {
       e.headers.authorization = `Bearer ${token}`;
     });
     expect((await handler(withToken)).statusCode).toBe(200);
+  });
+
+  it("finds a photo whose id holds sub-folders and spaces from the path API Gateway passes on decoded", async () => {
+    const named = snapshotOf("alice", PHOTOS.map((p) => ({ ...p, imageId: `2024/05/${p.imageId} (1)` })));
+    const handler = handle(createApiApp({ readUser: async () => named, verifyToken: auth.verifyToken, model: testModel, logger: { info() {}, error() {} } }));
+    const similar = withEvent((e) => {
+      e.routeKey = "GET /users/{userId}/images/{rest+}";
+      e.rawPath = "/users/alice/images/2024/05/beach-1 (1)/similar";
+      e.rawQueryString = "limit=1";
+    });
+
+    const result = await handler(similar);
+
+    expect(result.statusCode).toBe(200);
+    expect(JSON.parse(result.body).results).toEqual([{ imageId: "2024/05/beach-2 (1)", key: "users/alice/2024/05/beach-2 (1).jpg", similarity: expect.any(Number) }]);
   });
 
   it("answers bad parameters with 400 JSON through the adapter", async () => {

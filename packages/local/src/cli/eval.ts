@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { availableParallelism, tmpdir } from "node:os";
-import { basename, extname, join } from "node:path";
+import { basename, join } from "node:path";
 import { pairwiseScores, parseGroupsCsv } from "@photo-clusters/core/evaluate";
 import { parseObjectKey } from "@photo-clusters/core/keys";
 import { silentLogger } from "@photo-clusters/core/logger";
