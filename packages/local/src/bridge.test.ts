@@ -21,6 +21,16 @@ describe("the local S3 notification bridge", () => {
   });
   afterAll(() => emulator?.stop());
 
+  it("takes a single PutObject of 100 MB, as S3 does, and announces it once", async () => {
+    const body = Buffer.alloc(100 * 1024 * 1024, 9);
+
+    await emulator.s3.send(new PutObjectCommand({ Bucket: "photos", Key: "users/big/panorama.jpg", Body: body, ContentType: "image/jpeg" }));
+    const head = await emulator.s3.send(new HeadObjectCommand({ Bucket: "photos", Key: "users/big/panorama.jpg" }));
+
+    expect(head.ContentLength).toBe(body.length);
+    expect((await receive(1)).flatMap((m) => (m.kind === "changes" ? m.changes.map((c) => c.key) : []))).toEqual(["users/big/panorama.jpg"]);
+  });
+
   async function receive(count: number) {
     const bodies: string[] = [];
     for (let i = 0; i < 20 && bodies.length < count; i++) {

@@ -11,6 +11,8 @@ process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
 /** Credentials the emulator accepts; any will do, the real SDK clients just need some. */
 export const LOCAL_CREDENTIALS = { accessKeyId: "local", secretAccessKey: "local" };
 export const LOCAL_REGION = "us-east-1";
+/** The largest single PutObject the local S3 takes (S3's own limit is 5 GB). */
+export const MAX_PUT_BYTES = 1024 * 1024 * 1024;
 
 export interface EmulatorOptions {
   port: number;
@@ -41,6 +43,11 @@ export function localClients(endpoint: string) {
 /** S3 and SQS on 127.0.0.1 (fauxqs), with the bucket, the queue and its dead-letter queue created. */
 export async function startEmulator(options: EmulatorOptions): Promise<Emulator> {
   const app = buildApp({ logger: false, defaultRegion: LOCAL_REGION });
+  // fauxqs refuses a request body over 11 MiB, and the SDK reports that as an XML parse error; S3
+  // takes a single PUT of up to 5 GB. Its wildcard parser (the S3 bodies) gets a limit of its own, so
+  // the pipeline, not the emulator, is what refuses an oversized photo. Bodies are held in memory.
+  app.removeContentTypeParser("*");
+  app.addContentTypeParser("*", { parseAs: "buffer", bodyLimit: MAX_PUT_BYTES }, (_request: unknown, body: Buffer, done: (error: Error | null, body?: Buffer) => void) => done(null, body));
   observeObjectChanges(app, options.bucket, options.onObjectChange);
   await app.listen({ host: "127.0.0.1", port: options.port });
   const endpoint = `http://127.0.0.1:${(app.server.address() as { port: number }).port}`;
