@@ -18,7 +18,7 @@ import { DATA_DIR, Storage } from "./Storage.ts";
 // An image id may hold '/' (sub-folders), and API Gateway hands the function its path decoded, so the
 // similar route takes the rest of the path greedily (`{rest+}` must come last); the app reads
 // `<imageId>/similar` from it.
-export const ROUTES = ["/users/{userId}/clusters", "/users/{userId}/images/{rest+}"] as const;
+export const ROUTES = ["/users/{userId}/clusters", "/users/{userId}/images/{rest+}", "/users/{userId}/status"] as const;
 
 /**
  * The clusters API: an HTTP API whose JWT authorizer checks the token (issuer, audience, expiry,

@@ -122,6 +122,7 @@ export function Pipeline({ stack, app }: StackContext) {
       WRITER_FUNCTION_NAME: writer.functionName,
       MODEL_ID: embedding.modelId,
       EMBED_CONCURRENCY: String(pollerConcurrency(embedding.maxConcurrency).perInvocation),
+      MAX_RECEIVE_COUNT: String(settings.queue.maxReceiveCount),
     },
     logGroup: pollerLogs,
   });

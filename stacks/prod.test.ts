@@ -119,6 +119,13 @@ describe("the poller", () => {
     expect(inFlight).toBeGreaterThanOrEqual(endpointMax / 2);
   });
 
+  it("knows the queue's maxReceiveCount, so a photo failing on its last delivery is recorded as failed", () => {
+    const t = synth.template(Pipeline);
+    const queue = Object.values(resources(t, "AWS::SQS::Queue")).find((q) => q.Properties.RedrivePolicy)!.Properties;
+    const [, poller] = lambdaByHandler(t, POLLER);
+    expect(Number(poller.Properties.Environment.Variables.MAX_RECEIVE_COUNT)).toBe(queue.RedrivePolicy.maxReceiveCount);
+  });
+
   it("runs outside the VPC and is told its bucket, endpoint, writer and model", () => {
     const [, poller] = lambdaByHandler(synth.template(Pipeline), POLLER);
     expect(poller.Properties.VpcConfig).toBeUndefined();
@@ -229,10 +236,10 @@ describe("storage", () => {
 });
 
 describe("the API", () => {
-  it("serves the clusters and similar routes, each behind the JWT authorizer", () => {
+  it("serves the clusters, similar and status routes, each behind the JWT authorizer", () => {
     const t = synth.template(Api);
     const routes = Object.values(resources(t, "AWS::ApiGatewayV2::Route")).map((r) => r.Properties);
-    expect(routes.map((r) => r.RouteKey).sort()).toEqual(["GET /users/{userId}/clusters", "GET /users/{userId}/images/{rest+}"]);
+    expect(routes.map((r) => r.RouteKey).sort()).toEqual(["GET /users/{userId}/clusters", "GET /users/{userId}/images/{rest+}", "GET /users/{userId}/status"]);
     const [authorizerId] = Object.keys(resources(t, "AWS::ApiGatewayV2::Authorizer"));
     for (const route of routes) expect(route).toMatchObject({ AuthorizationType: "JWT", AuthorizerId: { Ref: authorizerId } });
   });

@@ -16,12 +16,15 @@ const cfg = apiConfig();
 const logger = jsonLogger({ service: "api" });
 // Cached snapshots may take a quarter of the function's memory, shared by the models it serves.
 const maxBytes = (cfg.memoryMb * 2 ** 20) / 4 / (cfg.previousModel ? 2 : 1);
-const reader = (model: typeof cfg.model) => cachedReader(openStore({ root: cfg.dataDir, model, logger: logger.child({ component: "store" }) }), { maxBytes });
+const store = (model: typeof cfg.model) => openStore({ root: cfg.dataDir, model, logger: logger.child({ component: "store" }) });
+const reader = (model: typeof cfg.model) => cachedReader(store(model), { maxBytes });
 const current = reader(cfg.model);
+const failures = store(cfg.model);
 const previous = cfg.previousModel && reader(cfg.previousModel);
 
 export const app = createApiApp({
   readUser: (userId, need) => servingSnapshot(userId, current, previous, need),
+  readFailures: (userId) => failures.failures(userId),
   verifyToken: createJwtVerifier(cfg.auth),
   model: cfg.model,
   logger,

@@ -132,6 +132,7 @@ export interface PollerConfig {
   maxImageBytes: number;
   /** Photos one invocation embeds at once; the stack sets it so that all pollers stay within the endpoint's concurrency. */
   embedConcurrency: number;
+  maxReceiveCount: number;
 }
 
 /** SageMaker serverless endpoints take at most 4 MB a request; stay under it with headroom for headers. */
@@ -145,5 +146,7 @@ export function pollerConfig(env: Env = process.env): PollerConfig {
   const model = r.model();
   const maxImageBytes = r.positiveInteger("MAX_IMAGE_BYTES", DEFAULT_MAX_IMAGE_BYTES);
   const embedConcurrency = r.positiveInteger("EMBED_CONCURRENCY", 4);
-  return r.done(() => ({ bucketName, endpointName, writerFunctionName, model: model!, maxImageBytes, embedConcurrency }));
+  // The queue's redrive maxReceiveCount: a message failing on that delivery is recorded as failed for good.
+  const maxReceiveCount = r.positiveInteger("MAX_RECEIVE_COUNT", 3);
+  return r.done(() => ({ bucketName, endpointName, writerFunctionName, model: model!, maxImageBytes, embedConcurrency, maxReceiveCount }));
 }

@@ -23,5 +23,6 @@ export const handler = createPollerHandler({
   write: createLambdaWriter(new LambdaClient(clientOptions), config.writerFunctionName),
   model: config.model.id,
   concurrency: config.embedConcurrency,
+  maxReceiveCount: config.maxReceiveCount,
   logger: jsonLogger({ function: "poller" }),
 });

@@ -16,7 +16,7 @@ import { LOCAL_CREDENTIALS, LOCAL_REGION } from "./emulator.ts";
  * SageMaker runtime client, and the writer called in-process across a JSON boundary, as a Lambda
  * invoke would be.
  */
-export function localPollerHandler(deps: { s3: S3Client; modelServerUrl: string; store: EmbeddingStore; model: ModelDescriptor; logger: Logger }) {
+export function localPollerHandler(deps: { s3: S3Client; modelServerUrl: string; store: EmbeddingStore; model: ModelDescriptor; logger: Logger; maxReceiveCount?: number }) {
   const writerLog = deps.logger.child({ component: "writer" });
   const invokeWriter = async (payload: string): Promise<string> =>
     JSON.stringify({ results: await writeEvents(deps.store, (JSON.parse(payload) as WritePayload).events, writerLog) } satisfies WriteResponse);
@@ -26,6 +26,7 @@ export function localPollerHandler(deps: { s3: S3Client; modelServerUrl: string;
     embed: createSageMakerEmbedder(sagemaker, "local"),
     write: async (events) => (JSON.parse(await invokeWriter(JSON.stringify({ events }))) as WriteResponse).results,
     model: deps.model.id,
+    maxReceiveCount: deps.maxReceiveCount,
     logger: deps.logger.child({ component: "poller" }),
   });
 }

@@ -29,7 +29,9 @@ export function startQueuePoller(options: QueuePollerOptions): { stop(): Promise
           { abortSignal: controller.signal },
         );
         if (Messages.length === 0) continue;
-        const event: SqsEvent = { Records: Messages.map((m) => ({ messageId: m.MessageId!, body: m.Body ?? "", receiptHandle: m.ReceiptHandle! })) };
+        const event: SqsEvent = {
+          Records: Messages.map((m) => ({ messageId: m.MessageId!, body: m.Body ?? "", receiptHandle: m.ReceiptHandle!, attributes: { ApproximateReceiveCount: m.Attributes?.ApproximateReceiveCount } })),
+        };
         let failedIds: Set<string>;
         try {
           failedIds = new Set((await options.handler(event)).batchItemFailures.map((f) => f.itemIdentifier));

@@ -85,7 +85,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
 
     const store = openStore({ root: dataDir, model, logger: logger.child({ component: "store" }) });
     const pollerLog = logger.child({ component: "poller" });
-    const poller = localPollerHandler({ s3: emulator.s3, modelServerUrl: modelServer.url, store, model, logger });
+    const poller = localPollerHandler({ s3: emulator.s3, modelServerUrl: modelServer.url, store, model, logger, maxReceiveCount: options.maxReceiveCount });
     // Eight batches at once (each embeds 4 photos at a time): while some wait for their write or
     // the queue, the others keep the model server's queue full. In eval's ingestion: about 128/s
     // with two, 148/s with four, 163/s with eight, no more with twelve or sixteen.
@@ -105,7 +105,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
         }
       },
     }));
-    app.route("/", createApiApp({ readUser: cachedReader(store), verifyToken: auth.verifyToken, model, logger: logger.child({ component: "api" }) }));
+    app.route("/", createApiApp({ readUser: cachedReader(store), readFailures: (userId) => store.failures(userId), verifyToken: auth.verifyToken, model, logger: logger.child({ component: "api" }) }));
     const server = await listen(app, apiPort);
     const boundPort = (server.address() as AddressInfo).port;
     stops.push(() => new Promise<void>((r) => server.close(() => r())));

@@ -90,6 +90,30 @@ describe("the whole pipeline on one machine", () => {
     await rm(folder, { recursive: true, force: true });
   });
 
+  it("tells the user which photo could not be added and why, until a good photo replaces it", async () => {
+    const frank = await runtime.auth.issueDevToken("frank");
+    const status = async () => (await (await fetch(`${runtime.apiUrl}/users/frank/status`, { headers: { Authorization: `Bearer ${frank}` } })).json()) as { stored: number; failed: Array<{ key: string; imageId: string; code: string; message: string }> };
+    const put = (key: string, body: Uint8Array) => runtime.emulator.s3.send(new PutObjectCommand({ Bucket: "photos", Key: key, Body: body, ContentType: "image/jpeg" }));
+    // Act: a good photo, and text named like one
+    await put("users/frank/holiday/beach 1.jpg", await readFile(join(PHOTOS, `${GROUP_A[0]}.jpg`)));
+    await put("users/frank/holiday/notes.jpg", Buffer.from("this is not a photo, only text named .jpg\n"));
+    let seen = await status();
+    for (let i = 0; i < 150 && !(seen.stored === 1 && seen.failed.length === 1); i++) {
+      await new Promise((r) => setTimeout(r, 200));
+      seen = await status();
+    }
+    // Assess
+    expect(seen.stored).toBe(1);
+    expect(seen.failed).toEqual([{ key: "users/frank/holiday/notes.jpg", imageId: "holiday/notes", code: "rejected_by_model", message: expect.stringMatching(/refused the image/), at: expect.any(String) }]);
+    // Act: the same key, now a photo
+    await put("users/frank/holiday/notes.jpg", await readFile(join(PHOTOS, `${GROUP_A[1]}.jpg`)));
+    for (let i = 0; i < 150 && !(seen.stored === 2 && seen.failed.length === 0); i++) {
+      await new Promise((r) => setTimeout(r, 200));
+      seen = await status();
+    }
+    expect(seen).toMatchObject({ stored: 2, failed: [] });
+  });
+
   it("refuses callers without a token, with a forged one, or for another user, and bad thresholds", async () => {
     const noToken = await fetch(`${runtime.apiUrl}/users/carol/clusters`);
     expect(noToken.status).toBe(401);

@@ -1,5 +1,5 @@
 import { CoreError } from "../errors.ts";
-import { parseObjectKey } from "../keys.ts";
+import { isValidId, parseObjectKey } from "../keys.ts";
 import type { Logger } from "../logger.ts";
 import { type ObjectChange, parseS3Message } from "../s3-event.ts";
 import { encodeVector, type WriteEventWire, type WriteReply } from "./write-payload.ts";
@@ -12,6 +12,8 @@ import { encodeVector, type WriteEventWire, type WriteReply } from "./write-payl
 export interface QueueMessage {
   messageId: string;
   body: string;
+  /** SQS's ApproximateReceiveCount: 1 on the first delivery. */
+  receiveCount?: number;
 }
 
 export interface FetchedImage {
@@ -29,6 +31,9 @@ export interface IngestPorts {
   logger: Logger;
   /** Images fetched and embedded at once (default 4). */
   concurrency?: number;
+  /** The queue's maxReceiveCount: a message failing on that delivery goes to the dead-letter queue next. */
+  maxReceiveCount?: number;
+  clock?: () => Date;
 }
 
 export interface IngestResult {
@@ -52,11 +57,24 @@ interface Item {
 
 export async function ingestBatch(messages: QueueMessage[], ports: IngestPorts): Promise<IngestResult> {
   const failed = new Set<string>();
-  const fail = (messageId: string, fields: Record<string, unknown>, error: unknown) => {
+  const receives = new Map(messages.map((m) => [m.messageId, m.receiveCount ?? 1]));
+  const finalFailures: WriteEventWire[] = [];
+  const fail = (messageId: string, fields: { key?: string } & Record<string, unknown>, error: unknown) => {
     failed.add(messageId);
     const e = error as { code?: string; message?: string; retryable?: boolean };
     const level = e.retryable ? "warn" : "error";
     ports.logger[level]("record failed", { ...fields, messageId, code: e.code ?? "internal", reason: e.message, retryable: Boolean(e.retryable) });
+    // Final: retrying cannot help, or this was the last delivery before the dead-letter queue.
+    const last = ports.maxReceiveCount !== undefined && (receives.get(messageId) ?? 1) >= ports.maxReceiveCount;
+    const owner = typeof fields.key === "string" ? /^users\/([^/]+)\/(.+)$/.exec(fields.key) : null;
+    if ((e.retryable === false || last) && owner && isValidId(owner[1])) {
+      const dot = owner[2].lastIndexOf(".");
+      finalFailures.push({
+        id: `${messageId}#failure#${finalFailures.length}`, userId: owner[1], kind: "failure", key: fields.key!,
+        imageId: dot > 0 ? owner[2].slice(0, dot) : owner[2], code: e.code ?? "internal", message: e.message ?? "failed",
+        at: (ports.clock?.() ?? new Date()).toISOString(),
+      });
+    }
   };
 
   const items: Item[] = [];
@@ -127,6 +145,10 @@ export async function ingestBatch(messages: QueueMessage[], ports: IngestPorts):
     } catch (error) {
       for (const e of live) fail(messageOf.get(e.id)!.messageId, { key: e.key }, error);
     }
+  }
+  if (finalFailures.length > 0) {
+    // Best effort: the messages fail back to the queue either way; a lost record only hides the reason.
+    await ports.write(finalFailures).catch((error: unknown) => ports.logger.warn("failure records not sent", { error: (error as Error).message }));
   }
   return { failedMessageIds: [...failed], stored, skipped };
 }

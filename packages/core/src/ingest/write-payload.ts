@@ -4,7 +4,9 @@
  */
 export type WriteEventWire =
   | { id: string; userId: string; kind: "put"; key: string; imageId: string; etag: string; sequencer: string; model: string; vector: string }
-  | { id: string; userId: string; kind: "delete"; key: string; imageId: string; sequencer: string; model: string };
+  | { id: string; userId: string; kind: "delete"; key: string; imageId: string; sequencer: string; model: string }
+  /** A photo that finally failed, for the user's status (see the store's failures.ts). */
+  | { id: string; userId: string; kind: "failure"; key: string; imageId: string; code: string; message: string; at: string };
 
 export interface WritePayload {
   events: WriteEventWire[];

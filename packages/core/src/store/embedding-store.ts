@@ -14,6 +14,7 @@ import { assertId } from "./ids.ts";
 import { compactUser, rebuildUserGraph } from "./maintenance.ts";
 import { addEdgesFrom } from "./neighbour-graph.ts";
 import { prepareEvent } from "./prepare-event.ts";
+import { readFailures, updateFailures } from "./failures.ts";
 import { readView } from "./graph-view.ts";
 import { readSnapshot } from "./read-snapshot.ts";
 import { encodeRefsFrame, type RefEntry } from "./refs-file.ts";
@@ -36,6 +37,7 @@ export function openStore(options: StoreOptions): EmbeddingStore {
   const cache = new Map<string, UserState>();
   const queues = new Map<string, Promise<unknown>>();
 
+  const failureOptions = { logger, lockWaitMs, staleMs };
   const context = (userId: string): FilesContext => ({ paths: userPaths(root, userId, model.id), model, logger });
 
   /** Runs `task` holding the user's lock; calls of one process queue up instead of spinning on it. */
@@ -82,7 +84,7 @@ export function openStore(options: StoreOptions): EmbeddingStore {
       // Nothing to write: no lock, no files.
       return { userId, results: prepared.map((p, i) => ({ key: String(events[i]?.key), outcome: "error" as const, error: (p as { error: CoreError }).error })), appended: 0, compacted: false };
     }
-    return locked(userId, async (ctx, files, lost) => {
+    const result = await locked(userId, async (ctx, files, lost): Promise<WriteResult> => {
       const { state } = files;
       const live = state.live;
       const from = live.recordCount;
@@ -144,6 +146,13 @@ export function openStore(options: StoreOptions): EmbeddingStore {
       if (!compacted) remember(userId, state);
       return { userId, results, appended: frames.length, compacted };
     });
+    // A key stored or deleted now is no longer a failed photo.
+    const settled = result.results.filter((r) => r.outcome !== "error" && r.outcome !== "stale").map((r) => r.key);
+    if (settled.length > 0) {
+      await updateFailures(root, userId, { clear: settled }, failureOptions).catch((err: Error) =>
+        logger.warn("store: could not clear failure records; they are cleared by a later write", { userId, error: err.message }));
+    }
+    return result;
   }
 
   return {
@@ -151,6 +160,8 @@ export function openStore(options: StoreOptions): EmbeddingStore {
     write,
     read: async (userId) => readSnapshot(context(userId), userId),
     readView: async (userId, previous) => readView(context(userId), userId, previous),
+    recordFailures: (userId, failures) => updateFailures(root, userId, { add: failures }, failureOptions),
+    failures: (userId) => readFailures(root, userId),
     migrate: async (userId) => {
       assertId("user id", userId);
       // A user without this model's log has nothing to upgrade: no files are made for it.

@@ -5,6 +5,7 @@ export type {
   DeleteEvent,
   EmbeddingStore,
   EventResult,
+  FailureRecord,
   ImageRef,
   MigrateResult,
   NeighbourGraph,

@@ -2,10 +2,12 @@
 import type { CoreError } from "../errors.ts";
 import type { ModelDescriptor } from "../models.ts";
 import type { Outcome } from "./event-rules.ts";
+import type { FailureRecord } from "./failures.ts";
 import type { NeighbourGraph } from "./neighbour-graph.ts";
 
 export type { Outcome } from "./event-rules.ts";
 export type { NeighbourGraph } from "./neighbour-graph.ts";
+export type { FailureRecord } from "./failures.ts";
 
 export interface PutEvent {
   kind: "put";
@@ -135,6 +137,10 @@ export interface EmbeddingStore {
    * view this returned before, it reads only what the files grew by, and may return that view updated.
    */
   readView(userId: string, previous?: UserView): Promise<UserView>;
+  /** Records photos that finally failed (see failures.ts); a key's record goes when it is stored or deleted. */
+  recordFailures(userId: string, failures: readonly FailureRecord[]): Promise<void>;
+  /** The user's failed photos, newest first. */
+  failures(userId: string): Promise<FailureRecord[]>;
   /** Brings one user's files to the current format (what the next write would do); see maintenance.ts. */
   migrate(userId: string): Promise<MigrateResult>;
   compact(userId: string): Promise<CompactResult>;

@@ -226,6 +226,20 @@ describe("authentication", () => {
   });
 });
 
+describe("GET /users/:userId/status", () => {
+  it("says how many photos are stored and which failed, for the token's user only", async () => {
+    const failed = [{ key: "users/alice/x.jpg", imageId: "x", code: "too_large", message: "object is 31457280 bytes, over the limit", at: "2026-12-04T10:00:00.000Z" }];
+    const app = appWith(undefined, { readFailures: async (userId) => (userId === "alice" ? failed : []) });
+
+    const res = await app.request("/users/alice/status", bearer(alice));
+
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({ userId: "alice", stored: PHOTOS.length, failed });
+    expect((await app.request("/users/bob/status", bearer(alice))).status).toBe(403);
+    expect((await app.request("/users/alice/status")).status).toBe(401);
+  });
+});
+
 describe("GET /users/:userId/images/:imageId/similar", () => {
   it("lists the most similar other photos first", async () => {
     const res = await appWith().request("/users/alice/images/beach-1/similar?limit=3", bearer(alice));

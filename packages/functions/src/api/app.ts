@@ -7,6 +7,7 @@ import { randomUUID } from "node:crypto";
 import { Hono, type Context } from "hono";
 import { jsonLogger, type Logger } from "@photo-clusters/core/logger";
 import { MODELS, type ModelDescriptor } from "@photo-clusters/core/models";
+import type { FailureRecord } from "@photo-clusters/core/store/index";
 import { bearerToken, gatewaySubject, type VerifyToken } from "./auth.ts";
 import { clustersView, needsVectors, similarView, type UserSnapshot } from "./clusters-view.ts";
 import { ApiError, errorBody, ForbiddenError, INTERNAL_ERROR, NotFoundError, UnauthorizedError } from "./errors.ts";
@@ -25,6 +26,8 @@ export interface ApiDeps {
   logger?: ApiLogger;
   /** JSON bytes a clusters page may hold (default MAX_PAGE_BYTES, the most Lambda allows). */
   maxPageBytes?: number;
+  /** The user's photos that finally failed, newest first (the store's `failures`); none when absent. */
+  readFailures?(userId: string): Promise<FailureRecord[]>;
 }
 
 type ApiEnv = { Variables: { requestId: string } };
@@ -100,6 +103,12 @@ export function createApiApp(deps: ApiDeps): Hono<ApiEnv> {
     }
     if (!answer) throw new NotFoundError("no such image for this user");
     return c.json(answer);
+  });
+
+  app.get("/users/:userId/status", async (c) => {
+    const userId = await authorize(c);
+    const [view, failed] = await Promise.all([deps.readUser(userId), deps.readFailures?.(userId) ?? []]);
+    return c.json({ userId, stored: view.imageCount, failed });
   });
 
   app.notFound((c) => c.json(errorBody("not_found", "no such route"), 404, { ...RESPONSE_HEADERS }));

@@ -2,7 +2,7 @@ import { type IngestPorts, ingestBatch } from "@photo-clusters/core/ingest/index
 
 /** The subset of Lambda's SQS event the poller reads. */
 export interface SqsEvent {
-  Records: Array<{ messageId: string; body: string }>;
+  Records: Array<{ messageId: string; body: string; attributes?: { ApproximateReceiveCount?: string } }>;
 }
 
 export interface SqsBatchResponse {
@@ -15,7 +15,7 @@ export interface SqsBatchResponse {
  */
 export function createPollerHandler(ports: IngestPorts) {
   return async (event: SqsEvent): Promise<SqsBatchResponse> => {
-    const messages = event.Records.map((r) => ({ messageId: r.messageId, body: r.body }));
+    const messages = event.Records.map((r) => ({ messageId: r.messageId, body: r.body, receiveCount: Number(r.attributes?.ApproximateReceiveCount ?? 1) }));
     const result = await ingestBatch(messages, ports);
     ports.logger.info("batch done", { messages: messages.length, stored: result.stored, skipped: result.skipped, failed: result.failedMessageIds.length });
     return { batchItemFailures: result.failedMessageIds.map((itemIdentifier) => ({ itemIdentifier })) };

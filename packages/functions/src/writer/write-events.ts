@@ -12,7 +12,17 @@ export async function writeEvents(store: EmbeddingStore, events: WriteEventWire[
   for (const e of events) byUser.set(e.userId, [...(byUser.get(e.userId) ?? []), e]);
 
   const replies: WriteReply[] = [];
-  for (const [userId, userEvents] of byUser) {
+  for (const [userId, all] of byUser) {
+    const failures = all.filter((e) => e.kind === "failure");
+    if (failures.length > 0) {
+      const ok = await store.recordFailures(userId, failures.map(({ key, imageId, code, message, at }) => ({ key, imageId, code, message, at }))).then(
+        () => true,
+        (error: unknown) => (logger.error("failure records not written", { userId, error }), false),
+      );
+      for (const e of failures) replies.push(ok ? { id: e.id, ok: true, outcome: "recorded" } : failure(e.id, new CoreError("internal", "failure record not written", { retryable: true })));
+    }
+    const userEvents = all.filter((e): e is Exclude<WriteEventWire, { kind: "failure" }> => e.kind !== "failure");
+    if (userEvents.length === 0) continue;
     try {
       const storeEvents: StoreEvent[] = userEvents.map((e) =>
         e.kind === "put"

@@ -11,6 +11,12 @@ export async function getJson<T>(url: string, token: string): Promise<T> {
   return body;
 }
 
+export interface StatusBody {
+  userId: string;
+  stored: number;
+  failed: Array<{ key: string; imageId: string; code: string; message: string; at: string }>;
+}
+
 export interface ClustersBody {
   userId: string;
   model: string;

@@ -1,5 +1,5 @@
 /**
- * `pnpm photo-clusters <command>`: upload, clusters, token, eval, backfill, migrate.
+ * `pnpm photo-clusters <command>`: upload, clusters, status, token, eval, backfill, migrate.
  * Talks to the local runtime (`pnpm start`) unless told otherwise.
  */
 import { parseArgs } from "node:util";
@@ -14,7 +14,7 @@ import { localClients } from "../emulator.ts";
 import { LOCAL_BUCKET, LOCAL_QUEUE } from "../runtime.ts";
 import { backfill } from "./backfill.ts";
 import { listBucket, type ListedObject } from "./object-listing.ts";
-import { clustersUrl, getAllClusters } from "./api-client.ts";
+import { clustersUrl, getAllClusters, getJson, type StatusBody } from "./api-client.ts";
 import { runEval } from "./eval.ts";
 import { collectPhotos, uploadPhotos } from "./upload.ts";
 
@@ -25,6 +25,7 @@ commands:
                                        --bucket <name> --aws for a real bucket with your AWS configuration)
   clusters --user <id> [--threshold t] [--min-size n] [--json]
                                        print the user's clusters from the API (default ${"$"}API_URL or http://127.0.0.1:${"$"}PORT)
+  status --user <id> [--json]          how many of the user's photos are stored, and which failed and why
   token --user <id> [--ttl seconds]    print a token the local API accepts (alone on the last line)
   backfill [--bucket b] [--prefix users/] [--inventory manifest.json|file.csv.gz] [--rate N] [--dry-run]
            [--reembed] [--aws --queue-url <url>]
@@ -77,6 +78,16 @@ async function main(argv: string[]): Promise<void> {
       for (const c of body.clusters) {
         process.stdout.write(`  ${c.band.padEnd(6)} ${String(c.size).padStart(3)} photos  min ${c.minSimilarity.toFixed(3)} mean ${c.meanSimilarity.toFixed(3)}  ${c.images.map((i) => i.imageId).join(" ")}\n`);
       }
+      return;
+    }
+    case "status": {
+      const { values } = parseArgs({ args: rest, options: { user: { type: "string" }, json: { type: "boolean" } } });
+      const user = required(values.user, "--user");
+      const token = await (await createDevAuth(dataDir)).issueDevToken(user, 300);
+      const body = await getJson<StatusBody>(new URL(`/users/${encodeURIComponent(user)}/status`, apiUrl).toString(), token);
+      if (values.json) return void process.stdout.write(JSON.stringify(body, null, 2) + "\n");
+      process.stdout.write(`${body.userId}: ${body.stored} photos stored, ${body.failed.length} failed\n`);
+      for (const f of body.failed) process.stdout.write(`  ${f.at}  ${f.code.padEnd(18)} ${f.key}: ${f.message}\n`);
       return;
     }
     case "token": {

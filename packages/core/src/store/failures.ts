@@ -1,0 +1,66 @@
+/**
+ * What became of a user's photos that finally failed: one small JSON file per user,
+ * `<root>/<userId>/failures.json`, `{ "version": 1, "failed": [{ key, imageId, code, message, at }] }`,
+ * newest first, one entry per key, at most MAX_FAILURES. It is model-independent (a photo fails before
+ * any model's store sees it), so it has a lock of its own; every change rewrites it atomically.
+ * A key's entry goes when the key is later stored or deleted.
+ */
+import { mkdir, stat } from "node:fs/promises";
+import { join } from "node:path";
+import { CorruptStoreError } from "../errors.ts";
+import { atomicWrite, readIfExists } from "./fs-util.ts";
+import { assertId } from "./ids.ts";
+import { acquireLock } from "./store-lock.ts";
+import type { StoreLogger } from "./types.ts";
+
+export interface FailureRecord {
+  key: string;
+  imageId: string;
+  /** Why: `invalid_image`, `empty_object`, `too_large`, `rejected_by_model`, `invalid_key`, … */
+  code: string;
+  message: string;
+  /** ISO 8601 time of the attempt that failed. */
+  at: string;
+}
+
+const VERSION = 1;
+export const MAX_FAILURES = 1000;
+
+const fileOf = (root: string, userId: string) => {
+  assertId("user id", userId);
+  return join(root, userId, "failures.json");
+};
+
+export async function readFailures(root: string, userId: string): Promise<FailureRecord[]> {
+  const file = fileOf(root, userId);
+  const buf = await readIfExists(file);
+  if (!buf) return [];
+  const parsed = JSON.parse(buf.toString("utf8")) as { version?: unknown; failed?: unknown };
+  if (parsed.version !== VERSION || !Array.isArray(parsed.failed)) throw new CorruptStoreError(`${file}: not a version ${VERSION} failures file`);
+  return parsed.failed as FailureRecord[];
+}
+
+/**
+ * Adds `add` (replacing a key's older entry) and drops the entries of `clear`. A user without a
+ * failures file and nothing to add costs one stat.
+ */
+export async function updateFailures(
+  root: string, userId: string, change: { add?: readonly FailureRecord[]; clear?: readonly string[] },
+  options: { logger: StoreLogger; lockWaitMs: number; staleMs: number },
+): Promise<void> {
+  const file = fileOf(root, userId);
+  const add = change.add ?? [];
+  if (add.length === 0 && !(await stat(file).then(() => true, () => false))) return;
+  await mkdir(join(root, userId), { recursive: true });
+  const lock = await acquireLock(file, `${file}.lock`, { waitMs: options.lockWaitMs, staleMs: options.staleMs, logger: options.logger });
+  try {
+    const gone = new Set([...(change.clear ?? []), ...add.map((f) => f.key)]);
+    const before = await readFailures(root, userId);
+    const kept = before.filter((f) => !gone.has(f.key));
+    if (add.length === 0 && kept.length === before.length) return;
+    const failed = [...add, ...kept].sort((x, y) => (x.at < y.at ? 1 : x.at > y.at ? -1 : 0)).slice(0, MAX_FAILURES);
+    await atomicWrite(file, [Buffer.from(JSON.stringify({ version: VERSION, failed }))]);
+  } finally {
+    await lock.release();
+  }
+}
