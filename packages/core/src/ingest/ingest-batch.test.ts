@@ -34,15 +34,20 @@ describe("ingestBatch's failure records", () => {
     expect(early.failedMessageIds).toEqual(["users/alice/2024/a b.jpg"]);
     expect(last.failedMessageIds).toEqual(["users/alice/2024/a b.jpg"]);
     expect(written.flat()).toEqual([
-      { id: expect.any(String), userId: "alice", kind: "failure", key: "users/alice/2024/a b.jpg", imageId: "2024/a b", code: "endpoint_unavailable", message: "embedding endpoint failed after retries", at: "2026-12-04T10:00:00.000Z" },
+      { id: expect.any(String), userId: "alice", kind: "failure", key: "users/alice/2024/a b.jpg", sequencer: "0A", imageId: "2024/a b", code: "endpoint_unavailable", message: "embedding endpoint failed after retries", at: "2026-12-04T10:00:00.000Z" },
     ]);
   });
 
-  it("records a key that cannot be a photo at once, for a valid user", async () => {
+  it("records a key that cannot be a photo at once, for a valid user, and its delete settles it", async () => {
     const written: WriteEventWire[][] = [];
+    const deleted = { messageId: "d", body: s3EventMessage({ kind: "delete", eventName: "ObjectRemoved:Delete", bucket: "photos", key: "users/alice/2024.05/notes.txt", sequencer: "0B" }) };
 
-    await ingestBatch([message("users/alice/notes.txt", 1), message("users/../x.jpg", 1)], portsWith(written));
+    await ingestBatch([message("users/alice/2024.05/notes.txt", 1), message("users/../x.jpg", 1)], portsWith(written));
+    await ingestBatch([deleted], portsWith(written));
 
-    expect(written.flat().map((e) => [e.kind, e.key, (e as { code?: string }).code])).toEqual([["failure", "users/alice/notes.txt", "invalid_key"]]);
+    expect(written.flat().map((e) => [e.kind, e.key, (e as { code?: string }).code, (e as { imageId?: string }).imageId])).toEqual([
+      ["failure", "users/alice/2024.05/notes.txt", "invalid_key", "2024.05/notes"],
+      ["forget", "users/alice/2024.05/notes.txt", undefined, undefined],
+    ]);
   });
 });

@@ -59,21 +59,20 @@ export async function ingestBatch(messages: QueueMessage[], ports: IngestPorts):
   const failed = new Set<string>();
   const receives = new Map(messages.map((m) => [m.messageId, m.receiveCount ?? 1]));
   const finalFailures: WriteEventWire[] = [];
-  const fail = (messageId: string, fields: { key?: string } & Record<string, unknown>, error: unknown) => {
+  const fail = (messageId: string, fields: Record<string, unknown>, error: unknown, change?: ObjectChange) => {
     failed.add(messageId);
     const e = error as { code?: string; message?: string; retryable?: boolean };
     const level = e.retryable ? "warn" : "error";
     ports.logger[level]("record failed", { ...fields, messageId, code: e.code ?? "internal", reason: e.message, retryable: Boolean(e.retryable) });
     // Final: retrying cannot help, or this was the last delivery before the dead-letter queue.
     const last = ports.maxReceiveCount !== undefined && (receives.get(messageId) ?? 1) >= ports.maxReceiveCount;
-    const owner = typeof fields.key === "string" ? /^users\/([^/]+)\/(.+)$/.exec(fields.key) : null;
-    if ((e.retryable === false || last) && owner && isValidId(owner[1])) {
-      const dot = owner[2].lastIndexOf(".");
-      finalFailures.push({
-        id: `${messageId}#failure#${finalFailures.length}`, userId: owner[1], kind: "failure", key: fields.key!,
-        imageId: dot > 0 ? owner[2].slice(0, dot) : owner[2], code: e.code ?? "internal", message: e.message ?? "failed",
-        at: (ports.clock?.() ?? new Date()).toISOString(),
-      });
+    if ((e.retryable === false || last) && change) {
+      const owner = ownerOf(change.key);
+      if (!owner) return; // no valid user to tell: the log line above is all there is
+      const base = { id: `${messageId}#failure#${finalFailures.length}`, userId: owner.userId, key: change.key, sequencer: change.sequencer };
+      // A delete that cannot be done (its key was never a photo) settles that key's record instead.
+      if (change.kind === "delete") finalFailures.push({ ...base, kind: "forget" });
+      else finalFailures.push({ ...base, kind: "failure", imageId: owner.imageId, code: e.code ?? "internal", message: e.message ?? "failed", at: (ports.clock?.() ?? new Date()).toISOString() });
     }
   };
 
@@ -120,7 +119,7 @@ export async function ingestBatch(messages: QueueMessage[], ports: IngestPorts):
       }
       messageOf.set(item.id, item);
     } catch (error) {
-      fail(item.messageId, fields, error);
+      fail(item.messageId, fields, error, change);
     }
   });
 
@@ -131,7 +130,7 @@ export async function ingestBatch(messages: QueueMessage[], ports: IngestPorts):
       const replies = await ports.write(live);
       const answered = new Set(replies.map((r) => r.id));
       for (const e of live) {
-        if (!answered.has(e.id)) fail(messageOf.get(e.id)!.messageId, { key: e.key }, new CoreError("no_reply", "the writer returned no result for this record", { retryable: true }));
+        if (!answered.has(e.id)) fail(messageOf.get(e.id)!.messageId, { key: e.key }, new CoreError("no_reply", "the writer returned no result for this record", { retryable: true }), messageOf.get(e.id)!.change);
       }
       for (const reply of replies) {
         const item = messageOf.get(reply.id);
@@ -140,15 +139,19 @@ export async function ingestBatch(messages: QueueMessage[], ports: IngestPorts):
         if (reply.ok) {
           stored++;
           ports.logger.info("record written", { ...fields, outcome: reply.outcome });
-        } else fail(item.messageId, fields, reply);
+        } else fail(item.messageId, fields, reply, item.change);
       }
     } catch (error) {
-      for (const e of live) fail(messageOf.get(e.id)!.messageId, { key: e.key }, error);
+      for (const e of live) fail(messageOf.get(e.id)!.messageId, { key: e.key }, error, messageOf.get(e.id)!.change);
     }
   }
   if (finalFailures.length > 0) {
     // Best effort: the messages fail back to the queue either way; a lost record only hides the reason.
-    await ports.write(finalFailures).catch((error: unknown) => ports.logger.warn("failure records not sent", { error: (error as Error).message }));
+    try {
+      for (const reply of await ports.write(finalFailures)) if (!reply.ok) ports.logger.warn("failure record not written", { id: reply.id, code: reply.code, reason: reply.message });
+    } catch (error) {
+      ports.logger.warn("failure records not sent", { error: (error as Error).message });
+    }
   }
   return { failedMessageIds: [...failed], stored, skipped };
 }
@@ -159,4 +162,13 @@ async function forEachLimited<T>(items: T[], limit: number, fn: (item: T) => Pro
     while (next < items.length) await fn(items[next++]);
   });
   await Promise.all(workers);
+}
+
+/** The user and image id a key names as far as it can, for a key parseObjectKey refuses too. */
+function ownerOf(key: string): { userId: string; imageId: string } | null {
+  const match = /^users\/([^/]+)\/(.+)$/.exec(key);
+  if (!match || !isValidId(match[1])) return null;
+  const path = match[2];
+  const dot = path.lastIndexOf(".");
+  return { userId: match[1], imageId: dot > path.lastIndexOf("/") + 1 ? path.slice(0, dot) : path };
 }

@@ -6,7 +6,9 @@ export type WriteEventWire =
   | { id: string; userId: string; kind: "put"; key: string; imageId: string; etag: string; sequencer: string; model: string; vector: string }
   | { id: string; userId: string; kind: "delete"; key: string; imageId: string; sequencer: string; model: string }
   /** A photo that finally failed, for the user's status (see the store's failures.ts). */
-  | { id: string; userId: string; kind: "failure"; key: string; imageId: string; code: string; message: string; at: string };
+  | { id: string; userId: string; kind: "failure"; key: string; sequencer: string; imageId: string; code: string; message: string; at: string }
+  /** The key is settled without a write (a delete of a key that was never a photo): its failure record goes. */
+  | { id: string; userId: string; kind: "forget"; key: string; sequencer: string };
 
 export interface WritePayload {
   events: WriteEventWire[];

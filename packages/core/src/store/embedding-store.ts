@@ -19,6 +19,7 @@ import { readView } from "./graph-view.ts";
 import { readSnapshot } from "./read-snapshot.ts";
 import { encodeRefsFrame, type RefEntry } from "./refs-file.ts";
 import { encodeRecord } from "./record-codec.ts";
+import { compareSequencers, normaliseSequencer } from "./sequencer.ts";
 import { acquireLock } from "./store-lock.ts";
 import { userPaths } from "./store-paths.ts";
 import type { EmbeddingStore, EventResult, StoreEvent, StoreLogger, StoreOptions, WriteResult } from "./types.ts";
@@ -146,11 +147,14 @@ export function openStore(options: StoreOptions): EmbeddingStore {
       if (!compacted) remember(userId, state);
       return { userId, results, appended: frames.length, compacted };
     });
-    // A key stored or deleted now is no longer a failed photo.
-    const settled = result.results.filter((r) => r.outcome !== "error" && r.outcome !== "stale").map((r) => r.key);
-    if (settled.length > 0) {
-      await updateFailures(root, userId, { clear: settled }, failureOptions).catch((err: Error) =>
-        logger.warn("store: could not clear failure records; they are cleared by a later write", { userId, error: err.message }));
+    // A key stored or deleted now is no longer a failed photo, if it failed at this event or before.
+    const settle = result.results.flatMap((r, i) => {
+      const p = prepared[i];
+      return p.ok && r.outcome !== "error" && r.outcome !== "stale" ? [{ key: r.key, sequencer: p.event.sequencer }] : [];
+    });
+    if (settle.length > 0) {
+      await updateFailures(root, userId, { settle }, failureOptions).catch((err: Error) =>
+        logger.warn("store: could not clear failure records; a later write of each key clears its own", { userId, error: err.message }));
     }
     return result;
   }
@@ -160,7 +164,18 @@ export function openStore(options: StoreOptions): EmbeddingStore {
     write,
     read: async (userId) => readSnapshot(context(userId), userId),
     readView: async (userId, previous) => readView(context(userId), userId, previous),
-    recordFailures: (userId, failures) => updateFailures(root, userId, { add: failures }, failureOptions),
+    recordFailures: async (userId, failures) => {
+      assertId("user id", userId);
+      // Under the store's lock, against its latest state of each key: a failure that arrives after a
+      // later event of its key was stored (a slow retry, a replaced photo) is already settled.
+      const fresh = await locked(userId, async (_ctx, files) =>
+        failures.filter((f) => {
+          const current = files.state.live.keys.get(f.key);
+          return !current || compareSequencers(current.sequencer, normaliseSequencer(f.sequencer)) < 0;
+        }));
+      if (fresh.length > 0) await updateFailures(root, userId, { add: fresh.map((f) => ({ ...f, sequencer: normaliseSequencer(f.sequencer) })) }, failureOptions);
+    },
+    forgetFailures: (userId, settled) => updateFailures(root, userId, { settle: settled.map((s) => ({ ...s, sequencer: normaliseSequencer(s.sequencer) })) }, failureOptions),
     failures: (userId) => readFailures(root, userId),
     migrate: async (userId) => {
       assertId("user id", userId);

@@ -10,11 +10,14 @@ import { join } from "node:path";
 import { CorruptStoreError } from "../errors.ts";
 import { atomicWrite, readIfExists } from "./fs-util.ts";
 import { assertId } from "./ids.ts";
+import { compareSequencers } from "./sequencer.ts";
 import { acquireLock } from "./store-lock.ts";
 import type { StoreLogger } from "./types.ts";
 
 export interface FailureRecord {
   key: string;
+  /** S3's sequencer of the failed event: a later store or delete of the key (a greater one) settles it. */
+  sequencer: string;
   imageId: string;
   /** Why: `invalid_image`, `empty_object`, `too_large`, `rejected_by_model`, `invalid_key`, … */
   code: string;
@@ -35,17 +38,28 @@ export async function readFailures(root: string, userId: string): Promise<Failur
   const file = fileOf(root, userId);
   const buf = await readIfExists(file);
   if (!buf) return [];
-  const parsed = JSON.parse(buf.toString("utf8")) as { version?: unknown; failed?: unknown };
+  let parsed: { version?: unknown; failed?: unknown } = {};
+  try {
+    parsed = JSON.parse(buf.toString("utf8"));
+  } catch {
+    // reported below
+  }
   if (parsed.version !== VERSION || !Array.isArray(parsed.failed)) throw new CorruptStoreError(`${file}: not a version ${VERSION} failures file`);
   return parsed.failed as FailureRecord[];
 }
 
+/** A key settled at this sequencer: its older failure records go, and none older is added after. */
+export interface Settled {
+  key: string;
+  sequencer: string;
+}
+
 /**
- * Adds `add` (replacing a key's older entry) and drops the entries of `clear`. A user without a
- * failures file and nothing to add costs one stat.
+ * Adds `add` (a key's record replaced only by a newer one) and drops the records `settle` makes
+ * stale. A user without a failures file and nothing to add costs one stat.
  */
 export async function updateFailures(
-  root: string, userId: string, change: { add?: readonly FailureRecord[]; clear?: readonly string[] },
+  root: string, userId: string, change: { add?: readonly FailureRecord[]; settle?: readonly Settled[] },
   options: { logger: StoreLogger; lockWaitMs: number; staleMs: number },
 ): Promise<void> {
   const file = fileOf(root, userId);
@@ -54,11 +68,18 @@ export async function updateFailures(
   await mkdir(join(root, userId), { recursive: true });
   const lock = await acquireLock(file, `${file}.lock`, { waitMs: options.lockWaitMs, staleMs: options.staleMs, logger: options.logger });
   try {
-    const gone = new Set([...(change.clear ?? []), ...add.map((f) => f.key)]);
     const before = await readFailures(root, userId);
-    const kept = before.filter((f) => !gone.has(f.key));
-    if (add.length === 0 && kept.length === before.length) return;
-    const failed = [...add, ...kept].sort((x, y) => (x.at < y.at ? 1 : x.at > y.at ? -1 : 0)).slice(0, MAX_FAILURES);
+    const byKey = new Map(before.map((f) => [f.key, f]));
+    for (const f of add) {
+      const old = byKey.get(f.key);
+      if (!old || compareSequencers(f.sequencer, old.sequencer) >= 0) byKey.set(f.key, f);
+    }
+    for (const s of change.settle ?? []) {
+      const old = byKey.get(s.key);
+      if (old && compareSequencers(old.sequencer, s.sequencer) <= 0) byKey.delete(s.key);
+    }
+    const failed = [...byKey.values()].sort((x, y) => (x.at < y.at ? 1 : x.at > y.at ? -1 : 0)).slice(0, MAX_FAILURES);
+    if (add.length === 0 && failed.length === before.length) return;
     await atomicWrite(file, [Buffer.from(JSON.stringify({ version: VERSION, failed }))]);
   } finally {
     await lock.release();

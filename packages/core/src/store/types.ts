@@ -2,7 +2,7 @@
 import type { CoreError } from "../errors.ts";
 import type { ModelDescriptor } from "../models.ts";
 import type { Outcome } from "./event-rules.ts";
-import type { FailureRecord } from "./failures.ts";
+import type { FailureRecord, Settled } from "./failures.ts";
 import type { NeighbourGraph } from "./neighbour-graph.ts";
 
 export type { Outcome } from "./event-rules.ts";
@@ -137,8 +137,13 @@ export interface EmbeddingStore {
    * view this returned before, it reads only what the files grew by, and may return that view updated.
    */
   readView(userId: string, previous?: UserView): Promise<UserView>;
-  /** Records photos that finally failed (see failures.ts); a key's record goes when it is stored or deleted. */
+  /**
+   * Records photos that finally failed (see failures.ts), less those whose key this store already
+   * holds at the failed event's sequencer or a later one; a key's record goes when it is stored or deleted.
+   */
   recordFailures(userId: string, failures: readonly FailureRecord[]): Promise<void>;
+  /** Drops the failure records these keys' later events settle (a delete of a key that was never a photo). */
+  forgetFailures(userId: string, settled: readonly Settled[]): Promise<void>;
   /** The user's failed photos, newest first. */
   failures(userId: string): Promise<FailureRecord[]>;
   /** Brings one user's files to the current format (what the next write would do); see maintenance.ts. */

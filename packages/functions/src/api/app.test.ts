@@ -229,7 +229,7 @@ describe("authentication", () => {
 describe("GET /users/:userId/status", () => {
   it("says how many photos are stored and which failed, for the token's user only", async () => {
     const failed = [{ key: "users/alice/x.jpg", imageId: "x", code: "too_large", message: "object is 31457280 bytes, over the limit", at: "2026-12-04T10:00:00.000Z" }];
-    const app = appWith(undefined, { readFailures: async (userId) => (userId === "alice" ? failed : []) });
+    const app = appWith(undefined, { readFailures: async (userId) => (userId === "alice" ? failed.map((f) => ({ ...f, sequencer: "0A" })) : []) });
 
     const res = await app.request("/users/alice/status", bearer(alice));
 

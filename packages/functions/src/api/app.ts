@@ -108,7 +108,7 @@ export function createApiApp(deps: ApiDeps): Hono<ApiEnv> {
   app.get("/users/:userId/status", async (c) => {
     const userId = await authorize(c);
     const [view, failed] = await Promise.all([deps.readUser(userId), deps.readFailures?.(userId) ?? []]);
-    return c.json({ userId, stored: view.imageCount, failed });
+    return c.json({ userId, stored: view.imageCount, failed: failed.map(({ key, imageId, code, message, at }) => ({ key, imageId, code, message, at })) });
   });
 
   app.notFound((c) => c.json(errorBody("not_found", "no such route"), 404, { ...RESPONSE_HEADERS }));

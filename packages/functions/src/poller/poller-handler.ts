@@ -15,7 +15,8 @@ export interface SqsBatchResponse {
  */
 export function createPollerHandler(ports: IngestPorts) {
   return async (event: SqsEvent): Promise<SqsBatchResponse> => {
-    const messages = event.Records.map((r) => ({ messageId: r.messageId, body: r.body, receiveCount: Number(r.attributes?.ApproximateReceiveCount ?? 1) }));
+    // Without the attribute a message counts as a first delivery: a failure that could pass is then never recorded as final.
+    const messages = event.Records.map((r) => ({ messageId: r.messageId, body: r.body, receiveCount: Number.parseInt(r.attributes?.ApproximateReceiveCount ?? "", 10) || 1 }));
     const result = await ingestBatch(messages, ports);
     ports.logger.info("batch done", { messages: messages.length, stored: result.stored, skipped: result.skipped, failed: result.failedMessageIds.length });
     return { batchItemFailures: result.failedMessageIds.map((itemIdentifier) => ({ itemIdentifier })) };

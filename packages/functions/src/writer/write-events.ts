@@ -13,15 +13,18 @@ export async function writeEvents(store: EmbeddingStore, events: WriteEventWire[
 
   const replies: WriteReply[] = [];
   for (const [userId, all] of byUser) {
+    // What became of photos that finally failed (the user's status), and keys that settle such a record.
     const failures = all.filter((e) => e.kind === "failure");
-    if (failures.length > 0) {
-      const ok = await store.recordFailures(userId, failures.map(({ key, imageId, code, message, at }) => ({ key, imageId, code, message, at }))).then(
-        () => true,
-        (error: unknown) => (logger.error("failure records not written", { userId, error }), false),
-      );
-      for (const e of failures) replies.push(ok ? { id: e.id, ok: true, outcome: "recorded" } : failure(e.id, new CoreError("internal", "failure record not written", { retryable: true })));
+    const forgets = all.filter((e) => e.kind === "forget");
+    if (failures.length + forgets.length > 0) {
+      const records = failures.map(({ key, sequencer, imageId, code, message, at }) => ({ key, sequencer, imageId, code, message, at }));
+      const ok = await Promise.all([
+        records.length > 0 && store.recordFailures(userId, records),
+        forgets.length > 0 && store.forgetFailures(userId, forgets.map(({ key, sequencer }) => ({ key, sequencer }))),
+      ]).then(() => true, (error: unknown) => (logger.error("failure records not written", { userId, error }), false));
+      for (const e of [...failures, ...forgets]) replies.push(ok ? { id: e.id, ok: true, outcome: "recorded" } : failure(e.id, new CoreError("internal", "failure record not written", { retryable: true })));
     }
-    const userEvents = all.filter((e): e is Exclude<WriteEventWire, { kind: "failure" }> => e.kind !== "failure");
+    const userEvents = all.filter((e): e is Extract<WriteEventWire, { kind: "put" | "delete" }> => e.kind === "put" || e.kind === "delete");
     if (userEvents.length === 0) continue;
     try {
       const storeEvents: StoreEvent[] = userEvents.map((e) =>

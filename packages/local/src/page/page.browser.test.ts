@@ -30,7 +30,8 @@ beforeAll(async () => {
   const app = new Hono();
   app.route("/", createLocalRoutes({ issueDevToken: auth.issueDevToken, getObject: async () => undefined }));
   // Pages of at most 100 clusters and 8 KB, so the big clusters are split between pages.
-  app.route("/", createApiApp({ readUser: async () => view, verifyToken: auth.verifyToken, model: testModel, logger: { info() {}, error() {} }, maxPageBytes: 8000 }));
+  const failed = [{ key: "users/alice/holiday/notes.jpg", sequencer: "0A", imageId: "holiday/notes", code: "rejected_by_model", message: "the model server refused the image: not a JPEG", at: "2026-12-04T10:00:00.000Z" }];
+  app.route("/", createApiApp({ readUser: async () => view, readFailures: async () => failed, verifyToken: auth.verifyToken, model: testModel, logger: { info() {}, error() {} }, maxPageBytes: 8000 }));
   await new Promise<void>((resolve) => { server = serve({ fetch: app.fetch, port: 0, hostname: "127.0.0.1" }, () => resolve()); });
   url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/?user=alice&threshold=0.85`;
 });
@@ -57,6 +58,8 @@ describe("the local page in a browser", () => {
 
     const sections = dom.match(/<section class="cluster">/g) ?? [];
     expect(sections).toHaveLength(250);
+    expect(dom).toContain("holiday/notes: the model server refused the image: not a JPEG (rejected_by_model)");
+    expect(dom).toMatch(/<section id="failures">/); // shown: no `hidden` attribute
     expect(dom).toContain("120 photos");
     expect(dom).toContain(`250 clusters holding ${PHOTOS}`);
     const shown = [...dom.matchAll(/alt="(photo-\d+)"/g)].map((m) => m[1]);
