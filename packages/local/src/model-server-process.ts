@@ -17,8 +17,9 @@ const ENTRYPOINT = fileURLToPath(new URL("../../model-server/src/main.ts", impor
 export async function startModelServerProcess(options: { port: number; modelPath: string; model: ModelDescriptor; logger: Logger }): Promise<{ url: string; pid: number; close(): Promise<void> }> {
   const child = spawn(process.execPath, ["--import", "tsx", ENTRYPOINT, "serve"], {
     cwd: REPO_ROOT,
-    env: { ...process.env, HOST: "127.0.0.1", PORT: String(options.port), MODEL_PATH: options.modelPath, MODEL_ID: options.model.id },
-    stdio: ["ignore", "pipe", "pipe"],
+    env: { ...process.env, HOST: "127.0.0.1", PORT: String(options.port), MODEL_PATH: options.modelPath, MODEL_ID: options.model.id, EXIT_WITH_PARENT: "1" },
+    // stdin stays open and unused: the child exits when it closes, that is when this process ends.
+    stdio: ["pipe", "pipe", "pipe"],
   });
   // Below this process in the scheduler: when both want the cores, the API, S3, SQS and the
   // poller go first and inference takes the rest. During eval's ingestion (4 poller batches) with

@@ -6,10 +6,25 @@ import { resolveModelPath } from "@photo-clusters/model-server/model-file";
 import { ConfigError, localConfig } from "./config.ts";
 import { LOCAL_BUCKET, LOCAL_DLQ, LOCAL_QUEUE, PortInUseError, startLocalRuntime } from "./runtime.ts";
 
+// From the first moment: a signal during start-up (the model can take seconds to load) ends this
+// process at once, and the model-server child with it (it exits when its stdin pipe closes).
+let runtime: Awaited<ReturnType<typeof startLocalRuntime>> | undefined;
+let stopping = false;
+const shutdown = async (signal: string) => {
+  if (stopping) return;
+  stopping = true;
+  process.stderr.write(`\n${signal}: stopping…\n`);
+  await runtime?.stop();
+  process.exit(0);
+};
+process.on("SIGINT", () => void shutdown("SIGINT"));
+process.on("SIGTERM", () => void shutdown("SIGTERM"));
+
 async function main(): Promise<void> {
   const config = localConfig();
   const modelPath = await resolveModelPath(config.model, { modelPath: config.modelPath });
-  const runtime = await startLocalRuntime({ ...config, modelPath });
+  runtime = await startLocalRuntime({ ...config, modelPath });
+  if (stopping) return void (await runtime.stop());
   const { apiUrl, emulator } = runtime;
   process.stderr.write(
     [
@@ -26,16 +41,6 @@ async function main(): Promise<void> {
       "",
     ].join("\n") + "\n",
   );
-  let stopping = false;
-  const shutdown = async (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    process.stderr.write(`\n${signal}: stopping…\n`);
-    await runtime.stop();
-    process.exit(0);
-  };
-  process.on("SIGINT", () => void shutdown("SIGINT"));
-  process.on("SIGTERM", () => void shutdown("SIGTERM"));
 }
 
 main().catch((error: Error) => {

@@ -1,4 +1,6 @@
 import { spawn } from "node:child_process";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
 import { createServer } from "node:net";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -18,7 +20,45 @@ function start(env: Record<string, string>) {
   });
 }
 
+/** The pids a process has started (Linux's /proc). */
+async function childrenOf(pid: number): Promise<number[]> {
+  const text = await readFile(`/proc/${pid}/task/${pid}/children`, "utf8").catch(() => "");
+  return text.trim().split(/\s+/).filter(Boolean).map(Number);
+}
+
+const alive = (pid: number) => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
 describe("pnpm start", () => {
+  it("stops at once on SIGTERM while the model is still loading, leaving no model server behind", async () => {
+    const dataDir = await mkdtemp(join(tmpdir(), "start-signal-"));
+    const parent = spawn(process.execPath, ["--import", "tsx", START], { env: { ...process.env, NODE_NO_WARNINGS: "1", PORT: "0", EMULATOR_PORT: "0", DATA_DIR: dataDir }, stdio: ["ignore", "ignore", "pipe"] });
+    let stderr = "";
+    parent.stderr.on("data", (d) => (stderr += d));
+    const exited = new Promise<number | null>((resolve) => parent.on("close", resolve));
+    let server: number | undefined;
+    for (let i = 0; i < 300 && server === undefined; i++) {
+      [server] = await childrenOf(parent.pid!);
+      if (server === undefined) await new Promise((r) => setTimeout(r, 20));
+    }
+    expect(server, stderr).toBeDefined();
+
+    parent.kill("SIGTERM");
+    const code = await exited;
+    for (let i = 0; i < 100 && alive(server!); i++) await new Promise((r) => setTimeout(r, 50));
+
+    expect(code).toBe(0);
+    expect(stderr).not.toContain("photo-clusters is running");
+    expect(alive(server!)).toBe(false);
+    await rm(dataDir, { recursive: true, force: true });
+  }, 60_000);
+
   it("exits non-zero and names the variable when its port is taken", async () => {
     const blocker = createServer().listen(0, "127.0.0.1");
     await new Promise((r) => blocker.once("listening", r));
