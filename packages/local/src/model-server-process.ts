@@ -14,10 +14,11 @@ const ENTRYPOINT = fileURLToPath(new URL("../../model-server/src/main.ts", impor
  * the runtime's process keeps its event loop for S3, SQS, the poller, the writer and the API.
  * It runs at a lower priority (nice 10) so the API stays responsive while it ingests.
  */
-export async function startModelServerProcess(options: { port: number; modelPath: string; model: ModelDescriptor; logger: Logger }): Promise<{ url: string; pid: number; close(): Promise<void> }> {
+/** Starts the model server on a port it binds itself (PORT=0) and reports in its "listening" line: no port is probed, then bound. */
+export async function startModelServerProcess(options: { modelPath: string; model: ModelDescriptor; logger: Logger }): Promise<{ url: string; pid: number; close(): Promise<void> }> {
   const child = spawn(process.execPath, ["--import", "tsx", ENTRYPOINT, "serve"], {
     cwd: REPO_ROOT,
-    env: { ...process.env, HOST: "127.0.0.1", PORT: String(options.port), MODEL_PATH: options.modelPath, MODEL_ID: options.model.id, EXIT_WITH_PARENT: "1" },
+    env: { ...process.env, HOST: "127.0.0.1", PORT: "0", MODEL_PATH: options.modelPath, MODEL_ID: options.model.id, EXIT_WITH_PARENT: "1" },
     // stdin stays open and unused: the child exits when it closes, that is when this process ends.
     stdio: ["pipe", "pipe", "pipe"],
   });
@@ -30,12 +31,14 @@ export async function startModelServerProcess(options: { port: number; modelPath
     // not permitted here: same priority, still correct
   }
   let lastLine = "";
+  let url: string | undefined;
   // Whole lines: a JSON log line can arrive split over two chunks of the pipe.
   const forward = (line: string) => {
     if (!line) return;
     lastLine = line;
     try {
       const { message, level, ...fields } = JSON.parse(line) as Record<string, unknown>;
+      if (message === "model server listening" && typeof fields.url === "string") url = fields.url;
       const log = options.logger[(level as "info") ?? "info"] ?? options.logger.info;
       log(String(message), fields);
     } catch {
@@ -46,7 +49,6 @@ export async function startModelServerProcess(options: { port: number; modelPath
   createInterface({ input: child.stderr }).on("line", forward);
   const exited = new Promise<number | null>((resolve) => child.once("exit", resolve));
 
-  const url = `http://127.0.0.1:${options.port}`;
   const close = async () => {
     if (child.exitCode === null) child.kill("SIGTERM");
     await exited;
@@ -54,8 +56,8 @@ export async function startModelServerProcess(options: { port: number; modelPath
   const deadline = Date.now() + 120_000;
   for (;;) {
     if (child.exitCode !== null) throw new Error(`the model server exited (${child.exitCode}): ${lastLine}`);
-    const healthy = await fetch(`${url}/ping`).then((r) => r.ok, () => false);
-    if (healthy) return { url, pid: child.pid!, close };
+    const healthy = url !== undefined && (await fetch(`${url}/ping`).then((r) => r.ok, () => false));
+    if (healthy) return { url: url!, pid: child.pid!, close };
     if (Date.now() > deadline) {
       await close();
       throw new Error("the model server did not become healthy within 120 s");

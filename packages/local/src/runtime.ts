@@ -61,7 +61,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
     for (const s of stops.reverse()) await s().catch((error) => logger.warn("stop failed", { error }));
   };
   try {
-    const modelServer = await startModelServerProcess({ port: await claimPort(0, "model server port"), modelPath: options.modelPath, model, logger: logger.child({ component: "model-server" }) });
+    const modelServer = await startModelServerProcess({ modelPath: options.modelPath, model, logger: logger.child({ component: "model-server" }) });
     stops.push(() => modelServer.close());
 
     let send: (change: ObjectChange) => void = () => {};

@@ -29,7 +29,11 @@ describe("loadConfig", () => {
     const message = (error as Error).message;
     expect(message).toContain('MODEL_ID="resnet9000" is not a known model; known: mobilenetv2-12-int8, resnet50-v1-12');
     expect(message).toContain('MODEL_PATH="/nope.onnx" does not exist');
-    expect(message).toContain('PORT="http" must be an integer from 1 to 65535');
+    expect(message).toContain('PORT="http" must be an integer from 0 to 65535');
     expect(message).toContain('ORT_THREADS="0" must be an integer from 1 to 64');
+  });
+
+  it("takes PORT=0 for any free port, which the server reports once bound", () => {
+    expect(loadConfig({ MODEL_PATH, PORT: "0" }).port).toBe(0);
   });
 });

@@ -5,7 +5,7 @@
  *   MODEL_ID        model descriptor id (default mobilenetv2-12-int8; the image sets resnet50-v1-12)
  *   MODEL_PATH      ONNX file; if unset, the shared local copy or a checked download is used
  *   MODEL_CACHE_DIR where downloads are kept
- *   PORT            default 8080 (SageMaker's contract; SAGEMAKER_BIND_TO_PORT is honoured too)
+ *   PORT            default 8080 (SageMaker's contract; SAGEMAKER_BIND_TO_PORT is honoured too); 0 for any free port
  *   HOST            default 0.0.0.0 (the container must accept SageMaker's connections)
  *   ORT_THREADS     onnxruntime intra-op threads, default 1
  *   MAX_BODY_BYTES  default 6291456 (6 MB); MAX_PIXELS default 50000000
@@ -50,7 +50,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     modelPath,
     cacheDir: env.MODEL_CACHE_DIR?.trim() || undefined,
     host: env.HOST?.trim() || "0.0.0.0",
-    port: int("PORT", int("SAGEMAKER_BIND_TO_PORT", 8080, 1, 65535), 1, 65535),
+    // 0: any free port, bound once and reported in the "model server listening" log line (the local runtime).
+    port: int("PORT", int("SAGEMAKER_BIND_TO_PORT", 8080, 1, 65535), 0, 65535),
     threads: int("ORT_THREADS", 1, 1, 64),
     limits: {
       maxBytes: int("MAX_BODY_BYTES", DEFAULT_LIMITS.maxBytes, 1024, 1024 * 1024 * 1024),
