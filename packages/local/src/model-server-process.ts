@@ -14,11 +14,22 @@ const ENTRYPOINT = fileURLToPath(new URL("../../model-server/src/main.ts", impor
  * the runtime's process keeps its event loop for S3, SQS, the poller, the writer and the API.
  * It runs at a lower priority (nice 10) so the API stays responsive while it ingests.
  */
-/** Starts the model server on a port it binds itself (PORT=0) and reports in its "listening" line: no port is probed, then bound. */
-export async function startModelServerProcess(options: { modelPath: string; model: ModelDescriptor; logger: Logger }): Promise<{ url: string; pid: number; close(): Promise<void> }> {
+export interface ModelServerProcess {
+  url: string;
+  pid: number;
+  /** Resolves with the exit code when the process ends, however it ends. */
+  exited: Promise<number | null>;
+  close(): Promise<void>;
+}
+
+/**
+ * Starts the model server and waits until it answers /ping. Without a `port` it binds a free one
+ * itself (PORT=0) and reports it in its "listening" line: no port is probed, then bound.
+ */
+export async function startModelServerProcess(options: { modelPath: string; model: ModelDescriptor; logger: Logger; port?: number }): Promise<ModelServerProcess> {
   const child = spawn(process.execPath, ["--import", "tsx", ENTRYPOINT, "serve"], {
     cwd: REPO_ROOT,
-    env: { ...process.env, HOST: "127.0.0.1", PORT: "0", MODEL_PATH: options.modelPath, MODEL_ID: options.model.id, EXIT_WITH_PARENT: "1" },
+    env: { ...process.env, HOST: "127.0.0.1", PORT: String(options.port ?? 0), MODEL_PATH: options.modelPath, MODEL_ID: options.model.id, EXIT_WITH_PARENT: "1" },
     // stdin stays open and unused: the child exits when it closes, that is when this process ends.
     stdio: ["pipe", "pipe", "pipe"],
   });
@@ -57,7 +68,7 @@ export async function startModelServerProcess(options: { modelPath: string; mode
   for (;;) {
     if (child.exitCode !== null) throw new Error(`the model server exited (${child.exitCode}): ${lastLine}`);
     const healthy = url !== undefined && (await fetch(`${url}/ping`).then((r) => r.ok, () => false));
-    if (healthy) return { url: url!, pid: child.pid!, close };
+    if (healthy) return { url: url!, pid: child.pid!, exited, close };
     if (Date.now() > deadline) {
       await close();
       throw new Error("the model server did not become healthy within 120 s");

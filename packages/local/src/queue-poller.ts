@@ -15,6 +15,8 @@ export interface QueuePollerOptions {
   /** Batches handled at once, like the event source's maximum concurrency. */
   concurrency: number;
   logger: Logger;
+  /** Awaited before each receive: holds intake back while what the handler needs is down. */
+  ready?: () => Promise<void>;
 }
 
 export function startQueuePoller(options: QueuePollerOptions): { stop(): Promise<void> } {
@@ -24,6 +26,8 @@ export function startQueuePoller(options: QueuePollerOptions): { stop(): Promise
   async function loop(): Promise<void> {
     while (running) {
       try {
+        await options.ready?.();
+        if (!running) return;
         const { Messages = [] } = await options.sqs.send(
           new ReceiveMessageCommand({ QueueUrl: options.queueUrl, MaxNumberOfMessages: options.batchSize, WaitTimeSeconds: 1, MessageSystemAttributeNames: ["ApproximateReceiveCount"] }),
           { abortSignal: controller.signal },

@@ -13,7 +13,7 @@ import type { ObjectChange } from "@photo-clusters/core/s3-event";
 import { notificationSender } from "./bridge.ts";
 import { startEmulator, type Emulator } from "./emulator.ts";
 import { localPollerHandler } from "./local-poller.ts";
-import { startModelServerProcess } from "./model-server-process.ts";
+import { superviseModelServer } from "./model-server-supervisor.ts";
 import { createLocalRoutes } from "./page/local-routes.ts";
 import { startQueuePoller } from "./queue-poller.ts";
 
@@ -34,6 +34,8 @@ export interface LocalRuntimeOptions {
   visibilityTimeoutSeconds: number;
   maxReceiveCount: number;
   logger: Logger;
+  /** Called when a part fails for good (the model server could not be kept running); the runtime is stopped first. */
+  onFatal?(error: Error): void;
 }
 
 export interface LocalRuntime {
@@ -61,7 +63,10 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
     for (const s of stops.reverse()) await s().catch((error) => logger.warn("stop failed", { error }));
   };
   try {
-    const modelServer = await startModelServerProcess({ modelPath: options.modelPath, model, logger: logger.child({ component: "model-server" }) });
+    const modelServer = await superviseModelServer({
+      modelPath: options.modelPath, model, logger: logger.child({ component: "model-server" }),
+      onGiveUp: (error) => void stop().then(() => options.onFatal?.(error)),
+    });
     stops.push(() => modelServer.close());
 
     let send: (change: ObjectChange) => void = () => {};
@@ -89,7 +94,8 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
     // Eight batches at once (each embeds 4 photos at a time): while some wait for their write or
     // the queue, the others keep the model server's queue full. In eval's ingestion: about 128/s
     // with two, 148/s with four, 163/s with eight, no more with twelve or sixteen.
-    const queuePoller = startQueuePoller({ sqs: emulator.sqs, queueUrl: emulator.queueUrl, handler: poller, batchSize: 10, concurrency: 8, logger: pollerLog });
+    // Nothing is received while the model server is down: no message uses up a delivery on it.
+    const queuePoller = startQueuePoller({ sqs: emulator.sqs, queueUrl: emulator.queueUrl, handler: poller, batchSize: 10, concurrency: 8, logger: pollerLog, ready: modelServer.whenHealthy });
     stops.push(() => queuePoller.stop());
 
     const auth = await createDevAuth(dataDir);
@@ -110,7 +116,12 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
     const boundPort = (server.address() as AddressInfo).port;
     stops.push(() => new Promise<void>((r) => server.close(() => r())));
 
-    return { apiUrl: `http://127.0.0.1:${boundPort}`, emulator, modelServerUrl: modelServer.url, modelServerPid: modelServer.pid, store, auth, stop };
+    return {
+      apiUrl: `http://127.0.0.1:${boundPort}`, emulator, modelServerUrl: modelServer.url, store, auth, stop,
+      get modelServerPid() {
+        return modelServer.pid();
+      },
+    };
   } catch (error) {
     await stop();
     throw error;

@@ -23,7 +23,13 @@ process.on("SIGTERM", () => void shutdown("SIGTERM"));
 async function main(): Promise<void> {
   const config = localConfig();
   const modelPath = await resolveModelPath(config.model, { modelPath: config.modelPath });
-  runtime = await startLocalRuntime({ ...config, modelPath });
+  runtime = await startLocalRuntime({
+    ...config, modelPath,
+    onFatal: (error) => {
+      process.stderr.write(`photo-clusters: ${error.message}\n`);
+      process.exit(1);
+    },
+  });
   if (stopping) return void (await runtime.stop());
   const { apiUrl, emulator } = runtime;
   process.stderr.write(

@@ -1,0 +1,86 @@
+/** The local runtime through its parts failing: the real runtime, real processes, real signals. */
+import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { PutObjectCommand } from "@aws-sdk/client-s3";
+import { ReceiveMessageCommand } from "@aws-sdk/client-sqs";
+import { jsonLogger } from "@photo-clusters/core/logger";
+import { mobilenetV2Int8 } from "@photo-clusters/core/models";
+import { userPaths } from "@photo-clusters/core/store/index";
+import { parseLog } from "@photo-clusters/core/store/log-file";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { superviseModelServer } from "../src/model-server-supervisor.ts";
+import { startLocalRuntime, type LocalRuntime } from "../src/runtime.ts";
+
+const SHARED = join(import.meta.dirname, "../../../../shared");
+const PHOTOS = join(SHARED, "data/dev-photos");
+
+describe("the local runtime when its parts fail", () => {
+  let runtime: LocalRuntime;
+  let dataDir: string;
+  const logs: Array<Record<string, unknown>> = [];
+
+  beforeAll(async () => {
+    dataDir = await mkdtemp(join(tmpdir(), "faults-test-"));
+    runtime = await startLocalRuntime({
+      port: 0, emulatorPort: 0, dataDir, model: mobilenetV2Int8, modelPath: join(SHARED, "models/mobilenetv2-12-int8.onnx"),
+      queueDelaySeconds: 1, visibilityTimeoutSeconds: 5, maxReceiveCount: 3,
+      logger: jsonLogger({}, { write: (line) => logs.push(JSON.parse(line)) }),
+    });
+  });
+  afterAll(async () => {
+    await runtime?.stop();
+    await rm(dataDir, { recursive: true, force: true });
+  });
+
+  it("stores every photo exactly once when the model server is killed mid-ingest, restarting it", async () => {
+    const files = (await readdir(PHOTOS)).filter((f) => f.endsWith(".jpg")).sort().slice(0, 40);
+    const stored = async () => (await runtime.store.readView("kim")).imageCount;
+    const killed = runtime.modelServerPid;
+    // Act: upload, and SIGKILL the model server once a few photos are in
+    const uploads = (async () => {
+      for (const f of files) {
+        await runtime.emulator.s3.send(new PutObjectCommand({ Bucket: "photos", Key: `users/kim/${f}`, Body: await readFile(join(PHOTOS, f)), ContentType: "image/jpeg" }));
+      }
+    })();
+    for (let i = 0; i < 300 && (await stored()) < 3; i++) await new Promise((r) => setTimeout(r, 50));
+    process.kill(killed, "SIGKILL");
+    await uploads;
+    for (let i = 0; i < 600 && (await stored()) < files.length; i++) await new Promise((r) => setTimeout(r, 200));
+    // Assess
+    expect(await stored()).toBe(files.length);
+    const log = parseLog(await readFile(userPaths(dataDir, "kim", mobilenetV2Int8.id).log), "log")!;
+    expect(log.records).toHaveLength(files.length); // each stored once: no record written twice
+    expect(runtime.modelServerPid).not.toBe(killed);
+    expect(logs.some((l) => l.message === "model server down; restarting")).toBe(true);
+    expect(logs.some((l) => l.message === "model server restarted")).toBe(true);
+    const dead = await runtime.emulator.sqs.send(new ReceiveMessageCommand({ QueueUrl: runtime.emulator.deadLetterQueueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 0 }));
+    expect(dead.Messages ?? []).toEqual([]);
+  }, 180_000);
+});
+
+describe("the model server's supervisor", () => {
+  it("gives up, saying why, when the server keeps dying faster than it may restart", async () => {
+    const logs: Array<Record<string, unknown>> = [];
+    let gaveUp: Error | undefined;
+    const server = await superviseModelServer({
+      modelPath: join(SHARED, "models/mobilenetv2-12-int8.onnx"), model: mobilenetV2Int8, maxRestarts: 1,
+      logger: jsonLogger({}, { write: (line) => logs.push(JSON.parse(line)) }),
+      onGiveUp: (error) => (gaveUp = error),
+    });
+    try {
+      const first = server.pid();
+      process.kill(first, "SIGKILL");
+      for (let i = 0; i < 200 && server.pid() === first; i++) await new Promise((r) => setTimeout(r, 50));
+      await server.whenHealthy();
+      process.kill(server.pid(), "SIGKILL");
+      for (let i = 0; i < 200 && !gaveUp; i++) await new Promise((r) => setTimeout(r, 50));
+
+      expect(server.pid()).not.toBe(first);
+      expect(gaveUp?.message).toMatch(/the model server failed 2 times within 60 s \(last: exited with code null\); giving up/);
+      expect(logs.filter((l) => l.message === "model server down; restarting")).toHaveLength(1);
+    } finally {
+      await server.close();
+    }
+  }, 60_000);
+});
