@@ -1,12 +1,15 @@
 /** The local runtime through its parts failing: the real runtime, real processes, real signals. */
+import { spawn } from "node:child_process";
 import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
+import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { PutObjectCommand } from "@aws-sdk/client-s3";
 import { ReceiveMessageCommand } from "@aws-sdk/client-sqs";
 import { jsonLogger } from "@photo-clusters/core/logger";
 import { mobilenetV2Int8 } from "@photo-clusters/core/models";
-import { userPaths } from "@photo-clusters/core/store/index";
+import { openStore, userPaths } from "@photo-clusters/core/store/index";
+import { localClients } from "../src/emulator.ts";
 import { parseLog } from "@photo-clusters/core/store/log-file";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { superviseModelServer } from "../src/model-server-supervisor.ts";
@@ -83,4 +86,63 @@ describe("the model server's supervisor", () => {
       await server.close();
     }
   }, 60_000);
+});
+
+describe("pnpm start killed with SIGKILL mid-ingest", () => {
+  const START = join(import.meta.dirname, "../src/start.ts");
+  const freePort = () => new Promise<number>((resolve) => {
+    const probe = createServer().listen(0, "127.0.0.1", () => {
+      const { port } = probe.address() as { port: number };
+      probe.close(() => resolve(port));
+    });
+  });
+
+  it("keeps the photos it stored; after a restart, what the user uploads again is stored once", async () => {
+    const dataDir = await mkdtemp(join(tmpdir(), "faults-kill-"));
+    const [port, emulatorPort] = [await freePort(), await freePort()];
+    const env = { ...process.env, NODE_NO_WARNINGS: "1", PORT: String(port), EMULATOR_PORT: String(emulatorPort), DATA_DIR: dataDir, QUEUE_DELAY_SECONDS: "0" };
+    const run = () => {
+      const child = spawn(process.execPath, ["--import", "tsx", START], { env, stdio: ["ignore", "ignore", "pipe"] });
+      let stderr = "";
+      child.stderr.on("data", (d) => (stderr += d));
+      const running = (async () => { for (let i = 0; i < 600 && !stderr.includes("photo-clusters is running"); i++) await new Promise((r) => setTimeout(r, 100)); })();
+      return { child, running, exited: new Promise((resolve) => child.on("close", resolve)), stderr: () => stderr };
+    };
+    const store = openStore({ root: dataDir, model: mobilenetV2Int8, logger: { warn() {}, error() {}, debug() {} } });
+    const stored = async () => (await store.readView("lee")).imageCount;
+    const files = (await readdir(PHOTOS)).filter((f) => f.endsWith(".jpg")).sort().slice(40, 70);
+    const upload = async () => {
+      const { s3 } = localClients(`http://127.0.0.1:${emulatorPort}`);
+      for (const f of files) await s3.send(new PutObjectCommand({ Bucket: "photos", Key: `users/lee/${f}`, Body: await readFile(join(PHOTOS, f)), ContentType: "image/jpeg" }));
+      s3.destroy();
+    };
+    try {
+      // Act: the first run is killed once some photos are stored
+      const first = run();
+      await first.running;
+      expect(first.stderr()).toContain("photo-clusters is running");
+      await upload();
+      for (let i = 0; i < 300 && (await stored()) < 5; i++) await new Promise((r) => setTimeout(r, 50));
+      first.child.kill("SIGKILL");
+      await first.exited;
+      const kept = await stored();
+      // The emulated S3 and SQS lived in that process: the user uploads the folder again.
+      const second = run();
+      await second.running;
+      await upload();
+      for (let i = 0; i < 600 && (await stored()) < files.length; i++) await new Promise((r) => setTimeout(r, 200));
+      second.child.kill("SIGTERM");
+      await second.exited;
+      // Assess
+      expect(kept).toBeGreaterThanOrEqual(5);
+      expect(await stored()).toBe(files.length);
+      // Each photo once: a re-upload of the same bytes is a duplicate of the stored image (a record
+      // may note its newer event, but never a second image).
+      const snapshot = await store.read("lee");
+      expect(snapshot.images.map((i) => i.key).sort()).toEqual(files.map((f) => `users/lee/${f}`).sort());
+      expect(snapshot.vectors.length).toBe(files.length * mobilenetV2Int8.dimension);
+    } finally {
+      await rm(dataDir, { recursive: true, force: true });
+    }
+  }, 180_000);
 });
