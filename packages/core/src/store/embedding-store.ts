@@ -117,15 +117,22 @@ export function openStore(options: StoreOptions): EmbeddingStore {
         // grew mean another writer holds it now, and writing would clobber its records; files replaced
         // at their paths (its compaction or graph rebuild) mean our handles point at unlinked files,
         // and the batch would be acknowledged and lost.
-        // The files at the paths must still be the ones open here (inodes taken at open), at the sizes written.
         const [logAt, graphAt, refsAt] = await Promise.all([ctx.paths.log, ctx.paths.graph, ctx.paths.refs].map((p) => stat(p).catch(() => null)));
         const lostBefore = lost();
         const moved = logAt?.ino !== state.logIno || graphAt?.ino !== state.graphIno || refsAt?.ino !== state.refsIno;
         if (lostBefore || moved || logAt?.size !== state.logSize || graphAt?.size !== state.graphSize || refsAt?.size !== state.refsSize) {
           throw new LockCompromisedError(`store lock ${ctx.paths.lock} was lost before writing; retry the batch`, lostBefore);
         }
-        await writeAt(files.graph, graphFrame, state.graphSize);
-        await writeAt(files.log, batch, state.logSize);
+        try {
+          await writeAt(files.graph, graphFrame, state.graphSize);
+          await writeAt(files.log, batch, state.logSize);
+        } catch (err) {
+          // A full disk or an I/O error mid-append: take back what this batch wrote, so no reader
+          // sees part of a batch that failed; the batch is retried whole.
+          await files.log.truncate(state.logSize).catch(() => {});
+          await files.graph.truncate(state.graphSize).catch(() => {});
+          throw err;
+        }
         state.graphSize += graphFrame.length;
         state.graphCovered = to;
         if (sync) await files.log.datasync();
