@@ -16,11 +16,14 @@ import { LOCAL_CREDENTIALS, LOCAL_REGION } from "./emulator.ts";
  * SageMaker runtime client, and the writer called in-process across a JSON boundary, as a Lambda
  * invoke would be.
  */
-export function localPollerHandler(deps: { s3: S3Client; modelServerUrl: string; store: EmbeddingStore; model: ModelDescriptor; logger: Logger; maxReceiveCount?: number }) {
+export function localPollerHandler(deps: { s3: S3Client; modelServerUrl: string | (() => string); store: EmbeddingStore; model: ModelDescriptor; logger: Logger; maxReceiveCount?: number }) {
   const writerLog = deps.logger.child({ component: "writer" });
   const invokeWriter = async (payload: string): Promise<string> =>
     JSON.stringify({ results: await writeEvents(deps.store, (JSON.parse(payload) as WritePayload).events, writerLog) } satisfies WriteResponse);
-  const sagemaker = new SageMakerRuntimeClient({ endpoint: deps.modelServerUrl, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS, maxAttempts: 4, cacheMiddleware: true });
+  // A function when the model server may move (a restart binds a new port): asked on every request.
+  const url = deps.modelServerUrl;
+  const endpoint = typeof url === "string" ? url : async () => ({ url: new URL(url()) });
+  const sagemaker = new SageMakerRuntimeClient({ endpoint, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS, maxAttempts: 4, cacheMiddleware: true });
   return createPollerHandler({
     fetchImage: createS3ImageSource(deps.s3, { maxObjectBytes: MAX_OBJECT_BYTES, maxPayloadBytes: DEFAULT_MAX_IMAGE_BYTES }),
     embed: createSageMakerEmbedder(sagemaker, "local"),

@@ -19,6 +19,8 @@ export interface ModelServerProcess {
   pid: number;
   /** Resolves with the exit code when the process ends, however it ends. */
   exited: Promise<number | null>;
+  /** SIGKILL, for a server that stopped answering; never throws. */
+  kill(): void;
   close(): Promise<void>;
 }
 
@@ -32,6 +34,8 @@ export async function startModelServerProcess(options: { modelPath: string; mode
     env: { ...process.env, HOST: "127.0.0.1", PORT: String(options.port ?? 0), MODEL_PATH: options.modelPath, MODEL_ID: options.model.id, EXIT_WITH_PARENT: "1" },
     // stdin stays open and unused: the child exits when it closes, that is when this process ends.
     stdio: ["pipe", "pipe", "pipe"],
+    // Its own process group: a Ctrl-C at the terminal reaches the runtime, which stops the child itself.
+    detached: true,
   });
   // Below this process in the scheduler: when both want the cores, the API, S3, SQS and the
   // poller go first and inference takes the rest. During eval's ingestion (4 poller batches) with
@@ -68,7 +72,7 @@ export async function startModelServerProcess(options: { modelPath: string; mode
   for (;;) {
     if (child.exitCode !== null) throw new Error(`the model server exited (${child.exitCode}): ${lastLine}`);
     const healthy = url !== undefined && (await fetch(`${url}/ping`).then((r) => r.ok, () => false));
-    if (healthy) return { url: url!, pid: child.pid!, exited, close };
+    if (healthy) return { url: url!, pid: child.pid!, exited, close, kill: () => void child.kill("SIGKILL") };
     if (Date.now() > deadline) {
       await close();
       throw new Error("the model server did not become healthy within 120 s");

@@ -1,20 +1,21 @@
 /**
  * Locally nothing replaces a dead model server the way SageMaker replaces a container, so the
  * runtime supervises its child: a model server that exits, or stops answering /ping three times in
- * a row, is restarted on the same port, after a backoff that doubles from 0.5 s to 10 s, with a log
- * line each time. More than `maxRestarts` restarts within `windowMs` means something is wrong that a
- * restart will not fix: the supervisor gives up and says so through `onGiveUp`.
- * While the server is down, `whenHealthy` holds back whoever waits on it (the queue poller), so no
- * message is received, and none uses up a delivery, until it is back.
+ * a row, is restarted (on a port it binds itself, so `url` may change), after a backoff that
+ * doubles from 0.5 s to 10 s, with a log line each time. More than `maxRestarts` restarts within
+ * `windowMs` means something is wrong that a restart will not fix: the supervisor gives up and says
+ * so through `onGiveUp`. While the server is down, `whenHealthy` holds back whoever waits on it (the
+ * queue poller), so no new message is received until it is back.
  */
 import type { Logger } from "@photo-clusters/core/logger";
 import type { ModelDescriptor } from "@photo-clusters/core/models";
 import { startModelServerProcess, type ModelServerProcess } from "./model-server-process.ts";
 
 export interface SupervisedModelServer {
-  /** Stable across restarts: the port first bound is bound again. */
-  url: string;
+  /** The current server's URL: it changes when the server is restarted. */
+  url(): string;
   pid(): number;
+  /** Resolves once the server is up (at once when it is), or when the supervisor is closed. */
   whenHealthy(): Promise<void>;
   close(): Promise<void>;
 }
@@ -32,15 +33,14 @@ export interface SupervisorOptions {
 export async function superviseModelServer(options: SupervisorOptions): Promise<SupervisedModelServer> {
   const { logger, maxRestarts = 5, windowMs = 60_000, pingIntervalMs = 1_000 } = options;
   let current: ModelServerProcess = await startModelServerProcess(options);
-  const url = current.url;
-  const port = Number(new URL(url).port);
   let closed = false;
   let healthy = true;
+  let misses = 0;
+  let starting: Promise<ModelServerProcess> | null = null;
   let waiters: Array<() => void> = [];
   const restarts: number[] = [];
 
-  const up = () => {
-    healthy = true;
+  const release = () => {
     for (const resolve of waiters) resolve();
     waiters = [];
   };
@@ -63,13 +63,20 @@ export async function superviseModelServer(options: SupervisorOptions): Promise<
       await new Promise((r) => setTimeout(r, delay));
       if (closed) return;
       try {
-        current = await startModelServerProcess({ ...options, port });
-        logger.info("model server restarted", { url, pid: current.pid });
-        watch(current);
-        up();
+        starting = startModelServerProcess(options);
+        const next = await starting;
+        if (closed) return void (await next.close());
+        current = next;
+        logger.info("model server restarted", { url: next.url, pid: next.pid });
+        watch(next);
+        healthy = true;
+        misses = 0;
+        release();
         return;
       } catch (error) {
         reason = (error as Error).message;
+      } finally {
+        starting = null;
       }
     }
   }
@@ -81,29 +88,35 @@ export async function superviseModelServer(options: SupervisorOptions): Promise<
   }
   watch(current);
 
-  // A server that is alive but does not answer is killed; its exit then restarts it.
-  let misses = 0;
-  const pinger = setInterval(async () => {
-    if (closed || !healthy) return;
+  // One ping at a time: a server that is up but does not answer three in a row is killed, and its
+  // exit restarts it.
+  let timer: NodeJS.Timeout;
+  const ping = async () => {
     const child = current;
-    const ok = await fetch(`${url}/ping`, { signal: AbortSignal.timeout(pingIntervalMs * 2) }).then((r) => r.ok, () => false);
-    misses = ok ? 0 : misses + 1;
-    if (misses >= 3 && child === current) {
-      misses = 0;
-      logger.warn("model server stopped answering /ping; killing it", { pid: child.pid });
-      process.kill(child.pid, "SIGKILL");
+    if (!closed && healthy) {
+      const ok = await fetch(`${child.url}/ping`, { signal: AbortSignal.timeout(pingIntervalMs) }).then((r) => r.ok, () => false);
+      if (!closed && healthy && child === current) {
+        misses = ok ? 0 : misses + 1;
+        if (misses >= 3) {
+          misses = 0;
+          logger.warn("model server stopped answering /ping; killing it", { pid: child.pid });
+          child.kill();
+        }
+      }
     }
-  }, pingIntervalMs);
-  pinger.unref();
+    if (!closed) timer = setTimeout(ping, pingIntervalMs).unref();
+  };
+  timer = setTimeout(ping, pingIntervalMs).unref();
 
   return {
-    url,
+    url: () => current.url,
     pid: () => current.pid,
-    whenHealthy: () => (healthy ? Promise.resolve() : new Promise<void>((resolve) => waiters.push(resolve))),
+    whenHealthy: () => (healthy || closed ? Promise.resolve() : new Promise<void>((resolve) => waiters.push(resolve))),
     async close() {
       closed = true;
-      clearInterval(pinger);
-      up(); // release waiters so their loops can see they are stopping
+      clearTimeout(timer);
+      release(); // waiters see that everything is stopping
+      await starting?.then((next) => next.close(), () => {});
       await current.close();
     },
   };

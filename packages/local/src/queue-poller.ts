@@ -22,11 +22,12 @@ export interface QueuePollerOptions {
 export function startQueuePoller(options: QueuePollerOptions): { stop(): Promise<void> } {
   let running = true;
   const controller = new AbortController();
+  const stopping = new Promise<void>((resolve) => controller.signal.addEventListener("abort", () => resolve()));
 
   async function loop(): Promise<void> {
     while (running) {
       try {
-        await options.ready?.();
+        if (options.ready) await Promise.race([options.ready(), stopping]);
         if (!running) return;
         const { Messages = [] } = await options.sqs.send(
           new ReceiveMessageCommand({ QueueUrl: options.queueUrl, MaxNumberOfMessages: options.batchSize, WaitTimeSeconds: 1, MessageSystemAttributeNames: ["ApproximateReceiveCount"] }),

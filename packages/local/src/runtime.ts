@@ -59,9 +59,12 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
   const apiPort = options.port && (await claimPort(options.port, "PORT"));
   const emulatorPort = options.emulatorPort && (await claimPort(options.emulatorPort, "EMULATOR_PORT"));
   const stops: Array<() => Promise<void>> = [];
-  const stop = async () => {
-    for (const s of stops.reverse()) await s().catch((error) => logger.warn("stop failed", { error }));
-  };
+  let stopped: Promise<void> | undefined;
+  // Once, however many ask (a signal during a give-up); the last started stops first.
+  const stop = () =>
+    (stopped ??= (async () => {
+      for (const s of [...stops].reverse()) await s().catch((error) => logger.warn("stop failed", { error }));
+    })());
   try {
     const modelServer = await superviseModelServer({
       modelPath: options.modelPath, model, logger: logger.child({ component: "model-server" }),
@@ -117,7 +120,10 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
     stops.push(() => new Promise<void>((r) => server.close(() => r())));
 
     return {
-      apiUrl: `http://127.0.0.1:${boundPort}`, emulator, modelServerUrl: modelServer.url, store, auth, stop,
+      apiUrl: `http://127.0.0.1:${boundPort}`, emulator, store, auth, stop,
+      get modelServerUrl() {
+        return modelServer.url();
+      },
       get modelServerPid() {
         return modelServer.pid();
       },

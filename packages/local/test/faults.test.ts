@@ -40,6 +40,7 @@ describe("the local runtime when its parts fail", () => {
     const files = (await readdir(PHOTOS)).filter((f) => f.endsWith(".jpg")).sort().slice(0, 40);
     const stored = async () => (await runtime.store.readView("kim")).imageCount;
     const killed = runtime.modelServerPid;
+    const urlBefore = runtime.modelServerUrl;
     // Act: upload, and SIGKILL the model server once a few photos are in
     const uploads = (async () => {
       for (const f of files) {
@@ -47,14 +48,18 @@ describe("the local runtime when its parts fail", () => {
       }
     })();
     for (let i = 0; i < 300 && (await stored()) < 3; i++) await new Promise((r) => setTimeout(r, 50));
+    const atKill = await stored();
     process.kill(killed, "SIGKILL");
     await uploads;
     for (let i = 0; i < 600 && (await stored()) < files.length; i++) await new Promise((r) => setTimeout(r, 200));
     // Assess
+    expect(atKill).toBeGreaterThanOrEqual(3);
+    expect(atKill).toBeLessThan(files.length); // killed mid-ingest
     expect(await stored()).toBe(files.length);
     const log = parseLog(await readFile(userPaths(dataDir, "kim", mobilenetV2Int8.id).log), "log")!;
     expect(log.records).toHaveLength(files.length); // each stored once: no record written twice
     expect(runtime.modelServerPid).not.toBe(killed);
+    expect(runtime.modelServerUrl).not.toBe(urlBefore); // the new server bound a port of its own, and the poller followed it
     expect(logs.some((l) => l.message === "model server down; restarting")).toBe(true);
     expect(logs.some((l) => l.message === "model server restarted")).toBe(true);
     const dead = await runtime.emulator.sqs.send(new ReceiveMessageCommand({ QueueUrl: runtime.emulator.deadLetterQueueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 0 }));
@@ -101,10 +106,12 @@ describe("pnpm start killed with SIGKILL mid-ingest", () => {
     const dataDir = await mkdtemp(join(tmpdir(), "faults-kill-"));
     const [port, emulatorPort] = [await freePort(), await freePort()];
     const env = { ...process.env, NODE_NO_WARNINGS: "1", PORT: String(port), EMULATOR_PORT: String(emulatorPort), DATA_DIR: dataDir, QUEUE_DELAY_SECONDS: "0" };
+    const processes: ReturnType<typeof spawn>[] = [];
     const run = () => {
       const child = spawn(process.execPath, ["--import", "tsx", START], { env, stdio: ["ignore", "ignore", "pipe"] });
       let stderr = "";
-      child.stderr.on("data", (d) => (stderr += d));
+      processes.push(child);
+      child.stderr!.on("data", (d) => (stderr += d));
       const running = (async () => { for (let i = 0; i < 600 && !stderr.includes("photo-clusters is running"); i++) await new Promise((r) => setTimeout(r, 100)); })();
       return { child, running, exited: new Promise((resolve) => child.on("close", resolve)), stderr: () => stderr };
     };
@@ -123,9 +130,9 @@ describe("pnpm start killed with SIGKILL mid-ingest", () => {
       expect(first.stderr()).toContain("photo-clusters is running");
       await upload();
       for (let i = 0; i < 300 && (await stored()) < 5; i++) await new Promise((r) => setTimeout(r, 50));
+      const kept = await stored();
       first.child.kill("SIGKILL");
       await first.exited;
-      const kept = await stored();
       // The emulated S3 and SQS lived in that process: the user uploads the folder again.
       const second = run();
       await second.running;
@@ -135,6 +142,7 @@ describe("pnpm start killed with SIGKILL mid-ingest", () => {
       await second.exited;
       // Assess
       expect(kept).toBeGreaterThanOrEqual(5);
+      expect(kept).toBeLessThan(files.length); // killed mid-ingest
       expect(await stored()).toBe(files.length);
       // Each photo once: a re-upload of the same bytes is a duplicate of the stored image (a record
       // may note its newer event, but never a second image).
@@ -142,6 +150,7 @@ describe("pnpm start killed with SIGKILL mid-ingest", () => {
       expect(snapshot.images.map((i) => i.key).sort()).toEqual(files.map((f) => `users/lee/${f}`).sort());
       expect(snapshot.vectors.length).toBe(files.length * mobilenetV2Int8.dimension);
     } finally {
+      for (const p of processes) p.kill("SIGKILL");
       await rm(dataDir, { recursive: true, force: true });
     }
   }, 180_000);

@@ -49,14 +49,19 @@ describe("pnpm start", () => {
     }
     expect(server, stderr).toBeDefined();
 
-    parent.kill("SIGTERM");
-    const code = await exited;
-    for (let i = 0; i < 100 && alive(server!); i++) await new Promise((r) => setTimeout(r, 50));
+    try {
+      parent.kill("SIGTERM");
+      const code = await exited;
+      for (let i = 0; i < 300 && alive(server!); i++) await new Promise((r) => setTimeout(r, 50));
 
-    expect(code).toBe(0);
-    expect(stderr).not.toContain("photo-clusters is running");
-    expect(alive(server!)).toBe(false);
-    await rm(dataDir, { recursive: true, force: true });
+      expect(code).toBe(0);
+      expect(stderr).not.toContain("photo-clusters is running");
+      expect(alive(server!)).toBe(false);
+    } finally {
+      parent.kill("SIGKILL");
+      if (server !== undefined && alive(server)) process.kill(server, "SIGKILL");
+      await rm(dataDir, { recursive: true, force: true });
+    }
   }, 60_000);
 
   it("exits non-zero and names the variable when its port is taken", async () => {
