@@ -65,12 +65,13 @@ export async function startModelServerProcess(options: { modelPath: string; mode
   const exited = new Promise<number | null>((resolve) => child.once("exit", resolve));
 
   const close = async () => {
-    if (child.exitCode === null) child.kill("SIGTERM");
+    if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM");
     await exited;
   };
   const deadline = Date.now() + 120_000;
   for (;;) {
-    if (child.exitCode !== null) throw new Error(`the model server exited (${child.exitCode}): ${lastLine}`);
+    // Killed by a signal, a process has no exit code, only a signal code.
+    if (child.exitCode !== null || child.signalCode !== null) throw new Error(`the model server exited (${child.exitCode ?? child.signalCode}): ${lastLine}`);
     const healthy = url !== undefined && (await fetch(`${url}/ping`).then((r) => r.ok, () => false));
     if (healthy) return { url: url!, pid: child.pid!, exited, close, kill: () => void child.kill("SIGKILL") };
     if (Date.now() > deadline) {

@@ -64,6 +64,39 @@ describe("pnpm start", () => {
     }
   }, 60_000);
 
+  it("gives up with exit code 1, saying why, when its model server keeps dying", async () => {
+    const dataDir = await mkdtemp(join(tmpdir(), "start-giveup-"));
+    const parent = spawn(process.execPath, ["--import", "tsx", START], { env: { ...process.env, NODE_NO_WARNINGS: "1", PORT: "0", EMULATOR_PORT: "0", DATA_DIR: dataDir }, stdio: ["ignore", "ignore", "pipe"] });
+    let stderr = "";
+    parent.stderr.on("data", (d) => (stderr += d));
+    const exited = new Promise<number | null>((resolve) => parent.on("close", resolve));
+    let done = false;
+    void exited.then(() => (done = true));
+    try {
+      for (let i = 0; i < 600 && !stderr.includes("photo-clusters is running"); i++) await new Promise((r) => setTimeout(r, 100));
+      expect(stderr).toContain("photo-clusters is running");
+      // Kill every model server it starts, as soon as it is there, until the runtime gives up.
+      const killed = new Set<number>();
+      for (let i = 0; i < 1200 && !done; i++) {
+        for (const pid of await childrenOf(parent.pid!)) {
+          if (!killed.has(pid)) {
+            killed.add(pid);
+            process.kill(pid, "SIGKILL");
+          }
+        }
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      const code = await exited;
+
+      expect(code).toBe(1);
+      expect(stderr).toMatch(/the model server failed 6 times within 60 s \(last: .*\); giving up/);
+      expect(killed.size).toBe(6);
+    } finally {
+      parent.kill("SIGKILL");
+      await rm(dataDir, { recursive: true, force: true });
+    }
+  }, 120_000);
+
   it("exits non-zero and names the variable when its port is taken", async () => {
     const blocker = createServer().listen(0, "127.0.0.1");
     await new Promise((r) => blocker.once("listening", r));
