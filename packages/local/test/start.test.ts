@@ -7,17 +7,21 @@ import { describe, expect, it } from "vitest";
 
 const START = join(import.meta.dirname, "../src/start.ts");
 
-function start(env: Record<string, string>) {
-  return new Promise<{ code: number | null; stderr: string }>((resolve) => {
-    const child = spawn(process.execPath, ["--import", "tsx", START], { env: { ...process.env, NODE_NO_WARNINGS: "1", ...env }, stdio: ["ignore", "ignore", "pipe"] });
-    let stderr = "";
-    child.stderr.on("data", (d) => (stderr += d));
-    const timer = setTimeout(() => child.kill("SIGKILL"), 30_000);
-    child.on("close", (code) => {
-      clearTimeout(timer);
-      resolve({ code, stderr });
-    });
-  });
+/** `pnpm start` as a child process: its stderr so far, and its exit code once it ends. */
+function spawnStart(env: Record<string, string>) {
+  const child = spawn(process.execPath, ["--import", "tsx", START], { env: { ...process.env, NODE_NO_WARNINGS: "1", ...env }, stdio: ["ignore", "ignore", "pipe"] });
+  let stderr = "";
+  child.stderr.on("data", (d) => (stderr += d));
+  const exited = new Promise<number | null>((resolve) => child.on("close", resolve));
+  return { child, exited, stderr: () => stderr };
+}
+
+async function start(env: Record<string, string>): Promise<{ code: number | null; stderr: string }> {
+  const run = spawnStart(env);
+  const timer = setTimeout(() => run.child.kill("SIGKILL"), 30_000);
+  const code = await run.exited;
+  clearTimeout(timer);
+  return { code, stderr: run.stderr() };
 }
 
 /** The pids a process has started (Linux's /proc). */
@@ -38,16 +42,13 @@ const alive = (pid: number) => {
 describe("pnpm start", () => {
   it("stops at once on SIGTERM while the model is still loading, leaving no model server behind", async () => {
     const dataDir = await mkdtemp(join(tmpdir(), "start-signal-"));
-    const parent = spawn(process.execPath, ["--import", "tsx", START], { env: { ...process.env, NODE_NO_WARNINGS: "1", PORT: "0", EMULATOR_PORT: "0", DATA_DIR: dataDir }, stdio: ["ignore", "ignore", "pipe"] });
-    let stderr = "";
-    parent.stderr.on("data", (d) => (stderr += d));
-    const exited = new Promise<number | null>((resolve) => parent.on("close", resolve));
+    const { child: parent, exited, stderr } = spawnStart({ PORT: "0", EMULATOR_PORT: "0", DATA_DIR: dataDir });
     let server: number | undefined;
     for (let i = 0; i < 300 && server === undefined; i++) {
       [server] = await childrenOf(parent.pid!);
       if (server === undefined) await new Promise((r) => setTimeout(r, 20));
     }
-    expect(server, stderr).toBeDefined();
+    expect(server, stderr()).toBeDefined();
 
     try {
       parent.kill("SIGTERM");
@@ -55,7 +56,7 @@ describe("pnpm start", () => {
       for (let i = 0; i < 300 && alive(server!); i++) await new Promise((r) => setTimeout(r, 50));
 
       expect(code).toBe(0);
-      expect(stderr).not.toContain("photo-clusters is running");
+      expect(stderr()).not.toContain("photo-clusters is running");
       expect(alive(server!)).toBe(false);
     } finally {
       parent.kill("SIGKILL");
@@ -66,15 +67,12 @@ describe("pnpm start", () => {
 
   it("gives up with exit code 1, saying why, when its model server keeps dying", async () => {
     const dataDir = await mkdtemp(join(tmpdir(), "start-giveup-"));
-    const parent = spawn(process.execPath, ["--import", "tsx", START], { env: { ...process.env, NODE_NO_WARNINGS: "1", PORT: "0", EMULATOR_PORT: "0", DATA_DIR: dataDir }, stdio: ["ignore", "ignore", "pipe"] });
-    let stderr = "";
-    parent.stderr.on("data", (d) => (stderr += d));
-    const exited = new Promise<number | null>((resolve) => parent.on("close", resolve));
+    const { child: parent, exited, stderr } = spawnStart({ PORT: "0", EMULATOR_PORT: "0", DATA_DIR: dataDir });
     let done = false;
     void exited.then(() => (done = true));
     try {
-      for (let i = 0; i < 600 && !stderr.includes("photo-clusters is running"); i++) await new Promise((r) => setTimeout(r, 100));
-      expect(stderr).toContain("photo-clusters is running");
+      for (let i = 0; i < 600 && !stderr().includes("photo-clusters is running"); i++) await new Promise((r) => setTimeout(r, 100));
+      expect(stderr()).toContain("photo-clusters is running");
       // Kill every model server it starts, as soon as it is there, until the runtime gives up.
       const killed = new Set<number>();
       for (let i = 0; i < 1200 && !done; i++) {
@@ -89,7 +87,7 @@ describe("pnpm start", () => {
       const code = await exited;
 
       expect(code).toBe(1);
-      expect(stderr).toMatch(/the model server failed 6 times within 60 s \(last: .*\); giving up/);
+      expect(stderr()).toMatch(/the model server failed 6 times within 60 s \(last: .*\); giving up/);
       expect(killed.size).toBe(6);
     } finally {
       parent.kill("SIGKILL");

@@ -16,6 +16,7 @@
 import { stat } from "node:fs/promises";
 import { CorruptStoreError } from "../errors.ts";
 import { EdgeList } from "./edge-list.ts";
+import { grow } from "./live-set.ts";
 import { decodeGraphHeader, decodeRefsHeader, graphFits } from "./file-header.ts";
 import { readPathFrom } from "./fs-util.ts";
 import { readGraphFrames } from "./graph-file.ts";
@@ -253,16 +254,11 @@ class GraphView implements UserView {
     const size = (need: number, have: number) => (first ? need : Math.max(need, Math.ceil(have * 1.5)));
     if (rows > this.alive.length) {
       const capacity = size(rows, this.alive.length);
-      const grow = <T extends Uint8Array | Uint16Array | Uint32Array>(arr: T): T => {
-        const next = new (arr.constructor as new (n: number) => T)(capacity);
-        next.set(arr);
-        return next;
-      };
-      this.alive = grow(this.alive);
-      this.crcs = grow(this.crcs);
-      this.textAt = grow(this.textAt);
-      this.keyLen = grow(this.keyLen);
-      this.idLen = grow(this.idLen);
+      this.alive = grow(this.alive, capacity);
+      this.crcs = grow(this.crcs, capacity);
+      this.textAt = grow(this.textAt, capacity);
+      this.keyLen = grow(this.keyLen, capacity);
+      this.idLen = grow(this.idLen, capacity);
     }
     if (textBytes > this.text.length) {
       const next = Buffer.alloc(size(textBytes, this.text.length));

@@ -122,7 +122,8 @@ export class LiveSet {
   }
 }
 
-function grow<T extends Int32Array | Uint32Array>(arr: T, capacity: number): T {
+/** A copy of a typed array with room for `capacity` elements. */
+export function grow<T extends Uint8Array | Uint16Array | Int32Array | Uint32Array>(arr: T, capacity: number): T {
   const next = new (arr.constructor as new (n: number) => T)(capacity);
   next.set(arr);
   return next;

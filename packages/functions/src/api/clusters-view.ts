@@ -11,8 +11,7 @@
  */
 import { createHash } from "node:crypto";
 import type { ModelDescriptor } from "@photo-clusters/core/models";
-import { clusterEdges, clusterOptionsFor, clusterVectors, graphAnswers, toCosine, toSimilarity, type Band, type Cluster, type Edges } from "@photo-clusters/core/similarity/index";
-import { topSimilar } from "@photo-clusters/core/similarity/index";
+import { clusterEdges, clusterOptionsFor, clusterVectors, graphAnswers, toCosine, toSimilarity, topSimilar, type Band, type Cluster, type Edges } from "@photo-clusters/core/similarity/index";
 import { compareIds } from "@photo-clusters/core/keys";
 import type { UserView } from "@photo-clusters/core/store/index";
 import { InvalidParameterError } from "./errors.ts";
