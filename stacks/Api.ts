@@ -6,11 +6,13 @@ import { HttpJwtAuthorizer } from "aws-cdk-lib/aws-apigatewayv2-authorizers";
 import { HttpLambdaIntegration } from "aws-cdk-lib/aws-apigatewayv2-integrations";
 import * as cognito from "aws-cdk-lib/aws-cognito";
 import * as ec2 from "aws-cdk-lib/aws-ec2";
+import * as iam from "aws-cdk-lib/aws-iam";
 import * as lambda from "aws-cdk-lib/aws-lambda";
 import * as logs from "aws-cdk-lib/aws-logs";
 import { efsMount } from "./efs-mount.ts";
 import { LAMBDA_MANAGED_POLICIES, suppress } from "./nag.ts";
 import { Embedding } from "./Embedding.ts";
+import { Pipeline, PHOTOS_PREFIX } from "./Pipeline.ts";
 import { stageSettings } from "./stages.ts";
 import { DATA_DIR, Storage } from "./Storage.ts";
 
@@ -18,7 +20,12 @@ import { DATA_DIR, Storage } from "./Storage.ts";
 // An image id may hold '/' (sub-folders), and API Gateway hands the function its path decoded, so the
 // similar route takes the rest of the path greedily (`{rest+}` must come last); the app reads
 // `<imageId>/similar` from it.
-export const ROUTES = ["/users/{userId}/clusters", "/users/{userId}/images/{rest+}", "/users/{userId}/status"] as const;
+export const ROUTES = [
+  ["GET", "/users/{userId}/clusters"],
+  ["GET", "/users/{userId}/images/{rest+}"],
+  ["GET", "/users/{userId}/status"],
+  ["POST", "/users/{userId}/uploads"],
+] as const;
 
 /**
  * The clusters API: an HTTP API whose JWT authorizer checks the token (issuer, audience, expiry,
@@ -32,6 +39,7 @@ export function Api({ stack, app }: StackContext) {
   const settings = stageSettings(app.stage);
   const { vpc, accessPoint } = use(Storage);
   const embedding = use(Embedding);
+  const { photos } = use(Pipeline);
   const removalPolicy = settings.removal === "retain" ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY;
   const jwt = jwtConfig(stack, removalPolicy);
 
@@ -50,10 +58,20 @@ export function Api({ stack, app }: StackContext) {
     vpcSubnets: { subnetType: ec2.SubnetType.PRIVATE_ISOLATED },
     securityGroups: [securityGroup],
     filesystem: efsMount(accessPoint, DATA_DIR, "read"),
-    environment: { DATA_DIR, ...embedding.modelEnv, JWT_ISSUER: jwt.issuer, JWT_AUDIENCE: jwt.audience.join(",") },
+    environment: { DATA_DIR, ...embedding.modelEnv, JWT_ISSUER: jwt.issuer, JWT_AUDIENCE: jwt.audience.join(","), PHOTOS_BUCKET: photos.bucketName },
     logGroup: functionLogs,
   });
-  suppress(fn, LAMBDA_MANAGED_POLICIES);
+  // The presigned POSTs of `POST /users/{userId}/uploads` carry this role's authority: putting photos
+  // under users/ and nothing else (each form's policy then pins one key, type and size range).
+  fn.addToRolePolicy(new iam.PolicyStatement({ actions: ["s3:PutObject"], resources: [photos.arnForObjects(`${PHOTOS_PREFIX}*`)] }));
+  suppress(fn, [
+    ...LAMBDA_MANAGED_POLICIES,
+    {
+      id: "AwsSolutions-IAM5",
+      reason: "The API signs uploads for any photo name of the caller (users/<userId>/<name>.<ext>, unknown in advance); each signed form's policy pins one key under users/.",
+      appliesTo: [{ regex: "/^Resource::<Photos[0-9A-F]+\\.Arn>\\/users\\/\\*$/" }],
+    },
+  ]);
   const alias = new lambda.Alias(stack, "ApiLive", {
     aliasName: "live",
     version: fn.currentVersion,
@@ -82,7 +100,7 @@ export function Api({ stack, app }: StackContext) {
     },
   });
   const integration = new HttpLambdaIntegration("ApiLiveIntegration", alias);
-  for (const path of ROUTES) httpApi.addRoutes({ path, methods: [apigw.HttpMethod.GET], integration });
+  for (const [method, path] of ROUTES) httpApi.addRoutes({ path, methods: [apigw.HttpMethod[method]], integration });
 
   stack.addOutputs({
     ApiUrl: stage.url,

@@ -227,7 +227,7 @@ describe("storage", () => {
       expect(fn.Properties.VpcConfig.SubnetIds).toHaveLength(2);
       expect(fn.Properties.FileSystemConfigs).toEqual([{ Arn: expect.anything(), LocalMountPath: "/mnt/embeddings" }]);
       expect(fn.Properties.Environment.Variables.DATA_DIR).toBe("/mnt/embeddings");
-      const statements = roleStatements(t, fn);
+      const statements = roleStatements(t, fn).filter((s) => String(s.Action).startsWith("elasticfilesystem:"));
       expect(statements).toEqual([
         expect.objectContaining({ Action: actions.length === 1 ? actions[0] : [...actions], Condition: { StringEquals: { "elasticfilesystem:AccessPointArn": expect.anything() } } }),
       ]);
@@ -236,12 +236,23 @@ describe("storage", () => {
 });
 
 describe("the API", () => {
-  it("serves the clusters, similar and status routes, each behind the JWT authorizer", () => {
+  it("serves the clusters, similar, status and uploads routes, each behind the JWT authorizer", () => {
     const t = synth.template(Api);
     const routes = Object.values(resources(t, "AWS::ApiGatewayV2::Route")).map((r) => r.Properties);
-    expect(routes.map((r) => r.RouteKey).sort()).toEqual(["GET /users/{userId}/clusters", "GET /users/{userId}/images/{rest+}", "GET /users/{userId}/status"]);
+    expect(routes.map((r) => r.RouteKey).sort()).toEqual(["GET /users/{userId}/clusters", "GET /users/{userId}/images/{rest+}", "GET /users/{userId}/status", "POST /users/{userId}/uploads"]);
     const [authorizerId] = Object.keys(resources(t, "AWS::ApiGatewayV2::Authorizer"));
     for (const route of routes) expect(route).toMatchObject({ AuthorizationType: "JWT", AuthorizerId: { Ref: authorizerId } });
+  });
+
+  it("may put objects under users/* only (the authority of its presigned uploads), and knows the bucket", () => {
+    const t = synth.template(Api);
+    const [, fn] = lambdaByHandler(t, API);
+    const statements = roleStatements(t, fn).filter((s) => !String(s.Action).startsWith("elasticfilesystem:"));
+    expect(statements).toEqual([{ Effect: "Allow", Action: "s3:PutObject", Resource: expect.anything() }]);
+    const [arn, suffix] = statements[0].Resource["Fn::Join"][1];
+    expect(arn).toEqual({ "Fn::ImportValue": expect.stringMatching(/Pipeline:ExportsOutputFnGetAttPhotos.*Arn/) });
+    expect(suffix).toBe("/users/*");
+    expect(fn.Properties.Environment.Variables.PHOTOS_BUCKET).toEqual({ "Fn::ImportValue": expect.stringMatching(/Pipeline:ExportsOutputRefPhotos/) });
   });
 
   it("checks tokens from the stack's own user pool", () => {

@@ -10,7 +10,8 @@ import { handle } from "hono/aws-lambda";
 import { createApiApp } from "./api/app.ts";
 import { createJwtVerifier } from "./api/auth.ts";
 import { cachedReader } from "./api/snapshot-cache.ts";
-import { apiConfig } from "./config.ts";
+import { createUploadSigner, credentialsFromEnv } from "./api/uploads.ts";
+import { apiConfig, MAX_OBJECT_BYTES } from "./config.ts";
 
 const cfg = apiConfig();
 const logger = jsonLogger({ service: "api" });
@@ -28,6 +29,8 @@ export const app = createApiApp({
   verifyToken: createJwtVerifier(cfg.auth),
   model: cfg.model,
   logger,
+  // Signed with the function's own role, which may put objects under users/ only.
+  uploads: createUploadSigner({ ...cfg.uploads, maxBytes: MAX_OBJECT_BYTES, credentials: async () => credentialsFromEnv() }),
 });
 
 export const handler = handle(app);

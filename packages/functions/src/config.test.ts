@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { apiConfig, ConfigError, DEFAULT_MAX_IMAGE_BYTES, pollerConfig, writerConfig } from "./config.ts";
 
-const api = { DATA_DIR: "/mnt/embeddings", MODEL_ID: "mobilenetv2-12-int8", JWT_ISSUER: "https://issuer.example/pool", JWT_AUDIENCE: "client-1" };
+const api = { DATA_DIR: "/mnt/embeddings", MODEL_ID: "mobilenetv2-12-int8", JWT_ISSUER: "https://issuer.example/pool", JWT_AUDIENCE: "client-1", PHOTOS_BUCKET: "photos-bucket", AWS_REGION: "eu-west-1" };
 
 describe("apiConfig", () => {
   it("reads the data directory, the model and the token issuer", () => {
@@ -26,7 +26,7 @@ describe("apiConfig", () => {
     } catch (error) {
       expect(error).toBeInstanceOf(ConfigError);
       const message = (error as Error).message;
-      for (const name of ["DATA_DIR", "MODEL_ID", "JWT_ISSUER", "JWT_AUDIENCE"]) expect(message).toContain(name);
+      for (const name of ["DATA_DIR", "MODEL_ID", "JWT_ISSUER", "JWT_AUDIENCE", "PHOTOS_BUCKET"]) expect(message).toContain(name);
     }
   });
 

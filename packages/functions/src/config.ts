@@ -89,6 +89,8 @@ export interface ApiConfig {
   previousModel?: ModelDescriptor;
   /** The function's memory (Lambda sets AWS_LAMBDA_FUNCTION_MEMORY_SIZE); the snapshot cache takes a share. */
   memoryMb: number;
+  /** The photo bucket that `POST /users/{userId}/uploads` signs for, and its region (Lambda sets AWS_REGION). */
+  uploads: { bucket: string; region: string };
 }
 
 export function apiConfig(env: Env = process.env): ApiConfig {
@@ -106,7 +108,9 @@ export function apiConfig(env: Env = process.env): ApiConfig {
   // Cognito, Auth0 and most OIDC providers publish their keys here.
   const jwksUrl = r.url("JWT_JWKS_URL", r.optional("JWT_JWKS_URL") ?? (issuer ? `${issuer.replace(/\/+$/, "")}/.well-known/jwks.json` : undefined));
   const memoryMb = r.positiveInteger("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", 1024);
-  return r.done(() => ({ dataDir, model: model!, auth: { issuer, audience, jwksUrl: jwksUrl! }, previousModel, memoryMb }));
+  const bucket = r.required("PHOTOS_BUCKET", "the photo bucket uploads are signed for");
+  const region = r.required("AWS_REGION", "the region of the photo bucket (Lambda sets it)");
+  return r.done(() => ({ dataDir, model: model!, auth: { issuer, audience, jwksUrl: jwksUrl! }, previousModel, memoryMb, uploads: { bucket, region } }));
 }
 
 export interface WriterConfig {
@@ -137,6 +141,8 @@ export interface PollerConfig {
 
 /** SageMaker serverless endpoints take at most 4 MB a request; stay under it with headroom for headers. */
 export const DEFAULT_MAX_IMAGE_BYTES = 4_000_000;
+/** No phone photo comes near this: the poller refuses anything larger before downloading it, and uploads are signed up to it. */
+export const MAX_OBJECT_BYTES = 25 * 1024 * 1024;
 
 export function pollerConfig(env: Env = process.env): PollerConfig {
   const r = new Reader(env);

@@ -3,10 +3,10 @@ import { LambdaClient } from "@aws-sdk/client-lambda";
 import { S3Client } from "@aws-sdk/client-s3";
 import { SageMakerRuntimeClient } from "@aws-sdk/client-sagemaker-runtime";
 import { jsonLogger } from "@photo-clusters/core/logger";
-import { pollerConfig } from "./config.ts";
+import { MAX_OBJECT_BYTES, pollerConfig } from "./config.ts";
 import { createLambdaWriter } from "./poller/lambda-writer.ts";
 import { createPollerHandler } from "./poller/poller-handler.ts";
-import { createS3ImageSource, MAX_OBJECT_BYTES } from "./poller/s3-images.ts";
+import { createS3ImageSource } from "./poller/s3-images.ts";
 import { createSageMakerEmbedder } from "./poller/sagemaker-embedder.ts";
 
 const config = pollerConfig();

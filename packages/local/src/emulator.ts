@@ -3,6 +3,7 @@ import { CreateBucketCommand, S3Client } from "@aws-sdk/client-s3";
 import { CreateQueueCommand, GetQueueAttributesCommand, SQSClient } from "@aws-sdk/client-sqs";
 import type { ObjectChange } from "@photo-clusters/core/s3-event";
 import { observeObjectChanges } from "./bridge.ts";
+import { checkPostObject, s3ErrorXml } from "./post-object.ts";
 
 // On Node 20 every SDK client would print a 7-line warning that SDK releases after January 2027 need
 // Node 22. The lockfile pins today's SDK and the Lambdas run Node 24; the README says it once.
@@ -49,6 +50,7 @@ export async function startEmulator(options: EmulatorOptions): Promise<Emulator>
   app.removeContentTypeParser("*");
   app.addContentTypeParser("*", { parseAs: "buffer", bodyLimit: MAX_PUT_BYTES }, (_request: unknown, body: Buffer, done: (error: Error | null, body?: Buffer) => void) => done(null, body));
   observeObjectChanges(app, options.bucket, options.onObjectChange);
+  acceptPostObject(app, options.bucket);
   await app.listen({ host: "127.0.0.1", port: options.port });
   const endpoint = `http://127.0.0.1:${(app.server.address() as { port: number }).port}`;
   const { s3, sqs } = localClients(endpoint);
@@ -78,4 +80,29 @@ export async function startEmulator(options: EmulatorOptions): Promise<Emulator>
       await app.close();
     },
   };
+}
+
+const LOOPBACK_ORIGIN = /^http:\/\/(localhost|127\.0\.0\.1|\[::1\])(:\d+)?$/;
+
+/**
+ * Browser uploads: a multipart POST to the bucket, checked against its signed policy
+ * (post-object.ts), then stored by a PutObject through the emulator itself, which the bridge sees.
+ * Pages on localhost may read the answer (CORS), as the app's pages would from an S3 CORS rule.
+ */
+function acceptPostObject(app: ReturnType<typeof buildApp>, bucket: string): void {
+  const secrets: Record<string, string> = { [LOCAL_CREDENTIALS.accessKeyId]: LOCAL_CREDENTIALS.secretAccessKey };
+  type Request = { method: string; url: string; headers: Record<string, string | undefined>; body: unknown };
+  type Reply = { code(status: number): Reply; header(name: string, value: unknown): Reply; type(contentType: string): Reply; send(body?: unknown): Reply };
+  app.addHook("preHandler", async (request: Request, reply: Reply) => {
+    const contentType = request.headers["content-type"] ?? "";
+    if (request.method !== "POST" || request.url !== `/${bucket}` || !/^multipart\/form-data/i.test(contentType)) return;
+    const origin = request.headers.origin;
+    if (origin && LOOPBACK_ORIGIN.test(origin)) reply.header("Access-Control-Allow-Origin", origin).header("Vary", "Origin");
+    const result = await checkPostObject({ bucket, contentType, body: request.body as Buffer }, (id) => secrets[id]);
+    if (!result.ok) return reply.code(result.status).type("application/xml").send(s3ErrorXml(result.code, result.message));
+    const path = result.key.split("/").map(encodeURIComponent).join("/");
+    const put = await app.inject({ method: "PUT", url: `/${bucket}/${path}`, payload: Buffer.from(result.file), headers: { "content-type": result.contentType } });
+    if (put.statusCode !== 200) return reply.code(put.statusCode).type("application/xml").send(put.body);
+    return reply.code(204).header("ETag", put.headers.etag).header("Location", `/${bucket}/${path}`).send();
+  });
 }

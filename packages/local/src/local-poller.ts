@@ -4,9 +4,9 @@ import type { WritePayload, WriteResponse } from "@photo-clusters/core/ingest/in
 import type { Logger } from "@photo-clusters/core/logger";
 import type { ModelDescriptor } from "@photo-clusters/core/models";
 import type { EmbeddingStore } from "@photo-clusters/core/store/index";
-import { DEFAULT_MAX_IMAGE_BYTES } from "@photo-clusters/functions/config";
+import { DEFAULT_MAX_IMAGE_BYTES, MAX_OBJECT_BYTES } from "@photo-clusters/functions/config";
 import { createPollerHandler } from "@photo-clusters/functions/poller/poller-handler";
-import { createS3ImageSource, MAX_OBJECT_BYTES } from "@photo-clusters/functions/poller/s3-images";
+import { createS3ImageSource } from "@photo-clusters/functions/poller/s3-images";
 import { createSageMakerEmbedder } from "@photo-clusters/functions/poller/sagemaker-embedder";
 import { writeEvents } from "@photo-clusters/functions/writer/write-events";
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from "./emulator.ts";

@@ -9,9 +9,11 @@ import { openStore, type EmbeddingStore } from "@photo-clusters/core/store/index
 import { createApiApp } from "@photo-clusters/functions/api/app";
 import { cachedReader } from "@photo-clusters/functions/api/snapshot-cache";
 import { createDevAuth, type DevAuth } from "@photo-clusters/functions/api/dev-auth";
+import { createUploadSigner } from "@photo-clusters/functions/api/uploads";
+import { MAX_OBJECT_BYTES } from "@photo-clusters/functions/config";
 import type { ObjectChange } from "@photo-clusters/core/s3-event";
 import { notificationSender } from "./bridge.ts";
-import { startEmulator, type Emulator } from "./emulator.ts";
+import { LOCAL_CREDENTIALS, LOCAL_REGION, startEmulator, type Emulator } from "./emulator.ts";
 import { localPollerHandler } from "./local-poller.ts";
 import { superviseModelServer } from "./model-server-supervisor.ts";
 import { createLocalRoutes } from "./page/local-routes.ts";
@@ -105,6 +107,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
     const app = new Hono();
     app.route("/", createLocalRoutes({
       issueDevToken: auth.issueDevToken,
+      uploadOrigin: emulator.endpoint,
       getObject: async (key) => {
         try {
           const object = await emulator.s3.send(new GetObjectCommand({ Bucket: LOCAL_BUCKET, Key: key }));
@@ -114,7 +117,9 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
         }
       },
     }));
-    app.route("/", createApiApp({ readUser: cachedReader(store), readFailures: (userId) => store.failures(userId), verifyToken: auth.verifyToken, model, logger: logger.child({ component: "api" }) }));
+    // Uploads are signed for the local S3, exactly as the API Lambda signs for the bucket.
+    const uploads = createUploadSigner({ bucket: LOCAL_BUCKET, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS, endpoint: emulator.endpoint, maxBytes: MAX_OBJECT_BYTES });
+    app.route("/", createApiApp({ readUser: cachedReader(store), readFailures: (userId) => store.failures(userId), verifyToken: auth.verifyToken, model, logger: logger.child({ component: "api" }), uploads }));
     const server = await listen(app, apiPort);
     const boundPort = (server.address() as AddressInfo).port;
     stops.push(() => new Promise<void>((r) => server.close(() => r())));

@@ -5,7 +5,7 @@ import { DeleteObjectCommand, PutObjectCommand } from "@aws-sdk/client-s3";
 import { jsonLogger } from "@photo-clusters/core/logger";
 import { mobilenetV2Int8 } from "@photo-clusters/core/models";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { collectPhotos, uploadPhotos } from "../src/cli/upload.ts";
+import { collectPhotos, putToBucket, uploadPhotos } from "../src/cli/upload.ts";
 import { startLocalRuntime, type LocalRuntime } from "../src/runtime.ts";
 
 const SHARED = join(import.meta.dirname, "../../../../shared");
@@ -75,7 +75,7 @@ describe("the whole pipeline on one machine", () => {
     const erin = await runtime.auth.issueDevToken("erin");
     const ids = names.map((n) => n.slice(0, n.lastIndexOf("."))).sort();
     // Act
-    await uploadPhotos(runtime.emulator.s3, "photos", await collectPhotos("erin", [folder]), { quiet: true });
+    await uploadPhotos(putToBucket(runtime.emulator.s3, "photos"), await collectPhotos("erin", [folder]), { quiet: true });
     let body: ClustersBody | undefined;
     for (let i = 0; i < 150 && body?.imageCount !== names.length; i++) {
       await new Promise((r) => setTimeout(r, 200));

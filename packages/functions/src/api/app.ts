@@ -10,8 +10,9 @@ import { MODELS, type ModelDescriptor } from "@photo-clusters/core/models";
 import type { FailureRecord } from "@photo-clusters/core/store/index";
 import { bearerToken, gatewaySubject, type VerifyToken } from "./auth.ts";
 import { clustersView, needsVectors, similarView, type UserSnapshot } from "./clusters-view.ts";
-import { ApiError, errorBody, ForbiddenError, INTERNAL_ERROR, NotFoundError, UnauthorizedError } from "./errors.ts";
+import { ApiError, errorBody, ForbiddenError, INTERNAL_ERROR, InvalidParameterError, NotFoundError, UnauthorizedError } from "./errors.ts";
 import { parseClusterLimit, parseCursor, parseId, parseImageId, parseLimit, parseMinSize, parseThreshold } from "./params.ts";
+import { parseUploadRequest, type UploadSigner } from "./uploads.ts";
 
 export type ApiLogger = Pick<Logger, "info" | "error">;
 
@@ -28,7 +29,11 @@ export interface ApiDeps {
   maxPageBytes?: number;
   /** The user's photos that finally failed, newest first (the store's `failures`); none when absent. */
   readFailures?(userId: string): Promise<FailureRecord[]>;
+  /** Signs presigned POSTs for `POST /users/{userId}/uploads`; without it the route answers 404. */
+  uploads?: UploadSigner;
 }
+
+const MAX_UPLOAD_BODY = 8192;
 
 type ApiEnv = { Variables: { requestId: string } };
 
@@ -109,6 +114,23 @@ export function createApiApp(deps: ApiDeps): Hono<ApiEnv> {
     const userId = await authorize(c);
     const [view, failed] = await Promise.all([deps.readUser(userId), deps.readFailures?.(userId) ?? []]);
     return c.json({ userId, stored: view.imageCount, failed: failed.map(({ key, imageId, code, message, at }) => ({ key, imageId, code, message, at })) });
+  });
+
+  app.post("/users/:userId/uploads", async (c) => {
+    const userId = await authorize(c);
+    if (!deps.uploads) throw new NotFoundError("uploads are not configured here");
+    if (!/^application\/json\b/i.test(c.req.header("Content-Type") ?? "")) throw new InvalidParameterError("the body must be JSON (Content-Type: application/json)");
+    const text = await c.req.text();
+    if (text.length > MAX_UPLOAD_BODY) throw new InvalidParameterError(`the body must be at most ${MAX_UPLOAD_BODY} bytes`);
+    let body: unknown;
+    try {
+      body = JSON.parse(text);
+    } catch {
+      throw new InvalidParameterError("the body is not valid JSON");
+    }
+    const request = parseUploadRequest(userId, body, deps.uploads.maxBytes);
+    const upload = await deps.uploads.sign(request);
+    return c.json({ key: request.key, imageId: request.imageId, upload });
   });
 
   app.notFound((c) => c.json(errorBody("not_found", "no such route"), 404, { ...RESPONSE_HEADERS }));

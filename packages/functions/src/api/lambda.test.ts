@@ -105,6 +105,12 @@ describe("api.ts", () => {
     vi.stubEnv("MODEL_ID", "mobilenetv2-12-int8");
     vi.stubEnv("JWT_ISSUER", "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_Example");
     vi.stubEnv("JWT_AUDIENCE", "4exampleclientid");
+    vi.stubEnv("PHOTOS_BUCKET", "photos-bucket");
+    vi.stubEnv("AWS_REGION", "eu-west-1");
+    // What the Lambda runtime puts in the environment: the function role's session credentials.
+    vi.stubEnv("AWS_ACCESS_KEY_ID", "ASIAEXAMPLE");
+    vi.stubEnv("AWS_SECRET_ACCESS_KEY", "secret");
+    vi.stubEnv("AWS_SESSION_TOKEN", "session-token");
   });
   afterAll(async () => {
     vi.unstubAllEnvs();
@@ -116,5 +122,27 @@ describe("api.ts", () => {
     const result = await handler(event);
     expect(result.statusCode).toBe(200);
     expect(JSON.parse(result.body)).toEqual({ userId: "alice", model: "mobilenetv2-12-int8", threshold: 0.8, imageCount: 0, singletonCount: 0, clusters: [] });
+  });
+
+  it("signs an upload for the caller's own prefix with the function's session credentials", async () => {
+    const { handler } = await import("../api.ts");
+    const post = withEvent((e) => {
+      e.routeKey = "POST /users/{userId}/uploads";
+      e.rawPath = "/users/alice/uploads";
+      e.rawQueryString = "";
+      delete e.queryStringParameters;
+      e.requestContext.http.method = "POST";
+      e.requestContext.http.path = "/users/alice/uploads";
+      e.headers["content-type"] = "application/json";
+      delete e.headers["content-length"];
+      e.body = JSON.stringify({ name: "2024/05/IMG 0001.JPG", contentType: "image/jpeg", size: 123456 });
+      e.isBase64Encoded = false;
+    });
+    const result = await handler(post);
+    expect(result.statusCode).toBe(200);
+    const body = JSON.parse(result.body);
+    expect(body).toMatchObject({ key: "users/alice/2024/05/IMG 0001.JPG", imageId: "2024/05/IMG 0001", upload: { method: "POST", url: "https://photos-bucket.s3.eu-west-1.amazonaws.com/" } });
+    expect(body.upload.fields).toMatchObject({ key: "users/alice/2024/05/IMG 0001.JPG", "Content-Type": "image/jpeg", "X-Amz-Security-Token": "session-token" });
+    expect(body.upload.fields["X-Amz-Credential"]).toMatch(/^ASIAEXAMPLE\/\d{8}\/eu-west-1\/s3\/aws4_request$/);
   });
 });

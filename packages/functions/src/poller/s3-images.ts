@@ -3,9 +3,6 @@ import { type FetchedImage, PermanentRecordError } from "@photo-clusters/core/in
 import type { ObjectChange } from "@photo-clusters/core/s3-event";
 import { fitPayload } from "./fit-payload.ts";
 
-/** No phone photo comes near this; anything larger is refused before it is downloaded. */
-export const MAX_OBJECT_BYTES = 25 * 1024 * 1024;
-
 export interface S3ImageOptions {
   /** Objects larger than this are refused without downloading them (MAX_OBJECT_BYTES). */
   maxObjectBytes: number;

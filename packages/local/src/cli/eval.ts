@@ -12,7 +12,7 @@ import type { UserView } from "@photo-clusters/core/store/index";
 import { startLocalRuntime } from "../runtime.ts";
 import { clustersUrl, getAllClusters } from "./api-client.ts";
 import { progressBar } from "./progress.ts";
-import { collectPhotos, uploadPhotos } from "./upload.ts";
+import { collectPhotos, putToBucket, uploadPhotos } from "./upload.ts";
 
 /**
  * `eval <dir>`: the whole local pipeline on a folder with groups.csv (file,group), measured the
@@ -37,7 +37,7 @@ export async function runEval(dir: string, options: { thresholds?: number[] } = 
     let view: UserView | undefined; // each poll reads only what was stored since the last
     // Watch the store while uploading, so a photo stored during the upload gets its own time.
     const [, { times, steady, cpuMsPerPhoto }] = await Promise.all([
-      uploadPhotos(runtime.emulator.s3, "photos", items, { quiet: true }),
+      uploadPhotos(putToBucket(runtime.emulator.s3, "photos"), items, { quiet: true }),
       waitUntilStored(() => runtime.store.readView(userId, view).then((v) => (view = v).imageCount), items.length, () => {
         const own = process.cpuUsage();
         return { runtime: (own.user + own.system) / 1000, modelServer: processCpuMs(runtime.modelServerPid) };

@@ -16,13 +16,15 @@ import { backfill } from "./backfill.ts";
 import { listBucket, type ListedObject } from "./object-listing.ts";
 import { clustersUrl, getAllClusters, getJson, type StatusBody } from "./api-client.ts";
 import { runEval } from "./eval.ts";
-import { collectPhotos, uploadPhotos } from "./upload.ts";
+import { collectPhotos, putToBucket, putViaApi, uploadPhotos } from "./upload.ts";
 
 const USAGE = `usage: pnpm photo-clusters <command> [options]
 
 commands:
   upload --user <id> <files|dirs>...   upload photos (to the local bucket "${LOCAL_BUCKET}" by default;
-                                       --bucket <name> --aws for a real bucket with your AWS configuration)
+                                       --bucket <name> --aws for a real bucket with your AWS configuration;
+                                       --via-api [--token <jwt>] as the app does: the API (API_URL) signs an
+                                       upload for each photo, which goes straight to S3)
   clusters --user <id> [--threshold t] [--min-size n] [--json]
                                        print the user's clusters from the API (default ${"$"}API_URL or http://127.0.0.1:${"$"}PORT)
   status --user <id> [--json]          how many of the user's photos are stored, and which failed and why
@@ -49,15 +51,31 @@ async function main(argv: string[]): Promise<void> {
   const emulator = `http://127.0.0.1:${config.emulatorPort}`;
   switch (command) {
     case "upload": {
-      const { values, positionals } = parseArgs({ args: rest, allowPositionals: true, options: { user: { type: "string" }, bucket: { type: "string" }, aws: { type: "boolean" } } });
+      const { values, positionals } = parseArgs({
+        args: rest,
+        allowPositionals: true,
+        options: { user: { type: "string" }, bucket: { type: "string" }, aws: { type: "boolean" }, "via-api": { type: "boolean" }, token: { type: "string" } },
+      });
       const user = required(values.user, "--user");
       if (positionals.length === 0) throw new Error("upload needs at least one file or folder");
+      if (values["via-api"] && (values.aws || values.bucket)) throw new Error("--via-api uploads where the API signs for; it takes no --aws or --bucket");
       const items = await collectPhotos(user, positionals);
+      if (values["via-api"]) {
+        const token = values.token ?? (await (await createDevAuth(dataDir)).issueDevToken(user, 3600));
+        try {
+          await uploadPhotos(putViaApi(apiUrl, token), items);
+        } catch (error) {
+          if (/fetch failed|ECONNREFUSED/.test(String((error as Error).message))) throw new Error(`cannot reach the API at ${apiUrl} or the S3 it signs for; is \`pnpm start\` running?`);
+          throw error;
+        }
+        process.stderr.write(`uploaded ${items.length} photos through ${apiUrl} for user ${user}\n`);
+        return;
+      }
       const s3 = values.aws ? new S3Client({}) : localClients(emulator).s3;
       const bucket = values.bucket ?? (values.aws ? undefined : LOCAL_BUCKET);
       if (!bucket) throw new Error("--aws needs --bucket <name>");
       try {
-        await uploadPhotos(s3, bucket, items);
+        await uploadPhotos(putToBucket(s3, bucket), items);
       } catch (error) {
         const e = error as Error & { code?: string };
         if (!values.aws && (e.code === "ECONNREFUSED" || /ECONNREFUSED/.test(String(e.message)))) throw new Error(`cannot reach the local S3 at ${emulator}; start it with \`pnpm start\``);

@@ -49,15 +49,54 @@ export async function collectPhotos(userId: string, paths: string[]): Promise<Up
   return items;
 }
 
-export async function uploadPhotos(s3: S3Client, bucket: string, items: UploadItem[], options: { concurrency?: number; quiet?: boolean } = {}): Promise<void> {
+/** Stores one photo's bytes under its key. */
+export type PutPhoto = (item: UploadItem, body: Buffer) => Promise<void>;
+
+const contentTypeOf = (path: string) => CONTENT_TYPES[extname(path).slice(1).toLowerCase()] ?? "application/octet-stream";
+
+/** A PutObject straight to the bucket, with the caller's own S3 credentials. */
+export function putToBucket(s3: S3Client, bucket: string): PutPhoto {
+  return async (item, body) => {
+    await s3.send(new PutObjectCommand({ Bucket: bucket, Key: item.key, Body: body, ContentType: contentTypeOf(item.path) }));
+  };
+}
+
+/**
+ * As the app uploads: the API signs a presigned POST for the photo's name (`POST /users/{userId}/uploads`),
+ * then the form goes straight to S3 (the local S3 under `pnpm start`). `token` is the user's bearer token.
+ */
+export function putViaApi(apiUrl: string, token: string): PutPhoto {
+  return async (item, body) => {
+    const { userId } = parseObjectKey(item.key);
+    const contentType = contentTypeOf(item.path);
+    const name = item.key.slice(`users/${userId}/`.length);
+    const signed = await fetch(new URL(`/users/${encodeURIComponent(userId)}/uploads`, apiUrl), {
+      method: "POST",
+      headers: { Authorization: `Bearer ${token}`, "Content-Type": "application/json" },
+      body: JSON.stringify({ name, contentType, size: body.length }),
+    });
+    const answer = (await signed.json().catch(() => ({}))) as { upload?: { url: string; fields: Record<string, string> }; error?: { message: string } };
+    if (!signed.ok || !answer.upload) throw new Error(`${item.path}: the API answered ${signed.status}: ${answer.error?.message ?? signed.statusText}`);
+    const form = new FormData();
+    for (const [field, value] of Object.entries(answer.upload.fields)) form.append(field, value);
+    form.append("file", new Blob([body], { type: contentType }), basename(item.path));
+    const stored = await fetch(answer.upload.url, { method: "POST", body: form });
+    if (!stored.ok) {
+      const text = await stored.text();
+      const reason = /<Message>([\s\S]*?)<\/Message>/.exec(text)?.[1] ?? stored.statusText;
+      throw new Error(`${item.path}: S3 answered ${stored.status}: ${reason}`);
+    }
+  };
+}
+
+export async function uploadPhotos(put: PutPhoto, items: UploadItem[], options: { concurrency?: number; quiet?: boolean } = {}): Promise<void> {
   const bar = options.quiet ? undefined : progressBar(items.length, "upload");
   let done = 0;
   let next = 0;
   const worker = async () => {
     while (next < items.length) {
       const item = items[next++];
-      const body = await readFile(item.path);
-      await s3.send(new PutObjectCommand({ Bucket: bucket, Key: item.key, Body: body, ContentType: CONTENT_TYPES[extname(item.path).slice(1).toLowerCase()] }));
+      await put(item, await readFile(item.path));
       bar?.update(++done);
     }
   };

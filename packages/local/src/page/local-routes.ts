@@ -12,6 +12,8 @@ export type LocalObject = Uint8Array | { bytes: Uint8Array; contentType?: string
 
 export interface LocalRoutesDeps {
   issueDevToken(userId: string, ttlSeconds?: number): Promise<string>;
+  /** Where the page posts uploads (the local S3), allowed by its Content-Security-Policy. */
+  uploadOrigin?: string;
   /** The local bucket's object at `key`, or undefined when there is none. */
   getObject(key: string): Promise<LocalObject | undefined> | LocalObject | undefined;
 }
@@ -26,14 +28,14 @@ const inlineHash = (html: string, tag: "script" | "style") => {
   return `'sha256-${createHash("sha256").update(body).digest("base64")}'`;
 };
 
-function loadPage() {
+function loadPage(uploadOrigin?: string) {
   const html = readFileSync(new URL("./index.html", import.meta.url), "utf8");
   const csp = [
     "default-src 'none'",
     `script-src ${inlineHash(html, "script")}`,
     `style-src ${inlineHash(html, "style")}`,
     "img-src 'self'",
-    "connect-src 'self'",
+    `connect-src 'self'${uploadOrigin ? ` ${new URL(uploadOrigin).origin}` : ""}`,
     "form-action 'self'",
     "frame-ancestors 'none'",
     "base-uri 'none'",
@@ -45,7 +47,7 @@ const error = (c: Context, status: 400 | 403 | 404, code: string, message: strin
   c.json({ error: { code, message } }, status, { "Cache-Control": "no-store" });
 
 export function createLocalRoutes(deps: LocalRoutesDeps): Hono {
-  const page = loadPage();
+  const page = loadPage(deps.uploadOrigin);
   const app = new Hono();
   const isLoopback = (c: Context) => LOOPBACK.has(new URL(c.req.url).hostname);
 

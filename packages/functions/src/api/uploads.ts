@@ -1,0 +1,116 @@
+/**
+ * `POST /users/{userId}/uploads`: an S3 presigned POST for one photo. Its policy pins the exact key,
+ * the content type and a size range up to what the poller takes, and expires in minutes, so the
+ * holder can store that one photo under its own prefix and nothing else.
+ */
+import { Hash } from "@smithy/hash-node";
+import { SignatureV4 } from "@smithy/signature-v4";
+import { objectKey, parseObjectKey } from "@photo-clusters/core/keys";
+import { InvalidParameterError } from "./errors.ts";
+
+export interface UploadRequest {
+  key: string;
+  imageId: string;
+  contentType: string;
+  size: number;
+}
+
+export interface PresignedPost {
+  method: "POST";
+  url: string;
+  fields: Record<string, string>;
+}
+
+export interface UploadSigner {
+  /** The largest photo the pipeline takes, in bytes: the upper end of the signed size range. */
+  maxBytes: number;
+  sign(request: UploadRequest): Promise<PresignedPost>;
+}
+
+export interface Credentials {
+  accessKeyId: string;
+  secretAccessKey: string;
+  sessionToken?: string;
+}
+
+export interface SignerOptions {
+  bucket: string;
+  region: string;
+  credentials: Credentials | (() => Promise<Credentials>);
+  maxBytes: number;
+  /** Where the form is posted; S3's regional virtual-hosted endpoint when absent, the emulator's locally. */
+  endpoint?: string;
+  /** How long the form may be used (default 300 s). */
+  expiresSeconds?: number;
+  now?: () => Date;
+}
+
+// What S3 accepts as a photo's Content-Type: image/<subtype>, nothing that a browser would run.
+const CONTENT_TYPE = /^image\/[a-z0-9][a-z0-9.+-]{0,63}$/;
+const MAX_NAME_BYTES = 1024;
+
+/** The JSON body `{name, contentType, size}`, checked field by field; errors name the field. */
+export function parseUploadRequest(userId: string, body: unknown, maxBytes: number): UploadRequest {
+  if (typeof body !== "object" || body === null || Array.isArray(body)) {
+    throw new InvalidParameterError('body must be a JSON object {"name", "contentType", "size"}');
+  }
+  const { name, contentType, size } = body as Record<string, unknown>;
+  if (typeof name !== "string" || name === "") throw new InvalidParameterError("name must be the photo's file name, e.g. \"IMG 0001.jpg\" or \"2024/05/IMG 0001.jpg\"");
+  if (Buffer.byteLength(name, "utf8") > MAX_NAME_BYTES) throw new InvalidParameterError(`name must be at most ${MAX_NAME_BYTES} bytes`);
+  let photo;
+  try {
+    photo = parseObjectKey(objectKey(userId, name));
+  } catch (error) {
+    throw new InvalidParameterError(`name is not a photo name: ${(error as Error).message}`);
+  }
+  if (typeof contentType !== "string" || !CONTENT_TYPE.test(contentType.toLowerCase())) {
+    throw new InvalidParameterError("contentType must be an image type, e.g. image/jpeg");
+  }
+  if (typeof size !== "number" || !Number.isInteger(size) || size < 1) throw new InvalidParameterError("size must be the photo's size in bytes, a positive integer");
+  if (size > maxBytes) throw new InvalidParameterError(`size must be at most ${maxBytes} bytes (the largest photo the pipeline takes)`);
+  return { key: photo.key, imageId: photo.imageId, contentType: contentType.toLowerCase(), size };
+}
+
+const amzDate = (date: Date) => date.toISOString().replace(/[-:]/g, "").replace(/\.\d{3}/, "");
+
+/** Signs POST policies with AWS Signature Version 4, as S3 checks them. */
+export function createUploadSigner(options: SignerOptions): UploadSigner {
+  const { bucket, region, maxBytes, expiresSeconds = 300, now = () => new Date() } = options;
+  const credentials = typeof options.credentials === "function" ? options.credentials : async () => options.credentials as Credentials;
+  const signer = new SignatureV4({ credentials, region, service: "s3", sha256: Hash.bind(null, "sha256") });
+  const url = options.endpoint ? `${options.endpoint.replace(/\/+$/, "")}/${bucket}` : `https://${bucket}.s3.${region}.amazonaws.com/`;
+  return {
+    maxBytes,
+    async sign({ key, contentType }) {
+      const signedAt = now();
+      const creds = await credentials();
+      const date = amzDate(signedAt);
+      const fields: Record<string, string> = {
+        key,
+        "Content-Type": contentType,
+        "X-Amz-Algorithm": "AWS4-HMAC-SHA256",
+        "X-Amz-Credential": `${creds.accessKeyId}/${date.slice(0, 8)}/${region}/s3/aws4_request`,
+        "X-Amz-Date": date,
+        ...(creds.sessionToken ? { "X-Amz-Security-Token": creds.sessionToken } : {}),
+      };
+      const policy = {
+        expiration: new Date(signedAt.getTime() + expiresSeconds * 1000).toISOString(),
+        conditions: [
+          { bucket },
+          ...Object.entries(fields).map(([name, value]) => ({ [name]: value })),
+          ["content-length-range", 1, maxBytes],
+        ],
+      };
+      fields.Policy = Buffer.from(JSON.stringify(policy)).toString("base64");
+      fields["X-Amz-Signature"] = await signer.sign(fields.Policy, { signingDate: signedAt });
+      return { method: "POST", url, fields };
+    },
+  };
+}
+
+/** The Lambda's own credentials, which the runtime puts in its environment. */
+export function credentialsFromEnv(env: NodeJS.ProcessEnv = process.env): Credentials {
+  const { AWS_ACCESS_KEY_ID: accessKeyId, AWS_SECRET_ACCESS_KEY: secretAccessKey, AWS_SESSION_TOKEN: sessionToken } = env;
+  if (!accessKeyId || !secretAccessKey) throw new Error("AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY must be set to sign uploads");
+  return { accessKeyId, secretAccessKey, sessionToken };
+}
