@@ -9,7 +9,7 @@ import * as ec2 from "aws-cdk-lib/aws-ec2";
 import * as lambda from "aws-cdk-lib/aws-lambda";
 import * as logs from "aws-cdk-lib/aws-logs";
 import { efsMount } from "./efs-mount.ts";
-import { LAMBDA_MANAGED_POLICIES, suppress } from "./nag.ts";
+import { LAMBDA_MANAGED_POLICIES, suppress, XRAY_TRACING } from "./nag.ts";
 import { Embedding } from "./Embedding.ts";
 import { stageSettings } from "./stages.ts";
 import { DATA_DIR, Storage } from "./Storage.ts";
@@ -53,13 +53,19 @@ export function Api({ stack, app }: StackContext) {
     environment: { DATA_DIR, ...embedding.modelEnv, JWT_ISSUER: jwt.issuer, JWT_AUDIENCE: jwt.audience.join(",") },
     logGroup: functionLogs,
   });
-  suppress(fn, LAMBDA_MANAGED_POLICIES);
+  suppress(fn, [...LAMBDA_MANAGED_POLICIES, ...XRAY_TRACING]);
+  const warm = settings.api.provisionedConcurrency;
   const alias = new lambda.Alias(stack, "ApiLive", {
     aliasName: "live",
     version: fn.currentVersion,
     // 0 (development) leaves the alias on demand; CloudFormation rejects an explicit 0.
-    provisionedConcurrentExecutions: settings.api.provisionedConcurrency > 0 ? settings.api.provisionedConcurrency : undefined,
+    provisionedConcurrentExecutions: warm.min > 0 ? warm.min : undefined,
   });
+  if (warm.min > 0) {
+    // Target tracking on ProvisionedConcurrencyUtilization, through Lambda's service-linked role
+    // (no role of ours): more warm instances before requests spill over to cold starts.
+    alias.addAutoScaling({ minCapacity: warm.min, maxCapacity: warm.max }).scaleOnUtilization({ utilizationTarget: warm.utilizationTarget });
+  }
 
   const httpApi = new apigw.HttpApi(stack, "HttpApi", {
     description: "photo-clusters: clusters and similar images of a user's photos",
@@ -92,7 +98,7 @@ export function Api({ stack, app }: StackContext) {
     ApiAccessLogGroup: accessLogs.logGroupName,
     ...jwt.outputs,
   });
-  return { httpApi, url: stage.url, fn, alias, jwt };
+  return { httpApi, stage, url: stage.url, fn, alias, jwt };
 }
 
 function jwtConfig(stack: StackContext["stack"], removalPolicy: RemovalPolicy) {
