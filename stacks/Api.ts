@@ -94,6 +94,7 @@ export function Api({ stack, app }: StackContext) {
     ApiUrl: stage.url,
     JwtIssuer: jwt.issuer,
     JwtAudience: jwt.audience.join(","),
+    ApiFunctionName: fn.functionName,
     ApiLogGroup: functionLogs.logGroupName,
     ApiAccessLogGroup: accessLogs.logGroupName,
     ...jwt.outputs,

@@ -33,6 +33,8 @@ export function Monitoring({ stack, app }: StackContext) {
   const alarms: cloudwatch.Alarm[] = [];
   const alarm = (id: string, props: Omit<cloudwatch.AlarmProps, "evaluationPeriods"> & { evaluationPeriods?: number }) => {
     const created = new cloudwatch.Alarm(stack, id, {
+      // Named so the page an on-call engineer gets says what fired: prod-photo-clusters-PollerErrors.
+      alarmName: `${app.stage}-${app.name}-${id}`,
       evaluationPeriods: 1,
       comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
       treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,

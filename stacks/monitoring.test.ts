@@ -64,7 +64,10 @@ describe("tracing", () => {
 describe("the alarms", () => {
   it("all tell the stage's alarm topic, and stay quiet when their metric has no data", () => {
     const { topic } = ids();
-    expect(alarms()).toHaveLength(10);
+    expect(alarms().map((a) => a.AlarmName).sort()).toEqual([
+      "ApiErrors", "ApiLatencyP99", "ApiThrottles", "Endpoint5xx", "EndpointThrottles",
+      "PollerErrors", "PollerThrottles", "UploadsOldestMessage", "WriterErrors", "WriterThrottles",
+    ].map((name) => `prod-photo-clusters-${name}`));
     for (const alarm of alarms()) {
       expect(alarm.AlarmActions, alarm.MetricName).toEqual([topic]);
       expect(alarm.TreatMissingData, alarm.MetricName).toBe("notBreaching");
