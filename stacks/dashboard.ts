@@ -87,7 +87,7 @@ export function dashboardWidgets(p: DashboardParts): cloudwatch.IWidget[][] {
         endpointMetric(p.embedding, "Invocation4XXErrors", "Sum").with({ label: "4xx" }),
         endpointMetric(p.embedding, "Invocation5XXErrors", "Sum").with({ label: "5xx" }),
       ]),
-      graph("Endpoint model setup time (µs, cold starts)", [
+      graph("Endpoint model setup time (cold starts)", [
         endpointMetric(p.embedding, "ModelSetupTime", "Average").with({ label: "average" }),
         endpointMetric(p.embedding, "ModelSetupTime", "Maximum").with({ label: "maximum" }),
       ]),
