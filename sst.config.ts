@@ -3,6 +3,7 @@ import { Api } from "./stacks/Api.ts";
 import { NODEJS } from "./stacks/bundling.ts";
 import { Embedding } from "./stacks/Embedding.ts";
 import { addNagChecks } from "./stacks/nag.ts";
+import { metricsNamespace, Monitoring } from "./stacks/Monitoring.ts";
 import { Pipeline } from "./stacks/Pipeline.ts";
 import { Storage } from "./stacks/Storage.ts";
 
@@ -16,10 +17,13 @@ export default {
     app.setDefaultFunctionProps({
       runtime: "nodejs24.x",
       architecture: "arm_64",
-      tracing: "disabled",
+      // X-Ray active tracing: Lambda samples and records every invocation, the functions add subsegments.
+      tracing: "active",
       nodejs: NODEJS,
+      // Where the functions' EMF metric lines go (see docs/operating.md).
+      environment: { METRICS_NAMESPACE: metricsNamespace(app.stage) },
     });
-    app.stack(Storage).stack(Embedding).stack(Pipeline).stack(Api);
+    app.stack(Storage).stack(Embedding).stack(Pipeline).stack(Api).stack(Monitoring);
     // cdk-nag AwsSolutions on every stack, in `sst deploy`, `pnpm synth` and the tests alike.
     addNagChecks(app);
   },

@@ -10,7 +10,7 @@ import * as iam from "aws-cdk-lib/aws-iam";
 import * as lambda from "aws-cdk-lib/aws-lambda";
 import * as logs from "aws-cdk-lib/aws-logs";
 import { efsMount } from "./efs-mount.ts";
-import { LAMBDA_MANAGED_POLICIES, suppress } from "./nag.ts";
+import { LAMBDA_MANAGED_POLICIES, suppress, XRAY_TRACING } from "./nag.ts";
 import { Embedding } from "./Embedding.ts";
 import { Pipeline, PHOTOS_PREFIX } from "./Pipeline.ts";
 import { stageSettings } from "./stages.ts";
@@ -66,18 +66,25 @@ export function Api({ stack, app }: StackContext) {
   fn.addToRolePolicy(new iam.PolicyStatement({ actions: ["s3:PutObject"], resources: [photos.arnForObjects(`${PHOTOS_PREFIX}*`)] }));
   suppress(fn, [
     ...LAMBDA_MANAGED_POLICIES,
+    ...XRAY_TRACING,
     {
       id: "AwsSolutions-IAM5",
       reason: "The API signs uploads for any photo name of the caller (users/<userId>/<name>.<ext>, unknown in advance); each signed form's policy pins one key under users/.",
       appliesTo: [{ regex: "/^Resource::<Photos[0-9A-F]+\\.Arn>\\/users\\/\\*$/" }],
     },
   ]);
+  const warm = settings.api.provisionedConcurrency;
   const alias = new lambda.Alias(stack, "ApiLive", {
     aliasName: "live",
     version: fn.currentVersion,
     // 0 (development) leaves the alias on demand; CloudFormation rejects an explicit 0.
-    provisionedConcurrentExecutions: settings.api.provisionedConcurrency > 0 ? settings.api.provisionedConcurrency : undefined,
+    provisionedConcurrentExecutions: warm.min > 0 ? warm.min : undefined,
   });
+  if (warm.min > 0) {
+    // Target tracking on ProvisionedConcurrencyUtilization, through Lambda's service-linked role
+    // (no role of ours): more warm instances before requests spill over to cold starts.
+    alias.addAutoScaling({ minCapacity: warm.min, maxCapacity: warm.max }).scaleOnUtilization({ utilizationTarget: warm.utilizationTarget });
+  }
 
   const httpApi = new apigw.HttpApi(stack, "HttpApi", {
     description: "photo-clusters: clusters and similar images of a user's photos",
@@ -106,11 +113,12 @@ export function Api({ stack, app }: StackContext) {
     ApiUrl: stage.url,
     JwtIssuer: jwt.issuer,
     JwtAudience: jwt.audience.join(","),
+    ApiFunctionName: fn.functionName,
     ApiLogGroup: functionLogs.logGroupName,
     ApiAccessLogGroup: accessLogs.logGroupName,
     ...jwt.outputs,
   });
-  return { httpApi, url: stage.url, fn, alias, jwt };
+  return { httpApi, stage, url: stage.url, fn, alias, jwt };
 }
 
 function jwtConfig(stack: StackContext["stack"], removalPolicy: RemovalPolicy) {

@@ -7,6 +7,9 @@ import { cloudModel, modelImageUri } from "./model-image.ts";
 import { suppress } from "./nag.ts";
 import { stageSettings } from "./stages.ts";
 
+/** The endpoint's one production variant; its CloudWatch metrics carry this name. */
+const VARIANT_NAME = "AllTraffic";
+
 /**
  * The embedding endpoint: our model-server image as a SageMaker serverless endpoint.
  * Serverless endpoints scale to zero and run outside any VPC; the poller calls InvokeEndpoint.
@@ -57,7 +60,7 @@ export function Embedding({ stack, app }: StackContext) {
   const endpointConfig = new sagemaker.CfnEndpointConfig(stack, "EndpointConfig", {
     productionVariants: [
       {
-        variantName: "AllTraffic",
+        variantName: VARIANT_NAME,
         modelName: cfnModel.attrModelName,
         initialVariantWeight: 1,
         serverlessConfig: { memorySizeInMb: settings.endpoint.memoryMb, maxConcurrency: settings.endpoint.maxConcurrency },
@@ -79,7 +82,7 @@ export function Embedding({ stack, app }: StackContext) {
   // A typo would deploy, then fail every write and every read at function start.
   if (previousModelId) modelById(previousModelId);
   const modelEnv: Record<string, string> = { MODEL_ID: model.id, ...(previousModelId ? { PREVIOUS_MODEL_ID: previousModelId } : {}) };
-  return { endpointName, endpointArn: endpoint.ref, modelId: model.id, modelEnv, maxConcurrency: settings.endpoint.maxConcurrency };
+  return { endpointName, variantName: VARIANT_NAME, endpointArn: endpoint.ref, modelId: model.id, modelEnv, maxConcurrency: settings.endpoint.maxConcurrency };
 }
 
 /** A prebuilt image must live in ECR (SageMaker pulls from nowhere else); grant pull on its repository only. */

@@ -14,7 +14,7 @@ import * as snsSubscriptions from "aws-cdk-lib/aws-sns-subscriptions";
 import * as sqs from "aws-cdk-lib/aws-sqs";
 import { withNativePackages } from "./bundling.ts";
 import { efsMount } from "./efs-mount.ts";
-import { CDK_BUCKET_NOTIFICATIONS_HANDLER, LAMBDA_MANAGED_POLICIES, suppress } from "./nag.ts";
+import { CDK_BUCKET_NOTIFICATIONS_HANDLER, LAMBDA_MANAGED_POLICIES, suppress, XRAY_TRACING } from "./nag.ts";
 import { Embedding } from "./Embedding.ts";
 import { pollerConcurrency, stageSettings } from "./stages.ts";
 import { DATA_DIR, Storage } from "./Storage.ts";
@@ -79,9 +79,10 @@ export function Pipeline({ stack, app }: StackContext) {
     evaluationPeriods: 1,
     treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
   });
-  // The alarm tells a topic; subscribe to it (or give `-c alarmEmail=…`). Encrypted with a key of our
-  // own: CloudWatch cannot publish to a topic under the AWS-managed SNS key.
-  const alarmKey = new kms.Key(stack, "AlarmTopicKey", { enableKeyRotation: true, description: "Encrypts the DLQ alarm topic", removalPolicy });
+  // Every alarm of the stage tells this topic (the others are in Monitoring.ts); subscribe to it (or
+  // give `-c alarmEmail=…`). Encrypted with a key of our own: CloudWatch cannot publish to a topic
+  // under the AWS-managed SNS key.
+  const alarmKey = new kms.Key(stack, "AlarmTopicKey", { enableKeyRotation: true, description: "Encrypts the alarm topic", removalPolicy });
   alarmKey.grant(new iam.ServicePrincipal("cloudwatch.amazonaws.com"), "kms:Decrypt", "kms:GenerateDataKey*");
   const alarms = new sns.Topic(stack, "Alarms", { masterKey: alarmKey, enforceSSL: true });
   const alarmEmail = stack.node.tryGetContext("alarmEmail");
@@ -138,9 +139,10 @@ export function Pipeline({ stack, app }: StackContext) {
     new iam.PolicyStatement({ actions: ["sagemaker:InvokeEndpoint"], resources: [embedding.endpointArn] }),
   );
   poller.addToRolePolicy(new iam.PolicyStatement({ actions: ["lambda:InvokeFunction"], resources: [writer.functionArn] }));
-  suppress(writer, LAMBDA_MANAGED_POLICIES);
+  suppress(writer, [...LAMBDA_MANAGED_POLICIES, ...XRAY_TRACING]);
   suppress(poller, [
     ...LAMBDA_MANAGED_POLICIES,
+    ...XRAY_TRACING,
     {
       id: "AwsSolutions-IAM5",
       reason: "The poller reads photos under users/ only; keys are users/<userId>/<name>.<ext>, unknown in advance.",
@@ -172,7 +174,7 @@ export function Pipeline({ stack, app }: StackContext) {
     PollerLogGroup: pollerLogs.logGroupName,
     WriterLogGroup: writerLogs.logGroupName,
   });
-  return { photos, uploads, deadLetters, poller, writer };
+  return { photos, uploads, deadLetters, poller, writer, alarmTopic: alarms };
 }
 
 function logGroup(scope: StackContext["stack"], id: string, days: number, removalPolicy: RemovalPolicy) {

@@ -35,6 +35,17 @@ export const LAMBDA_MANAGED_POLICIES: NagPackSuppression[] = [
   },
 ];
 
+/** Our functions' roles under X-Ray active tracing: CDK adds the two actions the Lambda X-Ray daemon needs. */
+export const XRAY_TRACING: NagPackSuppression[] = [
+  {
+    id: "AwsSolutions-IAM5",
+    reason:
+      "xray:PutTraceSegments and xray:PutTelemetryRecords, added by CDK for active tracing, have no resource-level " +
+      "permissions: IAM only accepts Resource * for them. The statement allows those two actions and nothing else.",
+    appliesTo: ["Resource::*"],
+  },
+];
+
 /** SST v2 adds one custom-resource handler to every stack; its code and runtime come with the sst package. */
 const SST_CUSTOM_RESOURCE_HANDLER: NagPackSuppression[] = [
   {

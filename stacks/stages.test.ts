@@ -1,11 +1,12 @@
 import { afterAll, describe, expect, it } from "vitest";
 import { Api } from "./Api.ts";
 import { Embedding } from "./Embedding.ts";
+import { Monitoring } from "./Monitoring.ts";
 import { nagErrors } from "./nag.ts";
 import { Pipeline } from "./Pipeline.ts";
 import { pollerConcurrency, STAGES, stageSettings, validate } from "./stages.ts";
 import { Storage } from "./Storage.ts";
-import { lambdaByHandler, only, resources, removeSynthOutput, synthStage } from "./test-helpers.ts";
+import { lambdaByHandler, only, resources, removeSynthOutput, synthStage, API, POLLER, WRITER } from "./test-helpers.ts";
 
 afterAll(removeSynthOutput);
 
@@ -13,7 +14,8 @@ describe("stage settings", () => {
   it("keep production data and dispose of everything elsewhere", () => {
     expect(stageSettings("prod").removal).toBe("retain");
     expect(stageSettings("alice").removal).toBe("destroy");
-    expect(stageSettings("alice").api.provisionedConcurrency).toBe(0);
+    expect(stageSettings("alice").api.provisionedConcurrency).toMatchObject({ min: 0, max: 0 });
+    expect(stageSettings("prod").api.provisionedConcurrency.min).toBeGreaterThan(0);
   });
 
   it("keep the photos in flight between half the endpoint's concurrency and all of it, for every size it may have", () => {
@@ -33,6 +35,20 @@ describe("stage settings", () => {
     expect(() => validate("prod", bad)).toThrow(/writer\.timeoutSeconds/);
   });
 
+  it("reject provisioned concurrency that cannot be scaled: min above max, a max without a min, a target outside 0.1..0.9", () => {
+    for (const [min, max, utilizationTarget] of [[3, 2, 0.7], [0, 5, 0.7], [2, 10, 0.95], [1.5, 4, 0.7]]) {
+      const bad = structuredClone(stageSettings("prod"));
+      bad.api.provisionedConcurrency = { min, max, utilizationTarget };
+      expect(() => validate("prod", bad), `${min} ${max} ${utilizationTarget}`).toThrow(/api\.provisionedConcurrency/);
+    }
+  });
+
+  it("reject a backlog alarm that one retried photo would raise by itself", () => {
+    const bad = structuredClone(stageSettings("prod"));
+    bad.queue.oldestMessageAlarmSeconds = bad.queue.deliveryDelaySeconds + 6 * bad.poller.timeoutSeconds;
+    expect(() => validate("prod", bad)).toThrow(/queue\.oldestMessageAlarmSeconds/);
+  });
+
   it("reject an endpoint concurrency the SQS event source cannot match", () => {
     const bad = structuredClone(stageSettings("prod"));
     bad.endpoint.maxConcurrency = 1;
@@ -42,7 +58,7 @@ describe("stage settings", () => {
 
 // One synthesis per case below: they run one after another in this file's process.
 describe("a development stage", () => {
-  it("destroys its data, has no provisioned concurrency, and passes cdk-nag", async () => {
+  it("destroys its data, has no provisioned concurrency to scale, gets its own dashboard and alarm thresholds, and passes cdk-nag", async () => {
     const dev = stageSettings("dev");
     const synth = await synthStage("dev");
     expect(nagErrors(synth.assembly)).toEqual([]);
@@ -57,6 +73,17 @@ describe("a development stage", () => {
 
     const alias = only(resources(synth.template(Api), "AWS::Lambda::Alias"));
     expect(alias.Properties.ProvisionedConcurrencyConfig).toBeUndefined();
+    // On demand: nothing to scale.
+    synth.template(Api).resourceCountIs("AWS::ApplicationAutoScaling::ScalableTarget", 0);
+
+    // Its own dashboard, metric namespace and alarm thresholds.
+    const monitoring = synth.template(Monitoring);
+    monitoring.hasResourceProperties("AWS::CloudWatch::Dashboard", { DashboardName: "dev-photo-clusters" });
+    monitoring.hasResourceProperties("AWS::CloudWatch::Alarm", { MetricName: "Latency", Threshold: dev.api.p99LatencyAlarmMs });
+    monitoring.hasResourceProperties("AWS::CloudWatch::Alarm", { MetricName: "ApproximateAgeOfOldestMessage", Threshold: dev.queue.oldestMessageAlarmSeconds });
+    monitoring.hasResourceProperties("AWS::CloudWatch::Alarm", { Namespace: "photo-clusters/dev", MetricName: "EmbeddingThrottles" });
+    const [, poller] = lambdaByHandler(pipeline, POLLER);
+    expect(poller.Properties.Environment.Variables.METRICS_NAMESPACE).toBe("photo-clusters/dev");
   });
 });
 
@@ -79,7 +106,7 @@ describe("configuration by context", () => {
     const t = synth.template(Api);
     t.resourceCountIs("AWS::Cognito::UserPool", 0);
     t.hasResourceProperties("AWS::ApiGatewayV2::Authorizer", { JwtConfiguration: { Issuer: issuer, Audience: ["photo-app", "photo-web"] } });
-    const [, fn] = lambdaByHandler(t, "packages/functions/src/api.handler");
+    const [, fn] = lambdaByHandler(t, API);
     expect(fn.Properties.Environment.Variables).toMatchObject({ JWT_ISSUER: issuer, JWT_AUDIENCE: "photo-app,photo-web" });
   });
 
@@ -91,8 +118,8 @@ describe("configuration by context", () => {
 
   it("keeps the previous model answering in the writer and the API during a model switch", async () => {
     const synth = await synthStage("ci", { context: { previousModelId: "mobilenetv2-12-int8" } });
-    const [, api] = lambdaByHandler(synth.template(Api), "packages/functions/src/api.handler");
-    const [, writer] = lambdaByHandler(synth.template(Pipeline), "packages/functions/src/writer.handler");
+    const [, api] = lambdaByHandler(synth.template(Api), API);
+    const [, writer] = lambdaByHandler(synth.template(Pipeline), WRITER);
     for (const fn of [api, writer]) expect(fn.Properties.Environment.Variables).toMatchObject({ MODEL_ID: "resnet50-v1-12", PREVIOUS_MODEL_ID: "mobilenetv2-12-int8" });
   });
 

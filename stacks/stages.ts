@@ -12,6 +12,12 @@ export interface StageSettings {
     maxReceiveCount: number;
     /** Messages in the dead-letter queue at or above this raise the alarm. */
     dlqAlarmThreshold: number;
+    /**
+     * The oldest message waiting longer than this (seconds) raises the backlog alarm. Above the
+     * delivery delay plus one visibility timeout, so one photo that failed once and waits for its
+     * retry does not page by itself.
+     */
+    oldestMessageAlarmSeconds: number;
   };
   poller: { timeoutSeconds: number; memoryMb: number; batchSize: number; maxBatchingWindowSeconds: number };
   endpoint: {
@@ -24,31 +30,49 @@ export interface StageSettings {
   api: {
     timeoutSeconds: number;
     memoryMb: number;
-    /** Warm instances behind the `live` alias; 0 leaves the alias on demand. */
-    provisionedConcurrency: number;
+    /**
+     * Warm instances behind the `live` alias. Application Auto Scaling keeps between `min` and `max`,
+     * aiming at `utilizationTarget` (0.1..0.9) of them busy. `min` 0 leaves the alias on demand,
+     * with no scalable target at all.
+     */
+    provisionedConcurrency: { min: number; max: number; utilizationTarget: number };
     /** Stage-wide request rate (per second) and burst of the HTTP API. */
     throttle: { rateLimit: number; burstLimit: number };
+    /** The HTTP API's p99 latency (ms, as API Gateway measures it) above this for 15 minutes raises the alarm. */
+    p99LatencyAlarmMs: number;
   };
 }
 
 const development: StageSettings = {
   removal: "destroy",
   logRetentionDays: 7,
-  queue: { deliveryDelaySeconds: 5, maxReceiveCount: 3, dlqAlarmThreshold: 1 },
+  queue: { deliveryDelaySeconds: 5, maxReceiveCount: 3, dlqAlarmThreshold: 1, oldestMessageAlarmSeconds: 3600 },
   poller: { timeoutSeconds: 120, memoryMb: 1024, batchSize: 5, maxBatchingWindowSeconds: 5 },
   endpoint: { memoryMb: 3072, maxConcurrency: 2 },
   writer: { timeoutSeconds: 30, memoryMb: 512 },
-  api: { timeoutSeconds: 10, memoryMb: 1024, provisionedConcurrency: 0, throttle: { rateLimit: 20, burstLimit: 40 } },
+  api: {
+    timeoutSeconds: 10,
+    memoryMb: 1024,
+    provisionedConcurrency: { min: 0, max: 0, utilizationTarget: 0.7 },
+    throttle: { rateLimit: 20, burstLimit: 40 },
+    p99LatencyAlarmMs: 3000,
+  },
 };
 
 const production: StageSettings = {
   removal: "retain",
   logRetentionDays: 90,
-  queue: { deliveryDelaySeconds: 10, maxReceiveCount: 5, dlqAlarmThreshold: 1 },
+  queue: { deliveryDelaySeconds: 10, maxReceiveCount: 5, dlqAlarmThreshold: 1, oldestMessageAlarmSeconds: 1800 },
   poller: { timeoutSeconds: 120, memoryMb: 1536, batchSize: 10, maxBatchingWindowSeconds: 5 },
   endpoint: { memoryMb: 4096, maxConcurrency: 20 },
   writer: { timeoutSeconds: 30, memoryMb: 1024 },
-  api: { timeoutSeconds: 10, memoryMb: 1769, provisionedConcurrency: 2, throttle: { rateLimit: 200, burstLimit: 400 } },
+  api: {
+    timeoutSeconds: 10,
+    memoryMb: 1769,
+    provisionedConcurrency: { min: 2, max: 10, utilizationTarget: 0.7 },
+    throttle: { rateLimit: 200, burstLimit: 400 },
+    p99LatencyAlarmMs: 1000,
+  },
 };
 
 /** Stage name → settings. Stages not listed here get the development settings. */
@@ -77,7 +101,15 @@ export function validate(stage: string, s: StageSettings): void {
   // The poller waits for the writer synchronously: the writer must finish first.
   check(s.writer.timeoutSeconds < s.poller.timeoutSeconds, "writer.timeoutSeconds must be below poller.timeoutSeconds");
   check(s.api.timeoutSeconds <= 29, "api.timeoutSeconds must be at most 29 (the HTTP API's integration limit)");
-  check(Number.isInteger(s.api.provisionedConcurrency) && s.api.provisionedConcurrency >= 0, "api.provisionedConcurrency must be a whole number ≥ 0");
+  const pc = s.api.provisionedConcurrency;
+  check(Number.isInteger(pc.min) && Number.isInteger(pc.max) && pc.min >= 0 && pc.min <= pc.max,
+    "api.provisionedConcurrency.min and .max must be whole numbers with 0 ≤ min ≤ max");
+  // Application Auto Scaling cannot start from zero warm instances: 0 means on demand, not scaled.
+  check(pc.min > 0 || pc.max === 0, "api.provisionedConcurrency.max must be 0 when min is 0 (on demand, no autoscaling)");
+  check(pc.utilizationTarget >= 0.1 && pc.utilizationTarget <= 0.9, "api.provisionedConcurrency.utilizationTarget must be 0.1..0.9");
+  check(s.api.p99LatencyAlarmMs > 0, "api.p99LatencyAlarmMs must be above 0");
+  check(s.queue.oldestMessageAlarmSeconds > s.queue.deliveryDelaySeconds + 6 * s.poller.timeoutSeconds,
+    "queue.oldestMessageAlarmSeconds must exceed the delivery delay plus one visibility timeout (6 × poller.timeoutSeconds)");
   if (problems.length) throw new Error(`stage "${stage}": ${problems.join("; ")}`);
 }
 

@@ -7,6 +7,11 @@ import { releaseWorkDir, synthApp, type SynthOptions } from "./synth-app.ts";
 
 export type StackFn = Parameters<typeof getStack>[0];
 
+/** The three handlers, as the stacks name them. */
+export const POLLER = "packages/functions/src/poller.handler";
+export const WRITER = "packages/functions/src/writer.handler";
+export const API = "packages/functions/src/api.handler";
+
 const created: string[] = [];
 
 /** Remove what this file's syntheses wrote: call from `afterAll`. */
@@ -61,4 +66,26 @@ export function roleStatements(template: Template, fn: { Properties: any }): any
   return Object.values(resources(template, "AWS::IAM::Policy"))
     .filter((p) => p.Properties.Roles.some((r: any) => r.Ref === roleId))
     .flatMap((p) => p.Properties.PolicyDocument.Statement);
+}
+
+type Assembly = Awaited<ReturnType<typeof synthStage>>["assembly"];
+
+/**
+ * A value with every cross-stack import replaced by what the exporting stack exports, written as
+ * "<logical id>" for a Ref and "<logical id>.<attribute>" for a GetAtt: so a test can tell which
+ * resource of another stack an alarm or a dashboard widget points at.
+ */
+export function resolveImports(assembly: Assembly, value: any): any {
+  if (Array.isArray(value)) return value.map((v) => resolveImports(assembly, v));
+  if (!value || typeof value !== "object") return value;
+  if ("Fn::ImportValue" in value) {
+    for (const stack of assembly.stacks) {
+      const outputs = Object.values((stack.template as any).Outputs ?? {}) as any[];
+      const exported = outputs.find((o) => o.Export?.Name === value["Fn::ImportValue"]);
+      if (exported?.Value.Ref) return exported.Value.Ref;
+      if (exported?.Value["Fn::GetAtt"]) return exported.Value["Fn::GetAtt"].join(".");
+    }
+    throw new Error(`no stack exports ${value["Fn::ImportValue"]}`);
+  }
+  return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, resolveImports(assembly, v)]));
 }
