@@ -36,6 +36,10 @@ export interface LocalRuntimeOptions {
   visibilityTimeoutSeconds: number;
   maxReceiveCount: number;
   logger: Logger;
+  /** How long one embedding request may take before it is abandoned and retried (default 10 s). */
+  embedTimeoutMs?: number;
+  /** How often the supervisor pings the model server; 3 missed pings in a row mean it is restarted (default 1 s). */
+  modelServerPingMs?: number;
   /** Called when a part fails for good (the model server could not be kept running); the runtime is stopped first. */
   onFatal?(error: Error): void;
 }
@@ -69,7 +73,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
     })());
   try {
     const modelServer = await superviseModelServer({
-      modelPath: options.modelPath, model, logger: logger.child({ component: "model-server" }),
+      modelPath: options.modelPath, model, logger: logger.child({ component: "model-server" }), pingIntervalMs: options.modelServerPingMs,
       onGiveUp: (error) => void stop().then(() => options.onFatal?.(error)),
     });
     stops.push(() => modelServer.close());
@@ -95,7 +99,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
 
     const store = openStore({ root: dataDir, model, logger: logger.child({ component: "store" }) });
     const pollerLog = logger.child({ component: "poller" });
-    const poller = localPollerHandler({ s3: emulator.s3, modelServerUrl: modelServer.url, store, model, logger, maxReceiveCount: options.maxReceiveCount });
+    const poller = localPollerHandler({ s3: emulator.s3, modelServerUrl: modelServer.url, store, model, logger, maxReceiveCount: options.maxReceiveCount, embedTimeoutMs: options.embedTimeoutMs });
     // Eight batches at once (each embeds 4 photos at a time): while some wait for their write or
     // the queue, the others keep the model server's queue full. In eval's ingestion: about 128/s
     // with two, 148/s with four, 163/s with eight, no more with twelve or sixteen.

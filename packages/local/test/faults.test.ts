@@ -67,6 +67,57 @@ describe("the local runtime when its parts fail", () => {
   }, 180_000);
 });
 
+describe("a model server slower than the poller's timeout", () => {
+  let runtime: LocalRuntime;
+  let dataDir: string;
+  const logs: Array<Record<string, unknown>> = [];
+
+  beforeAll(async () => {
+    dataDir = await mkdtemp(join(tmpdir(), "faults-slow-"));
+    // Each embedding attempt is abandoned after 1 s; the supervisor pings every 5 s, so a server stalled
+    // for 6 s is waited for, not restarted: what is tested is the poller's timeout and retries.
+    runtime = await startLocalRuntime({
+      port: 0, emulatorPort: 0, dataDir, model: mobilenetV2Int8, modelPath: join(SHARED, "models/mobilenetv2-12-int8.onnx"),
+      queueDelaySeconds: 1, visibilityTimeoutSeconds: 3, maxReceiveCount: 6, embedTimeoutMs: 1_000, modelServerPingMs: 5_000,
+      logger: jsonLogger({}, { write: (line) => logs.push(JSON.parse(line)) }),
+    });
+  });
+  afterAll(async () => {
+    await runtime?.stop();
+    await rm(dataDir, { recursive: true, force: true });
+  });
+
+  it("retries the photos it timed out on, and stores each exactly once when the server answers again", async () => {
+    const files = (await readdir(PHOTOS)).filter((f) => f.endsWith(".jpg")).sort().slice(40, 60);
+    const stored = async () => (await runtime.store.readView("lee")).imageCount;
+    const upload = async (names: string[]) => {
+      for (const f of names) await runtime.emulator.s3.send(new PutObjectCommand({ Bucket: "photos", Key: `users/lee/${f}`, Body: await readFile(join(PHOTOS, f)), ContentType: "image/jpeg" }));
+    };
+    const server = runtime.modelServerPid;
+    await upload(files.slice(0, 5));
+    for (let i = 0; i < 300 && (await stored()) < 5; i++) await new Promise((r) => setTimeout(r, 100));
+    // Act: stop the model server (SIGSTOP: it holds requests unanswered) and upload the rest, which reach
+    // it after the queue's 1 s delay; 8 s later, beyond four 1 s attempts and their backoff, let it go on.
+    process.kill(server, "SIGSTOP");
+    try {
+      await upload(files.slice(5));
+      await new Promise((r) => setTimeout(r, 8_000));
+    } finally {
+      process.kill(server, "SIGCONT");
+    }
+    for (let i = 0; i < 600 && (await stored()) < files.length; i++) await new Promise((r) => setTimeout(r, 200));
+    // Assess
+    const timedOut = logs.filter((l) => l.message === "record failed" && l.code === "endpoint_unavailable" && /TimeoutError/.test(String(l.reason)));
+    expect(timedOut.length).toBeGreaterThan(0); // the poller gave up on the stalled server, and the queue retried
+    expect(await stored()).toBe(files.length);
+    const log = parseLog(await readFile(userPaths(dataDir, "lee", mobilenetV2Int8.id).log), "log")!;
+    expect(log.records).toHaveLength(files.length); // each once, although stalled requests were answered late
+    expect(runtime.modelServerPid).toBe(server); // slow, not dead: never restarted
+    const dead = await runtime.emulator.sqs.send(new ReceiveMessageCommand({ QueueUrl: runtime.emulator.deadLetterQueueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 0 }));
+    expect(dead.Messages ?? []).toEqual([]);
+  }, 180_000);
+});
+
 describe("the model server's supervisor", () => {
   it("gives up, saying why, when the server keeps dying faster than it may restart", async () => {
     const logs: Array<Record<string, unknown>> = [];
