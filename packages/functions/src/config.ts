@@ -13,6 +13,9 @@ export class ConfigError extends Error {
 
 type Env = Record<string, string | undefined>;
 
+/** The local runtime's namespace, and any run without METRICS_NAMESPACE. */
+export const DEFAULT_METRICS_NAMESPACE = "photo-clusters/local";
+
 /** Reads variables and remembers what was wrong, so one error lists all of it. */
 class Reader {
   readonly problems: string[] = [];
@@ -73,6 +76,11 @@ class Reader {
     return Number(raw);
   }
 
+  /** METRICS_NAMESPACE: where the EMF metrics go, one namespace per stage (the stack sets `photo-clusters/<stage>`). */
+  metricsNamespace(): string {
+    return this.optional("METRICS_NAMESPACE") ?? DEFAULT_METRICS_NAMESPACE;
+  }
+
   /** Builds the config only when nothing was wrong, so `build` may assert what was read. */
   done<T>(build: () => T): T {
     if (this.problems.length) throw new ConfigError(this.problems);
@@ -89,6 +97,7 @@ export interface ApiConfig {
   previousModel?: ModelDescriptor;
   /** The function's memory (Lambda sets AWS_LAMBDA_FUNCTION_MEMORY_SIZE); the snapshot cache takes a share. */
   memoryMb: number;
+  metricsNamespace: string;
 }
 
 export function apiConfig(env: Env = process.env): ApiConfig {
@@ -106,13 +115,15 @@ export function apiConfig(env: Env = process.env): ApiConfig {
   // Cognito, Auth0 and most OIDC providers publish their keys here.
   const jwksUrl = r.url("JWT_JWKS_URL", r.optional("JWT_JWKS_URL") ?? (issuer ? `${issuer.replace(/\/+$/, "")}/.well-known/jwks.json` : undefined));
   const memoryMb = r.positiveInteger("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", 1024);
-  return r.done(() => ({ dataDir, model: model!, auth: { issuer, audience, jwksUrl: jwksUrl! }, previousModel, memoryMb }));
+  const metricsNamespace = r.metricsNamespace();
+  return r.done(() => ({ dataDir, model: model!, auth: { issuer, audience, jwksUrl: jwksUrl! }, previousModel, memoryMb, metricsNamespace }));
 }
 
 export interface WriterConfig {
   dataDir: string;
   model: ModelDescriptor;
   previousModel?: ModelDescriptor;
+  metricsNamespace: string;
 }
 
 export function writerConfig(env: Env = process.env): WriterConfig {
@@ -120,7 +131,7 @@ export function writerConfig(env: Env = process.env): WriterConfig {
   const dataDir = r.required("DATA_DIR", "the directory holding the embedding files, e.g. /mnt/embeddings");
   const model = r.model();
   const previousModel = r.previousModel(model);
-  return r.done(() => ({ dataDir, model: model!, previousModel }));
+  return r.done(() => ({ dataDir, model: model!, previousModel, metricsNamespace: r.metricsNamespace() }));
 }
 
 export interface PollerConfig {
@@ -133,6 +144,7 @@ export interface PollerConfig {
   /** Photos one invocation embeds at once; the stack sets it so that all pollers stay within the endpoint's concurrency. */
   embedConcurrency: number;
   maxReceiveCount: number;
+  metricsNamespace: string;
 }
 
 /** SageMaker serverless endpoints take at most 4 MB a request; stay under it with headroom for headers. */
@@ -148,5 +160,5 @@ export function pollerConfig(env: Env = process.env): PollerConfig {
   const embedConcurrency = r.positiveInteger("EMBED_CONCURRENCY", 4);
   // The queue's redrive maxReceiveCount: a message failing on that delivery is recorded as failed for good.
   const maxReceiveCount = r.positiveInteger("MAX_RECEIVE_COUNT", 3);
-  return r.done(() => ({ bucketName, endpointName, writerFunctionName, model: model!, maxImageBytes, embedConcurrency, maxReceiveCount }));
+  return r.done(() => ({ bucketName, endpointName, writerFunctionName, model: model!, maxImageBytes, embedConcurrency, maxReceiveCount, metricsNamespace: r.metricsNamespace() }));
 }

@@ -4,11 +4,13 @@ import { serve } from "@hono/node-server";
 import { GetObjectCommand } from "@aws-sdk/client-s3";
 import { Hono } from "hono";
 import type { Logger } from "@photo-clusters/core/logger";
+import { emfMetrics, type EmfOptions } from "@photo-clusters/core/metrics";
 import { type ModelDescriptor } from "@photo-clusters/core/models";
 import { openStore, type EmbeddingStore } from "@photo-clusters/core/store/index";
 import { createApiApp } from "@photo-clusters/functions/api/app";
 import { cachedReader } from "@photo-clusters/functions/api/snapshot-cache";
 import { createDevAuth, type DevAuth } from "@photo-clusters/functions/api/dev-auth";
+import { DEFAULT_METRICS_NAMESPACE } from "@photo-clusters/functions/config";
 import type { ObjectChange } from "@photo-clusters/core/s3-event";
 import { notificationSender } from "./bridge.ts";
 import { startEmulator, type Emulator } from "./emulator.ts";
@@ -34,6 +36,8 @@ export interface LocalRuntimeOptions {
   visibilityTimeoutSeconds: number;
   maxReceiveCount: number;
   logger: Logger;
+  /** Where the functions' metric lines (CloudWatch EMF, as in AWS) go: the logs' sink; default stdout. */
+  writeMetrics?: (line: string) => void;
   /** Called when a part fails for good (the model server could not be kept running); the runtime is stopped first. */
   onFatal?(error: Error): void;
 }
@@ -91,9 +95,15 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
       sendNotification(change);
     };
 
-    const store = openStore({ root: dataDir, model, logger: logger.child({ component: "store" }) });
+    const metrics = (service: EmfOptions["service"]) => emfMetrics({ namespace: DEFAULT_METRICS_NAMESPACE, service, write: options.writeMetrics });
+    const writerMetrics = metrics("writer");
+    const apiMetrics = metrics("api");
+    const store = openStore({ root: dataDir, model, logger: logger.child({ component: "store" }), metrics: writerMetrics });
     const pollerLog = logger.child({ component: "poller" });
-    const poller = localPollerHandler({ s3: emulator.s3, modelServerUrl: modelServer.url, store, model, logger, maxReceiveCount: options.maxReceiveCount });
+    const poller = localPollerHandler({
+      s3: emulator.s3, modelServerUrl: modelServer.url, store, model, logger, maxReceiveCount: options.maxReceiveCount,
+      metrics: { poller: metrics("poller"), writer: writerMetrics },
+    });
     // Eight batches at once (each embeds 4 photos at a time): while some wait for their write or
     // the queue, the others keep the model server's queue full. In eval's ingestion: about 128/s
     // with two, 148/s with four, 163/s with eight, no more with twelve or sixteen.
@@ -114,7 +124,10 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
         }
       },
     }));
-    app.route("/", createApiApp({ readUser: cachedReader(store), readFailures: (userId) => store.failures(userId), verifyToken: auth.verifyToken, model, logger: logger.child({ component: "api" }) }));
+    app.route("/", createApiApp({
+      readUser: cachedReader(store, {}, apiMetrics), readFailures: (userId) => store.failures(userId), verifyToken: auth.verifyToken, model,
+      logger: logger.child({ component: "api" }), metrics: apiMetrics,
+    }));
     const server = await listen(app, apiPort);
     const boundPort = (server.address() as AddressInfo).port;
     stops.push(() => new Promise<void>((r) => server.close(() => r())));

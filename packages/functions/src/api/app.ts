@@ -6,6 +6,7 @@
 import { randomUUID } from "node:crypto";
 import { Hono, type Context } from "hono";
 import { jsonLogger, type Logger } from "@photo-clusters/core/logger";
+import { type Metrics, noMetrics } from "@photo-clusters/core/metrics";
 import { MODELS, type ModelDescriptor } from "@photo-clusters/core/models";
 import type { FailureRecord } from "@photo-clusters/core/store/index";
 import { bearerToken, gatewaySubject, type VerifyToken } from "./auth.ts";
@@ -28,6 +29,8 @@ export interface ApiDeps {
   maxPageBytes?: number;
   /** The user's photos that finally failed, newest first (the store's `failures`); none when absent. */
   readFailures?(userId: string): Promise<FailureRecord[]>;
+  /** ApiLatency by route is recorded here, and everything recorded is flushed once a request ends. */
+  metrics?: Metrics;
 }
 
 type ApiEnv = { Variables: { requestId: string } };
@@ -57,7 +60,11 @@ export function createApiApp(deps: ApiDeps): Hono<ApiEnv> {
     await next();
     for (const [name, value] of Object.entries(RESPONSE_HEADERS)) c.header(name, value);
     c.header("X-Request-Id", c.get("requestId"));
-    logger.info("request", { requestId: c.get("requestId"), method: c.req.method, path: c.req.path, status: c.res.status, ms: Math.round(performance.now() - started) });
+    const ms = performance.now() - started;
+    logger.info("request", { requestId: c.get("requestId"), method: c.req.method, path: c.req.path, status: c.res.status, ms: Math.round(ms) });
+    const route = routeOf(c.req.path);
+    if (route) deps.metrics?.time("ApiLatency", ms, { route });
+    deps.metrics?.flush();
   });
 
   /** The path's userId, once the caller has proved to be that user. */
@@ -133,6 +140,11 @@ export function createApiApp(deps: ApiDeps): Hono<ApiEnv> {
   });
 
   return app;
+}
+
+/** The metrics' route dimension, named by the route's last segment; none for a path no route has. */
+function routeOf(path: string): string | undefined {
+  return /^\/users\/[^/]+\/(?:(clusters|status|uploads)|images\/.+\/(similar))$/.exec(path)?.slice(1).find(Boolean);
 }
 
 /** core's InvalidParameterError, recognised by its code so the API need not share its class. */
