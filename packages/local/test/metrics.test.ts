@@ -59,6 +59,8 @@ describe("a local run's metric lines", () => {
     // Every photo that reached the model and came back embedded: the four, and the first one again.
     expect(data.filter((d) => d.name === "EmbeddingLatency" && Object.keys(d.dimensions).length === 1).flatMap((d) => d.values)).toHaveLength(GOOD.length + 1);
     expect(metricSum(data, "EmbeddingRetries", { service: "poller" })).toBe(0);
+    expect(data.filter((d) => d.name === "EmbeddingThrottles").flatMap((d) => d.values).every((v) => v === 0)).toBe(true);
+    expect(data.some((d) => d.name === "EmbeddingThrottles")).toBe(true);
     expect(data.find((d) => d.name === "StoreWriteLatency")).toMatchObject({ unit: "Milliseconds", dimensions: { service: "writer" } });
     expect(data.find((d) => d.name === "LockWait")).toMatchObject({ unit: "Milliseconds", dimensions: { service: "writer" } });
     for (const route of ["clusters", "similar", "status"]) {

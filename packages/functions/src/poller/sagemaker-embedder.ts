@@ -29,7 +29,11 @@ export function createSageMakerEmbedder(client: SageMakerRuntimeClient, endpoint
     },
     { step: "finalizeRequest", priority: "low", name: "countThrottles" },
   );
-  const countRetries = (attempts: number | undefined) => metrics.count("EmbeddingRetries", Math.max(0, (attempts ?? 1) - 1));
+  // Zeros too, so both metrics have a value for every batch that embedded something.
+  const countRetries = (attempts: number | undefined) => {
+    metrics.count("EmbeddingRetries", Math.max(0, (attempts ?? 1) - 1));
+    metrics.count("EmbeddingThrottles", 0);
+  };
   return async (image: FetchedImage): Promise<{ model: string; vector: Float32Array }> => {
     let body: Uint8Array;
     try {
