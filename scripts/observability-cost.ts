@@ -32,7 +32,7 @@ const HANDLERS = ["poller", "writer", "api"] as const;
 const VARIANTS = ["before", "tracer", "+logger", "+metrics"] as const;
 type Variant = (typeof VARIANTS)[number];
 
-const NO_TRACING = `export const traceClient = (c) => c; export const traced = (_n, task) => task(); export const traceFields = () => ({});`;
+const NO_TRACING = `export const traceClient = (c) => c; export const traced = (_n, task) => task(); export const traceFields = () => ({}); export const withInvocation = (h) => h;`;
 const ADDED: Partial<Record<Variant, string>> = {
   "+logger": `import { Logger } from "@aws-lambda-powertools/logger"; new Logger({ serviceName: "bench" }).info("loaded");`,
   "+metrics": `import { Metrics } from "@aws-lambda-powertools/metrics"; new Metrics({ namespace: "bench", serviceName: "bench" });`,

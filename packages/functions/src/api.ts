@@ -12,7 +12,7 @@ import { createApiApp } from "./api/app.ts";
 import { createJwtVerifier } from "./api/auth.ts";
 import { cachedReader } from "./api/snapshot-cache.ts";
 import { apiConfig } from "./config.ts";
-import { traced, traceFields } from "./tracing.ts";
+import { traced, traceFields, withInvocation } from "./tracing.ts";
 
 const cfg = apiConfig();
 const logger = jsonLogger({ service: "api" }, { context: traceFields });
@@ -35,4 +35,4 @@ export const app = createApiApp({
   metrics,
 });
 
-export const handler = handle(app);
+export const handler = withInvocation(handle(app));

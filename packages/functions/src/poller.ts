@@ -9,7 +9,7 @@ import { createLambdaWriter } from "./poller/lambda-writer.ts";
 import { createPollerHandler } from "./poller/poller-handler.ts";
 import { createS3ImageSource, MAX_OBJECT_BYTES } from "./poller/s3-images.ts";
 import { createSageMakerEmbedder } from "./poller/sagemaker-embedder.ts";
-import { traceClient, traceFields } from "./tracing.ts";
+import { traceClient, traceFields, withInvocation } from "./tracing.ts";
 
 const config = pollerConfig();
 // cacheMiddleware: each client resolves its middleware stack once per command type instead of on
@@ -20,7 +20,7 @@ const clientOptions = { cacheMiddleware: true };
 const sagemaker = traceClient(new SageMakerRuntimeClient({ ...clientOptions, maxAttempts: 4, retryMode: "standard" }));
 const metrics = emfMetrics({ namespace: config.metricsNamespace, service: "poller" });
 
-export const handler = createPollerHandler({
+export const handler = withInvocation(createPollerHandler({
   fetchImage: createS3ImageSource(traceClient(new S3Client(clientOptions)), { maxObjectBytes: MAX_OBJECT_BYTES, maxPayloadBytes: config.maxImageBytes }),
   embed: createSageMakerEmbedder(sagemaker, config.endpointName, metrics),
   write: createLambdaWriter(traceClient(new LambdaClient(clientOptions)), config.writerFunctionName),
@@ -29,4 +29,4 @@ export const handler = createPollerHandler({
   maxReceiveCount: config.maxReceiveCount,
   logger: jsonLogger({ function: "poller" }, { context: traceFields }),
   metrics,
-});
+}));

@@ -62,22 +62,22 @@ afterAll(async () => {
   await rm(dataDir, { recursive: true, force: true });
 });
 
-/** Runs one invocation under its own trace id, as Lambda sets it, and returns what it sent and logged. */
-async function invoke<T>(n: number, run: () => Promise<T>) {
+/** Runs one invocation under its own trace id and request id, as Lambda sets them, and returns what it sent and logged. */
+async function invoke<T>(n: number, run: (context: { awsRequestId: string }) => Promise<T>) {
   vi.stubEnv("_X_AMZN_TRACE_ID", `Root=${traceId(n)};Parent=53995c3f42cd8ad${n};Sampled=1`);
   const [seenSegments, seenLines] = [segments.length, lines.length];
-  const result = await run();
+  const result = await run({ awsRequestId: `request-${n}` });
   await new Promise((r) => setTimeout(r, 100)); // the datagrams' way to the socket
   return { result, segments: segments.slice(seenSegments), logs: lines.slice(seenLines).filter((l) => !("_aws" in l)), metrics: lines.slice(seenLines).filter((l) => "_aws" in l) };
 }
 
 describe("traces of the Lambdas", () => {
-  it("record the poller's S3, SageMaker and Lambda calls as subsegments of its invocation, whose trace id every log line carries", async () => {
+  it("record the poller's S3, SageMaker and Lambda calls as subsegments of its invocation, whose trace id, request id and cold start every log line carries", async () => {
     // Prepare
     const { handler } = await import("./poller.ts");
     const body = JSON.stringify({ Records: [{ eventName: "ObjectCreated:Put", s3: { bucket: { name: "photos" }, object: { key: "users/u1/a.jpg", eTag: "e1", size: 3, sequencer: "0A" } } }] });
     // Act
-    const { result, segments, logs, metrics } = await invoke(1, () => handler({ Records: [{ messageId: "m1", body }] }));
+    const { result, segments, logs, metrics } = await invoke(1, (context) => handler({ Records: [{ messageId: "m1", body }] }, context));
     // Assess
     expect(result).toEqual({ batchItemFailures: [] });
     expect(segments.map((s) => [s.name, s.aws?.operation, s.trace_id]).sort()).toEqual([
@@ -86,7 +86,7 @@ describe("traces of the Lambdas", () => {
       ["SageMakerRuntime", "InvokeEndpoint", traceId(1)],
     ]);
     expect(logs.length).toBeGreaterThan(0);
-    expect(logs.every((l) => l.traceId === traceId(1))).toBe(true);
+    for (const line of logs) expect(line).toMatchObject({ traceId: traceId(1), awsRequestId: "request-1", coldStart: true });
     expect(metrics).toMatchObject([{ service: "poller", _aws: { CloudWatchMetrics: [{ Namespace: "photo-clusters/test" }] } }]);
   });
 
@@ -95,21 +95,22 @@ describe("traces of the Lambdas", () => {
     const vector = new Float32Array(1280);
     vector[0] = 1;
     const put = { id: "1", userId: "u1", kind: "put" as const, key: "users/u1/a.jpg", imageId: "a", etag: "e1", sequencer: "0A", model: "mobilenetv2-12-int8", vector: encodeVector(vector) };
-    const { result, segments } = await invoke(2, () => handler({ events: [put] }));
+    const { result, segments } = await invoke(2, (context) => handler({ events: [put] }, context));
     expect(result).toEqual({ results: [{ id: "1", ok: true, outcome: "stored" }] });
     expect(segments.map((s) => [s.name, s.trace_id])).toEqual([["store.write", traceId(2)]]);
   });
 
-  it("record the API's store read (of the photo the writer stored) as a subsegment, and its request log line with the trace id", async () => {
+  it("record the API's store read (of the photo the writer stored) as a subsegment, and its request log line with the trace id and request id", async () => {
     const { handler } = await import("./api.ts");
     const event = JSON.parse(await readFile(new URL("../test/fixtures/apigw-v2-clusters.json", import.meta.url), "utf8"));
     event.rawPath = "/users/u1/clusters";
     event.pathParameters = { userId: "u1" };
     event.requestContext.authorizer.jwt.claims.sub = "u1";
-    const { result, segments, logs } = await invoke(3, () => handler(event));
+    const { result, segments, logs } = await invoke(3, (context) => handler(event, context as never));
     expect(result.statusCode).toBe(200);
     expect(JSON.parse(result.body).imageCount).toBe(1);
     expect(segments.map((s) => [s.name, s.trace_id])).toEqual([["store.read", traceId(3)]]);
-    expect(logs).toMatchObject([{ message: "request", status: 200, traceId: traceId(3) }]);
+    // Not the first invocation here: the three handlers share this process, as no two do in Lambda.
+    expect(logs).toMatchObject([{ message: "request", status: 200, traceId: traceId(3), awsRequestId: "request-3", coldStart: false }]);
   });
 });

@@ -4,7 +4,7 @@ import { jsonLogger } from "@photo-clusters/core/logger";
 import { emfMetrics } from "@photo-clusters/core/metrics";
 import { type EmbeddingStore, openStore } from "@photo-clusters/core/store/index";
 import { writerConfig } from "./config.ts";
-import { traced, traceFields } from "./tracing.ts";
+import { traced, traceFields, withInvocation } from "./tracing.ts";
 import { writeEvents } from "./writer/write-events.ts";
 
 const config = writerConfig();
@@ -15,6 +15,6 @@ const tracedStore = (store: EmbeddingStore): EmbeddingStore => ({ ...store, writ
 const store = tracedStore(openStore({ root: config.dataDir, model: config.model, logger, metrics }));
 const previous = config.previousModel && tracedStore(openStore({ root: config.dataDir, model: config.previousModel, logger, metrics }));
 
-export const handler = async (payload: WritePayload): Promise<WriteResponse> => ({
+export const handler = withInvocation(async (payload: WritePayload): Promise<WriteResponse> => ({
   results: await writeEvents(store, payload.events, logger, previous, metrics),
-});
+}));
