@@ -6,7 +6,7 @@
 import { randomUUID } from "node:crypto";
 import { Hono, type Context } from "hono";
 import { jsonLogger, type Logger } from "@photo-clusters/core/logger";
-import { type Metrics, noMetrics } from "@photo-clusters/core/metrics";
+import type { Metrics } from "@photo-clusters/core/metrics";
 import { MODELS, type ModelDescriptor } from "@photo-clusters/core/models";
 import type { FailureRecord } from "@photo-clusters/core/store/index";
 import { bearerToken, gatewaySubject, type VerifyToken } from "./auth.ts";
