@@ -14,13 +14,13 @@ const order: Record<Level, number> = { debug: 10, info: 20, warn: 30, error: 40 
 
 export function jsonLogger(
   base: Fields = {},
-  options: { level?: Level; write?: (line: string) => void } = {},
+  options: { level?: Level; write?: (line: string) => void; /** Fields read anew for every line (a Lambda invocation's trace id). */ context?: () => Fields } = {},
 ): Logger {
   const min = order[options.level ?? "info"];
-  const write = options.write ?? ((line: string) => process.stdout.write(line + "\n"));
+  const write = options.write ?? writeStdout;
   const log = (level: Level) => (message: string, fields?: Fields) => {
     if (order[level] < min) return;
-    write(JSON.stringify({ time: new Date().toISOString(), level, message, ...base, ...fields }, replacer));
+    write(JSON.stringify({ time: new Date().toISOString(), level, message, ...options.context?.(), ...base, ...fields }, replacer));
   };
   return {
     debug: log("debug"),
@@ -30,6 +30,9 @@ export function jsonLogger(
     child: (fields) => jsonLogger({ ...base, ...fields }, options),
   };
 }
+
+/** One line on stdout: where Lambda's logs (and EMF metrics) are read from. */
+export const writeStdout = (line: string): void => void process.stdout.write(line + "\n");
 
 /** A logger that drops everything, for tests that assert on results rather than logs. */
 export const silentLogger: Logger = {

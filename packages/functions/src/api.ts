@@ -4,6 +4,7 @@
  * only verifies a token itself (against the issuer's JWKS) when a request arrives without them.
  */
 import { jsonLogger } from "@photo-clusters/core/logger";
+import { emfMetrics } from "@photo-clusters/core/metrics";
 import { servingSnapshot } from "@photo-clusters/core/model-switch";
 import { openStore } from "@photo-clusters/core/store/index";
 import { handle } from "hono/aws-lambda";
@@ -12,25 +13,29 @@ import { createJwtVerifier } from "./api/auth.ts";
 import { cachedReader } from "./api/snapshot-cache.ts";
 import { createUploadSigner, credentialsFromEnv } from "./api/uploads.ts";
 import { apiConfig, MAX_OBJECT_BYTES } from "./config.ts";
+import { traced, traceFields, withInvocation } from "./tracing.ts";
 
 const cfg = apiConfig();
-const logger = jsonLogger({ service: "api" });
+const logger = jsonLogger({ service: "api" }, { context: traceFields });
+const metrics = emfMetrics({ namespace: cfg.metricsNamespace, service: "api" });
 // Cached snapshots may take a quarter of the function's memory, shared by the models it serves.
 const maxBytes = (cfg.memoryMb * 2 ** 20) / 4 / (cfg.previousModel ? 2 : 1);
 const store = (model: typeof cfg.model) => openStore({ root: cfg.dataDir, model, logger: logger.child({ component: "store" }) });
-const reader = (model: typeof cfg.model) => cachedReader(store(model), { maxBytes });
+const reader = (model: typeof cfg.model) => cachedReader(store(model), { maxBytes }, metrics);
 const current = reader(cfg.model);
 const failures = store(cfg.model);
 const previous = cfg.previousModel && reader(cfg.previousModel);
 
 export const app = createApiApp({
-  readUser: (userId, need) => servingSnapshot(userId, current, previous, need),
-  readFailures: (userId) => failures.failures(userId),
+  // The store's reads are X-Ray subsegments of the request.
+  readUser: (userId, need) => traced("store.read", () => servingSnapshot(userId, current, previous, need)),
+  readFailures: (userId) => traced("store.failures", () => failures.failures(userId)),
   verifyToken: createJwtVerifier(cfg.auth),
   model: cfg.model,
   logger,
+  metrics,
   // Signed with the function's own role, which may put objects under users/ only.
   uploads: createUploadSigner({ ...cfg.uploads, maxBytes: MAX_OBJECT_BYTES, credentials: async () => credentialsFromEnv() }),
 });
 
-export const handler = handle(app);
+export const handler = withInvocation(handle(app));

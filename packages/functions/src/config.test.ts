@@ -15,6 +15,11 @@ describe("apiConfig", () => {
     expect(apiConfig({ ...api, JWT_AUDIENCE: "web-client, mobile-client" }).auth.audience).toEqual(["web-client", "mobile-client"]);
   });
 
+  it("sends metrics to the stage's namespace, or the local one when none is set", () => {
+    expect(apiConfig({ ...api, METRICS_NAMESPACE: "photo-clusters/prod" }).metricsNamespace).toBe("photo-clusters/prod");
+    expect(writerConfig({ DATA_DIR: "/d", MODEL_ID: "mobilenetv2-12-int8" }).metricsNamespace).toBe("photo-clusters/local");
+  });
+
   it("takes an explicit JWKS URL", () => {
     expect(apiConfig({ ...api, JWT_JWKS_URL: "https://keys.example/jwks" }).auth.jwksUrl).toBe("https://keys.example/jwks");
   });

@@ -13,6 +13,9 @@ export class ConfigError extends Error {
 
 type Env = Record<string, string | undefined>;
 
+/** The local runtime's namespace, and any run without METRICS_NAMESPACE. */
+export const DEFAULT_METRICS_NAMESPACE = "photo-clusters/local";
+
 /** Reads variables and remembers what was wrong, so one error lists all of it. */
 class Reader {
   readonly problems: string[] = [];
@@ -73,6 +76,11 @@ class Reader {
     return Number(raw);
   }
 
+  /** METRICS_NAMESPACE: where the EMF metrics go, one namespace per stage (the stack sets `photo-clusters/<stage>`). */
+  metricsNamespace(): string {
+    return this.optional("METRICS_NAMESPACE") ?? DEFAULT_METRICS_NAMESPACE;
+  }
+
   /** Builds the config only when nothing was wrong, so `build` may assert what was read. */
   done<T>(build: () => T): T {
     if (this.problems.length) throw new ConfigError(this.problems);
@@ -91,6 +99,7 @@ export interface ApiConfig {
   memoryMb: number;
   /** The photo bucket that `POST /users/{userId}/uploads` signs for, and its region (Lambda sets AWS_REGION). */
   uploads: { bucket: string; region: string };
+  metricsNamespace: string;
 }
 
 export function apiConfig(env: Env = process.env): ApiConfig {
@@ -110,13 +119,15 @@ export function apiConfig(env: Env = process.env): ApiConfig {
   const memoryMb = r.positiveInteger("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", 1024);
   const bucket = r.required("PHOTOS_BUCKET", "the photo bucket uploads are signed for");
   const region = r.required("AWS_REGION", "the region of the photo bucket (Lambda sets it)");
-  return r.done(() => ({ dataDir, model: model!, auth: { issuer, audience, jwksUrl: jwksUrl! }, previousModel, memoryMb, uploads: { bucket, region } }));
+  const metricsNamespace = r.metricsNamespace();
+  return r.done(() => ({ dataDir, model: model!, auth: { issuer, audience, jwksUrl: jwksUrl! }, previousModel, memoryMb, uploads: { bucket, region }, metricsNamespace }));
 }
 
 export interface WriterConfig {
   dataDir: string;
   model: ModelDescriptor;
   previousModel?: ModelDescriptor;
+  metricsNamespace: string;
 }
 
 export function writerConfig(env: Env = process.env): WriterConfig {
@@ -124,7 +135,7 @@ export function writerConfig(env: Env = process.env): WriterConfig {
   const dataDir = r.required("DATA_DIR", "the directory holding the embedding files, e.g. /mnt/embeddings");
   const model = r.model();
   const previousModel = r.previousModel(model);
-  return r.done(() => ({ dataDir, model: model!, previousModel }));
+  return r.done(() => ({ dataDir, model: model!, previousModel, metricsNamespace: r.metricsNamespace() }));
 }
 
 export interface PollerConfig {
@@ -137,6 +148,7 @@ export interface PollerConfig {
   /** Photos one invocation embeds at once; the stack sets it so that all pollers stay within the endpoint's concurrency. */
   embedConcurrency: number;
   maxReceiveCount: number;
+  metricsNamespace: string;
 }
 
 /** SageMaker serverless endpoints take at most 4 MB a request; stay under it with headroom for headers. */
@@ -154,5 +166,5 @@ export function pollerConfig(env: Env = process.env): PollerConfig {
   const embedConcurrency = r.positiveInteger("EMBED_CONCURRENCY", 4);
   // The queue's redrive maxReceiveCount: a message failing on that delivery is recorded as failed for good.
   const maxReceiveCount = r.positiveInteger("MAX_RECEIVE_COUNT", 3);
-  return r.done(() => ({ bucketName, endpointName, writerFunctionName, model: model!, maxImageBytes, embedConcurrency, maxReceiveCount }));
+  return r.done(() => ({ bucketName, endpointName, writerFunctionName, model: model!, maxImageBytes, embedConcurrency, maxReceiveCount, metricsNamespace: r.metricsNamespace() }));
 }

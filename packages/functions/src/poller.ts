@@ -3,11 +3,13 @@ import { LambdaClient } from "@aws-sdk/client-lambda";
 import { S3Client } from "@aws-sdk/client-s3";
 import { SageMakerRuntimeClient } from "@aws-sdk/client-sagemaker-runtime";
 import { jsonLogger } from "@photo-clusters/core/logger";
+import { emfMetrics } from "@photo-clusters/core/metrics";
 import { MAX_OBJECT_BYTES, pollerConfig } from "./config.ts";
 import { createLambdaWriter } from "./poller/lambda-writer.ts";
 import { createPollerHandler } from "./poller/poller-handler.ts";
 import { createS3ImageSource } from "./poller/s3-images.ts";
 import { createSageMakerEmbedder } from "./poller/sagemaker-embedder.ts";
+import { traceClient, traceFields, withInvocation } from "./tracing.ts";
 
 const config = pollerConfig();
 // cacheMiddleware: each client resolves its middleware stack once per command type instead of on
@@ -15,14 +17,16 @@ const config = pollerConfig();
 // a third (0.96 to 0.63 ms a call, client and emulator together) and eval's ingestion rose about 9%.
 const clientOptions = { cacheMiddleware: true };
 // Standard retry mode: throttling and 5xx are retried with exponential backoff and full jitter.
-const sagemaker = new SageMakerRuntimeClient({ ...clientOptions, maxAttempts: 4, retryMode: "standard" });
+const sagemaker = traceClient(new SageMakerRuntimeClient({ ...clientOptions, maxAttempts: 4, retryMode: "standard" }));
+const metrics = emfMetrics({ namespace: config.metricsNamespace, service: "poller" });
 
-export const handler = createPollerHandler({
-  fetchImage: createS3ImageSource(new S3Client(clientOptions), { maxObjectBytes: MAX_OBJECT_BYTES, maxPayloadBytes: config.maxImageBytes }),
-  embed: createSageMakerEmbedder(sagemaker, config.endpointName),
-  write: createLambdaWriter(new LambdaClient(clientOptions), config.writerFunctionName),
+export const handler = withInvocation(createPollerHandler({
+  fetchImage: createS3ImageSource(traceClient(new S3Client(clientOptions)), { maxObjectBytes: MAX_OBJECT_BYTES, maxPayloadBytes: config.maxImageBytes }),
+  embed: createSageMakerEmbedder(sagemaker, config.endpointName, metrics),
+  write: createLambdaWriter(traceClient(new LambdaClient(clientOptions)), config.writerFunctionName),
   model: config.model.id,
   concurrency: config.embedConcurrency,
   maxReceiveCount: config.maxReceiveCount,
-  logger: jsonLogger({ function: "poller" }),
-});
+  logger: jsonLogger({ function: "poller" }, { context: traceFields }),
+  metrics,
+}));

@@ -1,15 +1,20 @@
 /** Lambda (in the VPC, EFS at DATA_DIR): appends the poller's embeddings to each user's file under its lock. */
 import type { WritePayload, WriteResponse } from "@photo-clusters/core/ingest/index";
 import { jsonLogger } from "@photo-clusters/core/logger";
-import { openStore } from "@photo-clusters/core/store/index";
+import { emfMetrics } from "@photo-clusters/core/metrics";
+import { type EmbeddingStore, openStore } from "@photo-clusters/core/store/index";
 import { writerConfig } from "./config.ts";
+import { traced, traceFields, withInvocation } from "./tracing.ts";
 import { writeEvents } from "./writer/write-events.ts";
 
 const config = writerConfig();
-const logger = jsonLogger({ function: "writer" });
-const store = openStore({ root: config.dataDir, model: config.model, logger });
-const previous = config.previousModel && openStore({ root: config.dataDir, model: config.previousModel, logger });
+const logger = jsonLogger({ function: "writer" }, { context: traceFields });
+const metrics = emfMetrics({ namespace: config.metricsNamespace, service: "writer" });
+/** Each store write is an X-Ray subsegment of the invocation. */
+const tracedStore = (store: EmbeddingStore): EmbeddingStore => ({ ...store, write: (userId, events) => traced("store.write", () => store.write(userId, events)) });
+const store = tracedStore(openStore({ root: config.dataDir, model: config.model, logger, metrics }));
+const previous = config.previousModel && tracedStore(openStore({ root: config.dataDir, model: config.previousModel, logger, metrics }));
 
-export const handler = async (payload: WritePayload): Promise<WriteResponse> => ({
-  results: await writeEvents(store, payload.events, logger, previous),
-});
+export const handler = withInvocation(async (payload: WritePayload): Promise<WriteResponse> => ({
+  results: await writeEvents(store, payload.events, logger, previous, metrics),
+}));

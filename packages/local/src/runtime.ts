@@ -4,13 +4,14 @@ import { serve } from "@hono/node-server";
 import { GetObjectCommand } from "@aws-sdk/client-s3";
 import { Hono } from "hono";
 import type { Logger } from "@photo-clusters/core/logger";
+import { emfMetrics, type EmfOptions } from "@photo-clusters/core/metrics";
 import { type ModelDescriptor } from "@photo-clusters/core/models";
 import { openStore, type EmbeddingStore } from "@photo-clusters/core/store/index";
 import { createApiApp } from "@photo-clusters/functions/api/app";
 import { cachedReader } from "@photo-clusters/functions/api/snapshot-cache";
 import { createDevAuth, type DevAuth } from "@photo-clusters/functions/api/dev-auth";
 import { createUploadSigner } from "@photo-clusters/functions/api/uploads";
-import { MAX_OBJECT_BYTES } from "@photo-clusters/functions/config";
+import { DEFAULT_METRICS_NAMESPACE, MAX_OBJECT_BYTES } from "@photo-clusters/functions/config";
 import type { ObjectChange } from "@photo-clusters/core/s3-event";
 import { notificationSender } from "./bridge.ts";
 import { LOCAL_CREDENTIALS, LOCAL_REGION, startEmulator, type Emulator } from "./emulator.ts";
@@ -40,6 +41,8 @@ export interface LocalRuntimeOptions {
   embedTimeoutMs?: number;
   /** How often the supervisor pings the model server; 3 missed pings in a row mean it is restarted (default 1 s). */
   modelServerPingMs?: number;
+  /** Where the functions' metric lines (CloudWatch EMF, as in AWS) go: the logs' sink; default stdout. */
+  writeMetrics?: (line: string) => void;
   /** Called when a part fails for good (the model server could not be kept running); the runtime is stopped first. */
   onFatal?(error: Error): void;
 }
@@ -97,9 +100,15 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
       sendNotification(change);
     };
 
-    const store = openStore({ root: dataDir, model, logger: logger.child({ component: "store" }) });
+    const metrics = (service: EmfOptions["service"]) => emfMetrics({ namespace: DEFAULT_METRICS_NAMESPACE, service, write: options.writeMetrics });
+    const writerMetrics = metrics("writer");
+    const apiMetrics = metrics("api");
+    const store = openStore({ root: dataDir, model, logger: logger.child({ component: "store" }), metrics: writerMetrics });
     const pollerLog = logger.child({ component: "poller" });
-    const poller = localPollerHandler({ s3: emulator.s3, modelServerUrl: modelServer.url, store, model, logger, maxReceiveCount: options.maxReceiveCount, embedTimeoutMs: options.embedTimeoutMs });
+    const poller = localPollerHandler({
+      s3: emulator.s3, modelServerUrl: modelServer.url, store, model, logger, maxReceiveCount: options.maxReceiveCount, embedTimeoutMs: options.embedTimeoutMs,
+      metrics: { poller: metrics("poller"), writer: writerMetrics },
+    });
     // Eight batches at once (each embeds 4 photos at a time): while some wait for their write or
     // the queue, the others keep the model server's queue full. In eval's ingestion: about 128/s
     // with two, 148/s with four, 163/s with eight, no more with twelve or sixteen.
@@ -123,7 +132,10 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
     }));
     // Uploads are signed for the local S3, exactly as the API Lambda signs for the bucket.
     const uploads = createUploadSigner({ bucket: LOCAL_BUCKET, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS, endpoint: emulator.endpoint, maxBytes: MAX_OBJECT_BYTES });
-    app.route("/", createApiApp({ readUser: cachedReader(store), readFailures: (userId) => store.failures(userId), verifyToken: auth.verifyToken, model, logger: logger.child({ component: "api" }), uploads }));
+    app.route("/", createApiApp({
+      readUser: cachedReader(store, {}, apiMetrics), readFailures: (userId) => store.failures(userId), verifyToken: auth.verifyToken, model,
+      logger: logger.child({ component: "api" }), metrics: apiMetrics, uploads,
+    }));
     const server = await listen(app, apiPort);
     const boundPort = (server.address() as AddressInfo).port;
     stops.push(() => new Promise<void>((r) => server.close(() => r())));

@@ -58,6 +58,7 @@ describe("pnpm photo-clusters eval", () => {
     // Assert
     expect(code, stderr).toBe(0);
     expect(stdout).toContain(`stored ${FILES.length}/${FILES.length}`);
+    expect(stdout).not.toContain('"_aws"'); // the private runtime's metric lines stay out of the report
     for (const row of scores(stdout)) expect(row).toMatchObject({ precision: 1, recall: 1, f1: 1 });
     expect(stdout).toMatch(/^ingestion\s+[\d.]+ photos\/s from first upload.*too few photos for a steady rate/m);
     expect(stdout).not.toMatch(/^ratio/m);

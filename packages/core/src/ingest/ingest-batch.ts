@@ -1,6 +1,7 @@
 import { CoreError } from "../errors.ts";
 import { isValidId, parseObjectKey } from "../keys.ts";
 import type { Logger } from "../logger.ts";
+import { type Metrics, noMetrics } from "../metrics.ts";
 import { type ObjectChange, parseS3Message } from "../s3-event.ts";
 import { encodeVector, type WriteEventWire, type WriteReply } from "./write-payload.ts";
 
@@ -29,6 +30,8 @@ export interface IngestPorts {
   /** The model deletes are recorded for (the configured model). */
   model: string;
   logger: Logger;
+  /** PhotosFailed by code and EmbeddingLatency are recorded here; the caller flushes. */
+  metrics?: Metrics;
   /** Images fetched and embedded at once (default 4). */
   concurrency?: number;
   /** The queue's maxReceiveCount: a message failing on that delivery goes to the dead-letter queue next. */
@@ -59,9 +62,12 @@ export async function ingestBatch(messages: QueueMessage[], ports: IngestPorts):
   const failed = new Set<string>();
   const receives = new Map(messages.map((m) => [m.messageId, m.receiveCount ?? 1]));
   const finalFailures: WriteEventWire[] = [];
+  const metrics = ports.metrics ?? noMetrics;
   const fail = (messageId: string, fields: Record<string, unknown>, error: unknown, change?: ObjectChange) => {
     failed.add(messageId);
     const e = error as { code?: string; message?: string; retryable?: boolean };
+    // Every failed delivery counts, retryable or not: a photo that fails three times counts three.
+    metrics.count("PhotosFailed", 1, { code: e.code ?? "internal" });
     const level = e.retryable ? "warn" : "error";
     ports.logger[level]("record failed", { ...fields, messageId, code: e.code ?? "internal", reason: e.message, retryable: Boolean(e.retryable) });
     // Final: retrying cannot help, or this was the last delivery before the dead-letter queue.
@@ -114,7 +120,9 @@ export async function ingestBatch(messages: QueueMessage[], ports: IngestPorts):
           ports.logger.info("object gone or replaced since the event; a later event carries it", fields);
           return;
         }
+        const started = performance.now();
         const { model, vector } = await ports.embed(image);
+        metrics.time("EmbeddingLatency", performance.now() - started);
         events.push({ ...base, kind: "put", etag: change.etag!, model, vector: encodeVector(vector) });
       }
       messageOf.set(item.id, item);

@@ -10,6 +10,7 @@ import { writeAt } from "./fs-util.ts";
 import { decideDelete, decidePut } from "./event-rules.ts";
 import { encodeGraphFrame, recordsCrc } from "./graph-file.ts";
 import { isValidId } from "../keys.ts";
+import { noMetrics } from "../metrics.ts";
 import { assertId } from "./ids.ts";
 import { compactUser, rebuildUserGraph } from "./maintenance.ts";
 import { addEdgesFrom } from "./neighbour-graph.ts";
@@ -39,7 +40,8 @@ export function openStore(options: StoreOptions): EmbeddingStore {
   const queues = new Map<string, Promise<unknown>>();
 
   const failureOptions = { logger, lockWaitMs, staleMs };
-  const context = (userId: string): FilesContext => ({ paths: userPaths(root, userId, model.id), model, logger });
+  const metrics = options.metrics ?? noMetrics;
+  const context = (userId: string): FilesContext => ({ paths: userPaths(root, userId, model.id), model, logger, metrics });
 
   /** Runs `task` holding the user's lock; calls of one process queue up instead of spinning on it. */
   async function locked<T>(userId: string, task: (ctx: FilesContext, files: OpenFiles, lost: () => Error | null) => Promise<T>): Promise<T> {
@@ -47,7 +49,9 @@ export function openStore(options: StoreOptions): EmbeddingStore {
     const previous = queues.get(userId) ?? Promise.resolve();
     const run = previous.catch(() => {}).then(async () => {
       await mkdir(ctx.paths.dir, { recursive: true });
+      const waitStarted = performance.now();
       const lock = await acquireLock(ctx.paths.log, ctx.paths.lock, { waitMs: lockWaitMs, staleMs, logger });
+      metrics.time("LockWait", performance.now() - waitStarted);
       let files: OpenFiles | null = null;
       const cached = cache.get(userId);
       cache.delete(userId); // re-added by a write that reaches its end; openUserFiles checks a remembered view against the files

@@ -64,6 +64,7 @@ export async function compactUser(ctx: FilesContext, userId: string, state: User
     [tempGraph, paths.graph],
   ]);
   const bytesAfter = chunks.reduce((n, c) => n + c.length, 0);
+  ctx.metrics.count("Compactions");
   ctx.logger.debug("store: compacted", { file: paths.log, recordsBefore: log.records.length, recordsAfter: keep.length });
   return { userId, recordsBefore: log.records.length, recordsAfter: keep.length, bytesBefore: buf.length, bytesAfter };
 }

@@ -1,5 +1,6 @@
 /** Public shapes of the embedding store. */
 import type { CoreError } from "../errors.ts";
+import type { Metrics } from "../metrics.ts";
 import type { ModelDescriptor } from "../models.ts";
 import type { Outcome } from "./event-rules.ts";
 import type { FailureRecord, Settled } from "./failures.ts";
@@ -125,6 +126,8 @@ export interface StoreOptions {
   compaction?: { minDead?: number; ratio?: number };
   /** fdatasync the log after each batch (default true). */
   sync?: boolean;
+  /** LockWait, GraphCatchUps and Compactions are recorded here; whoever owns it flushes. */
+  metrics?: Metrics;
 }
 
 export interface EmbeddingStore {

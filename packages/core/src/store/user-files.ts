@@ -11,6 +11,7 @@
 import type { FileHandle } from "node:fs/promises";
 import { open } from "node:fs/promises";
 import { CorruptStoreError, ModelMismatchError } from "../errors.ts";
+import type { Metrics } from "../metrics.ts";
 import type { ModelDescriptor } from "../models.ts";
 import { EdgeList } from "./edge-list.ts";
 import { decodeGraphHeader, decodeLogHeader, decodeRefsHeader, encodeGraphHeader, encodeLogHeader, encodeRefsHeader, graphFits, newFileId, type LogHeader } from "./file-header.ts";
@@ -54,6 +55,8 @@ export interface FilesContext {
   paths: UserPaths;
   model: ModelDescriptor;
   logger: StoreLogger;
+  /** GraphCatchUps and Compactions are counted here. */
+  metrics: Metrics;
 }
 
 export function assertModel(header: LogHeader, model: ModelDescriptor, file: string): void {
@@ -128,6 +131,7 @@ export async function openUserFiles(ctx: FilesContext, cached: UserState | undef
     };
     const refsCreated = refs.fh === null;
     const frames = await catchUp(ctx, log, logStat.size, graph, refs, state);
+    if (frames.graph) ctx.metrics.count("GraphCatchUps");
     await publish(graph, frames.graph, state.graphSize);
     await publish(refs, frames.refs, state.refsSize);
     Object.assign(state, { graphIno: graph.ino, refsIno: refs.ino });

@@ -6,6 +6,7 @@
 import { randomUUID } from "node:crypto";
 import { Hono, type Context } from "hono";
 import { jsonLogger, type Logger } from "@photo-clusters/core/logger";
+import type { Metrics } from "@photo-clusters/core/metrics";
 import { MODELS, type ModelDescriptor } from "@photo-clusters/core/models";
 import type { FailureRecord } from "@photo-clusters/core/store/index";
 import { bearerToken, gatewaySubject, type VerifyToken } from "./auth.ts";
@@ -31,6 +32,8 @@ export interface ApiDeps {
   readFailures?(userId: string): Promise<FailureRecord[]>;
   /** Signs presigned POSTs for `POST /users/{userId}/uploads`; without it the route answers 404. */
   uploads?: UploadSigner;
+  /** ApiLatency by route is recorded here, and everything recorded is flushed once a request ends. */
+  metrics?: Metrics;
 }
 
 const MAX_UPLOAD_BODY = 8192;
@@ -62,7 +65,11 @@ export function createApiApp(deps: ApiDeps): Hono<ApiEnv> {
     await next();
     for (const [name, value] of Object.entries(RESPONSE_HEADERS)) c.header(name, value);
     c.header("X-Request-Id", c.get("requestId"));
-    logger.info("request", { requestId: c.get("requestId"), method: c.req.method, path: c.req.path, status: c.res.status, ms: Math.round(performance.now() - started) });
+    const ms = performance.now() - started;
+    logger.info("request", { requestId: c.get("requestId"), method: c.req.method, path: c.req.path, status: c.res.status, ms: Math.round(ms) });
+    const route = routeOf(c.req.path);
+    if (route) deps.metrics?.time("ApiLatency", ms, { route });
+    deps.metrics?.flush();
   });
 
   /** The path's userId, once the caller has proved to be that user. */
@@ -155,6 +162,11 @@ export function createApiApp(deps: ApiDeps): Hono<ApiEnv> {
   });
 
   return app;
+}
+
+/** The metrics' route dimension, named by the route's last segment; none for a path no route has. */
+function routeOf(path: string): string | undefined {
+  return /^\/users\/[^/]+\/(?:(clusters|status|uploads)|images\/.+\/(similar))$/.exec(path)?.slice(1).find(Boolean);
 }
 
 /** core's InvalidParameterError, recognised by its code so the API need not share its class. */

@@ -1,5 +1,6 @@
 import type { EmbeddingStore, UserView } from "@photo-clusters/core/store/index";
 import { viewOfSnapshot } from "@photo-clusters/core/store/index";
+import { type Metrics, noMetrics } from "@photo-clusters/core/metrics";
 
 /**
  * A warm API container answers the same user many times, while that user's uploads land. Each
@@ -11,8 +12,9 @@ import { viewOfSnapshot } from "@photo-clusters/core/store/index";
  * id, and 12 bytes an edge. Least recently used views go first; the one just read is always kept.
  * A view read with its vectors (the exact path, `similar` below the graph's floor, or a user whose
  * files predate the refs file) is not kept.
+ * SnapshotCacheHits counts reads that started from a kept view, SnapshotCacheMisses those that read all.
  */
-export function cachedReader(store: EmbeddingStore, limits: { maxUsers?: number; maxBytes?: number } = {}): (userId: string, need?: "vectors") => Promise<UserView> {
+export function cachedReader(store: EmbeddingStore, limits: { maxUsers?: number; maxBytes?: number } = {}, metrics: Metrics = noMetrics): (userId: string, need?: "vectors") => Promise<UserView> {
   const { maxUsers = 256, maxBytes = 256 * 1024 * 1024 } = limits;
   const cache = new Map<string, { view: UserView; bytes: number }>();
   const pending = new Map<string, Promise<UserView>>();
@@ -20,6 +22,7 @@ export function cachedReader(store: EmbeddingStore, limits: { maxUsers?: number;
 
   async function refresh(userId: string): Promise<UserView> {
     const hit = cache.get(userId);
+    metrics.count(hit ? "SnapshotCacheHits" : "SnapshotCacheMisses");
     const view = await store.readView(userId, hit?.view);
     // Looked up again: the entry may have been evicted while this one read.
     const entry = cache.get(userId);

@@ -1,5 +1,6 @@
 import { createServer, type Server } from "node:http";
 import { SageMakerRuntimeClient } from "@aws-sdk/client-sagemaker-runtime";
+import { emfMetrics } from "@photo-clusters/core/metrics";
 import { afterEach, describe, expect, it } from "vitest";
 import { createSageMakerEmbedder } from "./sagemaker-embedder.ts";
 
@@ -32,6 +33,13 @@ const client = (endpoint: string) =>
   new SageMakerRuntimeClient({ endpoint, region: "us-east-1", credentials: { accessKeyId: "x", secretAccessKey: "x" }, maxAttempts: 4 });
 const image = { bytes: new Uint8Array([1, 2, 3]), contentType: "image/jpeg" };
 
+/** EMF metrics whose flushed lines are read back as name → value. */
+function recordedMetrics() {
+  const lines: Array<Record<string, unknown>> = [];
+  const metrics = emfMetrics({ namespace: "t", service: "poller", write: (line) => lines.push(JSON.parse(line)) });
+  return { metrics, values: () => (metrics.flush(), Object.assign({}, ...lines)) };
+}
+
 describe("the SageMaker embedder", () => {
   let close = () => {};
   afterEach(() => close());
@@ -39,16 +47,20 @@ describe("the SageMaker embedder", () => {
   it("retries throttling and 5xx, then returns the embedding", async () => {
     const endpoint = await scriptedEndpoint([429, 503, 200]);
     close = endpoint.close;
-    const result = await createSageMakerEmbedder(client(endpoint.url), "e")(image);
+    const { metrics, values } = recordedMetrics();
+    const result = await createSageMakerEmbedder(client(endpoint.url), "e", metrics)(image);
     expect(Array.from(result.vector)).toEqual([expect.closeTo(0.6), expect.closeTo(0.8)]);
     expect(endpoint.seen).toEqual([429, 503, 200]);
+    expect(values()).toMatchObject({ EmbeddingRetries: 2, EmbeddingThrottles: 1 });
   });
 
   it("gives up after its attempts with a retryable error, so the message goes back to the queue", async () => {
-    const endpoint = await scriptedEndpoint([503]);
+    const endpoint = await scriptedEndpoint([429]);
     close = endpoint.close;
-    await expect(createSageMakerEmbedder(client(endpoint.url), "e")(image)).rejects.toMatchObject({ code: "endpoint_unavailable", retryable: true });
+    const { metrics, values } = recordedMetrics();
+    await expect(createSageMakerEmbedder(client(endpoint.url), "e", metrics)(image)).rejects.toMatchObject({ code: "endpoint_unavailable", retryable: true });
     expect(endpoint.seen).toHaveLength(4);
+    expect(values()).toMatchObject({ EmbeddingRetries: 3, EmbeddingThrottles: 4 });
   });
 
   it("does not retry an image the model refused, and says it is permanent", async () => {

@@ -1,6 +1,7 @@
 import { InvokeEndpointCommand, type SageMakerRuntimeClient } from "@aws-sdk/client-sagemaker-runtime";
 import { CoreError } from "@photo-clusters/core/errors";
 import { type FetchedImage, PermanentRecordError } from "@photo-clusters/core/ingest/index";
+import { type Metrics, noMetrics } from "@photo-clusters/core/metrics";
 
 interface EndpointReply {
   model: string;
@@ -12,17 +13,38 @@ interface EndpointReply {
  * Embeds through the SageMaker runtime API (the real endpoint in AWS, the model server locally).
  * Throttling and 5xx are retried by the client's own retry strategy (exponential backoff, full
  * jitter); what is still failing after that goes back to SQS. A 4xx from the model is permanent.
+ * Counts EmbeddingRetries (attempts after the first) and EmbeddingThrottles (attempts answered 429).
  */
-export function createSageMakerEmbedder(client: SageMakerRuntimeClient, endpointName: string) {
+export function createSageMakerEmbedder(client: SageMakerRuntimeClient, endpointName: string, metrics: Metrics = noMetrics) {
+  // Inside the retry middleware (same step, lower priority), so it sees every attempt's outcome.
+  client.middlewareStack.add(
+    (next) => async (args) => {
+      try {
+        return await next(args);
+      } catch (error) {
+        const e = error as { name?: string; $metadata?: { httpStatusCode?: number } };
+        if (e.name === "ThrottlingException" || e.$metadata?.httpStatusCode === 429) metrics.count("EmbeddingThrottles");
+        throw error;
+      }
+    },
+    { step: "finalizeRequest", priority: "low", name: "countThrottles" },
+  );
+  // Zeros too, so both metrics have a value for every batch that embedded something.
+  const countRetries = (attempts: number | undefined) => {
+    metrics.count("EmbeddingRetries", Math.max(0, (attempts ?? 1) - 1));
+    metrics.count("EmbeddingThrottles", 0);
+  };
   return async (image: FetchedImage): Promise<{ model: string; vector: Float32Array }> => {
     let body: Uint8Array;
     try {
       const response = await client.send(
         new InvokeEndpointCommand({ EndpointName: endpointName, ContentType: image.contentType, Accept: "application/json", Body: image.bytes }),
       );
+      countRetries(response.$metadata.attempts);
       body = response.Body;
     } catch (error) {
-      const e = error as { name?: string; message?: string; OriginalStatusCode?: number; $metadata?: { httpStatusCode?: number } };
+      const e = error as { name?: string; message?: string; OriginalStatusCode?: number; $metadata?: { httpStatusCode?: number; attempts?: number } };
+      countRetries(e.$metadata?.attempts);
       const status = e.OriginalStatusCode ?? e.$metadata?.httpStatusCode ?? 500;
       if (e.name === "ValidationError" || (status >= 400 && status < 500 && status !== 429 && status !== 424)) {
         throw new PermanentRecordError("rejected_by_model", `the model server refused the image: ${e.message ?? e.name}`, error);

@@ -1,13 +1,27 @@
 import { CoreError } from "@photo-clusters/core/errors";
 import { decodeVector, type WriteEventWire, type WriteReply } from "@photo-clusters/core/ingest/index";
 import type { Logger } from "@photo-clusters/core/logger";
+import { type Metrics, noMetrics } from "@photo-clusters/core/metrics";
 import type { EmbeddingStore, StoreEvent } from "@photo-clusters/core/store/index";
 
 /**
  * Groups the poller's events by user and writes each user's share under one lock. During a model
  * switch, deletes reach the previous model's file too, so it never answers with a deleted photo.
+ * Records PhotosStored, PhotosSkipped and StoreWriteLatency, and flushes `metrics` once at its end
+ * (with what the store recorded into it: LockWait, GraphCatchUps, Compactions).
  */
-export async function writeEvents(store: EmbeddingStore, events: WriteEventWire[], logger: Logger, previous?: EmbeddingStore): Promise<WriteReply[]> {
+export async function writeEvents(store: EmbeddingStore, events: WriteEventWire[], logger: Logger, previous?: EmbeddingStore, metrics: Metrics = noMetrics): Promise<WriteReply[]> {
+  try {
+    return await writeUsers(store, events, logger, previous, metrics);
+  } finally {
+    metrics.flush();
+  }
+}
+
+/** Outcomes that leave a photo as it was: the same photo again, a redelivery, or an event older than the stored one. */
+const SKIPPED = new Set(["duplicate", "stale"]);
+
+async function writeUsers(store: EmbeddingStore, events: WriteEventWire[], logger: Logger, previous: EmbeddingStore | undefined, metrics: Metrics): Promise<WriteReply[]> {
   const byUser = new Map<string, WriteEventWire[]>();
   for (const e of events) byUser.set(e.userId, [...(byUser.get(e.userId) ?? []), e]);
 
@@ -34,9 +48,13 @@ export async function writeEvents(store: EmbeddingStore, events: WriteEventWire[
       );
       const deletes = storeEvents.filter((e) => e.kind === "delete");
       if (previous && deletes.length > 0) await previous.write(userId, deletes);
+      const started = performance.now();
       const { results } = await store.write(userId, storeEvents);
+      metrics.time("StoreWriteLatency", performance.now() - started);
       results.forEach((r, i) => {
         const id = userEvents[i].id;
+        if (r.outcome === "stored" || r.outcome === "replaced") metrics.count("PhotosStored");
+        else if (SKIPPED.has(r.outcome)) metrics.count("PhotosSkipped");
         replies.push(r.outcome === "error" ? failure(id, r.error) : { id, ok: true, outcome: r.outcome });
       });
     } catch (error) {

@@ -27,7 +27,8 @@ export async function runEval(dir: string, options: { thresholds?: number[] } = 
   try {
     const runtime = await startLocalRuntime({
       port: 0, emulatorPort: 0, dataDir, modelPath, model,
-      queueDelaySeconds: 1, visibilityTimeoutSeconds: 30, maxReceiveCount: 3, logger: silentLogger,
+      // As quiet as its logs: stdout carries only the report.
+      queueDelaySeconds: 1, visibilityTimeoutSeconds: 30, maxReceiveCount: 3, logger: silentLogger, writeMetrics: () => {},
     });
     stop = runtime.stop;
     const userId = `eval-${Date.now().toString(36)}`;
