@@ -2,6 +2,7 @@
  * The only place the handlers read `process.env`. Each handler calls its function once at
  * cold start; a missing or malformed variable fails the init with every problem named at once.
  */
+import { chooseModel } from "@photo-clusters/core/descriptor-file";
 import { MODELS, modelById, type ModelDescriptor } from "@photo-clusters/core/models";
 
 export class ConfigError extends Error {
@@ -33,6 +34,16 @@ class Reader {
   }
 
   model(name = "MODEL_ID"): ModelDescriptor | undefined {
+    // MODEL_DESCRIPTOR: a descriptor file (from `photo-clusters calibrate`) instead of a built-in model.
+    const descriptorPath = name === "MODEL_ID" ? this.optional("MODEL_DESCRIPTOR") : undefined;
+    if (descriptorPath) {
+      try {
+        return chooseModel({ descriptorPath, modelId: this.optional("MODEL_ID") });
+      } catch (error) {
+        this.problems.push(`MODEL_DESCRIPTOR: ${(error as Error).message}`);
+        return undefined;
+      }
+    }
     const id = this.required(name, `the embedding model id, one of ${Object.keys(MODELS).join(", ")}`);
     if (!id) return undefined;
     try {

@@ -6,6 +6,11 @@ import { progressBar } from "./progress.ts";
 
 const CONTENT_TYPES: Record<string, string> = { jpg: "image/jpeg", jpeg: "image/jpeg", png: "image/png", webp: "image/webp" };
 
+/** A photo file's Content-Type, by its extension. */
+export function contentTypeOf(path: string): string {
+  return CONTENT_TYPES[extname(path).slice(1).toLowerCase()] ?? "application/octet-stream";
+}
+
 export interface UploadItem {
   path: string;
   key: string;
@@ -57,7 +62,7 @@ export async function uploadPhotos(s3: S3Client, bucket: string, items: UploadIt
     while (next < items.length) {
       const item = items[next++];
       const body = await readFile(item.path);
-      await s3.send(new PutObjectCommand({ Bucket: bucket, Key: item.key, Body: body, ContentType: CONTENT_TYPES[extname(item.path).slice(1).toLowerCase()] }));
+      await s3.send(new PutObjectCommand({ Bucket: bucket, Key: item.key, Body: body, ContentType: contentTypeOf(item.path) }));
       bar?.update(++done);
     }
   };
