@@ -2,7 +2,7 @@
  * The only place the handlers read `process.env`. Each handler calls its function once at
  * cold start; a missing or malformed variable fails the init with every problem named at once.
  */
-import { chooseModel } from "@photo-clusters/core/descriptor-file";
+import { chooseModel, parseDescriptorFile } from "@photo-clusters/core/descriptor-file";
 import { MODELS, modelById, type ModelDescriptor } from "@photo-clusters/core/models";
 
 export class ConfigError extends Error {
@@ -34,13 +34,17 @@ class Reader {
   }
 
   model(name = "MODEL_ID"): ModelDescriptor | undefined {
-    // MODEL_DESCRIPTOR: a descriptor file (from `photo-clusters calibrate`) instead of a built-in model.
-    const descriptorPath = name === "MODEL_ID" ? this.optional("MODEL_DESCRIPTOR") : undefined;
-    if (descriptorPath) {
+    // A descriptor (from `photo-clusters calibrate`) instead of a built-in model: MODEL_DESCRIPTOR names
+    // its file; in Lambda the stack passes the file's content inline as MODEL_DESCRIPTOR_JSON.
+    const [variable, descriptor] = name !== "MODEL_ID" ? [] : this.optional("MODEL_DESCRIPTOR_JSON") ? ["MODEL_DESCRIPTOR_JSON", this.optional("MODEL_DESCRIPTOR_JSON")] : ["MODEL_DESCRIPTOR", this.optional("MODEL_DESCRIPTOR")];
+    if (variable && descriptor) {
       try {
-        return chooseModel({ descriptorPath, modelId: this.optional("MODEL_ID") });
+        const model = variable === "MODEL_DESCRIPTOR" ? chooseModel({ descriptorPath: descriptor }) : parseDescriptorFile(descriptor, variable);
+        const id = this.optional("MODEL_ID");
+        if (id && id !== model.id) throw new Error(`model.id: the descriptor is for "${model.id}", but MODEL_ID is "${id}"`);
+        return model;
       } catch (error) {
-        this.problems.push(`MODEL_DESCRIPTOR: ${(error as Error).message}`);
+        this.problems.push(`${variable}: ${(error as Error).message}`);
         return undefined;
       }
     }
