@@ -2,6 +2,7 @@ import { StackContext } from "sst/constructs";
 import { ArnFormat, Stack } from "aws-cdk-lib";
 import * as iam from "aws-cdk-lib/aws-iam";
 import * as sagemaker from "aws-cdk-lib/aws-sagemaker";
+import { DESCRIPTOR_FORMAT, readDescriptorFile } from "../packages/core/src/descriptor-file.ts";
 import { modelById } from "../packages/core/src/models.ts";
 import { cloudModel, modelImageUri } from "./model-image.ts";
 import { suppress } from "./nag.ts";
@@ -81,8 +82,26 @@ export function Embedding({ stack, app }: StackContext) {
   if (previousModelId === model.id) throw new Error(`previousModelId "${previousModelId}" must differ from the served model`);
   // A typo would deploy, then fail every write and every read at function start.
   if (previousModelId) modelById(previousModelId);
-  const modelEnv: Record<string, string> = { MODEL_ID: model.id, ...(previousModelId ? { PREVIOUS_MODEL_ID: previousModelId } : {}) };
+  const modelEnv: Record<string, string> = {
+    MODEL_ID: model.id,
+    ...(previousModelId ? { PREVIOUS_MODEL_ID: previousModelId } : {}),
+    ...calibratedDescriptor(stack, model.id),
+  };
   return { endpointName, variantName: VARIANT_NAME, endpointArn: endpoint.ref, modelId: model.id, modelEnv, maxConcurrency: settings.endpoint.maxConcurrency };
+}
+
+/**
+ * `-c modelDescriptor=<file>` (from `photo-clusters calibrate --endpoint`): the served model's
+ * calibration, floor and threshold, checked now and handed to the writer and the API inline in
+ * MODEL_DESCRIPTOR_JSON (a Lambda has no file of ours to name). It must be the served model's: a
+ * mean-centred descriptor has an id of its own, and the endpoint's image does not centre.
+ */
+function calibratedDescriptor(stack: Stack, servedId: string): Record<string, string> {
+  const file = stack.node.tryGetContext("modelDescriptor");
+  if (typeof file !== "string" || file.length === 0) return {};
+  const model = readDescriptorFile(file);
+  if (model.id !== servedId) throw new Error(`modelDescriptor ${file}: model.id "${model.id}" is not the served model "${servedId}" (a mean-centred descriptor is not deployable yet: calibrate without --center)`);
+  return { MODEL_DESCRIPTOR_JSON: JSON.stringify({ format: DESCRIPTOR_FORMAT, model }) };
 }
 
 /** A prebuilt image must live in ECR (SageMaker pulls from nowhere else); grant pull on its repository only. */

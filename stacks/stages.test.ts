@@ -1,4 +1,10 @@
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
+import { descriptorFileText } from "../packages/core/src/descriptor-file.ts";
+import { mobilenetV2Int8, resnet50V1 } from "../packages/core/src/models.ts";
+import { apiConfig, writerConfig } from "../packages/functions/src/config.ts";
 import { Api } from "./Api.ts";
 import { Embedding } from "./Embedding.ts";
 import { Monitoring } from "./Monitoring.ts";
@@ -121,6 +127,27 @@ describe("configuration by context", () => {
     const [, api] = lambdaByHandler(synth.template(Api), API);
     const [, writer] = lambdaByHandler(synth.template(Pipeline), WRITER);
     for (const fn of [api, writer]) expect(fn.Properties.Environment.Variables).toMatchObject({ MODEL_ID: "resnet50-v1-12", PREVIOUS_MODEL_ID: "mobilenetv2-12-int8" });
+  });
+
+  it("hands a calibrated descriptor of the served model to the writer and the API, and refuses one of another model, a mean-centred one included", async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "descriptor-"));
+    try {
+      const file = path.join(dir, "resnet.json");
+      fs.writeFileSync(file, descriptorFileText({ ...resnet50V1, defaults: { ...resnet50V1.defaults, threshold: 0.9 } }));
+      const synth = await synthStage("ci", { context: { modelDescriptor: file } });
+      const [, api] = lambdaByHandler(synth.template(Api), "packages/functions/src/api.handler");
+      const [, writer] = lambdaByHandler(synth.template(Pipeline), "packages/functions/src/writer.handler");
+      const env = { ...api.Properties.Environment.Variables, JWT_ISSUER: "https://issuer.example", JWT_AUDIENCE: "a" };
+      expect(apiConfig(env).model.defaults.threshold).toBe(0.9);
+      expect(writerConfig({ ...writer.Properties.Environment.Variables, DATA_DIR: "/d" }).model.defaults.threshold).toBe(0.9);
+
+      fs.writeFileSync(file, descriptorFileText(mobilenetV2Int8));
+      await expect(synthStage("ci", { context: { modelDescriptor: file } })).rejects.toThrow(/model.id "mobilenetv2-12-int8" is not the served model "resnet50-v1-12"/);
+      fs.writeFileSync(file, descriptorFileText({ ...resnet50V1, id: "resnet50-v1-12-centred-00000000", postprocess: { center: new Array(2048).fill(0) } }));
+      await expect(synthStage("ci", { context: { modelDescriptor: file } })).rejects.toThrow(/model.id "resnet50-v1-12-centred-00000000" is not the served model/);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it("mails the dead-letter alarm to the address it is given", async () => {

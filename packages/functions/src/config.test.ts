@@ -1,3 +1,8 @@
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { descriptorFileText } from "@photo-clusters/core/descriptor-file";
+import { resnet50V1 } from "@photo-clusters/core/models";
 import { describe, expect, it } from "vitest";
 import { apiConfig, ConfigError, DEFAULT_MAX_IMAGE_BYTES, pollerConfig, writerConfig } from "./config.ts";
 
@@ -37,6 +42,19 @@ describe("apiConfig", () => {
 
   it("rejects an unknown model with the known ones listed", () => {
     expect(() => apiConfig({ ...api, MODEL_ID: "vgg" })).toThrow(/MODEL_ID "vgg" is not a known model \(one of .*mobilenetv2-12-int8/);
+  });
+
+  it("serves the model of a descriptor file named by MODEL_DESCRIPTOR, and refuses a bad one naming its field", () => {
+    const dir = mkdtempSync(join(tmpdir(), "descriptor-"));
+    try {
+      const path = join(dir, "d.json");
+      writeFileSync(path, descriptorFileText({ ...resnet50V1, defaults: { ...resnet50V1.defaults, threshold: 0.9 } }));
+      expect(apiConfig({ ...api, MODEL_ID: "", MODEL_DESCRIPTOR: path }).model).toMatchObject({ id: resnet50V1.id, defaults: { threshold: 0.9 } });
+      writeFileSync(path, descriptorFileText(resnet50V1).replace('"threshold": 0.85', '"threshold": "high"'));
+      expect(() => writerConfig({ DATA_DIR: "/d", MODEL_DESCRIPTOR: path })).toThrow(/MODEL_DESCRIPTOR: model.defaults.threshold: must be a number from 0 to 1, got "high"/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it("rejects a JWKS URL that is not https", () => {

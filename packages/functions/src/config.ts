@@ -2,6 +2,7 @@
  * The only place the handlers read `process.env`. Each handler calls its function once at
  * cold start; a missing or malformed variable fails the init with every problem named at once.
  */
+import { chooseModel, parseDescriptorFile } from "@photo-clusters/core/descriptor-file";
 import { MODELS, modelById, type ModelDescriptor } from "@photo-clusters/core/models";
 
 export class ConfigError extends Error {
@@ -36,6 +37,20 @@ class Reader {
   }
 
   model(name = "MODEL_ID"): ModelDescriptor | undefined {
+    // A descriptor (from `photo-clusters calibrate`) instead of a built-in model: MODEL_DESCRIPTOR names
+    // its file; in Lambda the stack passes the file's content inline as MODEL_DESCRIPTOR_JSON.
+    const [variable, descriptor] = name !== "MODEL_ID" ? [] : this.optional("MODEL_DESCRIPTOR_JSON") ? ["MODEL_DESCRIPTOR_JSON", this.optional("MODEL_DESCRIPTOR_JSON")] : ["MODEL_DESCRIPTOR", this.optional("MODEL_DESCRIPTOR")];
+    if (variable && descriptor) {
+      try {
+        const model = variable === "MODEL_DESCRIPTOR" ? chooseModel({ descriptorPath: descriptor }) : parseDescriptorFile(descriptor, variable);
+        const id = this.optional("MODEL_ID");
+        if (id && id !== model.id) throw new Error(`model.id: the descriptor is for "${model.id}", but MODEL_ID is "${id}"`);
+        return model;
+      } catch (error) {
+        this.problems.push(`${variable}: ${(error as Error).message}`);
+        return undefined;
+      }
+    }
     const id = this.required(name, `the embedding model id, one of ${Object.keys(MODELS).join(", ")}`);
     if (!id) return undefined;
     try {

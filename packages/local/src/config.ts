@@ -1,5 +1,6 @@
 import { jsonLogger, type Logger } from "@photo-clusters/core/logger";
-import { mobilenetV2Int8, modelById, type ModelDescriptor } from "@photo-clusters/core/models";
+import { chooseModel } from "@photo-clusters/core/descriptor-file";
+import { mobilenetV2Int8, type ModelDescriptor } from "@photo-clusters/core/models";
 
 /** The local runtime's settings, all from the environment, with the defaults of DESIGN.md. */
 export interface LocalConfig {
@@ -8,6 +9,8 @@ export interface LocalConfig {
   dataDir: string;
   modelPath?: string;
   model: ModelDescriptor;
+  /** MODEL_DESCRIPTOR: the descriptor file `model` came from, passed on to the model server. */
+  modelDescriptor?: string;
   queueDelaySeconds: number;
   visibilityTimeoutSeconds: number;
   maxReceiveCount: number;
@@ -24,7 +27,8 @@ export function localConfig(env: NodeJS.ProcessEnv = process.env): LocalConfig {
     emulatorPort: integer(env, "EMULATOR_PORT", 4566, 0, 65535),
     dataDir: env.DATA_DIR || ".data",
     modelPath: env.MODEL_PATH || undefined,
-    model: model(env.MODEL_ID),
+    model: model(env.MODEL_ID, env.MODEL_DESCRIPTOR),
+    modelDescriptor: env.MODEL_DESCRIPTOR || undefined,
     queueDelaySeconds: integer(env, "QUEUE_DELAY_SECONDS", 1, 0, 900),
     visibilityTimeoutSeconds: integer(env, "VISIBILITY_TIMEOUT_SECONDS", 30, 1, 43200),
     maxReceiveCount: integer(env, "MAX_RECEIVE_COUNT", 3, 1, 1000),
@@ -32,12 +36,11 @@ export function localConfig(env: NodeJS.ProcessEnv = process.env): LocalConfig {
   };
 }
 
-function model(id: string | undefined): ModelDescriptor {
-  if (!id) return mobilenetV2Int8;
+function model(id: string | undefined, descriptorPath: string | undefined): ModelDescriptor {
   try {
-    return modelById(id);
+    return chooseModel({ modelId: id || undefined, descriptorPath: descriptorPath || undefined, fallback: mobilenetV2Int8 });
   } catch (error) {
-    throw new ConfigError(`MODEL_ID: ${(error as Error).message}`);
+    throw new ConfigError(`${descriptorPath ? "MODEL_DESCRIPTOR" : "MODEL_ID"}: ${(error as Error).message}`);
   }
 }
 

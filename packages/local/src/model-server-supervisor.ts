@@ -23,6 +23,8 @@ export interface SupervisedModelServer {
 export interface SupervisorOptions {
   modelPath: string;
   model: ModelDescriptor;
+  /** The descriptor file `model` came from, if any: the model server loads the same one. */
+  modelDescriptor?: string;
   logger: Logger;
   onGiveUp(error: Error): void;
   maxRestarts?: number;

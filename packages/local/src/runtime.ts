@@ -33,6 +33,8 @@ export interface LocalRuntimeOptions {
   dataDir: string;
   modelPath: string;
   model: ModelDescriptor;
+  /** The descriptor file `model` came from (MODEL_DESCRIPTOR), if any: the model server loads the same one. */
+  modelDescriptor?: string;
   queueDelaySeconds: number;
   visibilityTimeoutSeconds: number;
   maxReceiveCount: number;
@@ -76,7 +78,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
     })());
   try {
     const modelServer = await superviseModelServer({
-      modelPath: options.modelPath, model, logger: logger.child({ component: "model-server" }), pingIntervalMs: options.modelServerPingMs,
+      modelPath: options.modelPath, model, modelDescriptor: options.modelDescriptor, logger: logger.child({ component: "model-server" }), pingIntervalMs: options.modelServerPingMs,
       onGiveUp: (error) => void stop().then(() => options.onFatal?.(error)),
     });
     stops.push(() => modelServer.close());

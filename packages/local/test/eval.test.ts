@@ -30,14 +30,15 @@ describe("pnpm photo-clusters eval", () => {
     await rm(dir, { recursive: true, force: true });
   });
 
-  const scores = (stdout: string) =>
+  // The first table is in-sample; `from` picks a later one by its heading.
+  const scores = (stdout: string, from = "") =>
     ["0.80", "0.85", "0.90"].map((threshold) => {
-      const [, precision, recall, f1] = stdout.split("\n").find((line) => line.startsWith(threshold))!.trim().split(/\s+/).map(Number);
+      const [, precision, recall, f1] = stdout.slice(stdout.indexOf(from)).split("\n").find((line) => line.startsWith(threshold))!.trim().split(/\s+/).map(Number);
       return { threshold, precision, recall, f1 };
     });
   const rate = (stdout: string, label: string) => Number(stdout.match(new RegExp(`^${label}\\s+([\\d.]+) photos/s`, "m"))?.[1]);
 
-  it("meets the F1 target on the dev photos and prints steady ingestion, its CPU and its ratio to the model alone", async () => {
+  it("meets the F1 targets on the dev photos, in-sample and cross-validated, and prints steady ingestion, its CPU and its ratio to the model alone", async () => {
     // Act
     const { code, stdout, stderr } = await photoClusters(["eval", PHOTOS]);
 
@@ -45,6 +46,8 @@ describe("pnpm photo-clusters eval", () => {
     expect(code, stderr).toBe(0);
     expect(stdout).toMatch(/^stored (\d+)\/\1$/m);
     for (const row of scores(stdout)) expect(row.f1, row.threshold).toBeGreaterThanOrEqual(0.95);
+    expect(stdout).toMatch(/^cross-validated: 5 folds by group; calibration, graph floor and default threshold fitted on four folds' photos/m);
+    for (const row of scores(stdout, "\ncross-validated:")) expect(row.f1, `cross-validated at ${row.threshold}`).toBeGreaterThanOrEqual(0.97);
     expect(rate(stdout, "ingestion")).toBeGreaterThan(0);
     expect(rate(stdout, "model alone")).toBeGreaterThan(0);
     expect(stdout).toMatch(/^ratio\s+\d+% of the model's own throughput/m);
@@ -60,6 +63,7 @@ describe("pnpm photo-clusters eval", () => {
     expect(stdout).toContain(`stored ${FILES.length}/${FILES.length}`);
     expect(stdout).not.toContain('"_aws"'); // the private runtime's metric lines stay out of the report
     for (const row of scores(stdout)) expect(row).toMatchObject({ precision: 1, recall: 1, f1: 1 });
+    expect(stdout).toMatch(/^cross-validated: not measured; 5 folds by group need 5 groups or more/m);
     expect(stdout).toMatch(/^ingestion\s+[\d.]+ photos\/s from first upload.*too few photos for a steady rate/m);
     expect(stdout).not.toMatch(/^ratio/m);
   });

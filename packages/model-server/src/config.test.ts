@@ -1,3 +1,8 @@
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { descriptorFileText } from "@photo-clusters/core/descriptor-file";
+import { mobilenetV2Int8 } from "@photo-clusters/core/models";
 import { describe, expect, it } from "vitest";
 import { loadConfig } from "./config.ts";
 import { ConfigError } from "./errors.ts";
@@ -31,6 +36,20 @@ describe("loadConfig", () => {
     expect(message).toContain('MODEL_PATH="/nope.onnx" does not exist');
     expect(message).toContain('PORT="http" must be an integer from 0 to 65535');
     expect(message).toContain('ORT_THREADS="0" must be an integer from 1 to 64');
+  });
+
+  it("serves the model of a MODEL_DESCRIPTOR file, and names a bad field in it", () => {
+    const dir = mkdtempSync(join(tmpdir(), "descriptor-"));
+    try {
+      const path = join(dir, "m.json");
+      const centred = { ...mobilenetV2Int8, id: "mobilenetv2-12-int8-centred-0000abcd", postprocess: { center: new Array(1280).fill(0.01) } };
+      writeFileSync(path, descriptorFileText(centred));
+      expect(loadConfig({ MODEL_DESCRIPTOR: path }).model).toEqual(centred);
+      writeFileSync(path, descriptorFileText(centred).replace('"format": 1', '"format": 0'));
+      expect(() => loadConfig({ MODEL_DESCRIPTOR: path })).toThrow("MODEL_DESCRIPTOR: format: must be 1, got 0");
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it("takes PORT=0 for any free port, which the server reports once bound", () => {

@@ -3,6 +3,7 @@
  * one error so a misconfigured container fails at start with a message naming the variable.
  *
  *   MODEL_ID        model descriptor id (default mobilenetv2-12-int8; the image sets resnet50-v1-12)
+ *   MODEL_DESCRIPTOR a descriptor file (`photo-clusters calibrate` writes one) used instead of the built-in one
  *   MODEL_PATH      ONNX file; if unset, the shared local copy or a checked download is used
  *   MODEL_CACHE_DIR where downloads are kept
  *   PORT            default 8080 (SageMaker's contract; SAGEMAKER_BIND_TO_PORT is honoured too); 0 for any free port
@@ -11,6 +12,7 @@
  *   MAX_BODY_BYTES  default 6291456 (6 MB); MAX_PIXELS default 50000000
  */
 import { existsSync } from "node:fs";
+import { chooseModel } from "@photo-clusters/core/descriptor-file";
 import { MODELS, mobilenetV2Int8, type ModelDescriptor } from "@photo-clusters/core/models";
 import { ConfigError } from "./errors.ts";
 import { DEFAULT_LIMITS, type ImageLimits } from "./preprocess.ts";
@@ -39,8 +41,18 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   };
 
   const modelId = env.MODEL_ID?.trim() || mobilenetV2Int8.id;
-  const model = MODELS[modelId];
-  if (!model) problems.push(`MODEL_ID="${modelId}" is not a known model; known: ${Object.keys(MODELS).join(", ")}`);
+  const descriptorPath = env.MODEL_DESCRIPTOR?.trim() || undefined;
+  let model: ModelDescriptor | undefined;
+  if (descriptorPath) {
+    try {
+      model = chooseModel({ descriptorPath, modelId: env.MODEL_ID?.trim() || undefined });
+    } catch (error) {
+      problems.push(`MODEL_DESCRIPTOR: ${(error as Error).message}`);
+    }
+  } else {
+    model = MODELS[modelId];
+    if (!model) problems.push(`MODEL_ID="${modelId}" is not a known model; known: ${Object.keys(MODELS).join(", ")}`);
+  }
 
   const modelPath = env.MODEL_PATH?.trim() || undefined;
   if (modelPath && !existsSync(modelPath)) problems.push(`MODEL_PATH="${modelPath}" does not exist`);

@@ -1,12 +1,14 @@
 /**
  * The embedder: an onnxruntime session on the model file with its pooled-feature tensor
- * exposed as a graph output, plus sharp preprocessing. Vectors come out L2-normalised.
+ * exposed as a graph output, plus sharp preprocessing. Vectors come out L2-normalised, after the
+ * model's post-processing when it has one.
  */
 import { readFile } from "node:fs/promises";
 import { createRequire } from "node:module";
 import { Worker } from "node:worker_threads";
 import ort from "onnxruntime-node";
 import type { ModelDescriptor } from "@photo-clusters/core/models";
+import { postprocessRows } from "@photo-clusters/core/postprocess";
 import { InferenceError, ModelFileError } from "./errors.ts";
 import { exposeTensor } from "./onnx-patch.ts";
 import { checkContentType, decodeToRgb, DEFAULT_LIMITS, normalise, type ImageLimits } from "./preprocess.ts";
@@ -110,7 +112,7 @@ export async function createEmbedder(options: EmbedderOptions): Promise<Embedder
     if (count < 1 || batch.length !== count * inputLength) {
       throw new InferenceError(`expected ${count}×${inputLength} input values, got ${batch.length}`);
     }
-    return runner.run(batch, count);
+    return postprocessRows(await runner.run(batch, count), count, model);
   }
 
   async function decode(bytes: Uint8Array, contentType?: string): Promise<Uint8Array> {
@@ -124,7 +126,7 @@ export async function createEmbedder(options: EmbedderOptions): Promise<Embedder
     preprocess: async (bytes, contentType) => normalise(await decode(bytes, contentType), p),
     embedTensors,
     async embed(bytes, contentType) {
-      return runner.runRgb(await decode(bytes, contentType));
+      return postprocessRows(await runner.runRgb(await decode(bytes, contentType)), 1, model);
     },
     close: runner.close,
   };

@@ -107,12 +107,12 @@ describe("clusterEdges", () => {
     expect(() => clusterEdges(1, none, { ...opts(0.8), minSize: 0 })).toThrow(/minSize/);
   });
 
-  it("uses the model's calibration: the API threshold 0.80 cuts at cosine 0.78", () => {
+  it("uses the model's calibration: the API threshold 0.80 cuts at cosine 0.785", () => {
     const o = clusterOptionsFor(mobilenetV2Int8, { threshold: 0.8 });
-    const edges: Edges = { a: Uint32Array.of(0), b: Uint32Array.of(1), s: Float32Array.of(0.785) };
-    const [c] = clusterEdges(2, edges, o);
-    expect(c.members).toEqual([0, 1]);
-    expect(c.minSimilarity).toBeCloseTo(0.805, 6);
+    const edges: Edges = { a: Uint32Array.of(0, 2), b: Uint32Array.of(1, 3), s: Float32Array.of(0.79, 0.78) };
+    const clusters = clusterEdges(4, edges, o);
+    expect(clusters.map((c) => c.members)).toEqual([[0, 1]]);
+    expect(clusters[0].minSimilarity).toBeCloseTo(0.8 + (0.005 / 0.0375) * 0.05, 6);
   });
 
   it("never merges clusters when the threshold rises", () => {

@@ -2,6 +2,7 @@ import { readFileSync } from "node:fs";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { availableParallelism, tmpdir } from "node:os";
 import { basename, join } from "node:path";
+import { plainFit, subset } from "@photo-clusters/core/calibrate/fit";
 import { pairwiseScores, parseGroupsCsv } from "@photo-clusters/core/evaluate";
 import { parseObjectKey } from "@photo-clusters/core/keys";
 import { silentLogger } from "@photo-clusters/core/logger";
@@ -12,6 +13,7 @@ import type { UserView } from "@photo-clusters/core/store/index";
 import { startLocalRuntime } from "../runtime.ts";
 import { clustersUrl, getAllClusters } from "./api-client.ts";
 import { progressBar } from "./progress.ts";
+import { crossValidatedSection, scoresTable } from "./scores-table.ts";
 import { collectPhotos, putToBucket, uploadPhotos } from "./upload.ts";
 
 /**
@@ -55,14 +57,21 @@ export async function runEval(dir: string, options: { thresholds?: number[] } = 
       rows.push({ threshold, ...pairwiseScores(predicted, groups), clusters: body.clusters.length });
     }
 
+    // Cross-validation needs the vectors: the same ones the API clustered, read from the store.
+    const snapshot = await runtime.store.read(userId);
+    const groupOfRow = snapshot.images.map((img) => groups.get(fileOf.get(img.imageId)!));
+    const labelledRows = groupOfRow.flatMap((g, row) => (g === undefined ? [] : [row]));
+    const labelledSet = subset({ vectors: snapshot.vectors, n: groupOfRow.length, d: snapshot.dimension, groups: groupOfRow.map((g) => g ?? "") }, labelledRows);
+
     const endToEnd = stored / ((times.at(-1)! - started) / 1000);
     const modelAlone = await modelThroughput(modelPath, items.map((i) => i.path));
 
     const out = process.stdout;
     out.write(`\neval of ${dir}: ${items.length} photos, ${new Set(groups.values()).size} groups, model ${model.id} (default threshold ${model.defaults.threshold})\n`);
     out.write(`stored ${stored}/${items.length}${stored < items.length ? "  (missing ones are in the dead-letter queue; see the logs)" : ""}\n\n`);
-    out.write("threshold  precision  recall  f1      clusters\n");
-    for (const r of rows) out.write(`${r.threshold.toFixed(2).padEnd(11)}${r.precision.toFixed(3).padEnd(11)}${r.recall.toFixed(3).padEnd(8)}${r.f1.toFixed(3).padEnd(8)}${r.clusters}\n`);
+    out.write(`in-sample: clustered by the API with ${model.id}'s own calibration and graph floor${model.id === mobilenetV2Int8.id ? " (fitted on the dev photos: in-sample for them)" : ""}\n`);
+    out.write(scoresTable(rows));
+    out.write(`\n${crossValidatedSection(labelledSet, plainFit, "calibration, graph floor and default threshold").text}`);
     if (steady) {
       out.write(`\ningestion   ${steady.rate.toFixed(1)} photos/s steady (first to last stored); ${endToEnd.toFixed(1)} photos/s from first upload, including the queue's 1 s delivery delay\n`);
       out.write(`            CPU per photo over the same span: runtime ${cpuMsPerPhoto.runtime.toFixed(2)} ms (S3, SQS, poller, writer, API, and eval's polling)`);
@@ -84,7 +93,7 @@ export async function runEval(dir: string, options: { thresholds?: number[] } = 
   }
 }
 
-async function readGroups(path: string): Promise<Map<string, string>> {
+export async function readGroups(path: string): Promise<Map<string, string>> {
   const text = await readFile(path, "utf8").catch(() => {
     throw new Error(`${path} not found: eval needs a groups.csv with lines "file,group"`);
   });

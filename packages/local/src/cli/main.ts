@@ -15,6 +15,7 @@ import { LOCAL_BUCKET, LOCAL_QUEUE } from "../runtime.ts";
 import { backfill } from "./backfill.ts";
 import { listBucket, type ListedObject } from "./object-listing.ts";
 import { clustersUrl, getAllClusters, getJson, type StatusBody } from "./api-client.ts";
+import { runCalibrate } from "./calibrate.ts";
 import { runEval } from "./eval.ts";
 import { collectPhotos, putToBucket, putViaApi, uploadPhotos } from "./upload.ts";
 
@@ -36,10 +37,15 @@ commands:
   eval <dir with groups.csv> [--threshold t]...
                                        start a private local runtime, upload the photos as a fresh user, wait
                                        until all are stored, print pairwise precision/recall/F1 and throughput
+  calibrate <dir with groups.csv> [--model <id|descriptor.json>] [--model-path <file.onnx>]
+            [--endpoint <name> [--endpoint-url <url>] [--region <r>]] [--center] [--out <file.json>]
+                                       embed labelled photos (model file, or a deployed endpoint), fit the model's
+                                       calibration, graph floor and threshold, print in-sample and cross-validated F1,
+                                       and write a descriptor file for MODEL_DESCRIPTOR
   migrate [--user <id>]                bring every user's store files in DATA_DIR (or one user's) to the current
                                        format; safe while the runtime writes (it takes each user's lock)
 
-environment: PORT (3000), EMULATOR_PORT (4566), DATA_DIR (.data), MODEL_PATH, API_URL`;
+environment: PORT (3000), EMULATOR_PORT (4566), DATA_DIR (.data), MODEL_PATH, MODEL_DESCRIPTOR, API_URL`;
 
 async function main(argv: string[]): Promise<void> {
   const [command, ...rest] = argv;
@@ -146,6 +152,22 @@ async function main(argv: string[]): Promise<void> {
       const { values, positionals } = parseArgs({ args: rest, allowPositionals: true, options: { threshold: { type: "string", multiple: true } } });
       if (positionals.length !== 1) throw new Error("eval needs one folder holding photos and groups.csv");
       await runEval(positionals[0], { thresholds: values.threshold?.map(Number) });
+      return;
+    }
+    case "calibrate": {
+      const { values, positionals } = parseArgs({
+        args: rest, allowPositionals: true,
+        options: {
+          model: { type: "string" }, "model-path": { type: "string" }, endpoint: { type: "string" }, "endpoint-url": { type: "string" },
+          region: { type: "string" }, center: { type: "boolean" }, out: { type: "string", default: "model-descriptor.json" },
+        },
+      });
+      if (positionals.length !== 1) throw new Error("calibrate needs one folder holding photos and groups.csv");
+      if (values.endpoint && values["model-path"]) throw new Error("give --endpoint or --model-path, not both");
+      await runCalibrate(positionals[0], {
+        model: values.model, modelPath: values["model-path"] ?? config.modelPath, endpoint: values.endpoint, endpointUrl: values["endpoint-url"],
+        region: values.region, center: values.center, out: values.out!,
+      });
       return;
     }
     case "migrate": {

@@ -6,6 +6,11 @@ import { progressBar } from "./progress.ts";
 
 const CONTENT_TYPES: Record<string, string> = { jpg: "image/jpeg", jpeg: "image/jpeg", png: "image/png", webp: "image/webp" };
 
+/** A photo file's Content-Type, by its extension. */
+export function contentTypeOf(path: string): string {
+  return CONTENT_TYPES[extname(path).slice(1).toLowerCase()] ?? "application/octet-stream";
+}
+
 export interface UploadItem {
   path: string;
   key: string;
@@ -51,8 +56,6 @@ export async function collectPhotos(userId: string, paths: string[]): Promise<Up
 
 /** Stores one photo's bytes under its key. */
 export type PutPhoto = (item: UploadItem, body: Buffer) => Promise<void>;
-
-const contentTypeOf = (path: string) => CONTENT_TYPES[extname(path).slice(1).toLowerCase()] ?? "application/octet-stream";
 
 /** A PutObject straight to the bucket, with the caller's own S3 credentials. */
 export function putToBucket(s3: S3Client, bucket: string): PutPhoto {

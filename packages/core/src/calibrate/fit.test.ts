@@ -1,0 +1,63 @@
+import { describe, expect, it } from "vitest";
+import { crossValidate, fitDefaults, foldsByGroup, type Fit, type LabelledSet, plainFit } from "./fit.ts";
+
+/** Groups of near-identical unit vectors (a shared direction plus a little noise), and photos alone. */
+function labelled(groupSizes: number[], d = 16, seed = 1): LabelledSet {
+  let s = seed;
+  const rand = () => ((s = (s * 1103515245 + 12345) % 2 ** 31) / 2 ** 31) - 0.5;
+  const groups: string[] = [];
+  const rows: number[][] = [];
+  groupSizes.forEach((size, g) => {
+    const centre = Array.from({ length: d }, rand);
+    for (let k = 0; k < size; k++) {
+      rows.push(centre.map((x) => x + 0.08 * rand()));
+      groups.push(`g${g}`);
+    }
+  });
+  const vectors = new Float32Array(rows.length * d);
+  rows.forEach((r, i) => {
+    const norm = Math.hypot(...r);
+    vectors.set(r.map((x) => x / norm), i * d);
+  });
+  return { vectors, n: rows.length, d, groups };
+}
+
+describe("calibration fit and cross-validation", () => {
+  it("splits by group: a group is never in two folds, and the folds hold about as many photos each", () => {
+    const groups = labelled([5, 4, 4, 3, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1]).groups;
+    const folds = foldsByGroup(groups, 5);
+    for (const g of new Set(groups)) expect(new Set(groups.flatMap((x, i) => (x === g ? [folds[i]] : []))).size).toBe(1);
+    const sizes = [0, 1, 2, 3, 4].map((f) => folds.filter((x) => x === f).length);
+    expect(Math.max(...sizes) - Math.min(...sizes)).toBeLessThanOrEqual(2);
+    expect(foldsByGroup(groups, 5)).toEqual(folds);
+  });
+
+  it("fits nothing on the photos it then scores", () => {
+    const set = labelled([4, 4, 3, 3, 3, 3, 2, 2, 2, 2, 1, 1, 1, 1]);
+    const seen: string[][] = [];
+    const scored: string[][] = [];
+    const spy: Fit = (train) => {
+      seen.push([...new Set(train.groups)]);
+      const fitted = plainFit(train);
+      return { ...fitted, transform: (s) => (scored.push([...new Set(s.groups)]), s) };
+    };
+    crossValidate(set, spy, 5);
+    expect(seen).toHaveLength(5);
+    seen.forEach((train, f) => expect(train.filter((g) => scored[f].includes(g))).toEqual([]));
+    expect(new Set(scored.flat()).size).toBe(new Set(set.groups).size);
+  });
+
+  it("puts 0.80, 0.85 and 0.90 in order inside the training photos' best cuts, with the floor below them", () => {
+    const set = labelled([4, 4, 3, 3, 3, 3, 2, 2, 2, 2, 1, 1, 1, 1]);
+    const d = fitDefaults(set);
+    const [, c80, c85, c90] = d.calibration!.cosine;
+    expect(c80).toBeLessThan(c85);
+    expect(c85).toBeLessThan(c90);
+    expect(d.graphFloor).toBeLessThan(c80);
+    expect(crossValidate(set).map((r) => r.f1)).toEqual([1, 1, 1]);
+  });
+
+  it("refuses photos with no two of the same group", () => {
+    expect(() => fitDefaults(labelled([1, 1, 1]))).toThrow(/no two of the same group/);
+  });
+});
