@@ -137,7 +137,7 @@ describe("configuration by context", () => {
       const synth = await synthStage("ci", { context: { modelDescriptor: file } });
       const [, api] = lambdaByHandler(synth.template(Api), "packages/functions/src/api.handler");
       const [, writer] = lambdaByHandler(synth.template(Pipeline), "packages/functions/src/writer.handler");
-      const env = { ...api.Properties.Environment.Variables, JWT_ISSUER: "https://issuer.example", JWT_AUDIENCE: "a" };
+      const env = { ...api.Properties.Environment.Variables, JWT_ISSUER: "https://issuer.example", JWT_AUDIENCE: "a", PHOTOS_BUCKET: "photos", AWS_REGION: "us-east-1" };
       expect(apiConfig(env).model.defaults.threshold).toBe(0.9);
       expect(writerConfig({ ...writer.Properties.Environment.Variables, DATA_DIR: "/d" }).model.defaults.threshold).toBe(0.9);
 
