@@ -158,7 +158,7 @@ async function coldFile(file: string): Promise<void> {
     try {
       for (const threads of [1, 2]) {
         const ours = () => (threads === 1 ? Promise.resolve(clusterVectors(vectors, n, d, opts)) : clusterVectorsParallel(vectors, n, d, opts, { threads }));
-        await ours(); // warm-up: JIT, WASM compile, workers
+        for (let w = 0; w < 5; w++) await ours(); // warm-up: JIT tiers (one call left the first size's runs slow), WASM compile, workers
         const mine: number[] = [];
         const theirs: number[] = [];
         let blas: unknown;
