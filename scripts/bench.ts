@@ -121,11 +121,18 @@ function startAnchor(vectors: Float32Array, n: number, d: number, threshold: num
   const lines = createInterface({ input: child.stdout! });
   const waiting: Array<(line: string | undefined) => void> = [];
   lines.on("line", (line) => waiting.shift()?.(line));
-  child.on("exit", () => waiting.splice(0).forEach((w) => w(undefined)));
+  let exited = false;
+  child.on("exit", () => {
+    exited = true;
+    waiting.splice(0).forEach((w) => w(undefined));
+  });
+  child.stdin!.on("error", () => {}); // a child that died: its exit fails the run
   return {
     run(threads) {
       return new Promise((resolve, reject) => {
-        waiting.push((line) => (line ? resolve(JSON.parse(line)) : reject(new Error("the scikit-learn anchor exited (is python3-sklearn installed?)"))));
+        const failed = () => reject(new Error("the scikit-learn anchor exited (is python3-sklearn installed?)"));
+        if (exited) return failed();
+        waiting.push((line) => (line ? resolve(JSON.parse(line)) : failed()));
         child.stdin!.write(`${JSON.stringify({ threads })}\n`);
       });
     },
