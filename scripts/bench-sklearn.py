@@ -1,10 +1,16 @@
 #!/usr/bin/python3
 """The scikit-learn anchor for `pnpm bench`'s cold case: cosine_similarity + threshold +
-connected components, on the same kind of synthetic clustered unit vectors (float32).
+connected components (float32 rows).
 
-Run with Debian's interpreter (python3-sklearn, OpenBLAS): /usr/bin/python3 scripts/bench-sklearn.py
-Threads: OPENBLAS_NUM_THREADS=1 (or 2) before the command. Prints one JSON line per case,
-like scripts/bench.ts.
+Run with Debian's interpreter (python3-sklearn, OpenBLAS, python3-threadpoolctl).
+
+  /usr/bin/python3 scripts/bench-sklearn.py [NxD ...]
+      synthetic clustered unit vectors, one JSON line per size; threads: OPENBLAS_NUM_THREADS.
+  /usr/bin/python3 scripts/bench-sklearn.py --serve <rows.f32> <n> <d> <threshold>
+      what `pnpm bench --embeddings` drives: loads n×d float32 rows, then for each line
+      {"threads": t} on stdin runs the anchor once with OpenBLAS pinned to t threads
+      (threadpoolctl) and answers {"ms", "components", "blas": {architecture, internal_api,
+      num_threads}} (the OpenBLAS that ran, as threadpoolctl reports it inside the limit).
 """
 import json
 import os
@@ -39,7 +45,29 @@ def cluster(x, threshold):
     return connected_components(adjacency, directed=False)
 
 
+def serve(path, n, d, threshold):
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    x = np.fromfile(path, dtype=np.float32, count=n * d).reshape(n, d)
+    warm = set()
+    for line in sys.stdin:
+        threads = int(json.loads(line)["threads"])
+        with threadpool_limits(limits=threads, user_api="blas"):
+            if threads not in warm:
+                cluster(x, threshold)
+                warm.add(threads)
+            t = time.perf_counter()
+            count, _ = cluster(x, threshold)
+            ms = (time.perf_counter() - t) * 1000
+            blas = [{k: i.get(k) for k in ("architecture", "internal_api", "num_threads")} for i in threadpool_info() if i["user_api"] == "blas"]
+        print(json.dumps({"ms": ms, "components": int(count), "blas": blas}), flush=True)
+
+
 def main():
+    if len(sys.argv) > 1 and sys.argv[1] == "--serve":
+        path, n, d, threshold = sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), float(sys.argv[5])
+        serve(path, n, d, threshold)
+        return
     runs = int(os.environ.get("RUNS", "7"))
     threads = os.environ.get("OPENBLAS_NUM_THREADS", "default")
     cases = [(2000, 1280)] if len(sys.argv) < 2 else [tuple(map(int, a.split("x"))) for a in sys.argv[1:]]

@@ -4,16 +4,23 @@
  * comparison (plain JS loops, WASM SIMD f32 and int16, ml-matrix). `--quick` runs fewer sizes.
  * `--serve` runs only the serving cases (bench-serve.ts: first request, after a write, warm, writer
  * appends, memory per cached user) at n = 2000, 10000 and 50000, d = 2048.
- * `--embeddings <file.json>` adds cold-file: the cold case on the first 2000 of a file of real
- * embeddings ({"dimension", "embeddings": {name: number[]}}; scripts/real-embeddings.ts makes one),
- * since the screen's gain depends on the data.
+ * `--embeddings <file.json>` runs only cold-file: the cold case on the first 500, 1000 and 2000
+ * rows (`--quick`: 2000) of a file of real embeddings ({"dimension", "embeddings": {name: number[]}};
+ * scripts/real-embeddings.ts makes one), at 1 and 2 threads, interleaved run by run with the
+ * scikit-learn anchor on the same rows (scripts/bench-sklearn.py --serve: cosine_similarity at the
+ * same cut, threshold, connected components), with the ratio ours / scikit-learn and the OpenBLAS
+ * kernel that ran.
  * Other processes share the cores: read medians, and min_ms as the uncontended estimate.
- * The scikit-learn anchor is scripts/bench-sklearn.py.
  */
-import { readFileSync } from "node:fs";
+import { spawn } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createInterface } from "node:readline";
 import { mobilenetV2Int8 } from "../packages/core/src/models.ts";
 import { clusterEdges, clusterOptionsFor, clusterVectors, clusterVectorsParallel, dotF32, EdgeBuffer, edgesAbove, edgesAboveParallel } from "../packages/core/src/similarity/index.ts";
+import { strongCut } from "../packages/core/src/similarity/cluster.ts";
 import { normalizeRows } from "../packages/core/src/similarity/normalize.ts";
 import { clusteredEdges, clusteredVectors } from "../packages/core/src/similarity/synthetic.ts";
 import { benchAppend } from "../packages/core/src/store/bench-append.ts";
@@ -90,19 +97,101 @@ async function cold(): Promise<void> {
   }
 }
 
-/** The cold case on a file of real embeddings (one thread, then both cores). */
+/** The scikit-learn anchor as a child process that runs once per request (scripts/bench-sklearn.py --serve). */
+interface Anchor {
+  run(threads: number): Promise<{ ms: number; components: number; blas: Array<Record<string, unknown>> }>;
+  close(): void;
+}
+
+/**
+ * Debian's python3 with python3-sklearn, on the same float32 rows. OPENBLAS_CORETYPE and
+ * OPENBLAS_L2_SIZE are removed from its environment only, so OpenBLAS picks this CPU's own kernel.
+ */
+function startAnchor(vectors: Float32Array, n: number, d: number, threshold: number): Anchor | undefined {
+  const python = "/usr/bin/python3";
+  if (!existsSync(python)) return undefined;
+  const dir = mkdtempSync(join(tmpdir(), "bench-anchor-"));
+  const rowsFile = join(dir, "rows.f32");
+  writeFileSync(rowsFile, new Uint8Array(vectors.buffer, vectors.byteOffset, n * d * 4));
+  const env = { ...process.env };
+  delete env.OPENBLAS_CORETYPE;
+  delete env.OPENBLAS_L2_SIZE;
+  const script = new URL("./bench-sklearn.py", import.meta.url).pathname;
+  const child = spawn(python, [script, "--serve", rowsFile, String(n), String(d), String(threshold)], { env, stdio: ["pipe", "pipe", "inherit"] });
+  const lines = createInterface({ input: child.stdout! });
+  const waiting: Array<(line: string | undefined) => void> = [];
+  lines.on("line", (line) => waiting.shift()?.(line));
+  let exited = false;
+  child.on("exit", () => {
+    exited = true;
+    waiting.splice(0).forEach((w) => w(undefined));
+  });
+  child.stdin!.on("error", () => {}); // a child that died: its exit fails the run
+  return {
+    run(threads) {
+      return new Promise((resolve, reject) => {
+        const failed = () => reject(new Error("the scikit-learn anchor exited (is python3-sklearn installed?)"));
+        if (exited) return failed();
+        waiting.push((line) => (line ? resolve(JSON.parse(line)) : failed()));
+        child.stdin!.write(`${JSON.stringify({ threads })}\n`);
+      });
+    },
+    close() {
+      child.stdin!.end();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * The cold case on real embeddings against scikit-learn on the same rows, at 1 and 2 threads:
+ * ours and the anchor alternate run by run (a pause before each, so neither runs while the
+ * other's threads wind down), medians and the ratio ours / scikit-learn.
+ */
 async function coldFile(file: string): Promise<void> {
   const dump = JSON.parse(readFileSync(file, "utf8")) as { dimension: number; embeddings: Record<string, number[]> };
-  const rows = Object.values(dump.embeddings).slice(0, 2000); // the size the cold target names
-  const n = rows.length;
+  const all = Object.values(dump.embeddings);
   const d = dump.dimension;
-  const vectors = new Float32Array(n * d);
-  rows.forEach((row, i) => vectors.set(row, i * d));
-  normalizeRows(vectors, n, d);
-  const r = measure(15, () => clusterVectors(vectors, n, d, opts));
-  print({ case: "cold-file", n, d, ...r, file, edges: edgesAbove(vectors, n, d, opts.floor).a.length });
-  const p = await measureAsync(15, () => clusterVectorsParallel(vectors, n, d, opts, { threads: 2 }));
-  print({ case: "cold-file-2threads", n, d, ...p });
+  const runs = quick ? 7 : 11;
+  for (const n of quick ? [2000] : [500, 1000, 2000]) {
+    if (n > all.length) continue;
+    const vectors = new Float32Array(n * d);
+    all.slice(0, n).forEach((row, i) => vectors.set(row, i * d));
+    normalizeRows(vectors, n, d);
+    const cut = strongCut(opts);
+    const anchor = startAnchor(vectors, n, d, cut);
+    try {
+      for (const threads of [1, 2]) {
+        const ours = () => (threads === 1 ? Promise.resolve(clusterVectors(vectors, n, d, opts)) : clusterVectorsParallel(vectors, n, d, opts, { threads }));
+        for (let w = 0; w < 5; w++) await ours(); // warm-up: JIT tiers (one call left the first size's runs slow), WASM compile, workers
+        const mine: number[] = [];
+        const theirs: number[] = [];
+        let blas: unknown;
+        for (let r = 0; r < runs; r++) {
+          await pause(200);
+          const start = performance.now();
+          await ours();
+          mine.push(performance.now() - start);
+          if (!anchor) continue;
+          await pause(200);
+          const a = await anchor.run(threads);
+          theirs.push(a.ms);
+          blas = a.blas;
+        }
+        const m = summary(mine, runs);
+        const fields: Record<string, unknown> = { case: "cold-file", n, d, threads, ...m, cut, edges: edgesAbove(vectors, n, d, opts.floor).a.length };
+        if (anchor) {
+          const t = summary(theirs, runs);
+          Object.assign(fields, { sklearn_median_ms: t.median_ms, sklearn_min_ms: t.min_ms, ratio: round(m.median_ms / t.median_ms), blas });
+        } else fields.sklearn = "unavailable: no /usr/bin/python3";
+        print(fields);
+      }
+    } finally {
+      anchor?.close();
+    }
+  }
 }
 
 function coldMlMatrix(): void {
@@ -184,9 +273,13 @@ if (args.has("--serve")) {
   await benchServe(print, quick ? [2000, 10_000] : undefined);
   process.exit(0);
 }
+if (embeddingsFile) {
+  // The cold path on real embeddings against scikit-learn; nothing else.
+  await coldFile(embeddingsFile);
+  process.exit(0);
+}
 if (args.has("--kernels")) await kernels();
 await cold();
-if (embeddingsFile) await coldFile(embeddingsFile);
 graph();
 await append();
 print(await benchApi(2000, quick ? 11 : 21));

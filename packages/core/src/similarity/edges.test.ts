@@ -44,6 +44,50 @@ describe("the WASM kernel", () => {
   });
 });
 
+describe("the packed int16 kernel", () => {
+  it("gathers rows into panels of four and multiplies any tile of them like the plain integer dot product (property)", () => {
+    const kernel = sharedKernel();
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 6 }), // panels of four rows
+        fc.integer({ min: 1, max: 6 }), // p / 8
+        fc.integer({ min: 0, max: 16 }), // source columns beyond p
+        fc.integer({ min: 1, max: 2 ** 30 }),
+        fc.nat(),
+        (panels, p8, extra, seed, pick) => {
+          // Prepare: int16 rows, a random order of their columns, a tile from panel starts: pairs of rows by fours of rows.
+          const n = 4 * panels;
+          const p = 8 * p8;
+          const len = (p + extra + 7) & ~7;
+          const rand = prng(seed);
+          kernel.reserve(1 << 20);
+          const src = new Int16Array(kernel.memory.buffer, 0, n * len);
+          for (let i = 0; i < src.length; i++) src[i] = Math.round((rand() * 2 - 1) * 4000); // every sum stays in int32
+          const order = new Int32Array(kernel.memory.buffer, 65536, len);
+          order.set(Array.from({ length: len }, (_, k) => k).sort(() => rand() - 0.5));
+          const ai = 4 * (pick % panels);
+          const na = 2 * (1 + ((pick >> 4) % ((n - ai) / 2)));
+          const bi = 4 * ((pick >> 8) % panels);
+          const nb = 4 * (1 + ((pick >> 12) % ((n - bi) / 4)));
+          // Act
+          kernel.gather16Packed(0, len * 2, 65536, p, n, 131072, p * 2);
+          kernel.blockI16(131072 + ai * p * 2, na, 131072 + bi * p * 2, nb, p, 262144, nb);
+          // Assess
+          const out = new Int32Array(kernel.memory.buffer, 262144, na * nb);
+          for (let i = 0; i < na; i++) {
+            for (let j = 0; j < nb; j++) {
+              let q = 0;
+              for (let k = 0; k < p; k++) q += src[(ai + i) * len + order[k]] * src[(bi + j) * len + order[k]];
+              expect(out[i * nb + j]).toBe(q);
+            }
+          }
+        },
+      ),
+      { numRuns: 200 },
+    );
+  });
+});
+
 describe("quantizeRows and gather16", () => {
   it("round x·s to the nearest int16 (ties to even), sum |q| and the masked energy, and gather by an order", () => {
     // Prepare

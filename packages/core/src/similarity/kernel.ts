@@ -1,7 +1,7 @@
 /**
  * The pairwise dot-product kernels: hand-written WASM SIMD with register blocking (float32 2×4
- * unrolled twice, int16 2×4; see I16_TILE), running row pointers, and tiles of 128 rows (64 to 256
- * measure the same).
+ * unrolled twice, running row pointers; int16 2×4 on rows packed in panels of four), and tiles of
+ * 128 rows (64 to 256 measure the same).
  *
  * `block` (f32x4) computes out[i][j] = <A_i, B_j> for a tile of rows held in the module's memory.
  * Rows are zero-padded to a multiple of 8 floats (8 int16), so the inner loop has no tail. Each dot is
@@ -10,7 +10,7 @@
  * so the stored graph (built with dotAll, see KernelMatrix in dot.ts) and the exact path agree to the last bit.
  *
  * `blockI16` does the same on int16-quantised rows with i32x4.dot_i16x8_s (8 products per
- * instruction, twice the f32 rate), exactly in int32: edgesAbove uses it on a prefix of the
+ * instruction, twice the f32 rate), exactly in int32, the rows packed four by four (blockI16Body): edgesAbove uses it on a prefix of the
  * dimensions to screen pairs with a proven bound (screen.ts), then recomputes the survivors with
  * the f32 arithmetic above (dotPairs). dotAll runs one row against all rows (the store's graph).
  */
@@ -72,13 +72,6 @@ const set = (local: number, ...expr: Bytes[]): Bytes[] => [...expr, op.localSet(
 const add = (a: Bytes, b: Bytes): Bytes[] => [a, b, op.i32Add];
 const get = op.localGet;
 
-/**
- * The int16 kernel's register tile, rows of A by rows of B, with no unrolling: at n = 2000 rows of
- * real embeddings it runs 10% faster than 2×2 unrolled twice (p = 480: 28 against 31 ms; p = 1280:
- * 71 against 79 ms), and 4×4 or 3×4 spill registers (≥ 91 ms at p = 1280).
- */
-const I16_TILE: [number, number] = [2, 4];
-
 function microStep(f: Flavour, ra: number, rb: number): Bytes[] {
   const L = blockLocals(ra, rb);
   const steps: Bytes[] = [];
@@ -120,6 +113,45 @@ function blockBody(f: Flavour, ra: number, rb: number): Bytes[] {
   perI.push(...set(J, op.i32Const(0)), ...whileLt(J, NB, perJ), ...set(I, ...add(get(I), op.i32Const(ra))));
   body.push(...set(I, op.i32Const(0)), ...whileLt(I, NA, perI));
   return body;
+}
+
+/**
+ * blockI16: `block` on int16 rows packed in panels of four rows (gather16Packed): chunk c (8 values)
+ * of row r at (r & ~3)·rowBytes + 64c + 16·(r & 3). Its 2×4 register tile reads its six row chunks
+ * through two running pointers with constant offsets, not six pointers (row-major rows): at n = 2000
+ * real embeddings, p = 560, 31 against 35 ms; 3×4 and 4×4 tiles spill registers (V8 uses 16 xmm).
+ */
+function blockI16Body(): Bytes[] {
+  const [PANEL, AP, PA, PB, END, OR] = [9, 10, 11, 12, 13, 14];
+  const ACC = 15; // eight accumulators (row r, column c at ACC + 4r + c), then two A chunks and one B chunk
+  const [VA, VB] = [ACC + 8, ACC + 10];
+  const step: Bytes[] = [...set(VA, get(PA), op.v128Load(0)), ...set(VA + 1, get(PA), op.v128Load(16))];
+  for (let c = 0; c < 4; c++) {
+    step.push(...set(VB, get(PB), op.v128Load(16 * c)));
+    for (let r = 0; r < 2; r++) step.push(...set(ACC + 4 * r + c, get(ACC + 4 * r + c), get(VA + r), get(VB), ...I16.mulAdd));
+  }
+  // Unrolled twice it runs slower under V8 (n = 2000 real embeddings, p = 560: 39 against 31 ms).
+  step.push(...set(PA, ...add(get(PA), op.i32Const(64))), ...set(PB, ...add(get(PB), op.i32Const(64))));
+  const perJ: Bytes[] = [
+    ...set(PA, get(AP)),
+    ...set(PB, get(B), get(J), op.i32Const(2), op.i32ShrU, get(PANEL), op.i32Mul, op.i32Add),
+    ...set(END, ...add(get(AP), get(PANEL))),
+  ];
+  for (let a = 0; a < 8; a++) perJ.push(...set(ACC + a, op.v128Const0));
+  perJ.push(...whileLt(PA, END, step));
+  perJ.push(...set(OR, get(OUT), get(I), get(STRIDE), op.i32Mul, get(J), op.i32Add, op.i32Const(2), op.i32Shl, op.i32Add));
+  for (let r = 0; r < 2; r++) {
+    for (let c = 0; c < 4; c++) perJ.push(get(OR), ...I16.reduce(ACC + 4 * r + c), I16.store(4 * c));
+    if (r === 0) perJ.push(...set(OR, get(OR), get(STRIDE), op.i32Const(2), op.i32Shl, op.i32Add));
+  }
+  perJ.push(...set(J, ...add(get(J), op.i32Const(4))));
+  const perI: Bytes[] = [
+    ...set(AP, get(A), get(I), op.i32Const(2), op.i32ShrU, get(PANEL), op.i32Mul, op.i32Add, get(I), op.i32Const(3), op.i32And, op.i32Const(4), op.i32Shl, op.i32Add),
+    ...set(J, op.i32Const(0)),
+    ...whileLt(J, NB, perJ),
+    ...set(I, ...add(get(I), op.i32Const(2))),
+  ];
+  return [...set(PANEL, get(DP), op.i32Const(3), op.i32Shl), ...set(I, op.i32Const(0)), ...whileLt(I, NA, perI)];
 }
 
 /**
@@ -208,20 +240,27 @@ function quantizeRowsBody(): Bytes[] {
 
 /**
  * gather16(src, srcBytes, order, p, n, dst, dstBytes): dst row r [k] = src row r [order[k]] for
- * k < p, for the n int16 rows (int32 order).
+ * k < p, for the n int16 rows (int32 order). gather16Packed writes the dst rows in panels of four
+ * (blockI16's layout: value k of row r at (r & ~3)·dstBytes + 64·(k >> 3) + 16·(r & 3) + 2·(k & 7)).
  */
-function gather16Body(): Bytes[] {
+function gather16Body(packed: boolean): Bytes[] {
   const [SRC, SB, ORDER, P, N, DST, DB] = [0, 1, 2, 3, 4, 5, 6];
   const [R, K, PS, PD, END] = [7, 8, 9, 10, 11];
+  const at: Bytes[] = packed
+    ? [get(PD), get(K), op.i32Const(3), op.i32ShrU, op.i32Const(6), op.i32Shl, op.i32Add, get(K), op.i32Const(7), op.i32And, op.i32Const(1), op.i32Shl, op.i32Add]
+    : [get(PD), get(K), op.i32Const(1), op.i32Shl, op.i32Add];
+  const row: Bytes[] = packed
+    ? [get(DST), get(R), op.i32Const(-4), op.i32And, get(DB), op.i32Mul, op.i32Add, get(R), op.i32Const(3), op.i32And, op.i32Const(4), op.i32Shl, op.i32Add]
+    : [get(DST), get(R), get(DB), op.i32Mul, op.i32Add];
   const perK: Bytes[] = [
-    get(PD), get(K), op.i32Const(1), op.i32Shl, op.i32Add,
+    ...at,
     get(PS), get(ORDER), get(K), op.i32Const(2), op.i32Shl, op.i32Add, op.i32Load(), op.i32Const(1), op.i32Shl, op.i32Add, op.i32Load16S(),
     op.i32Store16(),
     ...set(K, ...add(get(K), op.i32Const(1))),
   ];
   const perRow: Bytes[] = [
     ...set(PS, get(SRC), get(R), get(SB), op.i32Mul, op.i32Add),
-    ...set(PD, get(DST), get(R), get(DB), op.i32Mul, op.i32Add),
+    ...set(PD, ...row),
     ...set(K, op.i32Const(0)),
     ...whileLt(K, END, perK),
     ...set(R, ...add(get(R), op.i32Const(1))),
@@ -277,10 +316,11 @@ export function kernelBytes(shared = false): Uint8Array {
   return encodeModule(
     [
       { name: "block", params, results: [], locals: blockLocals(2, 4).locals, body: blockBody(F32, 2, 4) },
-      { name: "blockI16", params, results: [], locals: blockLocals(...I16_TILE).locals, body: blockBody(I16, ...I16_TILE) },
+      { name: "blockI16", params, results: [], locals: [[8, i32], [11, v128]], body: blockI16Body() },
       { name: "scanGe", params: [i32, i32, i32, i32, i32], results: [i32], locals: [[1, v128]], body: scanBody() },
       { name: "quantizeRows", params: [i32, i32, i32, f32, i32, i32, i32, i32, i32, i32], results: [], locals: [[5, i32], [7, v128]], body: quantizeRowsBody() },
-      { name: "gather16", params: [i32, i32, i32, i32, i32, i32, i32], results: [], locals: [[5, i32]], body: gather16Body() },
+      { name: "gather16", params: [i32, i32, i32, i32, i32, i32, i32], results: [], locals: [[5, i32]], body: gather16Body(false) },
+      { name: "gather16Packed", params: [i32, i32, i32, i32, i32, i32, i32], results: [], locals: [[5, i32]], body: gather16Body(true) },
       { name: "dotPairs", params: [i32, i32, i32, i32, i32], results: [], locals: [[10, i32], [4, v128]], body: dotPairsBody(F32) },
       { name: "dotPairsI16", params: [i32, i32, i32, i32, i32], results: [], locals: [[10, i32], [4, v128]], body: dotPairsBody(I16) },
       { name: "dotRow", params: [i32, i32, i32], results: [f32], locals: [[1, i32], [1, v128]], body: dotRowBody() },
@@ -311,7 +351,10 @@ export interface Kernel {
    * offsets in bytes, dp = padded row length in floats (multiple of 8), out float32.
    */
   block: BlockFn;
-  /** The same on int16 rows (dp a multiple of 8; i, j by the 2×4 register tile: na even, nb a multiple of 4), out int32, exact while |sum| < 2³¹. */
+  /**
+   * The same on int16 rows packed in panels of four (gather16Packed), out int32, exact while
+   * |sum| < 2³¹: dp a multiple of 8, a and b offsets of panels (rows multiples of 4), na even, nb a multiple of 4.
+   */
   blockI16: BlockFn;
   /** The first k in [from, to), k a multiple of 4, where int32 ptr[k + l] + col[k + l] ≥ t for a lane l < 4; else `to`. */
   scanGe(ptr: number, col: number, from: number, to: number, t: number): number;
@@ -319,6 +362,8 @@ export interface Kernel {
   quantizeRows(src: number, n: number, srcBytes: number, s: number, mask: number, dst: number, dstBytes: number, len: number, l1: number, pre: number): void;
   /** For n int16 rows: dst row [k] = src row [order[k]] for k < p (int32 order). */
   gather16(src: number, srcBytes: number, order: number, p: number, n: number, dst: number, dstBytes: number): void;
+  /** The same, dst rows (n a multiple of 4, p of 8) in blockI16's panels of four. */
+  gather16Packed(src: number, srcBytes: number, order: number, p: number, n: number, dst: number, dstBytes: number): void;
   /** out[i] = <row a_i, row b_i> for `count` (a multiple of 4) int32 pairs at `pairs`, rows at base + index·rowBytes; as dotRow rounds it. */
   dotPairs(pairs: number, count: number, base: number, rowBytes: number, out: number): void;
   /** The same on int16 rows, out int32, exact while every |sum| < 2³¹. */
@@ -359,6 +404,7 @@ export function createKernel(memory?: WasmMemory): Kernel {
     dotPairsI16: instance.exports.dotPairsI16 as Kernel["dotPairsI16"],
     quantizeRows: instance.exports.quantizeRows as Kernel["quantizeRows"],
     gather16: instance.exports.gather16 as Kernel["gather16"],
+    gather16Packed: instance.exports.gather16Packed as Kernel["gather16Packed"],
     dotAll: instance.exports.dotAll as Kernel["dotAll"],
     reserve(needed) {
       const have = memory.buffer.byteLength;

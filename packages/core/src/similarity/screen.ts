@@ -1,7 +1,8 @@
 /**
  * The screen of edgesAbove, shared by the one-thread and the worker-thread paths: a proven bound
  * drops almost every pair after looking at a prefix of the dimensions only, the pairs it cannot
- * drop get a tighter bound from their int16 dot over all dimensions, and the few left are
+ * drop get a tighter bound from their int16 dot over all dimensions (the tile's prefix dot plus
+ * their dot over the rest, the only part computed again), and the few left are
  * recomputed in float32 exactly as dotF32 and the f32 kernel round them.
  *
  * The dimensions are ordered once, by their energy Σx_k² over a sample of the rows, so a prefix of
@@ -33,9 +34,9 @@ const PAIRS = TILE * TILE;
 const E = 0.5 + 2 ** -9;
 /**
  * What a pair that passes the prefix screen costs, in screened prefix dimensions (blockI16: 0.029 ns
- * per pair and dimension): SURVIVOR_COST to collect it, plus REST_COST per dimension for its full
- * int16 dot (dotPairsI16 on gathered rows). Fitted at n = 2000, d = 1280 on real and synthetic
- * embeddings.
+ * per pair and dimension): SURVIVOR_COST to collect it, plus REST_COST per dimension for its int16
+ * dot over the d − p others (dotPairsI16 on gathered rows). Fitted at n = 2000, d = 1280 on real
+ * and synthetic embeddings.
  */
 const SURVIVOR_COST = 2000;
 const REST_COST = 4;
@@ -48,16 +49,22 @@ export interface ScreenLayout {
   p: number;
   df: number;
   npad: number;
-  /** Whether the prefix is shorter than the rows, so survivors get the full int16 dot before the float32 one. */
+  /** Whether the prefix is shorter than the rows, so survivors get the int16 dot over the rest before the float32 one. */
   twoStage: boolean;
-  /** The int16 prefixes (at 0, stride p·2), the full int16 rows (stride df·2), the float32 rows (stride df·4), one int32 w and one int32 v per row. */
+  /** The int16 rest dimensions p..d in the prefix's order, zero-padded to a multiple of 8 values: restBytes per row. */
+  restBytes: number;
+  /**
+   * The int16 prefixes (at 0, p values a row, in blockI16's panels of four rows), the full int16 rows (stride df·2), their rest dimensions
+   * (stride restBytes), the float32 rows (stride df·4), one int32 w and one int32 v per row.
+   */
   qOff: number;
+  restOff: number;
   vecOff: number;
   wOff: number;
   vOff: number;
   /** The next tile to scan, an int32 every scanning thread takes tiles from (Atomics.add). */
   counterOff: number;
-  /** Per thread: one TILE×TILE int32 tile, a pair buffer (PAIRS int32 pairs) and its PAIRS results (int32 or float32). */
+  /** Per thread: one TILE×TILE int32 tile, a pair buffer (PAIRS int32 pairs), its PAIRS results (int32 or float32) and the pairs' PAIRS prefix dots. */
   tileOff: number[];
   pairOff: number[];
   bytes: number;
@@ -67,7 +74,7 @@ export interface ScreenLayout {
   threshold2: number;
 }
 
-type PrepKernel = Pick<Kernel, "memory" | "dotRow" | "quantizeRows" | "gather16" | "reserve">;
+type PrepKernel = Pick<Kernel, "memory" | "dotRow" | "quantizeRows" | "gather16" | "gather16Packed" | "reserve">;
 
 /**
  * Copies the rows into the kernel memory (growing it), orders the dimensions, picks the prefix,
@@ -77,8 +84,10 @@ export function prepareScreen(vectors: Float32Array, n: number, d: number, floor
   const { order, p } = choosePrefix(vectors, n, d, floor);
   const df = (d + 7) & ~7;
   const npad = (n + 3) & ~3;
+  const restBytes = p < d ? ((d - p + 7) & ~7) * 2 : 0;
   const qOff = npad * p * 2;
-  const vecOff = (qOff + npad * df * 2 + 15) & ~15;
+  const restOff = qOff + npad * df * 2;
+  const vecOff = (restOff + npad * restBytes + 15) & ~15;
   const wOff = vecOff + npad * df * 4;
   const vOff = wOff + npad * 4;
   const orderOff = vOff + npad * 4;
@@ -92,7 +101,7 @@ export function prepareScreen(vectors: Float32Array, n: number, d: number, floor
   for (let t = 0; t < threads; t++) {
     tileOff.push(next);
     pairOff.push(next + TILE * TILE * 4);
-    next += TILE * TILE * 4 + PAIRS * 12;
+    next += TILE * TILE * 4 + PAIRS * 16;
   }
   kernel.reserve(next);
   const buffer = kernel.memory.buffer;
@@ -116,14 +125,15 @@ export function prepareScreen(vectors: Float32Array, n: number, d: number, floor
   // so every int32 sum below fits.
   const S = maxNorm2 > 0 ? Math.fround(23000 / Math.sqrt(maxNorm2)) : 0;
   new Int16Array(buffer, 0, npad * p).fill(0);
-  new Int16Array(buffer, qOff, npad * df).fill(0);
+  new Int16Array(buffer, qOff, npad * df + (npad * restBytes) / 2).fill(0);
   new Int32Array(buffer, orderOff, d).set(order);
   const mask = new Float32Array(buffer, maskOff, df).fill(0);
   for (let k = 0; k < Math.min(p, d); k++) mask[order[k]] = 1;
   // The full int16 rows with Σ|q| and the prefix energy Σx² (float32, d/4 + 2 rounded non-negative
   // terms per lane: the real value is above the computed one times 1 − (d/4 + 4)·2⁻²³), then the prefixes.
   kernel.quantizeRows(vecOff, n, df * 4, S, maskOff, qOff, df * 2, df, l1Off, preOff);
-  kernel.gather16(qOff, df * 2, orderOff, Math.min(p, d), n, 0, p * 2);
+  kernel.gather16Packed(qOff, df * 2, orderOff, Math.min(p, d), n, 0, p * 2);
+  if (p < d) kernel.gather16(qOff, df * 2, orderOff + p * 4, d - p, n, restOff, restBytes);
   const w = new Int32Array(buffer, wOff, npad).fill(0);
   const v = new Int32Array(buffer, vOff, npad).fill(0);
   const l1 = new Int32Array(buffer, l1Off, n);
@@ -144,12 +154,12 @@ export function prepareScreen(vectors: Float32Array, n: number, d: number, floor
   const maxQ2 = (23000 + E * Math.sqrt(d)) ** 2;
   if (!(maxQ2 + maxW + Math.abs(threshold) < 2 ** 31 - 8)) throw new Error(`screen: int32 range exceeded (${maxQ2}, ${maxW}, ${threshold})`);
   new Int32Array(buffer, counterOff, 1)[0] = 0;
-  return { n, d, p, df, npad, twoStage: p < d, qOff, vecOff, wOff, vOff, counterOff, tileOff, pairOff, bytes: next, threshold, threshold2 };
+  return { n, d, p, df, npad, twoStage: p < d, restBytes, qOff, restOff, vecOff, wOff, vOff, counterOff, tileOff, pairOff, bytes: next, threshold, threshold2 };
 }
 
 /**
  * The dimensions by energy over a sample of rows (descending), and the prefix length p (a
- * multiple of 16) that minimises p + (SURVIVOR_COST + REST_COST·d)·(share of sampled pairs the
+ * multiple of 16) that minimises p + (SURVIVOR_COST + REST_COST·(d − p))·(share of sampled pairs the
  * prefix bound keeps), with the bound evaluated in float64 on up to 32 sampled rows (496 pairs). The pairs the
  * full int16 dot keeps cost the same float32 recompute whatever p is, so they do not count.
  */
@@ -201,7 +211,10 @@ function choosePrefix(vectors: Float32Array, n: number, d: number, floor: number
       let k = 0;
       for (let c = 0; c < nc; c++) {
         for (const end = Math.min(candidates[c], d); k < end; k++) s += rows[a * d + k] * rows[b * d + k];
-        if (s + (rest[a * nc + c] + rest[b * nc + c]) / 2 >= floor) kept[c]++;
+        // Moving a dimension k from the rest to the prefix lowers the bound by (x_k − y_k)²/2: a pair
+        // dropped at one length is dropped at every longer one.
+        if (s + (rest[a * nc + c] + rest[b * nc + c]) / 2 < floor) break;
+        kept[c]++;
       }
     }
   }
@@ -209,7 +222,7 @@ function choosePrefix(vectors: Float32Array, n: number, d: number, floor: number
   let bestCost = Infinity;
   for (let c = 0; c < nc; c++) {
     const p = candidates[c];
-    const cost = p + (p < d ? (SURVIVOR_COST + REST_COST * d) * (pairs > 0 ? kept[c] / pairs : 1) : 0);
+    const cost = p + (p < d ? (SURVIVOR_COST + REST_COST * (d - p)) * (pairs > 0 ? kept[c] / pairs : 1) : 0);
     if (cost < bestCost) {
       bestCost = cost;
       best = c;
@@ -229,8 +242,9 @@ export function tileList(npad: number): number[] {
  * Screens tiles of the list and returns the pairs that reach the floor, with their float32 value.
  * Every thread scanning the same list takes its next tile from the layout's shared counter
  * (set to 0 by prepareScreen), so a thread that drew cheap tiles takes more of them:
- * the prefix bound on each tile (blockI16), then for its survivors the int16 dot over all
- * dimensions (dotPairsI16) against its tighter bound, then the float32 recompute (dotPairs) of what is left.
+ * the prefix bound on each tile (blockI16), then for its survivors the int16 dot over the rest of
+ * the dimensions (dotPairsI16), which with the tile's prefix dot makes the dot over all of them,
+ * against its tighter bound, then the float32 recompute (dotPairs) of what is left.
  * Self-contained (no outer references, no inner functions, which a bundler may wrap in helpers; the
  * tile and pair buffer sizes are passed in), so parallel.ts can ship its source to worker threads.
  */
@@ -249,6 +263,7 @@ export function scanTiles(
   const pairs = new Int32Array(k.memory.buffer, pairOff, pairCap * 2);
   const res = new Float32Array(k.memory.buffer, resOff, pairCap);
   const resI = new Int32Array(k.memory.buffer, resOff, pairCap);
+  const prefixDot = new Int32Array(k.memory.buffer, resOff + pairCap * 4, pairCap);
   const out = { a: [] as number[], b: [] as number[], s: [] as number[] };
   const counter = new Int32Array(k.memory.buffer, l.counterOff, 1);
   for (let t = 2 * Atomics.add(counter, 0, 1); t < tiles.length; t = 2 * Atomics.add(counter, 0, 1)) {
@@ -256,7 +271,9 @@ export function scanTiles(
     const tj = tiles[t + 1];
     const na = Math.min(tileRows, npad - ti);
     const nb = Math.min(tileRows, npad - tj);
-    k.blockI16(ti * rowBytes, na, tj * rowBytes, nb, p, tileOff, nb);
+    if (ti !== tj) k.blockI16(ti * rowBytes, na, tj * rowBytes, nb, p, tileOff, nb);
+    // A tile on the diagonal: four rows at a time, from their own column on (the pairs read below).
+    else for (let r = 0; r < na; r += 4) k.blockI16((ti + r) * rowBytes, 4, (tj + r) * rowBytes, nb - r, p, tileOff + (r * nb + r) * 4, nb);
     const colOff = l.wOff + tj * 4;
     const iEnd = Math.min(na, n - ti);
     let count = 0;
@@ -272,37 +289,36 @@ export function scanTiles(
           if (b <= a || b >= n || tile[row + j] + w[b] < rowT) continue;
           pairs[2 * count] = a;
           pairs[2 * count + 1] = b;
+          prefixDot[count] = tile[row + j];
           count++;
         }
       }
     }
     if (count === 0) continue;
-    // The survivors, four at a time (padded with copies of the first): their full int16 dot.
-    let padded = (count + 3) & ~3;
-    for (let i = count; i < padded; i++) {
-      pairs[2 * i] = pairs[0];
-      pairs[2 * i + 1] = pairs[1];
-    }
     if (l.twoStage) {
-      k.dotPairsI16(pairOff, padded, l.qOff, l.df * 2, resOff);
+      // The survivors, four at a time (padded with copies of the first): their int16 dot over the rest.
+      for (let i = count; i < ((count + 3) & ~3); i++) {
+        pairs[2 * i] = pairs[0];
+        pairs[2 * i + 1] = pairs[1];
+      }
+      k.dotPairsI16(pairOff, (count + 3) & ~3, l.restOff, l.restBytes, resOff);
       let kept = 0;
       for (let i = 0; i < count; i++) {
         const a = pairs[2 * i];
         const b = pairs[2 * i + 1];
-        if (resI[i] + v[a] + v[b] < threshold2) continue;
+        if (prefixDot[i] + resI[i] + v[a] + v[b] < threshold2) continue;
         pairs[2 * kept] = a;
         pairs[2 * kept + 1] = b;
         kept++;
       }
       count = kept;
-      if (count === 0) continue;
-      padded = (count + 3) & ~3;
-      for (let i = count; i < padded; i++) {
-        pairs[2 * i] = pairs[0];
-        pairs[2 * i + 1] = pairs[1];
-      }
     }
-    k.dotPairs(pairOff, padded, l.vecOff, l.df * 4, resOff);
+    if (count === 0) continue;
+    for (let i = count; i < ((count + 3) & ~3); i++) {
+      pairs[2 * i] = pairs[0];
+      pairs[2 * i + 1] = pairs[1];
+    }
+    k.dotPairs(pairOff, (count + 3) & ~3, l.vecOff, l.df * 4, resOff);
     for (let i = 0; i < count; i++) {
       if (res[i] >= floor) {
         out.a.push(pairs[2 * i]);

@@ -47,6 +47,7 @@ export const op = {
   i32Sub: [0x6b],
   i32Mul: [0x6c],
   i32Shl: [0x74],
+  i32And: [0x71],
   i32LtU: [0x49],
   i32Eqz: [0x45],
   block: [0x02, 0x40],
