@@ -19,7 +19,16 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { mobilenetV2Int8 } from "../packages/core/src/models.ts";
-import { clusterEdges, clusterOptionsFor, clusterVectors, clusterVectorsParallel, dotF32, EdgeBuffer, edgesAbove, edgesAboveParallel } from "../packages/core/src/similarity/index.ts";
+import {
+  clusterEdges,
+  clusterOptionsFor,
+  clusterVectors,
+  clusterVectorsParallel,
+  dotF32,
+  EdgeBuffer,
+  edgesAbove,
+  edgesAboveParallel,
+} from "../packages/core/src/similarity/index.ts";
 import { strongCut } from "../packages/core/src/similarity/cluster.ts";
 import { normalizeRows } from "../packages/core/src/similarity/normalize.ts";
 import { clusteredEdges, clusteredVectors } from "../packages/core/src/similarity/synthetic.ts";
@@ -79,7 +88,7 @@ function print(fields: Record<string, unknown>): void {
 }
 
 /** Half the n×n dot products (a < b), counted as 2·d flops each. */
-const gflops = (n: number, d: number, ms: number) => Math.round(((n * (n - 1)) / 2) * d * 2 / (ms * 1e6) * 10) / 10;
+const gflops = (n: number, d: number, ms: number) => Math.round(((((n * (n - 1)) / 2) * d * 2) / (ms * 1e6)) * 10) / 10;
 
 /** Exact clustering from vectors: one thread (clusterVectors), then both cores (clusterVectorsParallel). */
 async function cold(): Promise<void> {
@@ -219,7 +228,15 @@ function graph(): void {
 
 async function append(): Promise<void> {
   const result = await benchAppend({ n: 2000, appends: 20, model });
-  print({ case: "append", n: 2000, d: model.dimension, median_ms: Math.round(result.appendMs.median * 100) / 100, p95_ms: Math.round(result.appendMs.p95 * 100) / 100, runs: result.appends, graph_edges: result.graphEdges });
+  print({
+    case: "append",
+    n: 2000,
+    d: model.dimension,
+    median_ms: Math.round(result.appendMs.median * 100) / 100,
+    p95_ms: Math.round(result.appendMs.p95 * 100) / 100,
+    runs: result.appends,
+    graph_edges: result.graphEdges,
+  });
   print({ case: "store-read", n: 2000, d: model.dimension, median_ms: Math.round(result.readMs.median * 100) / 100, runs: 5 });
 }
 
@@ -234,24 +251,30 @@ async function kernels(): Promise<void> {
   };
   let sink = 0;
   report("js-naive", 3, () => {
-    for (let i = 0; i < n; i++) for (let j = i + 1; j < n; j++) {
-      let s = 0;
-      for (let k = 0; k < d; k++) s += v[i * d + k] * v[j * d + k];
-      sink += s;
-    }
+    for (let i = 0; i < n; i++)
+      for (let j = i + 1; j < n; j++) {
+        let s = 0;
+        for (let k = 0; k < d; k++) s += v[i * d + k] * v[j * d + k];
+        sink += s;
+      }
   });
   report("js-unroll4", 3, () => {
-    for (let i = 0; i < n; i++) for (let j = i + 1; j < n; j++) {
-      let s0 = 0, s1 = 0, s2 = 0, s3 = 0;
-      const a = i * d, b = j * d;
-      for (let k = 0; k < d; k += 4) {
-        s0 += v[a + k] * v[b + k];
-        s1 += v[a + k + 1] * v[b + k + 1];
-        s2 += v[a + k + 2] * v[b + k + 2];
-        s3 += v[a + k + 3] * v[b + k + 3];
+    for (let i = 0; i < n; i++)
+      for (let j = i + 1; j < n; j++) {
+        let s0 = 0,
+          s1 = 0,
+          s2 = 0,
+          s3 = 0;
+        const a = i * d,
+          b = j * d;
+        for (let k = 0; k < d; k += 4) {
+          s0 += v[a + k] * v[b + k];
+          s1 += v[a + k + 1] * v[b + k + 1];
+          s2 += v[a + k + 2] * v[b + k + 2];
+          s3 += v[a + k + 3] * v[b + k + 3];
+        }
+        sink += s0 + s1 + s2 + s3;
       }
-      sink += s0 + s1 + s2 + s3;
-    }
   });
   report("js-fround4 (dotF32)", 3, () => {
     for (let i = 0; i < n; i++) for (let j = i + 1; j < n; j++) sink += dotF32(v, i * d, v, j * d, d);
@@ -259,7 +282,14 @@ async function kernels(): Promise<void> {
   report("wasm-simd-f32 (edgesAbove)", 9, () => edgesAbove(v, n, d, opts.floor, { kernel: "f32" }));
   report("wasm-simd-i16-prefix-screen (edgesAbove)", 9, () => edgesAbove(v, n, d, opts.floor));
   const p = await measureAsync(9, () => edgesAboveParallel(v, n, d, opts.floor, { threads: 2 }));
-  print({ case: "kernel-wasm-simd-i16-prefix-screen-2threads (edgesAboveParallel)", n, d, ...p, gflops_median: gflops(n, d, p.median_ms), gflops_best: gflops(n, d, p.min_ms) });
+  print({
+    case: "kernel-wasm-simd-i16-prefix-screen-2threads (edgesAboveParallel)",
+    n,
+    d,
+    ...p,
+    gflops_median: gflops(n, d, p.median_ms),
+    gflops_best: gflops(n, d, p.min_ms),
+  });
   const rows = Array.from({ length: n }, (_, r) => Array.from(v.subarray(r * d, r * d + d)));
   report("ml-matrix (mmul, full n×n)", 1, () => {
     const x = new Matrix(rows);

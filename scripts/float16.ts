@@ -46,7 +46,7 @@ function toHalf(x: number): number {
     const rounded = (m + 0xfff + ((m >>> 13) & 1)) >>> 13;
     return sign | rounded;
   }
-  const rounded = (((e << 10) | (mant >>> 13)) + ((mant & 0x1fff) > 0x1000 || ((mant & 0x1fff) === 0x1000 && (mant >>> 13) & 1) ? 1 : 0));
+  const rounded = ((e << 10) | (mant >>> 13)) + ((mant & 0x1fff) > 0x1000 || ((mant & 0x1fff) === 0x1000 && (mant >>> 13) & 1) ? 1 : 0);
   return sign | rounded;
 }
 const HALF_TO_FLOAT = new Float32Array(65536);
@@ -66,7 +66,13 @@ for (const threshold of [0.8, 0.85, 0.9]) {
   const opts = clusterOptionsFor(model, { threshold, minSize: 2 });
   const score = (v: Float32Array) => {
     const clusters = clusterVectors(v, files.length, d, opts);
-    return { f1: pairwiseScores(clusters.map((c) => c.members.map((i) => files[i])), groups).f1, clusters: clusters.length };
+    return {
+      f1: pairwiseScores(
+        clusters.map((c) => c.members.map((i) => files[i])),
+        groups,
+      ).f1,
+      clusters: clusters.length,
+    };
   };
   const [a, b] = [score(f32), score(f16)];
   console.log(`${threshold.toFixed(2).padEnd(11)}${a.f1.toFixed(4).padEnd(12)}${b.f1.toFixed(4).padEnd(12)}${a.clusters}/${b.clusters}`);
@@ -91,4 +97,6 @@ const copyMs = time(() => out.set(floats));
 const decodeMs = time(() => {
   for (let i = 0; i < halves.length; i++) out[i] = HALF_TO_FLOAT[halves[i]];
 });
-console.log(`\nfirst read at n = ${n}, d = ${D}: float32 ${(floats.byteLength / 2 ** 20).toFixed(0)} MiB copied in ${copyMs.toFixed(0)} ms; float16 ${(halves.byteLength / 2 ** 20).toFixed(0)} MiB decoded in ${decodeMs.toFixed(0)} ms (median of 5)`);
+console.log(
+  `\nfirst read at n = ${n}, d = ${D}: float32 ${(floats.byteLength / 2 ** 20).toFixed(0)} MiB copied in ${copyMs.toFixed(0)} ms; float16 ${(halves.byteLength / 2 ** 20).toFixed(0)} MiB decoded in ${decodeMs.toFixed(0)} ms (median of 5)`,
+);

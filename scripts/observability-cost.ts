@@ -52,23 +52,38 @@ async function bundle(handler: string | null, variant: Variant | string, out: st
   const entry = handler ? `export * from ${JSON.stringify(join(FUNCTIONS, "src", `${handler}.ts`))};\n${ADDED[variant as Variant] ?? ""}` : ALONE[variant];
   await esbuild.build({
     stdin: { contents: entry, resolveDir: FUNCTIONS, loader: "ts", sourcefile: "entry.ts" },
-    bundle: true, platform: "node", format: "esm", target: "esnext", mainFields: ["module", "main"], keepNames: true, minify: true,
-    external: ["sharp"], outfile, logLevel: "silent",
-    banner: { js: `import { createRequire as topLevelCreateRequire } from 'module';\nconst require = topLevelCreateRequire(import.meta.url);\nimport { fileURLToPath as topLevelFileUrlToPath, URL as topLevelURL } from "url"\nconst __dirname = topLevelFileUrlToPath(new topLevelURL(".", import.meta.url))` },
-    plugins: variant === "before" ? [{
-      name: "no-tracing",
-      setup(build: { onResolve: Function; onLoad: Function }) {
-        build.onResolve({ filter: /\/tracing\.ts$/ }, (args: { path: string }) => ({ path: args.path, namespace: "no-tracing" }));
-        build.onLoad({ filter: /.*/, namespace: "no-tracing" }, () => ({ contents: NO_TRACING, loader: "js" }));
-      },
-    }] : [],
+    bundle: true,
+    platform: "node",
+    format: "esm",
+    target: "esnext",
+    mainFields: ["module", "main"],
+    keepNames: true,
+    minify: true,
+    external: ["sharp"],
+    outfile,
+    logLevel: "silent",
+    banner: {
+      js: `import { createRequire as topLevelCreateRequire } from 'module';\nconst require = topLevelCreateRequire(import.meta.url);\nimport { fileURLToPath as topLevelFileUrlToPath, URL as topLevelURL } from "url"\nconst __dirname = topLevelFileUrlToPath(new topLevelURL(".", import.meta.url))`,
+    },
+    plugins:
+      variant === "before"
+        ? [
+            {
+              name: "no-tracing",
+              setup(build: { onResolve: Function; onLoad: Function }) {
+                build.onResolve({ filter: /\/tracing\.ts$/ }, (args: { path: string }) => ({ path: args.path, namespace: "no-tracing" }));
+                build.onLoad({ filter: /.*/, namespace: "no-tracing" }, () => ({ contents: NO_TRACING, loader: "js" }));
+              },
+            },
+          ]
+        : [],
   });
   return outfile;
 }
 
 /** One fresh process: milliseconds to import the bundle, wall-clock and CPU (user + system, less disturbed by other processes). */
 function loadMs(file: string, env: NodeJS.ProcessEnv): { wall: number; cpu: number } {
-  const script = `const t = performance.now(), c = process.cpuUsage(); await import(${JSON.stringify("file://" + file)}); const u = process.cpuUsage(c); console.log(JSON.stringify({ wall: performance.now() - t, cpu: (u.user + u.system) / 1000 }));`;
+  const script = `const t = performance.now(), c = process.cpuUsage(); await import(${JSON.stringify(`file://${file}`)}); const u = process.cpuUsage(c); console.log(JSON.stringify({ wall: performance.now() - t, cpu: (u.user + u.system) / 1000 }));`;
   const stdout = execFileSync(process.execPath, ["--input-type=module", "-e", script], { env, encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] });
   return JSON.parse(stdout.trim().split("\n").pop()!);
 }
@@ -81,14 +96,26 @@ async function bundlesAndLoadTimes() {
   const dataDir = join(out, "data");
   mkdirSync(dataDir);
   const env: NodeJS.ProcessEnv = {
-    PATH: process.env.PATH, HOME: process.env.HOME,
+    PATH: process.env.PATH,
+    HOME: process.env.HOME,
     // Lambda's own variables: the Tracer is on and xray-sdk-core starts in its Lambda mode.
-    AWS_EXECUTION_ENV: "AWS_Lambda_nodejs24.x", AWS_REGION: "us-east-1", AWS_LAMBDA_FUNCTION_NAME: "bench", AWS_LAMBDA_FUNCTION_MEMORY_SIZE: "1024",
-    LAMBDA_TASK_ROOT: out, _X_AMZN_TRACE_ID: "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1",
-    AWS_ACCESS_KEY_ID: "x", AWS_SECRET_ACCESS_KEY: "x",
+    AWS_EXECUTION_ENV: "AWS_Lambda_nodejs24.x",
+    AWS_REGION: "us-east-1",
+    AWS_LAMBDA_FUNCTION_NAME: "bench",
+    AWS_LAMBDA_FUNCTION_MEMORY_SIZE: "1024",
+    LAMBDA_TASK_ROOT: out,
+    _X_AMZN_TRACE_ID: "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1",
+    AWS_ACCESS_KEY_ID: "x",
+    AWS_SECRET_ACCESS_KEY: "x",
     // What each handler's config requires.
-    DATA_DIR: dataDir, MODEL_ID: "mobilenetv2-12-int8", BUCKET_NAME: "b", ENDPOINT_NAME: "e", WRITER_FUNCTION_NAME: "w",
-    JWT_ISSUER: "https://issuer.example", JWT_AUDIENCE: "a", METRICS_NAMESPACE: "photo-clusters/bench",
+    DATA_DIR: dataDir,
+    MODEL_ID: "mobilenetv2-12-int8",
+    BUCKET_NAME: "b",
+    ENDPOINT_NAME: "e",
+    WRITER_FUNCTION_NAME: "w",
+    JWT_ISSUER: "https://issuer.example",
+    JWT_AUDIENCE: "a",
+    METRICS_NAMESPACE: "photo-clusters/bench",
   };
   try {
     const files = new Map<string, string>();
@@ -114,8 +141,13 @@ async function bundlesAndLoadTimes() {
       const k = `alone/${name}`;
       const data = readFileSync(files.get(k)!);
       const [w, c] = [wall.get(k)!, cpu.get(k)!];
-      const added = name === "(empty module)" ? "" : `${signed(median(w) - median(wall.get("alone/(empty module)")!))} ms wall, ${signed(median(c) - median(cpu.get("alone/(empty module)")!))} ms CPU`;
-      console.log(`| ${name} | | ${formatBytes(data.length)} | ${formatBytes(deflateRawSync(data, { level: 9 }).length)} | ${round(median(w))} (${round(Math.min(...w))}–${round(Math.max(...w))}) | ${round(median(c))} | ${added} |`);
+      const added =
+        name === "(empty module)"
+          ? ""
+          : `${signed(median(w) - median(wall.get("alone/(empty module)")!))} ms wall, ${signed(median(c) - median(cpu.get("alone/(empty module)")!))} ms CPU`;
+      console.log(
+        `| ${name} | | ${formatBytes(data.length)} | ${formatBytes(deflateRawSync(data, { level: 9 }).length)} | ${round(median(w))} (${round(Math.min(...w))}–${round(Math.max(...w))}) | ${round(median(c))} | ${added} |`,
+      );
     }
     for (const h of HANDLERS) {
       for (const v of VARIANTS) {
@@ -123,8 +155,12 @@ async function bundlesAndLoadTimes() {
         const ref = v === "before" ? undefined : v === "tracer" ? `${h}/before` : `${h}/tracer`;
         const w = wall.get(`${h}/${v}`)!;
         const c = cpu.get(`${h}/${v}`)!;
-        const added = ref ? `${signed((data.length - statSync(files.get(ref)!).size) / 1000)} kB, ${signed(median(w) - median(wall.get(ref)!))} ms wall, ${signed(median(c) - median(cpu.get(ref)!))} ms CPU` : "";
-        console.log(`| ${h} | ${v} | ${formatBytes(data.length)} | ${formatBytes(deflateRawSync(data, { level: 9 }).length)} | ${round(median(w))} (${round(Math.min(...w))}–${round(Math.max(...w))}) | ${round(median(c))} | ${added} |`);
+        const added = ref
+          ? `${signed((data.length - statSync(files.get(ref)!).size) / 1000)} kB, ${signed(median(w) - median(wall.get(ref)!))} ms wall, ${signed(median(c) - median(cpu.get(ref)!))} ms CPU`
+          : "";
+        console.log(
+          `| ${h} | ${v} | ${formatBytes(data.length)} | ${formatBytes(deflateRawSync(data, { level: 9 }).length)} | ${round(median(w))} (${round(Math.min(...w))}–${round(Math.max(...w))}) | ${round(median(c))} | ${added} |`,
+        );
       }
     }
   } finally {
@@ -135,10 +171,13 @@ async function bundlesAndLoadTimes() {
 async function emission() {
   const { benchEmission } = await import("../packages/functions/src/bench-emission.ts");
   const devNull = openSync("/dev/null", "w");
-  const result = await benchEmission({ runs: Math.max(runs, 51), write: (line) => void writeSync(devNull, line + "\n") });
+  const result = await benchEmission({ runs: Math.max(runs, 51), write: (line) => void writeSync(devNull, `${line}\n`) });
   console.log(`\nmetric emission (in-process, interleaved, ${result.runs} runs each; EMF lines written to /dev/null)`);
-  for (const c of result.cases) console.log(`${c.case}: ${c.without_ms} ms without metrics, ${c.with_ms} ms with (${c.ratio}×), ${c.lines} EMF line(s) per ${c.unit}`);
-  console.log(`the metrics' own work (records, one flush, one write(2) to /dev/null; median of 21 × 1000): ${result.ownMsPerBatch} ms a writer batch of 10, ${result.ownMsPerRequest} ms a request`);
+  for (const c of result.cases)
+    console.log(`${c.case}: ${c.without_ms} ms without metrics, ${c.with_ms} ms with (${c.ratio}×), ${c.lines} EMF line(s) per ${c.unit}`);
+  console.log(
+    `the metrics' own work (records, one flush, one write(2) to /dev/null; median of 21 × 1000): ${result.ownMsPerBatch} ms a writer batch of 10, ${result.ownMsPerRequest} ms a request`,
+  );
 }
 
 if (!argv.includes("--emission-only")) await bundlesAndLoadTimes();

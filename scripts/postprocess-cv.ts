@@ -24,7 +24,10 @@ import { normalizeRows } from "../packages/core/src/similarity/normalize.ts";
 import { createEmbedder } from "../packages/model-server/src/embedder.ts";
 import { resolveModelPath } from "../packages/model-server/src/model-file.ts";
 
-interface Evd { realEigenvalues: number[]; eigenvectorMatrix: { get(i: number, j: number): number } }
+interface Evd {
+  realEigenvalues: number[];
+  eigenvectorMatrix: { get(i: number, j: number): number };
+}
 const mlMatrix = createRequire(new URL("../packages/core/package.json", import.meta.url))("ml-matrix") as {
   Matrix: new (rows: number, cols: number) => { set(i: number, j: number, v: number): void };
   EigenvalueDecomposition: new (m: unknown, o: { assumeSymmetric: boolean }) => Evd;
@@ -93,7 +96,11 @@ function fitWhitening(train: Float32Array, rows: number, dims: number): Transfor
     }
   }
   const evd = new mlMatrix.EigenvalueDecomposition(gram, { assumeSymmetric: true });
-  const order = evd.realEigenvalues.map((l, i) => [l, i] as const).filter(([l]) => l > 1e-6).sort((a, b) => b[0] - a[0]).slice(0, dims);
+  const order = evd.realEigenvalues
+    .map((l, i) => [l, i] as const)
+    .filter(([l]) => l > 1e-6)
+    .sort((a, b) => b[0] - a[0])
+    .slice(0, dims);
   // Direction i: Xᵀu_i / sqrt(λ_i) (unit); whitened coordinate: <x - mean, direction> / sqrt(λ_i).
   const axes = new Float64Array(order.length * d);
   order.forEach(([lambda, col], c) => {
@@ -133,22 +140,31 @@ const variants: Variant[] = [
   { name: "flip-averaging + PCA whitening, 64 dims", vectors: averaged, fit: (t, r) => fitWhitening(t, r, 64) },
 ];
 
-const asFit = (v: Variant): Fit => (train) => {
-  const transform = v.fit(train.vectors, train.n);
-  const apply = (set: LabelledSet): LabelledSet => ({ ...set, vectors: transform(set.vectors, set.n) });
-  return { defaults: fitDefaults(apply(train)), transform: apply };
-};
+const asFit =
+  (v: Variant): Fit =>
+  (train) => {
+    const transform = v.fit(train.vectors, train.n);
+    const apply = (set: LabelledSet): LabelledSet => ({ ...set, vectors: transform(set.vectors, set.n) });
+    return { defaults: fitDefaults(apply(train)), transform: apply };
+  };
 
 const fmt = (x: number) => x.toFixed(3);
-console.log(`${n} photos, ${new Set(groups).size} groups (${dir}); model ${model.id}; inference ${(inferenceMs / n).toFixed(1)} ms a photo (flip-averaging runs it twice)`);
-console.log("variant | cross-validated F1 at 0.80 / 0.85 / 0.90 | in-sample F1 | fitted cosine knots (all photos), floor | cold ms (anchor ms) | edges ≥ floor");
+console.log(
+  `${n} photos, ${new Set(groups).size} groups (${dir}); model ${model.id}; inference ${(inferenceMs / n).toFixed(1)} ms a photo (flip-averaging runs it twice)`,
+);
+console.log(
+  "variant | cross-validated F1 at 0.80 / 0.85 / 0.90 | in-sample F1 | fitted cosine knots (all photos), floor | cold ms (anchor ms) | edges ≥ floor",
+);
 const real = embeddingsFile ? await realVectors(embeddingsFile) : undefined;
 for (const v of variants) {
   const set: LabelledSet = { vectors: v.vectors, n, d, groups };
   const cv = crossValidate(set, asFit(v));
   const { defaults, transform } = asFit(v)(set);
   const inSample = SCORED_THRESHOLDS.map((t) => scoreAt(transform(set), defaults, t).f1);
-  const knots = defaults.calibration!.cosine.slice(1, 4).map((c) => c.toFixed(3)).join(" / ");
+  const knots = defaults
+    .calibration!.cosine.slice(1, 4)
+    .map((c) => c.toFixed(3))
+    .join(" / ");
   let cold = "";
   if (real) {
     // The variant's transform fitted on all labelled photos, applied to the real embeddings (flip-averaging needs re-embedding: not timed).
@@ -156,8 +172,17 @@ for (const v of variants) {
     if (t) {
       const vectors = t(real.vectors, real.n);
       const opts = { threshold: defaults.threshold, floor: defaults.graphFloor, bands: defaults.bands, calibration: defaults.calibration };
-      const anchorOpts = { threshold: model.defaults.threshold, floor: model.defaults.graphFloor, bands: model.defaults.bands, calibration: model.defaults.calibration };
-      const [ms, anchor] = medians(15, () => clusterVectors(vectors, real.n, d, opts), () => clusterVectors(real.vectors, real.n, d, anchorOpts));
+      const anchorOpts = {
+        threshold: model.defaults.threshold,
+        floor: model.defaults.graphFloor,
+        bands: model.defaults.bands,
+        calibration: model.defaults.calibration,
+      };
+      const [ms, anchor] = medians(
+        15,
+        () => clusterVectors(vectors, real.n, d, opts),
+        () => clusterVectors(real.vectors, real.n, d, anchorOpts),
+      );
       cold = `${ms.toFixed(0)} (${anchor.toFixed(0)}) | ${edgesAbove(vectors, real.n, d, defaults.graphFloor).a.length}`;
     } else cold = "not timed";
   }

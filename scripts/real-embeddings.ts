@@ -51,7 +51,9 @@ const edits: Array<(img: Sharp, w: number, h: number) => Sharp> = [
 
 const embeddings: Record<string, number[]> = {};
 for (const [i, file] of files.entries()) {
-  const { data, info } = await sharp(await readFile(join(dir, file))).rotate().toBuffer({ resolveWithObject: true });
+  const { data, info } = await sharp(await readFile(join(dir, file)))
+    .rotate()
+    .toBuffer({ resolveWithObject: true });
   for (const [k, edit] of edits.entries()) {
     const bytes = await edit(sharp(data), info.width, info.height).jpeg({ quality: 85 }).toBuffer();
     embeddings[`${file}#${k}`] = Array.from(await embedder.embed(bytes, "image/jpeg"));

@@ -1,4 +1,4 @@
-import { Function, StackContext, use } from "sst/constructs";
+import { Function, type StackContext, use } from "sst/constructs";
 import { RemovalPolicy } from "aws-cdk-lib";
 import { AccessLogFormat } from "aws-cdk-lib/aws-apigateway";
 import * as apigw from "aws-cdk-lib/aws-apigatewayv2";
@@ -69,7 +69,8 @@ export function Api({ stack, app }: StackContext) {
     ...XRAY_TRACING,
     {
       id: "AwsSolutions-IAM5",
-      reason: "The API signs uploads for any photo name of the caller (users/<userId>/<name>.<ext>, unknown in advance); each signed form's policy pins one key under users/.",
+      reason:
+        "The API signs uploads for any photo name of the caller (users/<userId>/<name>.<ext>, unknown in advance); each signed form's policy pins one key under users/.",
       appliesTo: [{ regex: "/^Resource::<Photos[0-9A-F]+\\.Arn>\\/users\\/\\*$/" }],
     },
   ]);
@@ -99,11 +100,19 @@ export function Api({ stack, app }: StackContext) {
     throttle: settings.api.throttle,
     accessLogSettings: {
       destination: new apigw.LogGroupLogDestination(accessLogs),
-      format: AccessLogFormat.custom(JSON.stringify({
-        requestId: "$context.requestId", ip: "$context.identity.sourceIp", time: "$context.requestTime",
-        routeKey: "$context.routeKey", status: "$context.status", latency: "$context.responseLatency",
-        sub: "$context.authorizer.claims.sub", authError: "$context.authorizer.error", integrationError: "$context.integrationErrorMessage",
-      })),
+      format: AccessLogFormat.custom(
+        JSON.stringify({
+          requestId: "$context.requestId",
+          ip: "$context.identity.sourceIp",
+          time: "$context.requestTime",
+          routeKey: "$context.routeKey",
+          status: "$context.status",
+          latency: "$context.responseLatency",
+          sub: "$context.authorizer.claims.sub",
+          authError: "$context.authorizer.error",
+          integrationError: "$context.integrationErrorMessage",
+        }),
+      ),
     },
   });
   const integration = new HttpLambdaIntegration("ApiLiveIntegration", alias);

@@ -1,4 +1,4 @@
-import { StackContext } from "sst/constructs";
+import type { StackContext } from "sst/constructs";
 import { ArnFormat, Stack } from "aws-cdk-lib";
 import * as iam from "aws-cdk-lib/aws-iam";
 import * as sagemaker from "aws-cdk-lib/aws-sagemaker";
@@ -47,7 +47,10 @@ export function Embedding({ stack, app }: StackContext) {
       reason:
         "ecr:GetAuthorizationToken has no resource-level permissions (image pulls are limited to the one repository); " +
         "log streams are named by SageMaker at run time, inside this endpoint's log group only.",
-      appliesTo: ["Resource::*", { regex: "/^Resource::arn:<AWS::Partition>:logs:.*:log-group:\\/aws\\/sagemaker\\/Endpoints\\/.*-embeddings:log-stream:\\*$/" }],
+      appliesTo: [
+        "Resource::*",
+        { regex: "/^Resource::arn:<AWS::Partition>:logs:.*:log-group:\\/aws\\/sagemaker\\/Endpoints\\/.*-embeddings:log-stream:\\*$/" },
+      ],
     },
   ]);
 
@@ -100,7 +103,10 @@ function calibratedDescriptor(stack: Stack, servedId: string): Record<string, st
   const file = stack.node.tryGetContext("modelDescriptor");
   if (typeof file !== "string" || file.length === 0) return {};
   const model = readDescriptorFile(file);
-  if (model.id !== servedId) throw new Error(`modelDescriptor ${file}: model.id "${model.id}" is not the served model "${servedId}" (a mean-centred descriptor is not deployable yet: calibrate without --center)`);
+  if (model.id !== servedId)
+    throw new Error(
+      `modelDescriptor ${file}: model.id "${model.id}" is not the served model "${servedId}" (a mean-centred descriptor is not deployable yet: calibrate without --center)`,
+    );
   return { MODEL_DESCRIPTOR_JSON: JSON.stringify({ format: DESCRIPTOR_FORMAT, model }) };
 }
 

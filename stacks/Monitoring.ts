@@ -1,4 +1,4 @@
-import { StackContext, use } from "sst/constructs";
+import { type StackContext, use } from "sst/constructs";
 import { Duration } from "aws-cdk-lib";
 import * as cloudwatch from "aws-cdk-lib/aws-cloudwatch";
 import * as cloudwatchActions from "aws-cdk-lib/aws-cloudwatch-actions";
@@ -70,7 +70,13 @@ export function Monitoring({ stack, app }: StackContext) {
   // ThrottlingExceptions it receives. Its concurrency is sized never to be throttled, so one is news.
   alarm("EndpointThrottles", {
     alarmDescription: "The embedding endpoint throttled the poller at least once in 5 minutes (its concurrency, or the account's, is exhausted)",
-    metric: new cloudwatch.Metric({ namespace, metricName: "EmbeddingThrottles", dimensionsMap: { service: "poller" }, period: FIVE_MINUTES, statistic: "Sum" }),
+    metric: new cloudwatch.Metric({
+      namespace,
+      metricName: "EmbeddingThrottles",
+      dimensionsMap: { service: "poller" },
+      period: FIVE_MINUTES,
+      statistic: "Sum",
+    }),
     threshold: 1,
   });
   // The poller retries a 5xx, so one alone is a blip; 5xx in two 5-minute periods in a row is not.

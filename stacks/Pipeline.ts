@@ -1,4 +1,4 @@
-import { Function, StackContext, use } from "sst/constructs";
+import { Function, type StackContext, use } from "sst/constructs";
 import { Duration, RemovalPolicy } from "aws-cdk-lib";
 import * as cloudwatch from "aws-cdk-lib/aws-cloudwatch";
 import * as cloudwatchActions from "aws-cdk-lib/aws-cloudwatch-actions";
@@ -127,17 +127,13 @@ export function Pipeline({ stack, app }: StackContext) {
     },
     logGroup: pollerLogs,
   });
-  poller.addToRolePolicy(
-    new iam.PolicyStatement({ actions: ["s3:GetObject"], resources: [photos.arnForObjects(`${PHOTOS_PREFIX}*`)] }),
-  );
+  poller.addToRolePolicy(new iam.PolicyStatement({ actions: ["s3:GetObject"], resources: [photos.arnForObjects(`${PHOTOS_PREFIX}*`)] }));
   // Without ListBucket, S3 answers a GetObject of a deleted key with 403 instead of 404, and the
   // poller could not tell "deleted since the event" (acknowledge) from a real permission error.
   // Unconditioned, because S3 decides 404 vs 403 on ListBucket as such; it reveals key names only,
   // of photos this function may read anyway.
   poller.addToRolePolicy(new iam.PolicyStatement({ actions: ["s3:ListBucket"], resources: [photos.bucketArn] }));
-  poller.addToRolePolicy(
-    new iam.PolicyStatement({ actions: ["sagemaker:InvokeEndpoint"], resources: [embedding.endpointArn] }),
-  );
+  poller.addToRolePolicy(new iam.PolicyStatement({ actions: ["sagemaker:InvokeEndpoint"], resources: [embedding.endpointArn] }));
   poller.addToRolePolicy(new iam.PolicyStatement({ actions: ["lambda:InvokeFunction"], resources: [writer.functionArn] }));
   suppress(writer, [...LAMBDA_MANAGED_POLICIES, ...XRAY_TRACING]);
   suppress(poller, [

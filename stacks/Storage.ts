@@ -1,4 +1,4 @@
-import { StackContext } from "sst/constructs";
+import type { StackContext } from "sst/constructs";
 import { RemovalPolicy } from "aws-cdk-lib";
 import * as ec2 from "aws-cdk-lib/aws-ec2";
 import * as efs from "aws-cdk-lib/aws-efs";
@@ -30,9 +30,7 @@ export function Storage({ stack, app }: StackContext) {
     restrictDefaultSecurityGroup: false,
   });
   vpc.addFlowLog("FlowLog", {
-    destination: ec2.FlowLogDestination.toCloudWatchLogs(
-      new logs.LogGroup(stack, "FlowLogGroup", { retention: settings.logRetentionDays, removalPolicy }),
-    ),
+    destination: ec2.FlowLogDestination.toCloudWatchLogs(new logs.LogGroup(stack, "FlowLogGroup", { retention: settings.logRetentionDays, removalPolicy })),
     trafficType: ec2.FlowLogTrafficType.REJECT,
   });
 

@@ -73,10 +73,14 @@ export function dashboardWidgets(p: DashboardParts): cloudwatch.IWidget[][] {
       ]),
     ],
     [
-      graph("Age of the oldest message (s)", [
-        uploads.metricApproximateAgeOfOldestMessage({ label: "uploads", statistic: "Maximum" }),
-        deadLetters.metricApproximateAgeOfOldestMessage({ label: "dead letters", statistic: "Maximum" }),
-      ], { leftAnnotations: [{ value: p.settings.queue.oldestMessageAlarmSeconds, label: "alarm" }] }),
+      graph(
+        "Age of the oldest message (s)",
+        [
+          uploads.metricApproximateAgeOfOldestMessage({ label: "uploads", statistic: "Maximum" }),
+          deadLetters.metricApproximateAgeOfOldestMessage({ label: "dead letters", statistic: "Maximum" }),
+        ],
+        { leftAnnotations: [{ value: p.settings.queue.oldestMessageAlarmSeconds, label: "alarm" }] },
+      ),
       graph("Embedding latency (ms)", [search("EmbeddingLatency", "p50"), search("EmbeddingLatency", "p99")]),
       graph("Embedding retries and throttles", [search("EmbeddingRetries", "Sum"), search("EmbeddingThrottles", "Sum")]),
     ],
@@ -99,34 +103,48 @@ export function dashboardWidgets(p: DashboardParts): cloudwatch.IWidget[][] {
     [
       graph("Store write latency and lock wait (ms)", [search("StoreWriteLatency", "p99"), search("LockWait", "p99"), search("LockWait", "Maximum")]),
       graph("Graph catch-ups and compactions", [search("GraphCatchUps", "Sum"), search("Compactions", "Sum")]),
-      graph("EFS client connections and throughput", [efs("ClientConnections", "Sum", Duration.minutes(1)).with({ label: "client connections (per minute)" })], {
-        right: [
-          perSecond("total", "TotalIOBytes", "total bytes/s"),
-          perSecond("read", "DataReadIOBytes", "read bytes/s"),
-          perSecond("written", "DataWriteIOBytes", "write bytes/s"),
-        ],
-      }),
+      graph(
+        "EFS client connections and throughput",
+        [efs("ClientConnections", "Sum", Duration.minutes(1)).with({ label: "client connections (per minute)" })],
+        {
+          right: [
+            perSecond("total", "TotalIOBytes", "total bytes/s"),
+            perSecond("read", "DataReadIOBytes", "read bytes/s"),
+            perSecond("written", "DataWriteIOBytes", "write bytes/s"),
+          ],
+        },
+      ),
     ],
     [header("## API")],
     [
-      graph("API latency p99 (ms)", [
-        p.httpApi.metricLatency({ statistic: "p99", label: "API Gateway (what callers wait)" }),
-        search("ApiLatency", "p99", "route"),
-      ], { leftAnnotations: [{ value: p.settings.api.p99LatencyAlarmMs, label: "alarm" }] }),
+      graph(
+        "API latency p99 (ms)",
+        [p.httpApi.metricLatency({ statistic: "p99", label: "API Gateway (what callers wait)" }), search("ApiLatency", "p99", "route")],
+        { leftAnnotations: [{ value: p.settings.api.p99LatencyAlarmMs, label: "alarm" }] },
+      ),
       graph("Snapshot cache hits and misses", [search("SnapshotCacheHits", "Sum"), search("SnapshotCacheMisses", "Sum")]),
-      graph("Requests and HTTP errors", [
-        p.httpApi.metricCount({ label: "requests" }),
-        p.httpApi.metricClientError({ label: "4xx" }),
-        p.httpApi.metricServerError({ label: "5xx" }),
-      ], {
-        right: p.alias ? [p.alias.metric("ProvisionedConcurrencyUtilization", { statistic: "Maximum", label: "provisioned concurrency used" })] : [],
-      }),
+      graph(
+        "Requests and HTTP errors",
+        [p.httpApi.metricCount({ label: "requests" }), p.httpApi.metricClientError({ label: "4xx" }), p.httpApi.metricServerError({ label: "5xx" })],
+        {
+          right: p.alias ? [p.alias.metric("ProvisionedConcurrencyUtilization", { statistic: "Maximum", label: "provisioned concurrency used" })] : [],
+        },
+      ),
     ],
     [header("## Functions: poller, writer, API")],
     [
-      graph("Lambda errors", perFunction((fn) => fn.metricErrors({ statistic: "Sum" }))),
-      graph("Lambda throttles", perFunction((fn) => fn.metricThrottles({ statistic: "Sum" }))),
-      graph("Lambda duration p99 (ms)", perFunction((fn) => fn.metricDuration({ statistic: "p99" }))),
+      graph(
+        "Lambda errors",
+        perFunction((fn) => fn.metricErrors({ statistic: "Sum" })),
+      ),
+      graph(
+        "Lambda throttles",
+        perFunction((fn) => fn.metricThrottles({ statistic: "Sum" })),
+      ),
+      graph(
+        "Lambda duration p99 (ms)",
+        perFunction((fn) => fn.metricDuration({ statistic: "p99" })),
+      ),
     ],
   ];
 }

@@ -1,5 +1,5 @@
 import { Stack } from "aws-cdk-lib";
-import * as efs from "aws-cdk-lib/aws-efs";
+import type * as efs from "aws-cdk-lib/aws-efs";
 import * as iam from "aws-cdk-lib/aws-iam";
 import * as lambda from "aws-cdk-lib/aws-lambda";
 

@@ -1,7 +1,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { Annotations } from "aws-cdk-lib";
-import { Construct } from "constructs";
+import type { Construct } from "constructs";
 import { DockerImageAsset, Platform } from "aws-cdk-lib/aws-ecr-assets";
 import { useProject } from "sst/project.js";
 import { resnet50V1 } from "../packages/core/src/models.ts";

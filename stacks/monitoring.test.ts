@@ -45,7 +45,11 @@ function alarmOn(namespace: string, metricName: string, dimension?: string): any
 
 describe("tracing", () => {
   it("is active on the poller, the writer and the API, which are told the stage's metric namespace", () => {
-    for (const [stack, handler] of [[Pipeline, POLLER], [Pipeline, WRITER], [Api, API]] as const) {
+    for (const [stack, handler] of [
+      [Pipeline, POLLER],
+      [Pipeline, WRITER],
+      [Api, API],
+    ] as const) {
       const [, fn] = lambdaByHandler(synth.template(stack), handler);
       expect(fn.Properties.TracingConfig, handler).toEqual({ Mode: "Active" });
       expect(fn.Properties.Environment.Variables.METRICS_NAMESPACE, handler).toBe("photo-clusters/prod");
@@ -53,7 +57,11 @@ describe("tracing", () => {
   });
 
   it("lets each function send trace segments, the only thing it may do on every resource", () => {
-    for (const [stack, handler] of [[Pipeline, POLLER], [Pipeline, WRITER], [Api, API]] as const) {
+    for (const [stack, handler] of [
+      [Pipeline, POLLER],
+      [Pipeline, WRITER],
+      [Api, API],
+    ] as const) {
       const t = synth.template(stack);
       const unscoped = roleStatements(t, lambdaByHandler(t, handler)[1]).filter((s) => s.Resource === "*");
       expect(unscoped, handler).toEqual([{ Effect: "Allow", Action: ["xray:PutTraceSegments", "xray:PutTelemetryRecords"], Resource: "*" }]);
@@ -64,10 +72,24 @@ describe("tracing", () => {
 describe("the alarms", () => {
   it("all tell the stage's alarm topic, and stay quiet when their metric has no data", () => {
     const { topic } = ids();
-    expect(alarms().map((a) => a.AlarmName).sort()).toEqual([
-      "ApiErrors", "ApiLatencyP99", "ApiThrottles", "Endpoint5xx", "EndpointThrottles",
-      "PollerErrors", "PollerThrottles", "UploadsOldestMessage", "WriterErrors", "WriterThrottles",
-    ].map((name) => `prod-photo-clusters-${name}`));
+    expect(
+      alarms()
+        .map((a) => a.AlarmName)
+        .sort(),
+    ).toEqual(
+      [
+        "ApiErrors",
+        "ApiLatencyP99",
+        "ApiThrottles",
+        "Endpoint5xx",
+        "EndpointThrottles",
+        "PollerErrors",
+        "PollerThrottles",
+        "UploadsOldestMessage",
+        "WriterErrors",
+        "WriterThrottles",
+      ].map((name) => `prod-photo-clusters-${name}`),
+    );
     for (const alarm of alarms()) {
       expect(alarm.AlarmActions, alarm.MetricName).toEqual([topic]);
       expect(alarm.TreatMissingData, alarm.MetricName).toBe("notBreaching");
@@ -84,7 +106,11 @@ describe("the alarms", () => {
     for (const fn of [poller, writer, api]) {
       for (const metric of ["Errors", "Throttles"]) {
         expect(alarmOn("AWS/Lambda", metric, fn)).toMatchObject({
-          Statistic: "Sum", Period: 300, Threshold: 1, ComparisonOperator: "GreaterThanOrEqualToThreshold", EvaluationPeriods: 1,
+          Statistic: "Sum",
+          Period: 300,
+          Threshold: 1,
+          ComparisonOperator: "GreaterThanOrEqualToThreshold",
+          EvaluationPeriods: 1,
         });
       }
     }
@@ -95,14 +121,24 @@ describe("the alarms", () => {
     expect(throttles).toMatchObject({ Dimensions: [{ Name: "service", Value: "poller" }], Statistic: "Sum", Threshold: 1 });
     const variant = only(resources(synth.template(Embedding), "AWS::SageMaker::EndpointConfig")).Properties.ProductionVariants[0].VariantName;
     expect(alarmOn("AWS/SageMaker", "Invocation5XXErrors")).toMatchObject({
-      Dimensions: [{ Name: "EndpointName", Value: ids().endpointName }, { Name: "VariantName", Value: variant }],
-      Statistic: "Sum", Threshold: 1, EvaluationPeriods: 2, DatapointsToAlarm: 2,
+      Dimensions: [
+        { Name: "EndpointName", Value: ids().endpointName },
+        { Name: "VariantName", Value: variant },
+      ],
+      Statistic: "Sum",
+      Threshold: 1,
+      EvaluationPeriods: 2,
+      DatapointsToAlarm: 2,
     });
   });
 
   it("fire when the HTTP API's p99 latency stays above the stage's limit for 15 minutes", () => {
     expect(alarmOn("AWS/ApiGateway", "Latency", ids().httpApi)).toMatchObject({
-      ExtendedStatistic: "p99", Period: 300, EvaluationPeriods: 3, Threshold: prod.api.p99LatencyAlarmMs, ComparisonOperator: "GreaterThanThreshold",
+      ExtendedStatistic: "p99",
+      Period: 300,
+      EvaluationPeriods: 3,
+      Threshold: prod.api.p99LatencyAlarmMs,
+      ComparisonOperator: "GreaterThanThreshold",
     });
   });
 });
@@ -112,27 +148,51 @@ describe("the dashboard", () => {
   function widgets(): any[] {
     const dashboard = only(resources(synth.template(Monitoring), "AWS::CloudWatch::Dashboard")).Properties;
     const parts = resolveImports(synth.assembly, dashboard.DashboardBody["Fn::Join"][1]) as any[];
-    const body = parts.map((p) => (typeof p === "string" ? p : p.Ref ?? p["Fn::GetAtt"]?.join("."))).join("");
+    const body = parts.map((p) => (typeof p === "string" ? p : (p.Ref ?? p["Fn::GetAtt"]?.join(".")))).join("");
     return JSON.parse(body).widgets;
   }
-  const graphs = () => widgets().filter((w) => w.type === "metric").flatMap((w) => w.properties.metrics) as any[][];
-  const searches = () => graphs().map((m) => m[0].expression).filter(Boolean) as string[];
+  const graphs = () =>
+    widgets()
+      .filter((w) => w.type === "metric")
+      .flatMap((w) => w.properties.metrics) as any[][];
+  const searches = () =>
+    graphs()
+      .map((m) => m[0].expression)
+      .filter(Boolean) as string[];
   const shows = (namespace: string, metricName: string, ...dimensions: string[]) =>
     graphs().some((m) => m[0] === namespace && m[1] === metricName && dimensions.every((d, i) => m[2 + i] === d));
 
   it("is the stage's own, and shows every alarm's state", () => {
     expect(only(resources(synth.template(Monitoring), "AWS::CloudWatch::Dashboard")).Properties.DashboardName).toBe("prod-photo-clusters");
     const alarmIds = Object.keys(resources(synth.template(Monitoring), "AWS::CloudWatch::Alarm")).map((id) => `${id}.Arn`);
-    expect(widgets().find((w) => w.type === "alarm").properties.alarms.sort()).toEqual(alarmIds.sort());
+    expect(
+      widgets()
+        .find((w) => w.type === "alarm")
+        .properties.alarms.sort(),
+    ).toEqual(alarmIds.sort());
   });
 
   it("shows every metric the functions write, per service, from the stage's namespace", () => {
     const contract = [
-      "PhotosStored", "PhotosSkipped", "PhotosFailed", "EmbeddingLatency", "EmbeddingRetries", "EmbeddingThrottles",
-      "StoreWriteLatency", "LockWait", "GraphCatchUps", "Compactions", "ApiLatency", "SnapshotCacheHits", "SnapshotCacheMisses",
+      "PhotosStored",
+      "PhotosSkipped",
+      "PhotosFailed",
+      "EmbeddingLatency",
+      "EmbeddingRetries",
+      "EmbeddingThrottles",
+      "StoreWriteLatency",
+      "LockWait",
+      "GraphCatchUps",
+      "Compactions",
+      "ApiLatency",
+      "SnapshotCacheHits",
+      "SnapshotCacheMisses",
     ];
     for (const name of contract) {
-      expect(searches().some((s) => s.startsWith(`SEARCH('{"photo-clusters/prod",service`) && s.includes(`MetricName="${name}"`)), name).toBe(true);
+      expect(
+        searches().some((s) => s.startsWith(`SEARCH('{"photo-clusters/prod",service`) && s.includes(`MetricName="${name}"`)),
+        name,
+      ).toBe(true);
     }
     // Failures by reason code and API latency by route have a line per value of that dimension.
     expect(searches()).toContain(`SEARCH('{"photo-clusters/prod",service,code} MetricName="PhotosFailed"', 'Sum', 300)`);

@@ -22,9 +22,7 @@ describe("nagErrors", () => {
 
   it("stops reporting a rule once it is suppressed with a reason", () => {
     const errors = nagErrors(
-      synthWith((bucket) =>
-        suppress(bucket, [{ id: "AwsSolutions-S1", reason: "probe bucket in a unit test: nothing is stored in it, ever" }]),
-      ),
+      synthWith((bucket) => suppress(bucket, [{ id: "AwsSolutions-S1", reason: "probe bucket in a unit test: nothing is stored in it, ever" }])),
     );
     expect(errors.some((e) => e.message.startsWith("AwsSolutions-S1:"))).toBe(false);
     expect(errors.some((e) => e.message.startsWith("AwsSolutions-S10"))).toBe(true);

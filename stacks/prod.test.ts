@@ -23,7 +23,9 @@ beforeAll(async () => {
 describe("the photo bucket", () => {
   it("blocks public access, encrypts, and refuses requests without TLS", () => {
     const t = synth.template(Pipeline);
-    const [id] = Object.keys(t.findResources("AWS::S3::Bucket", { Properties: { NotificationConfiguration: Match.absent(), LoggingConfiguration: Match.anyValue() } }));
+    const [id] = Object.keys(
+      t.findResources("AWS::S3::Bucket", { Properties: { NotificationConfiguration: Match.absent(), LoggingConfiguration: Match.anyValue() } }),
+    );
     t.hasResourceProperties("AWS::S3::Bucket", {
       LoggingConfiguration: Match.anyValue(),
       PublicAccessBlockConfiguration: { BlockPublicAcls: true, BlockPublicPolicy: true, IgnorePublicAcls: true, RestrictPublicBuckets: true },
@@ -39,7 +41,11 @@ describe("the photo bucket", () => {
     const t = synth.template(Pipeline);
     const queueId = Object.keys(resources(t, "AWS::SQS::Queue")).find((k) => k.startsWith("Uploads") && !k.startsWith("UploadsDlq"));
     const notifications = only(resources(t, "Custom::S3BucketNotifications")).Properties.NotificationConfiguration;
-    const toQueue = (event: string) => ({ Events: [event], Filter: { Key: { FilterRules: [{ Name: "prefix", Value: "users/" }] } }, QueueArn: { "Fn::GetAtt": [queueId, "Arn"] } });
+    const toQueue = (event: string) => ({
+      Events: [event],
+      Filter: { Key: { FilterRules: [{ Name: "prefix", Value: "users/" }] } },
+      QueueArn: { "Fn::GetAtt": [queueId, "Arn"] },
+    });
     expect(notifications.QueueConfigurations).toEqual([toQueue("s3:ObjectCreated:*"), toQueue("s3:ObjectRemoved:*")]);
   });
 
@@ -74,7 +80,9 @@ describe("the uploads queue", () => {
     const policies = Object.values(resources(synth.template(Pipeline), "AWS::SQS::QueuePolicy"));
     expect(policies).toHaveLength(2);
     for (const p of policies) {
-      expect(p.Properties.PolicyDocument.Statement).toContainEqual(expect.objectContaining({ Effect: "Deny", Condition: { Bool: { "aws:SecureTransport": "false" } } }));
+      expect(p.Properties.PolicyDocument.Statement).toContainEqual(
+        expect.objectContaining({ Effect: "Deny", Condition: { Bool: { "aws:SecureTransport": "false" } } }),
+      );
     }
   });
 
@@ -106,7 +114,8 @@ describe("the uploads queue", () => {
 
 describe("the poller", () => {
   it("takes SQS batches, reports failures per record, and never has more photos in flight than the endpoint serves", () => {
-    const endpointMax = only(resources(synth.template(Embedding), "AWS::SageMaker::EndpointConfig")).Properties.ProductionVariants[0].ServerlessConfig.MaxConcurrency;
+    const endpointMax = only(resources(synth.template(Embedding), "AWS::SageMaker::EndpointConfig")).Properties.ProductionVariants[0].ServerlessConfig
+      .MaxConcurrency;
     const mapping = only(resources(synth.template(Pipeline), "AWS::Lambda::EventSourceMapping")).Properties;
     const [, poller] = lambdaByHandler(synth.template(Pipeline), POLLER);
     expect(mapping.BatchSize).toBe(prod.poller.batchSize);
@@ -139,9 +148,20 @@ describe("the poller", () => {
     const statements = roleStatements(t, poller);
     const byAction = (action: string) => statements.filter((s) => [s.Action].flat().includes(action));
     expect(statements.flatMap((s) => [s.Action].flat()).sort()).toEqual(
-      ["lambda:InvokeFunction", "s3:GetObject", "s3:ListBucket", "sagemaker:InvokeEndpoint", "sqs:ChangeMessageVisibility", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:GetQueueUrl", "sqs:ReceiveMessage",
+      [
+        "lambda:InvokeFunction",
+        "s3:GetObject",
+        "s3:ListBucket",
+        "sagemaker:InvokeEndpoint",
+        "sqs:ChangeMessageVisibility",
+        "sqs:DeleteMessage",
+        "sqs:GetQueueAttributes",
+        "sqs:GetQueueUrl",
+        "sqs:ReceiveMessage",
         // X-Ray tracing (see monitoring.test.ts): the only actions on Resource *.
-        "xray:PutTelemetryRecords", "xray:PutTraceSegments"].sort(),
+        "xray:PutTelemetryRecords",
+        "xray:PutTraceSegments",
+      ].sort(),
     );
     expect(byAction("s3:GetObject")[0].Resource["Fn::Join"][1][1]).toBe("/users/*");
     // ListBucket on the bucket itself, so a photo deleted since its event reads as 404, not 403.
@@ -187,14 +207,18 @@ describe("the embedding endpoint", () => {
     const statements = only(resources(t, "AWS::IAM::Policy")).Properties.PolicyDocument.Statement;
     const actions = statements.flatMap((s: any) => [s.Action].flat());
     expect(actions.every((a: string) => a.startsWith("ecr:") || a.startsWith("logs:"))).toBe(true);
-    expect(JSON.stringify(statements.filter((s: any) => [s.Action].flat()[0].startsWith("logs:")))).toContain("/aws/sagemaker/Endpoints/prod-photo-clusters-embeddings");
+    expect(JSON.stringify(statements.filter((s: any) => [s.Action].flat()[0].startsWith("logs:")))).toContain(
+      "/aws/sagemaker/Endpoints/prod-photo-clusters-embeddings",
+    );
   });
 });
 
 describe("storage", () => {
   it("is a VPC over two listed availability zones, with no internet route", () => {
     const t = synth.template(Storage);
-    const zones = Object.values(resources(t, "AWS::EC2::Subnet")).map((s) => s.Properties.AvailabilityZone).sort();
+    const zones = Object.values(resources(t, "AWS::EC2::Subnet"))
+      .map((s) => s.Properties.AvailabilityZone)
+      .sort();
     expect(zones).toEqual(["us-east-1a", "us-east-1b"]);
     t.resourceCountIs("AWS::EC2::NatGateway", 0);
     t.resourceCountIs("AWS::EC2::InternetGateway", 0);
@@ -228,7 +252,10 @@ describe("storage", () => {
       expect(fn.Properties.Environment.Variables.DATA_DIR).toBe("/mnt/embeddings");
       const statements = roleStatements(t, fn).filter((s) => String(s.Action).startsWith("elasticfilesystem:"));
       expect(statements).toEqual([
-        expect.objectContaining({ Action: actions.length === 1 ? actions[0] : [...actions], Condition: { StringEquals: { "elasticfilesystem:AccessPointArn": expect.anything() } } }),
+        expect.objectContaining({
+          Action: actions.length === 1 ? actions[0] : [...actions],
+          Condition: { StringEquals: { "elasticfilesystem:AccessPointArn": expect.anything() } },
+        }),
       ]);
     }
   });
@@ -238,7 +265,12 @@ describe("the API", () => {
   it("serves the clusters, similar, status and uploads routes, each behind the JWT authorizer", () => {
     const t = synth.template(Api);
     const routes = Object.values(resources(t, "AWS::ApiGatewayV2::Route")).map((r) => r.Properties);
-    expect(routes.map((r) => r.RouteKey).sort()).toEqual(["GET /users/{userId}/clusters", "GET /users/{userId}/images/{rest+}", "GET /users/{userId}/status", "POST /users/{userId}/uploads"]);
+    expect(routes.map((r) => r.RouteKey).sort()).toEqual([
+      "GET /users/{userId}/clusters",
+      "GET /users/{userId}/images/{rest+}",
+      "GET /users/{userId}/status",
+      "POST /users/{userId}/uploads",
+    ]);
     const [authorizerId] = Object.keys(resources(t, "AWS::ApiGatewayV2::Authorizer"));
     for (const route of routes) expect(route).toMatchObject({ AuthorizationType: "JWT", AuthorizerId: { Ref: authorizerId } });
   });

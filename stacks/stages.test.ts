@@ -27,7 +27,10 @@ describe("stage settings", () => {
   it("keep the photos in flight between half the endpoint's concurrency and all of it, for every size it may have", () => {
     for (let endpoint = 2; endpoint <= 200; endpoint++) {
       const { invocations, perInvocation } = pollerConcurrency(endpoint);
-      expect({ endpoint, ok: invocations >= 2 && invocations * perInvocation <= endpoint && invocations * perInvocation * 2 >= endpoint }).toEqual({ endpoint, ok: true });
+      expect({ endpoint, ok: invocations >= 2 && invocations * perInvocation <= endpoint && invocations * perInvocation * 2 >= endpoint }).toEqual({
+        endpoint,
+        ok: true,
+      });
     }
   });
 
@@ -42,7 +45,12 @@ describe("stage settings", () => {
   });
 
   it("reject provisioned concurrency that cannot be scaled: min above max, a max without a min, a target outside 0.1..0.9", () => {
-    for (const [min, max, utilizationTarget] of [[3, 2, 0.7], [0, 5, 0.7], [2, 10, 0.95], [1.5, 4, 0.7]]) {
+    for (const [min, max, utilizationTarget] of [
+      [3, 2, 0.7],
+      [0, 5, 0.7],
+      [2, 10, 0.95],
+      [1.5, 4, 0.7],
+    ]) {
       const bad = structuredClone(stageSettings("prod"));
       bad.api.provisionedConcurrency = { min, max, utilizationTarget };
       expect(() => validate("prod", bad), `${min} ${max} ${utilizationTarget}`).toThrow(/api\.provisionedConcurrency/);
@@ -101,7 +109,9 @@ describe("configuration by context", () => {
     expect(only(resources(t, "AWS::SageMaker::Model")).Properties.PrimaryContainer.Image).toBe(uri);
     const statements = only(resources(t, "AWS::IAM::Policy")).Properties.PolicyDocument.Statement;
     expect(statements).toContainEqual(
-      expect.objectContaining({ Resource: { "Fn::Join": ["", ["arn:", { Ref: "AWS::Partition" }, ":ecr:us-east-1:123456789012:repository/photo-clusters/model-server"]] } }),
+      expect.objectContaining({
+        Resource: { "Fn::Join": ["", ["arn:", { Ref: "AWS::Partition" }, ":ecr:us-east-1:123456789012:repository/photo-clusters/model-server"]] },
+      }),
     );
     expect(nagErrors(synth.assembly)).toEqual([]);
   });
@@ -126,7 +136,8 @@ describe("configuration by context", () => {
     const synth = await synthStage("ci", { context: { previousModelId: "mobilenetv2-12-int8" } });
     const [, api] = lambdaByHandler(synth.template(Api), API);
     const [, writer] = lambdaByHandler(synth.template(Pipeline), WRITER);
-    for (const fn of [api, writer]) expect(fn.Properties.Environment.Variables).toMatchObject({ MODEL_ID: "resnet50-v1-12", PREVIOUS_MODEL_ID: "mobilenetv2-12-int8" });
+    for (const fn of [api, writer])
+      expect(fn.Properties.Environment.Variables).toMatchObject({ MODEL_ID: "resnet50-v1-12", PREVIOUS_MODEL_ID: "mobilenetv2-12-int8" });
   });
 
   it("hands a calibrated descriptor of the served model to the writer and the API, and refuses one of another model, a mean-centred one included", async () => {
@@ -137,14 +148,24 @@ describe("configuration by context", () => {
       const synth = await synthStage("ci", { context: { modelDescriptor: file } });
       const [, api] = lambdaByHandler(synth.template(Api), "packages/functions/src/api.handler");
       const [, writer] = lambdaByHandler(synth.template(Pipeline), "packages/functions/src/writer.handler");
-      const env = { ...api.Properties.Environment.Variables, JWT_ISSUER: "https://issuer.example", JWT_AUDIENCE: "a", PHOTOS_BUCKET: "photos", AWS_REGION: "us-east-1" };
+      const env = {
+        ...api.Properties.Environment.Variables,
+        JWT_ISSUER: "https://issuer.example",
+        JWT_AUDIENCE: "a",
+        PHOTOS_BUCKET: "photos",
+        AWS_REGION: "us-east-1",
+      };
       expect(apiConfig(env).model.defaults.threshold).toBe(0.9);
       expect(writerConfig({ ...writer.Properties.Environment.Variables, DATA_DIR: "/d" }).model.defaults.threshold).toBe(0.9);
 
       fs.writeFileSync(file, descriptorFileText(mobilenetV2Int8));
-      await expect(synthStage("ci", { context: { modelDescriptor: file } })).rejects.toThrow(/model.id "mobilenetv2-12-int8" is not the served model "resnet50-v1-12"/);
+      await expect(synthStage("ci", { context: { modelDescriptor: file } })).rejects.toThrow(
+        /model.id "mobilenetv2-12-int8" is not the served model "resnet50-v1-12"/,
+      );
       fs.writeFileSync(file, descriptorFileText({ ...resnet50V1, id: "resnet50-v1-12-centred-00000000", postprocess: { center: new Array(2048).fill(0) } }));
-      await expect(synthStage("ci", { context: { modelDescriptor: file } })).rejects.toThrow(/model.id "resnet50-v1-12-centred-00000000" is not the served model/);
+      await expect(synthStage("ci", { context: { modelDescriptor: file } })).rejects.toThrow(
+        /model.id "resnet50-v1-12-centred-00000000" is not the served model/,
+      );
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }
@@ -158,7 +179,9 @@ describe("configuration by context", () => {
   });
 
   it("refuses a previous model it does not know, naming the ones it does", async () => {
-    await expect(synthStage("ci", { context: { previousModelId: "mobilenet-v9" } })).rejects.toThrow(/unknown model "mobilenet-v9"; known: mobilenetv2-12-int8/);
+    await expect(synthStage("ci", { context: { previousModelId: "mobilenet-v9" } })).rejects.toThrow(
+      /unknown model "mobilenet-v9"; known: mobilenetv2-12-int8/,
+    );
   });
 
   it("refuses an issuer without an audience", async () => {

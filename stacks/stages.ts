@@ -88,8 +88,10 @@ export function stageSettings(stage: string): StageSettings {
 export function validate(stage: string, s: StageSettings): void {
   const problems: string[] = [];
   const check = (ok: boolean, message: string) => ok || problems.push(message);
-  check(s.endpoint.memoryMb % 1024 === 0 && s.endpoint.memoryMb >= 1024 && s.endpoint.memoryMb <= 6144,
-    "endpoint.memoryMb must be 1024..6144 in steps of 1024");
+  check(
+    s.endpoint.memoryMb % 1024 === 0 && s.endpoint.memoryMb >= 1024 && s.endpoint.memoryMb <= 6144,
+    "endpoint.memoryMb must be 1024..6144 in steps of 1024",
+  );
   // The poller's SQS maximum concurrency is set to the endpoint's, and SQS needs at least 2.
   check(s.endpoint.maxConcurrency >= 2 && s.endpoint.maxConcurrency <= 200, "endpoint.maxConcurrency must be 2..200");
   check(s.queue.deliveryDelaySeconds >= 0 && s.queue.deliveryDelaySeconds <= 900, "queue.deliveryDelaySeconds must be 0..900");
@@ -102,14 +104,18 @@ export function validate(stage: string, s: StageSettings): void {
   check(s.writer.timeoutSeconds < s.poller.timeoutSeconds, "writer.timeoutSeconds must be below poller.timeoutSeconds");
   check(s.api.timeoutSeconds <= 29, "api.timeoutSeconds must be at most 29 (the HTTP API's integration limit)");
   const pc = s.api.provisionedConcurrency;
-  check(Number.isInteger(pc.min) && Number.isInteger(pc.max) && pc.min >= 0 && pc.min <= pc.max,
-    "api.provisionedConcurrency.min and .max must be whole numbers with 0 ≤ min ≤ max");
+  check(
+    Number.isInteger(pc.min) && Number.isInteger(pc.max) && pc.min >= 0 && pc.min <= pc.max,
+    "api.provisionedConcurrency.min and .max must be whole numbers with 0 ≤ min ≤ max",
+  );
   // Application Auto Scaling cannot start from zero warm instances: 0 means on demand, not scaled.
   check(pc.min > 0 || pc.max === 0, "api.provisionedConcurrency.max must be 0 when min is 0 (on demand, no autoscaling)");
   check(pc.utilizationTarget >= 0.1 && pc.utilizationTarget <= 0.9, "api.provisionedConcurrency.utilizationTarget must be 0.1..0.9");
   check(s.api.p99LatencyAlarmMs > 0, "api.p99LatencyAlarmMs must be above 0");
-  check(s.queue.oldestMessageAlarmSeconds > s.queue.deliveryDelaySeconds + 6 * s.poller.timeoutSeconds,
-    "queue.oldestMessageAlarmSeconds must exceed the delivery delay plus one visibility timeout (6 × poller.timeoutSeconds)");
+  check(
+    s.queue.oldestMessageAlarmSeconds > s.queue.deliveryDelaySeconds + 6 * s.poller.timeoutSeconds,
+    "queue.oldestMessageAlarmSeconds must exceed the delivery delay plus one visibility timeout (6 × poller.timeoutSeconds)",
+  );
   if (problems.length) throw new Error(`stage "${stage}": ${problems.join("; ")}`);
 }
 

@@ -14,7 +14,10 @@ import { checkCalibration, toCosine } from "./similarity/calibration.ts";
 export const DESCRIPTOR_FORMAT = 1;
 
 export class DescriptorError extends CoreError {
-  constructor(readonly field: string, problem: string) {
+  constructor(
+    readonly field: string,
+    problem: string,
+  ) {
     super("bad_descriptor", `${field}: ${problem}`);
   }
 }
@@ -46,7 +49,8 @@ function object(v: unknown, field: string): Json {
   return v as Json;
 }
 function text(v: unknown, field: string, pattern?: RegExp): string {
-  if (typeof v !== "string" || v === "" || (pattern && !pattern.test(v))) throw new DescriptorError(field, `must be a string${pattern ? ` matching ${pattern}` : ""}, got ${JSON.stringify(v)}`);
+  if (typeof v !== "string" || v === "" || (pattern && !pattern.test(v)))
+    throw new DescriptorError(field, `must be a string${pattern ? ` matching ${pattern}` : ""}, got ${JSON.stringify(v)}`);
   return v;
 }
 function number(v: unknown, field: string, min: number, max: number, integer = false): number {
@@ -90,7 +94,11 @@ export function checkDescriptor(value: unknown): ModelDescriptor {
         resizeShorter: number(p.resizeShorter, "model.input.preprocessing.resizeShorter", size, 8192, true),
         size,
         mean: numbers(p.mean, "model.input.preprocessing.mean", 3) as [number, number, number],
-        std: numbers(p.std, "model.input.preprocessing.std", 3).map((s, i) => number(s, `model.input.preprocessing.std[${i}]`, 1e-6, 1e6)) as [number, number, number],
+        std: numbers(p.std, "model.input.preprocessing.std", 3).map((s, i) => number(s, `model.input.preprocessing.std[${i}]`, 1e-6, 1e6)) as [
+          number,
+          number,
+          number,
+        ],
         layout: oneOf(p.layout, "model.input.preprocessing.layout", ["NCHW"] as const),
       },
     },
@@ -107,7 +115,10 @@ export function checkDescriptor(value: unknown): ModelDescriptor {
   if (model.defaults.bands.medium > model.defaults.bands.high) throw new DescriptorError("model.defaults.bands", "medium must not be above high");
   if (defaults.calibration !== undefined) {
     const c = object(defaults.calibration, "model.defaults.calibration");
-    const calibration = { cosine: numbers(c.cosine, "model.defaults.calibration.cosine"), similarity: numbers(c.similarity, "model.defaults.calibration.similarity") };
+    const calibration = {
+      cosine: numbers(c.cosine, "model.defaults.calibration.cosine"),
+      similarity: numbers(c.similarity, "model.defaults.calibration.similarity"),
+    };
     try {
       checkCalibration(calibration);
     } catch (error) {
@@ -122,7 +133,8 @@ export function checkDescriptor(value: unknown): ModelDescriptor {
     const post = object(m.postprocess, "model.postprocess");
     model.postprocess = { center: numbers(post.center, "model.postprocess.center", dimension) };
     // Post-processed vectors are not the base model's: they must never share its id (and its store files).
-    if (MODELS[id] && !MODELS[id].postprocess) throw new DescriptorError("model.id", `"${id}" is a built-in model without post-processing; post-processed vectors need an id of their own`);
+    if (MODELS[id] && !MODELS[id].postprocess)
+      throw new DescriptorError("model.id", `"${id}" is a built-in model without post-processing; post-processed vectors need an id of their own`);
   }
   return model;
 }
@@ -145,7 +157,8 @@ export function readDescriptorFile(path: string): ModelDescriptor {
 export function chooseModel(o: { modelId?: string; descriptorPath?: string; fallback?: ModelDescriptor }): ModelDescriptor {
   if (o.descriptorPath) {
     const model = readDescriptorFile(o.descriptorPath);
-    if (o.modelId && o.modelId !== model.id) throw new DescriptorError("model.id", `the descriptor file is for "${model.id}", but model id "${o.modelId}" was asked for`);
+    if (o.modelId && o.modelId !== model.id)
+      throw new DescriptorError("model.id", `the descriptor file is for "${model.id}", but model id "${o.modelId}" was asked for`);
     return model;
   }
   if (!o.modelId && o.fallback) return o.fallback;

@@ -14,12 +14,20 @@ export interface MetricDatum {
 export function readEmf(lines: Iterable<Record<string, unknown>>): MetricDatum[] {
   const data: MetricDatum[] = [];
   for (const line of lines) {
-    const aws = line._aws as { CloudWatchMetrics?: Array<{ Namespace: string; Dimensions: string[][]; Metrics: Array<{ Name: string; Unit: string }> }> } | undefined;
+    const aws = line._aws as
+      | { CloudWatchMetrics?: Array<{ Namespace: string; Dimensions: string[][]; Metrics: Array<{ Name: string; Unit: string }> }> }
+      | undefined;
     for (const directive of aws?.CloudWatchMetrics ?? []) {
       for (const set of directive.Dimensions) {
         for (const metric of directive.Metrics) {
           const value = line[metric.Name] as number | number[];
-          data.push({ namespace: directive.Namespace, name: metric.Name, unit: metric.Unit, dimensions: Object.fromEntries(set.map((k) => [k, String(line[k])])), values: [value].flat() });
+          data.push({
+            namespace: directive.Namespace,
+            name: metric.Name,
+            unit: metric.Unit,
+            dimensions: Object.fromEntries(set.map((k) => [k, String(line[k])])),
+            values: [value].flat(),
+          });
         }
       }
     }
@@ -29,6 +37,9 @@ export function readEmf(lines: Iterable<Record<string, unknown>>): MetricDatum[]
 
 /** The sum of a metric's values over the data matching these exact dimensions. */
 export function metricSum(data: MetricDatum[], name: string, dimensions: Record<string, string>): number {
-  const same = (d: MetricDatum) => d.name === name && Object.keys(d.dimensions).length === Object.keys(dimensions).length && Object.entries(dimensions).every(([k, v]) => d.dimensions[k] === v);
+  const same = (d: MetricDatum) =>
+    d.name === name &&
+    Object.keys(d.dimensions).length === Object.keys(dimensions).length &&
+    Object.entries(dimensions).every(([k, v]) => d.dimensions[k] === v);
   return data.filter(same).reduce((sum, d) => sum + d.values.reduce((a, b) => a + b, 0), 0);
 }

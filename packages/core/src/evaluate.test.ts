@@ -5,12 +5,24 @@ const groups = parseGroupsCsv("file,group\na.jpg,g1\nb.jpg,g1\nc.jpg,g1\nd.jpg,g
 
 describe("pairwiseScores", () => {
   it("scores a perfect clustering 1, singleton distractors left alone", () => {
-    const s = pairwiseScores([["a.jpg", "b.jpg", "c.jpg"], ["d.jpg", "e.jpg"]], groups);
+    const s = pairwiseScores(
+      [
+        ["a.jpg", "b.jpg", "c.jpg"],
+        ["d.jpg", "e.jpg"],
+      ],
+      groups,
+    );
     expect(s).toMatchObject({ precision: 1, recall: 1, f1: 1, truePositives: 4, clustered: 5, labelled: 6 });
   });
 
   it("counts a distractor pulled into a cluster as false positives", () => {
-    const s = pairwiseScores([["a.jpg", "b.jpg", "c.jpg", "x.jpg"], ["d.jpg", "e.jpg"]], groups);
+    const s = pairwiseScores(
+      [
+        ["a.jpg", "b.jpg", "c.jpg", "x.jpg"],
+        ["d.jpg", "e.jpg"],
+      ],
+      groups,
+    );
     expect(s.truePositives).toBe(4);
     expect(s.falsePositives).toBe(3);
     expect(s.precision).toBeCloseTo(4 / 7);

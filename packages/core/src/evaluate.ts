@@ -51,9 +51,14 @@ export function pairwiseScores(predictedClusters: string[][], groups: Map<string
   const recall = actual === 0 ? 1 : tp / actual;
   const f1 = precision + recall === 0 ? 0 : (2 * precision * recall) / (precision + recall);
   return {
-    precision, recall, f1,
-    truePositives: tp, falsePositives: predicted - tp, falseNegatives: actual - tp,
-    clustered: clusterOf.size, labelled: groups.size,
+    precision,
+    recall,
+    f1,
+    truePositives: tp,
+    falsePositives: predicted - tp,
+    falseNegatives: actual - tp,
+    clustered: clusterOf.size,
+    labelled: groups.size,
   };
 }
 

@@ -44,7 +44,10 @@ describe("parseObjectKey", () => {
       { arbitrary: fc.constantFrom(".", "..", "/", "%2e"), weight: 2 },
       { arbitrary: fc.string({ maxLength: 2 }), weight: 1 },
     );
-    const name = fc.oneof({ arbitrary: fc.array(piece, { minLength: 1, maxLength: 6 }).map((p) => p.join("")), weight: 4 }, { arbitrary: fc.string(), weight: 1 });
+    const name = fc.oneof(
+      { arbitrary: fc.array(piece, { minLength: 1, maxLength: 6 }).map((p) => p.join("")), weight: 4 },
+      { arbitrary: fc.string(), weight: 1 },
+    );
     const ext = fc.constantFrom(...IMAGE_EXTENSIONS, "JPG", "txt", "");
     let accepted = 0;
     fc.assert(
@@ -58,7 +61,11 @@ describe("parseObjectKey", () => {
         }
         accepted++;
         const segments = parsed.imageId.split("/");
-        return ID_PATTERN.test(parsed.userId) && segments.every((x) => x !== "" && x !== "." && x !== "..") && key === `users/${parsed.userId}/${parsed.imageId}.${key.slice(key.lastIndexOf(".") + 1)}`;
+        return (
+          ID_PATTERN.test(parsed.userId) &&
+          segments.every((x) => x !== "" && x !== "." && x !== "..") &&
+          key === `users/${parsed.userId}/${parsed.imageId}.${key.slice(key.lastIndexOf(".") + 1)}`
+        );
       }),
       { numRuns: 2000 },
     );

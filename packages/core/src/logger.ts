@@ -14,7 +14,11 @@ const order: Record<Level, number> = { debug: 10, info: 20, warn: 30, error: 40 
 
 export function jsonLogger(
   base: Fields = {},
-  options: { level?: Level; write?: (line: string) => void; /** Fields read anew for every line (a Lambda invocation's trace id). */ context?: () => Fields } = {},
+  options: {
+    level?: Level;
+    write?: (line: string) => void /** Fields read anew for every line (a Lambda invocation's trace id). */;
+    context?: () => Fields;
+  } = {},
 ): Logger {
   const min = order[options.level ?? "info"];
   const write = options.write ?? writeStdout;
@@ -32,7 +36,7 @@ export function jsonLogger(
 }
 
 /** One line on stdout: where Lambda's logs (and EMF metrics) are read from. */
-export const writeStdout = (line: string): void => void process.stdout.write(line + "\n");
+export const writeStdout = (line: string): void => void process.stdout.write(`${line}\n`);
 
 /** A logger that drops everything, for tests that assert on results rather than logs. */
 export const silentLogger: Logger = {

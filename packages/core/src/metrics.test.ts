@@ -4,7 +4,12 @@ import { emfMetrics } from "./metrics.ts";
 
 function recorder() {
   const lines: Array<Record<string, any>> = [];
-  const metrics = emfMetrics({ namespace: "photo-clusters/test", service: "poller", write: (line) => lines.push(JSON.parse(line)), clock: () => 1_700_000_000_000 });
+  const metrics = emfMetrics({
+    namespace: "photo-clusters/test",
+    service: "poller",
+    write: (line) => lines.push(JSON.parse(line)),
+    clock: () => 1_700_000_000_000,
+  });
   return { metrics, lines };
 }
 

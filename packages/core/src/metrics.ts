@@ -67,7 +67,9 @@ function lines(groups: Group[], options: EmfOptions, timestamp: number): Array<R
     for (let start = 0; ; start += MAX_VALUES) {
       const names = [...group.metrics].filter(([, m]) => m.values.length > start);
       if (names.length === 0) break;
-      let line = out.find((l) => !names.some(([name]) => name in l.root) && Object.entries(group.dimensions).every(([k, v]) => l.dims[k] === undefined || l.dims[k] === v));
+      let line = out.find(
+        (l) => !names.some(([name]) => name in l.root) && Object.entries(group.dimensions).every(([k, v]) => l.dims[k] === undefined || l.dims[k] === v),
+      );
       if (!line) out.push((line = { root: {}, dims: {}, directives: [] }));
       Object.assign(line.dims, group.dimensions);
       const keys = Object.keys(group.dimensions);

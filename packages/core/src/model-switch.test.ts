@@ -21,9 +21,21 @@ describe("switching the configured model", () => {
   afterEach(() => rm(root, { recursive: true, force: true }));
 
   const view = (store: EmbeddingStore) => (userId: string) => store.readView(userId);
-  const ids = (v: UserView) => Array.from({ length: v.rows }, (_, r) => r).filter((r) => v.live(r)).map((r) => v.imageId(r));
+  const ids = (v: UserView) =>
+    Array.from({ length: v.rows }, (_, r) => r)
+      .filter((r) => v.live(r))
+      .map((r) => v.imageId(r));
   const put = (store: EmbeddingStore, id: string, seed: number) =>
-    store.write("u", [{ kind: "put", key: `users/u/${id}.jpg`, imageId: id, etag: id, sequencer: "01", vector: Float32Array.from({ length: store.model.dimension }, (_, k) => Math.sin(seed + k) + 1.5) }]);
+    store.write("u", [
+      {
+        kind: "put",
+        key: `users/u/${id}.jpg`,
+        imageId: id,
+        etag: id,
+        sequencer: "01",
+        vector: Float32Array.from({ length: store.model.dimension }, (_, k) => Math.sin(seed + k) + 1.5),
+      },
+    ]);
 
   it("keeps answering from the previous model until the new one holds every photo, then switches, never mixing", async () => {
     // Prepare

@@ -35,14 +35,26 @@ describe("parseS3Message", () => {
   it.each([
     ["not JSON", "{", /not JSON/],
     ["no records", "{}", /no Records/],
-    ["an unknown event", JSON.stringify({ Records: [{ eventName: "ObjectRestore:Post", s3: { bucket: { name: "b" }, object: { key: "k", sequencer: "01" } } }] }), /unsupported event/],
+    [
+      "an unknown event",
+      JSON.stringify({ Records: [{ eventName: "ObjectRestore:Post", s3: { bucket: { name: "b" }, object: { key: "k", sequencer: "01" } } }] }),
+      /unsupported event/,
+    ],
     ["no sequencer", JSON.stringify({ Records: [{ eventName: "ObjectRemoved:Delete", s3: { bucket: { name: "b" }, object: { key: "k" } } }] }), /sequencer/],
   ])("rejects %s with a clear reason", (_, body, reason) => {
     expect(() => parseS3Message(body)).toThrow(reason);
   });
 
   it("parses what the local bridge sends exactly as what S3 sends", () => {
-    const body = s3EventMessage({ kind: "put", eventName: "ObjectCreated:Put", bucket: "photos", key: "users/bob/a b+c.png", etag: "abc", size: 5, sequencer: "00AB" });
+    const body = s3EventMessage({
+      kind: "put",
+      eventName: "ObjectCreated:Put",
+      bucket: "photos",
+      key: "users/bob/a b+c.png",
+      etag: "abc",
+      size: 5,
+      sequencer: "00AB",
+    });
     expect(parseS3Message(body)).toMatchObject({ changes: [{ kind: "put", key: "users/bob/a b+c.png", etag: "abc", sequencer: "00AB" }] });
   });
 });

@@ -26,7 +26,11 @@ export interface EmissionCase {
   unit: string;
 }
 
-export async function benchEmission(options: { runs: number; write: (line: string) => void; n?: number }): Promise<{ runs: number; ownMsPerBatch: number; ownMsPerRequest: number; cases: EmissionCase[] }> {
+export async function benchEmission(options: {
+  runs: number;
+  write: (line: string) => void;
+  n?: number;
+}): Promise<{ runs: number; ownMsPerBatch: number; ownMsPerRequest: number; cases: EmissionCase[] }> {
   const { runs, n = 2000 } = options;
   const model = mobilenetV2Int8;
   const d = model.dimension;
@@ -42,7 +46,17 @@ export async function benchEmission(options: { runs: number; write: (line: strin
     const batch = (side: "with" | "without", size: number): WriteEventWire[] =>
       Array.from({ length: size }, () => {
         const i = next[side]++;
-        return { id: `${i}`, userId: side, kind: "put", key: `users/${side}/img${i}.jpg`, imageId: `img${i}`, etag: `e${i}`, sequencer: (i + 1).toString(16).padStart(16, "0"), model: model.id, vector: encodeVector(vectors.subarray(i * d, i * d + d)) };
+        return {
+          id: `${i}`,
+          userId: side,
+          kind: "put",
+          key: `users/${side}/img${i}.jpg`,
+          imageId: `img${i}`,
+          etag: `e${i}`,
+          sequencer: (i + 1).toString(16).padStart(16, "0"),
+          model: model.id,
+          vector: encodeVector(vectors.subarray(i * d, i * d + d)),
+        };
       });
     for (const side of ["with", "without"] as const) for (let i = 0; i < n; i += 200) await writeEvents(stores[side], batch(side, 200), silentLogger);
     const write = async (side: "with" | "without") => writeEvents(stores[side], batch(side, 10), silentLogger, undefined, writer[side] as Metrics);
@@ -51,7 +65,13 @@ export async function benchEmission(options: { runs: number; write: (line: strin
     const auth = await createDevAuth(root);
     const apiMetrics = metrics("api");
     const apps = {
-      with: createApiApp({ readUser: cachedReader(stores.with, {}, apiMetrics), verifyToken: auth.verifyToken, model, logger: silentLogger, metrics: apiMetrics }),
+      with: createApiApp({
+        readUser: cachedReader(stores.with, {}, apiMetrics),
+        verifyToken: auth.verifyToken,
+        model,
+        logger: silentLogger,
+        metrics: apiMetrics,
+      }),
       without: createApiApp({ readUser: cachedReader(stores.without), verifyToken: auth.verifyToken, model, logger: silentLogger }),
     };
     const tokens = { with: await auth.issueDevToken("with"), without: await auth.issueDevToken("without") };
@@ -117,5 +137,10 @@ async function interleave(runs: number, task: (side: "with" | "without") => Prom
   }
   const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
   const round = (x: number) => Math.round(x * 1000) / 1000;
-  return { without_ms: round(median(times.without)), with_ms: round(median(times.with)), ratio: round(median(times.with) / median(times.without)), lines: round(written / runs) };
+  return {
+    without_ms: round(median(times.without)),
+    with_ms: round(median(times.with)),
+    ratio: round(median(times.with) / median(times.without)),
+    lines: round(written / runs),
+  };
 }

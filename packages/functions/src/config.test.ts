@@ -6,7 +6,14 @@ import { resnet50V1 } from "@photo-clusters/core/models";
 import { describe, expect, it } from "vitest";
 import { apiConfig, ConfigError, DEFAULT_MAX_IMAGE_BYTES, pollerConfig, writerConfig } from "./config.ts";
 
-const api = { DATA_DIR: "/mnt/embeddings", MODEL_ID: "mobilenetv2-12-int8", JWT_ISSUER: "https://issuer.example/pool", JWT_AUDIENCE: "client-1", PHOTOS_BUCKET: "photos-bucket", AWS_REGION: "eu-west-1" };
+const api = {
+  DATA_DIR: "/mnt/embeddings",
+  MODEL_ID: "mobilenetv2-12-int8",
+  JWT_ISSUER: "https://issuer.example/pool",
+  JWT_AUDIENCE: "client-1",
+  PHOTOS_BUCKET: "photos-bucket",
+  AWS_REGION: "eu-west-1",
+};
 
 describe("apiConfig", () => {
   it("reads the data directory, the model and the token issuer", () => {
@@ -51,7 +58,9 @@ describe("apiConfig", () => {
       writeFileSync(path, descriptorFileText({ ...resnet50V1, defaults: { ...resnet50V1.defaults, threshold: 0.9 } }));
       expect(apiConfig({ ...api, MODEL_ID: "", MODEL_DESCRIPTOR: path }).model).toMatchObject({ id: resnet50V1.id, defaults: { threshold: 0.9 } });
       writeFileSync(path, descriptorFileText(resnet50V1).replace('"threshold": 0.85', '"threshold": "high"'));
-      expect(() => writerConfig({ DATA_DIR: "/d", MODEL_DESCRIPTOR: path })).toThrow(/MODEL_DESCRIPTOR: model.defaults.threshold: must be a number from 0 to 1, got "high"/);
+      expect(() => writerConfig({ DATA_DIR: "/d", MODEL_DESCRIPTOR: path })).toThrow(
+        /MODEL_DESCRIPTOR: model.defaults.threshold: must be a number from 0 to 1, got "high"/,
+      );
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
@@ -73,7 +82,12 @@ describe("pollerConfig", () => {
   const poller = { BUCKET_NAME: "photos", ENDPOINT_NAME: "embed", WRITER_FUNCTION_NAME: "writer", MODEL_ID: "mobilenetv2-12-int8" };
 
   it("reads its names and defaults the image size cap", () => {
-    expect(pollerConfig(poller)).toMatchObject({ bucketName: "photos", endpointName: "embed", writerFunctionName: "writer", maxImageBytes: DEFAULT_MAX_IMAGE_BYTES });
+    expect(pollerConfig(poller)).toMatchObject({
+      bucketName: "photos",
+      endpointName: "embed",
+      writerFunctionName: "writer",
+      maxImageBytes: DEFAULT_MAX_IMAGE_BYTES,
+    });
     expect(pollerConfig({ ...poller, MAX_IMAGE_BYTES: "1000000" }).maxImageBytes).toBe(1_000_000);
   });
 

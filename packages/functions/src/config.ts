@@ -39,7 +39,12 @@ class Reader {
   model(name = "MODEL_ID"): ModelDescriptor | undefined {
     // A descriptor (from `photo-clusters calibrate`) instead of a built-in model: MODEL_DESCRIPTOR names
     // its file; in Lambda the stack passes the file's content inline as MODEL_DESCRIPTOR_JSON.
-    const [variable, descriptor] = name !== "MODEL_ID" ? [] : this.optional("MODEL_DESCRIPTOR_JSON") ? ["MODEL_DESCRIPTOR_JSON", this.optional("MODEL_DESCRIPTOR_JSON")] : ["MODEL_DESCRIPTOR", this.optional("MODEL_DESCRIPTOR")];
+    const [variable, descriptor] =
+      name !== "MODEL_ID"
+        ? []
+        : this.optional("MODEL_DESCRIPTOR_JSON")
+          ? ["MODEL_DESCRIPTOR_JSON", this.optional("MODEL_DESCRIPTOR_JSON")]
+          : ["MODEL_DESCRIPTOR", this.optional("MODEL_DESCRIPTOR")];
     if (variable && descriptor) {
       try {
         const model = variable === "MODEL_DESCRIPTOR" ? chooseModel({ descriptorPath: descriptor }) : parseDescriptorFile(descriptor, variable);
@@ -135,7 +140,15 @@ export function apiConfig(env: Env = process.env): ApiConfig {
   const bucket = r.required("PHOTOS_BUCKET", "the photo bucket uploads are signed for");
   const region = r.required("AWS_REGION", "the region of the photo bucket (Lambda sets it)");
   const metricsNamespace = r.metricsNamespace();
-  return r.done(() => ({ dataDir, model: model!, auth: { issuer, audience, jwksUrl: jwksUrl! }, previousModel, memoryMb, uploads: { bucket, region }, metricsNamespace }));
+  return r.done(() => ({
+    dataDir,
+    model: model!,
+    auth: { issuer, audience, jwksUrl: jwksUrl! },
+    previousModel,
+    memoryMb,
+    uploads: { bucket, region },
+    metricsNamespace,
+  }));
 }
 
 export interface WriterConfig {
@@ -181,5 +194,14 @@ export function pollerConfig(env: Env = process.env): PollerConfig {
   const embedConcurrency = r.positiveInteger("EMBED_CONCURRENCY", 4);
   // The queue's redrive maxReceiveCount: a message failing on that delivery is recorded as failed for good.
   const maxReceiveCount = r.positiveInteger("MAX_RECEIVE_COUNT", 3);
-  return r.done(() => ({ bucketName, endpointName, writerFunctionName, model: model!, maxImageBytes, embedConcurrency, maxReceiveCount, metricsNamespace: r.metricsNamespace() }));
+  return r.done(() => ({
+    bucketName,
+    endpointName,
+    writerFunctionName,
+    model: model!,
+    maxImageBytes,
+    embedConcurrency,
+    maxReceiveCount,
+    metricsNamespace: r.metricsNamespace(),
+  }));
 }

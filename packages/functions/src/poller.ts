@@ -20,13 +20,15 @@ const clientOptions = { cacheMiddleware: true };
 const sagemaker = traceClient(new SageMakerRuntimeClient({ ...clientOptions, maxAttempts: 4, retryMode: "standard" }));
 const metrics = emfMetrics({ namespace: config.metricsNamespace, service: "poller" });
 
-export const handler = withInvocation(createPollerHandler({
-  fetchImage: createS3ImageSource(traceClient(new S3Client(clientOptions)), { maxObjectBytes: MAX_OBJECT_BYTES, maxPayloadBytes: config.maxImageBytes }),
-  embed: createSageMakerEmbedder(sagemaker, config.endpointName, metrics),
-  write: createLambdaWriter(traceClient(new LambdaClient(clientOptions)), config.writerFunctionName),
-  model: config.model.id,
-  concurrency: config.embedConcurrency,
-  maxReceiveCount: config.maxReceiveCount,
-  logger: jsonLogger({ function: "poller" }, { context: traceFields }),
-  metrics,
-}));
+export const handler = withInvocation(
+  createPollerHandler({
+    fetchImage: createS3ImageSource(traceClient(new S3Client(clientOptions)), { maxObjectBytes: MAX_OBJECT_BYTES, maxPayloadBytes: config.maxImageBytes }),
+    embed: createSageMakerEmbedder(sagemaker, config.endpointName, metrics),
+    write: createLambdaWriter(traceClient(new LambdaClient(clientOptions)), config.writerFunctionName),
+    model: config.model.id,
+    concurrency: config.embedConcurrency,
+    maxReceiveCount: config.maxReceiveCount,
+    logger: jsonLogger({ function: "poller" }, { context: traceFields }),
+    metrics,
+  }),
+);

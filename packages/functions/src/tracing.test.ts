@@ -44,12 +44,25 @@ beforeAll(async () => {
   const aws = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
   dataDir = await mkdtemp(join(tmpdir(), "tracing-test-"));
   const env: Record<string, string> = {
-    AWS_EXECUTION_ENV: "AWS_Lambda_nodejs24.x", LAMBDA_TASK_ROOT: dataDir, AWS_XRAY_DAEMON_ADDRESS: `127.0.0.1:${daemon.address().port}`,
+    AWS_EXECUTION_ENV: "AWS_Lambda_nodejs24.x",
+    LAMBDA_TASK_ROOT: dataDir,
+    AWS_XRAY_DAEMON_ADDRESS: `127.0.0.1:${daemon.address().port}`,
     _X_AMZN_TRACE_ID: `Root=${traceId(0)};Parent=53995c3f42cd8ad8;Sampled=1`,
-    AWS_REGION: "us-east-1", AWS_ACCESS_KEY_ID: "x", AWS_SECRET_ACCESS_KEY: "x",
-    AWS_ENDPOINT_URL_S3: aws, AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME: aws, AWS_ENDPOINT_URL_LAMBDA: aws,
-    BUCKET_NAME: "photos", PHOTOS_BUCKET: "photos", ENDPOINT_NAME: "e", WRITER_FUNCTION_NAME: "w", MODEL_ID: "mobilenetv2-12-int8", DATA_DIR: dataDir,
-    JWT_ISSUER: "https://issuer.example", JWT_AUDIENCE: "a", METRICS_NAMESPACE: "photo-clusters/test",
+    AWS_REGION: "us-east-1",
+    AWS_ACCESS_KEY_ID: "x",
+    AWS_SECRET_ACCESS_KEY: "x",
+    AWS_ENDPOINT_URL_S3: aws,
+    AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME: aws,
+    AWS_ENDPOINT_URL_LAMBDA: aws,
+    BUCKET_NAME: "photos",
+    PHOTOS_BUCKET: "photos",
+    ENDPOINT_NAME: "e",
+    WRITER_FUNCTION_NAME: "w",
+    MODEL_ID: "mobilenetv2-12-int8",
+    DATA_DIR: dataDir,
+    JWT_ISSUER: "https://issuer.example",
+    JWT_AUDIENCE: "a",
+    METRICS_NAMESPACE: "photo-clusters/test",
   };
   for (const [name, value] of Object.entries(env)) vi.stubEnv(name, value);
   vi.spyOn(process.stdout, "write").mockImplementation((line) => (lines.push(JSON.parse(String(line))), true));
@@ -68,14 +81,23 @@ async function invoke<T>(n: number, run: (context: { awsRequestId: string }) => 
   const [seenSegments, seenLines] = [segments.length, lines.length];
   const result = await run({ awsRequestId: `request-${n}` });
   await new Promise((r) => setTimeout(r, 100)); // the datagrams' way to the socket
-  return { result, segments: segments.slice(seenSegments), logs: lines.slice(seenLines).filter((l) => !("_aws" in l)), metrics: lines.slice(seenLines).filter((l) => "_aws" in l) };
+  return {
+    result,
+    segments: segments.slice(seenSegments),
+    logs: lines.slice(seenLines).filter((l) => !("_aws" in l)),
+    metrics: lines.slice(seenLines).filter((l) => "_aws" in l),
+  };
 }
 
 describe("traces of the Lambdas", () => {
   it("record the poller's S3, SageMaker and Lambda calls as subsegments of its invocation, whose trace id, request id and cold start every log line carries", async () => {
     // Prepare
     const { handler } = await import("./poller.ts");
-    const body = JSON.stringify({ Records: [{ eventName: "ObjectCreated:Put", s3: { bucket: { name: "photos" }, object: { key: "users/u1/a.jpg", eTag: "e1", size: 3, sequencer: "0A" } } }] });
+    const body = JSON.stringify({
+      Records: [
+        { eventName: "ObjectCreated:Put", s3: { bucket: { name: "photos" }, object: { key: "users/u1/a.jpg", eTag: "e1", size: 3, sequencer: "0A" } } },
+      ],
+    });
     // Act
     const { result, segments, logs, metrics } = await invoke(1, (context) => handler({ Records: [{ messageId: "m1", body }] }, context));
     // Assess
@@ -94,7 +116,17 @@ describe("traces of the Lambdas", () => {
     const { handler } = await import("./writer.ts");
     const vector = new Float32Array(1280);
     vector[0] = 1;
-    const put = { id: "1", userId: "u1", kind: "put" as const, key: "users/u1/a.jpg", imageId: "a", etag: "e1", sequencer: "0A", model: "mobilenetv2-12-int8", vector: encodeVector(vector) };
+    const put = {
+      id: "1",
+      userId: "u1",
+      kind: "put" as const,
+      key: "users/u1/a.jpg",
+      imageId: "a",
+      etag: "e1",
+      sequencer: "0A",
+      model: "mobilenetv2-12-int8",
+      vector: encodeVector(vector),
+    };
     const { result, segments } = await invoke(2, (context) => handler({ events: [put] }, context));
     expect(result).toEqual({ results: [{ id: "1", ok: true, outcome: "stored" }] });
     expect(segments.map((s) => [s.name, s.trace_id])).toEqual([["store.write", traceId(2)]]);

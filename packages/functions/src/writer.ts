@@ -11,10 +11,15 @@ const config = writerConfig();
 const logger = jsonLogger({ function: "writer" }, { context: traceFields });
 const metrics = emfMetrics({ namespace: config.metricsNamespace, service: "writer" });
 /** Each store write is an X-Ray subsegment of the invocation. */
-const tracedStore = (store: EmbeddingStore): EmbeddingStore => ({ ...store, write: (userId, events) => traced("store.write", () => store.write(userId, events)) });
+const tracedStore = (store: EmbeddingStore): EmbeddingStore => ({
+  ...store,
+  write: (userId, events) => traced("store.write", () => store.write(userId, events)),
+});
 const store = tracedStore(openStore({ root: config.dataDir, model: config.model, logger, metrics }));
 const previous = config.previousModel && tracedStore(openStore({ root: config.dataDir, model: config.previousModel, logger, metrics }));
 
-export const handler = withInvocation(async (payload: WritePayload): Promise<WriteResponse> => ({
-  results: await writeEvents(store, payload.events, logger, previous, metrics),
-}));
+export const handler = withInvocation(
+  async (payload: WritePayload): Promise<WriteResponse> => ({
+    results: await writeEvents(store, payload.events, logger, previous, metrics),
+  }),
+);

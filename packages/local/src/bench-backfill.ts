@@ -12,21 +12,40 @@ import { listBucket } from "./cli/object-listing.ts";
 import { startEmulator } from "./emulator.ts";
 
 export async function benchBackfill(n = 2000, runs = 5): Promise<Record<string, unknown>> {
-  const emulator = await startEmulator({ port: 0, bucket: "photos", queue: "uploads", deadLetterQueue: "uploads-dlq", delaySeconds: 0, visibilityTimeoutSeconds: 30, maxReceiveCount: 3, onObjectChange: () => {} });
+  const emulator = await startEmulator({
+    port: 0,
+    bucket: "photos",
+    queue: "uploads",
+    deadLetterQueue: "uploads-dlq",
+    delaySeconds: 0,
+    visibilityTimeoutSeconds: 30,
+    maxReceiveCount: 3,
+    onObjectChange: () => {},
+  });
   const dir = await mkdtemp(join(tmpdir(), "bench-backfill-"));
   try {
     for (let i = 0; i < n; i += 50) {
-      await Promise.all(Array.from({ length: Math.min(50, n - i) }, (_, k) =>
-        emulator.s3.send(new PutObjectCommand({ Bucket: "photos", Key: `users/u${(i + k) % 20}/img${i + k}.jpg`, Body: Buffer.from(`photo ${i + k}`) }))));
+      await Promise.all(
+        Array.from({ length: Math.min(50, n - i) }, (_, k) =>
+          emulator.s3.send(new PutObjectCommand({ Bucket: "photos", Key: `users/u${(i + k) % 20}/img${i + k}.jpg`, Body: Buffer.from(`photo ${i + k}`) })),
+        ),
+      );
     }
     const times: number[] = [];
     for (let run = 0; run < runs; run++) {
       await emulator.sqs.send(new PurgeQueueCommand({ QueueUrl: emulator.queueUrl }));
       const started = performance.now();
       const result = await backfill({
-        sqs: emulator.sqs, queueUrl: emulator.queueUrl, bucket: "photos", prefix: "users/", rate: Number.MAX_SAFE_INTEGER, dryRun: false,
+        sqs: emulator.sqs,
+        queueUrl: emulator.queueUrl,
+        bucket: "photos",
+        prefix: "users/",
+        rate: Number.MAX_SAFE_INTEGER,
+        dryRun: false,
         listing: { kind: "bucket", list: (after) => listBucket(emulator.s3, "photos", "users/", after) },
-        isStored: async () => false, checkpointDir: join(dir, String(run)), quiet: true,
+        isStored: async () => false,
+        checkpointDir: join(dir, String(run)),
+        quiet: true,
       });
       if (result.enqueued !== n) throw new Error(`enqueued ${result.enqueued} of ${n}`);
       times.push(performance.now() - started);

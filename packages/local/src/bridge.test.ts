@@ -1,6 +1,13 @@
 import {
-  CompleteMultipartUploadCommand, CopyObjectCommand, CreateMultipartUploadCommand, DeleteObjectCommand, DeleteObjectsCommand,
-  GetObjectCommand, HeadObjectCommand, PutObjectCommand, UploadPartCommand,
+  CompleteMultipartUploadCommand,
+  CopyObjectCommand,
+  CreateMultipartUploadCommand,
+  DeleteObjectCommand,
+  DeleteObjectsCommand,
+  GetObjectCommand,
+  HeadObjectCommand,
+  PutObjectCommand,
+  UploadPartCommand,
 } from "@aws-sdk/client-s3";
 import { ReceiveMessageCommand } from "@aws-sdk/client-sqs";
 import { parseS3Message } from "@photo-clusters/core/s3-event";
@@ -13,11 +20,18 @@ describe("the local S3 notification bridge", () => {
   beforeAll(async () => {
     let send = (_: unknown) => {};
     emulator = await startEmulator({
-      port: 0, bucket: "photos", queue: "uploads", deadLetterQueue: "uploads-dlq",
-      delaySeconds: 0, visibilityTimeoutSeconds: 30, maxReceiveCount: 3,
+      port: 0,
+      bucket: "photos",
+      queue: "uploads",
+      deadLetterQueue: "uploads-dlq",
+      delaySeconds: 0,
+      visibilityTimeoutSeconds: 30,
+      maxReceiveCount: 3,
       onObjectChange: (c) => send(c),
     });
-    send = notificationSender(emulator.sqs, emulator.queueUrl, (e) => { throw e; }) as typeof send;
+    send = notificationSender(emulator.sqs, emulator.queueUrl, (e) => {
+      throw e;
+    }) as typeof send;
   });
   afterAll(() => emulator?.stop());
 
@@ -34,7 +48,9 @@ describe("the local S3 notification bridge", () => {
   async function receive(count: number) {
     const bodies: string[] = [];
     for (let i = 0; i < 20 && bodies.length < count; i++) {
-      const { Messages = [] } = await emulator.sqs.send(new ReceiveMessageCommand({ QueueUrl: emulator.queueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 1 }));
+      const { Messages = [] } = await emulator.sqs.send(
+        new ReceiveMessageCommand({ QueueUrl: emulator.queueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 1 }),
+      );
       bodies.push(...Messages.map((m) => m.Body!));
     }
     return bodies.map((b) => parseS3Message(b));
@@ -63,24 +79,43 @@ describe("the local S3 notification bridge", () => {
     await emulator.s3.send(new CopyObjectCommand({ Bucket: "photos", Key: "users/bob/b.jpg", CopySource: "photos/users/bob/a.jpg" }));
     const { UploadId } = await emulator.s3.send(new CreateMultipartUploadCommand({ Bucket: "photos", Key: "users/bob/c.jpg" }));
     const part = await emulator.s3.send(new UploadPartCommand({ Bucket: "photos", Key: "users/bob/c.jpg", UploadId, PartNumber: 1, Body: Buffer.from("c") }));
-    await emulator.s3.send(new CompleteMultipartUploadCommand({ Bucket: "photos", Key: "users/bob/c.jpg", UploadId, MultipartUpload: { Parts: [{ ETag: part.ETag, PartNumber: 1 }] } }));
+    await emulator.s3.send(
+      new CompleteMultipartUploadCommand({
+        Bucket: "photos",
+        Key: "users/bob/c.jpg",
+        UploadId,
+        MultipartUpload: { Parts: [{ ETag: part.ETag, PartNumber: 1 }] },
+      }),
+    );
     const etagOf = async (key: string) => (await emulator.s3.send(new HeadObjectCommand({ Bucket: "photos", Key: key }))).ETag!.replace(/"/g, "");
     const expected = { b: await etagOf("users/bob/b.jpg"), c: await etagOf("users/bob/c.jpg") };
     await emulator.s3.send(new DeleteObjectsCommand({ Bucket: "photos", Delete: { Objects: [{ Key: "users/bob/a.jpg" }, { Key: "users/bob/b & c.jpg" }] } }));
     const events = (await receive(4)).flatMap((m) => (m.kind === "changes" ? m.changes : []));
     // Assess
-    expect(events.filter((e) => e.kind === "put").map((e) => [e.key, e.etag, e.eventName]).sort()).toEqual([
+    expect(
+      events
+        .filter((e) => e.kind === "put")
+        .map((e) => [e.key, e.etag, e.eventName])
+        .sort(),
+    ).toEqual([
       ["users/bob/b.jpg", expected.b, "ObjectCreated:Copy"],
       ["users/bob/c.jpg", expected.c, "ObjectCreated:CompleteMultipartUpload"],
     ]);
-    expect(events.filter((e) => e.kind === "delete").map((e) => e.key).sort()).toEqual(["users/bob/a.jpg", "users/bob/b & c.jpg"]);
+    expect(
+      events
+        .filter((e) => e.kind === "delete")
+        .map((e) => e.key)
+        .sort(),
+    ).toEqual(["users/bob/a.jpg", "users/bob/b & c.jpg"]);
   });
 
   it("serves an object only at the etag its event names (If-Match)", async () => {
     const key = "users/alice/x.jpg";
     const first = await emulator.s3.send(new PutObjectCommand({ Bucket: "photos", Key: key, Body: Buffer.from("one") }));
     await emulator.s3.send(new PutObjectCommand({ Bucket: "photos", Key: key, Body: Buffer.from("two") }));
-    await expect(emulator.s3.send(new GetObjectCommand({ Bucket: "photos", Key: key, IfMatch: first.ETag }))).rejects.toMatchObject({ $metadata: { httpStatusCode: 412 } });
+    await expect(emulator.s3.send(new GetObjectCommand({ Bucket: "photos", Key: key, IfMatch: first.ETag }))).rejects.toMatchObject({
+      $metadata: { httpStatusCode: 412 },
+    });
     await receive(2);
   });
 });

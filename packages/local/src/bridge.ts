@@ -47,7 +47,11 @@ function changesOf(
   const q = url.searchParams;
   if (request.method === "POST" && q.has("delete")) {
     return [...body().matchAll(/<Deleted>\s*<Key>([\s\S]*?)<\/Key>/g)].map((m) => ({
-      kind: "delete", bucket, key: unescapeXml(m[1]), sequencer: nextSequencer(), eventName: "ObjectRemoved:DeleteObjects",
+      kind: "delete",
+      bucket,
+      key: unescapeXml(m[1]),
+      sequencer: nextSequencer(),
+      eventName: "ObjectRemoved:DeleteObjects",
     }));
   }
   if (rest.length === 0) return [];
@@ -68,7 +72,12 @@ function changesOf(
 }
 
 function unescapeXml(text: string): string {
-  return text.replace(/&quot;/g, '"').replace(/&apos;/g, "'").replace(/&lt;/g, "<").replace(/&gt;/g, ">").replace(/&amp;/g, "&");
+  return text
+    .replace(/&quot;/g, '"')
+    .replace(/&apos;/g, "'")
+    .replace(/&lt;/g, "<")
+    .replace(/&gt;/g, ">")
+    .replace(/&amp;/g, "&");
 }
 
 /** Sends each change to the queue as an S3 notification. */

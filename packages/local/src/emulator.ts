@@ -48,7 +48,11 @@ export async function startEmulator(options: EmulatorOptions): Promise<Emulator>
   // takes a single PUT of up to 5 GB. Its wildcard parser (the S3 bodies) gets a limit of its own, so
   // the pipeline, not the emulator, is what refuses an oversized photo. Bodies are held in memory.
   app.removeContentTypeParser("*");
-  app.addContentTypeParser("*", { parseAs: "buffer", bodyLimit: MAX_PUT_BYTES }, (_request: unknown, body: Buffer, done: (error: Error | null, body?: Buffer) => void) => done(null, body));
+  app.addContentTypeParser(
+    "*",
+    { parseAs: "buffer", bodyLimit: MAX_PUT_BYTES },
+    (_request: unknown, body: Buffer, done: (error: Error | null, body?: Buffer) => void) => done(null, body),
+  );
   observeObjectChanges(app, options.bucket, options.onObjectChange);
   acceptPostObject(app, options.bucket);
   await app.listen({ host: "127.0.0.1", port: options.port });
@@ -101,7 +105,12 @@ function acceptPostObject(app: ReturnType<typeof buildApp>, bucket: string): voi
     const result = await checkPostObject({ bucket, contentType, body: request.body as Buffer }, (id) => secrets[id]);
     if (!result.ok) return reply.code(result.status).type("application/xml").send(s3ErrorXml(result.code, result.message));
     const path = result.key.split("/").map(encodeURIComponent).join("/");
-    const put = await app.inject({ method: "PUT", url: `/${bucket}/${path}`, payload: Buffer.from(result.file), headers: { "content-type": result.contentType } });
+    const put = await app.inject({
+      method: "PUT",
+      url: `/${bucket}/${path}`,
+      payload: Buffer.from(result.file),
+      headers: { "content-type": result.contentType },
+    });
     if (put.statusCode !== 200) return reply.code(put.statusCode).type("application/xml").send(put.body);
     return reply.code(204).header("ETag", put.headers.etag).header("Location", `/${bucket}/${path}`).send();
   });

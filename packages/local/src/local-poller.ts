@@ -34,14 +34,23 @@ export function localPollerHandler(deps: {
 }) {
   const writerLog = deps.logger.child({ component: "writer" });
   const invokeWriter = async (payload: string): Promise<string> =>
-    JSON.stringify({ results: await writeEvents(deps.store, (JSON.parse(payload) as WritePayload).events, writerLog, undefined, deps.metrics?.writer) } satisfies WriteResponse);
+    JSON.stringify({
+      results: await writeEvents(deps.store, (JSON.parse(payload) as WritePayload).events, writerLog, undefined, deps.metrics?.writer),
+    } satisfies WriteResponse);
   // A function when the model server may move (a restart binds a new port): asked on every request.
   const url = deps.modelServerUrl;
   const endpoint = typeof url === "string" ? url : async () => ({ url: new URL(url()) });
   // A model server that stops answering (stalled, or stopped) must not hold a batch forever: each
   // attempt is abandoned after the timeout, retried by the client, then the message by the queue.
   const requestHandler = { requestTimeout: deps.embedTimeoutMs ?? EMBED_TIMEOUT_MS, throwOnRequestTimeout: true };
-  const sagemaker = new SageMakerRuntimeClient({ endpoint, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS, maxAttempts: 4, cacheMiddleware: true, requestHandler });
+  const sagemaker = new SageMakerRuntimeClient({
+    endpoint,
+    region: LOCAL_REGION,
+    credentials: LOCAL_CREDENTIALS,
+    maxAttempts: 4,
+    cacheMiddleware: true,
+    requestHandler,
+  });
   return createPollerHandler({
     fetchImage: createS3ImageSource(deps.s3, { maxObjectBytes: MAX_OBJECT_BYTES, maxPayloadBytes: DEFAULT_MAX_IMAGE_BYTES }),
     embed: createSageMakerEmbedder(sagemaker, "local", deps.metrics?.poller),

@@ -28,10 +28,24 @@ export interface ModelServerProcess {
  * Starts the model server and waits until it answers /ping. Without a `port` it binds a free one
  * itself (PORT=0) and reports it in its "listening" line: no port is probed, then bound.
  */
-export async function startModelServerProcess(options: { modelPath: string; model: ModelDescriptor; modelDescriptor?: string; logger: Logger; port?: number }): Promise<ModelServerProcess> {
+export async function startModelServerProcess(options: {
+  modelPath: string;
+  model: ModelDescriptor;
+  modelDescriptor?: string;
+  logger: Logger;
+  port?: number;
+}): Promise<ModelServerProcess> {
   const child = spawn(process.execPath, ["--import", "tsx", ENTRYPOINT, "serve"], {
     cwd: REPO_ROOT,
-    env: { ...process.env, HOST: "127.0.0.1", PORT: String(options.port ?? 0), MODEL_PATH: options.modelPath, MODEL_ID: options.model.id, MODEL_DESCRIPTOR: options.modelDescriptor ?? "", EXIT_WITH_PARENT: "1" },
+    env: {
+      ...process.env,
+      HOST: "127.0.0.1",
+      PORT: String(options.port ?? 0),
+      MODEL_PATH: options.modelPath,
+      MODEL_ID: options.model.id,
+      MODEL_DESCRIPTOR: options.modelDescriptor ?? "",
+      EXIT_WITH_PARENT: "1",
+    },
     // stdin stays open and unused: the child exits when it closes, that is when this process ends.
     stdio: ["pipe", "pipe", "pipe"],
     // Its own process group: a Ctrl-C at the terminal reaches the runtime, which stops the child itself.
@@ -72,7 +86,12 @@ export async function startModelServerProcess(options: { modelPath: string; mode
   for (;;) {
     // Killed by a signal, a process has no exit code, only a signal code.
     if (child.exitCode !== null || child.signalCode !== null) throw new Error(`the model server exited (${child.exitCode ?? child.signalCode}): ${lastLine}`);
-    const healthy = url !== undefined && (await fetch(`${url}/ping`).then((r) => r.ok, () => false));
+    const healthy =
+      url !== undefined &&
+      (await fetch(`${url}/ping`).then(
+        (r) => r.ok,
+        () => false,
+      ));
     if (healthy) return { url: url!, pid: child.pid!, exited, close, kill: () => void child.kill("SIGKILL") };
     if (Date.now() > deadline) {
       await close();

@@ -96,7 +96,10 @@ export async function superviseModelServer(options: SupervisorOptions): Promise<
   const ping = async () => {
     const child = current;
     if (!closed && healthy) {
-      const ok = await fetch(`${child.url}/ping`, { signal: AbortSignal.timeout(pingIntervalMs) }).then((r) => r.ok, () => false);
+      const ok = await fetch(`${child.url}/ping`, { signal: AbortSignal.timeout(pingIntervalMs) }).then(
+        (r) => r.ok,
+        () => false,
+      );
       if (!closed && healthy && child === current) {
         misses = ok ? 0 : misses + 1;
         if (misses >= 3) {
@@ -118,7 +121,10 @@ export async function superviseModelServer(options: SupervisorOptions): Promise<
       closed = true;
       clearTimeout(timer);
       release(); // waiters see that everything is stopping
-      await starting?.then((next) => next.close(), () => {});
+      await starting?.then(
+        (next) => next.close(),
+        () => {},
+      );
       await current.close();
     },
   };

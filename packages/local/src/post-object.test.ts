@@ -7,7 +7,13 @@ import { describe, expect, it } from "vitest";
 import { checkPostObject } from "./post-object.ts";
 
 const signedAt = new Date("2026-12-04T10:00:00.000Z");
-const signer = createUploadSigner({ bucket: "photos", region: "us-east-1", credentials: { accessKeyId: "local", secretAccessKey: "local" }, maxBytes: 1000, now: () => signedAt });
+const signer = createUploadSigner({
+  bucket: "photos",
+  region: "us-east-1",
+  credentials: { accessKeyId: "local", secretAccessKey: "local" },
+  maxBytes: 1000,
+  now: () => signedAt,
+});
 const secrets: Record<string, string> = { local: "local" };
 const photo = new Uint8Array(100).fill(7);
 
@@ -17,7 +23,10 @@ async function check(signed: PresignedPost, options: { change?: Record<string, s
   form.append("file", new Blob([options.file ?? photo]), "a.jpg");
   const request = new Request("http://local/", { method: "POST", body: form });
   const body = Buffer.from(await request.arrayBuffer());
-  return checkPostObject({ bucket: options.bucket ?? "photos", contentType: request.headers.get("content-type")!, body, now: options.at ?? new Date(signedAt.getTime() + 60_000) }, (id) => secrets[id]);
+  return checkPostObject(
+    { bucket: options.bucket ?? "photos", contentType: request.headers.get("content-type")!, body, now: options.at ?? new Date(signedAt.getTime() + 60_000) },
+    (id) => secrets[id],
+  );
 }
 const sign = () => signer.sign({ key: "users/alice/a.jpg", imageId: "a", contentType: "image/jpeg", size: 100 });
 
@@ -38,10 +47,21 @@ describe("checkPostObject", () => {
 
   it("refuses an unknown access key, an expired policy, another bucket, an extra field and a file out of range", async () => {
     const signed = await sign();
-    expect(await check(signed, { change: { "X-Amz-Credential": signed.fields["X-Amz-Credential"].replace(/^local/, "other") } })).toMatchObject({ ok: false, status: 403 });
-    expect(await check(signed, { at: new Date(signedAt.getTime() + 301_000) })).toMatchObject({ ok: false, status: 403, message: "Invalid according to Policy: Policy expired." });
+    expect(await check(signed, { change: { "X-Amz-Credential": signed.fields["X-Amz-Credential"].replace(/^local/, "other") } })).toMatchObject({
+      ok: false,
+      status: 403,
+    });
+    expect(await check(signed, { at: new Date(signedAt.getTime() + 301_000) })).toMatchObject({
+      ok: false,
+      status: 403,
+      message: "Invalid according to Policy: Policy expired.",
+    });
     expect(await check(signed, { bucket: "elsewhere" })).toMatchObject({ ok: false, status: 403, message: expect.stringContaining('{"bucket":"photos"}') });
-    expect(await check(signed, { change: { "x-amz-meta-owner": "bob" } })).toMatchObject({ ok: false, status: 403, message: "Invalid according to Policy: Extra input fields: x-amz-meta-owner" });
+    expect(await check(signed, { change: { "x-amz-meta-owner": "bob" } })).toMatchObject({
+      ok: false,
+      status: 403,
+      message: "Invalid according to Policy: Extra input fields: x-amz-meta-owner",
+    });
     expect(await check(signed, { file: new Uint8Array(1001) })).toMatchObject({ ok: false, status: 400, code: "EntityTooLarge" });
     expect(await check(signed, { file: new Uint8Array(0) })).toMatchObject({ ok: false, status: 400, code: "EntityTooLarge" });
   });

@@ -94,11 +94,17 @@ export async function checkPostObject(request: PostObjectRequest, secretOf: (acc
       const [op, subject, operand] = condition;
       if (op === "content-length-range") {
         if (!(file.size >= Number(subject) && file.size <= Number(operand))) {
-          return { ok: false, status: 400, code: "EntityTooLarge", message: `Your proposed upload is outside the size range ${subject}–${operand} bytes: ${file.size}` };
+          return {
+            ok: false,
+            status: 400,
+            code: "EntityTooLarge",
+            message: `Your proposed upload is outside the size range ${subject}–${operand} bytes: ${file.size}`,
+          };
         }
         continue;
       }
-      if (typeof subject !== "string" || !subject.startsWith("$") || typeof operand !== "string") return invalid(`the policy has a malformed condition: ${JSON.stringify(condition)}`);
+      if (typeof subject !== "string" || !subject.startsWith("$") || typeof operand !== "string")
+        return invalid(`the policy has a malformed condition: ${JSON.stringify(condition)}`);
       const name = subject.slice(1).toLowerCase();
       mentioned.add(name);
       const value = values.get(name) ?? "";

@@ -8,8 +8,14 @@ describe("the local queue poller", () => {
   let emulator: Emulator;
   beforeAll(async () => {
     emulator = await startEmulator({
-      port: 0, bucket: "photos", queue: "uploads", deadLetterQueue: "uploads-dlq",
-      delaySeconds: 0, visibilityTimeoutSeconds: 1, maxReceiveCount: 3, onObjectChange: () => {},
+      port: 0,
+      bucket: "photos",
+      queue: "uploads",
+      deadLetterQueue: "uploads-dlq",
+      delaySeconds: 0,
+      visibilityTimeoutSeconds: 1,
+      maxReceiveCount: 3,
+      onObjectChange: () => {},
     });
   });
   afterAll(() => emulator?.stop());
@@ -19,7 +25,11 @@ describe("the local queue poller", () => {
     for (const body of ["good-1", "poison", "good-2"]) await emulator.sqs.send(new SendMessageCommand({ QueueUrl: emulator.queueUrl, MessageBody: body }));
     const seen: string[] = [];
     const poller = startQueuePoller({
-      sqs: emulator.sqs, queueUrl: emulator.queueUrl, batchSize: 10, concurrency: 1, logger: silentLogger,
+      sqs: emulator.sqs,
+      queueUrl: emulator.queueUrl,
+      batchSize: 10,
+      concurrency: 1,
+      logger: silentLogger,
       handler: async (event) => {
         seen.push(...event.Records.map((r) => r.body));
         return { batchItemFailures: event.Records.filter((r) => r.body === "poison").map((r) => ({ itemIdentifier: r.messageId })) };
@@ -37,7 +47,9 @@ describe("the local queue poller", () => {
     expect(dead).toEqual(["poison"]);
     expect(seen.filter((b) => b === "poison")).toHaveLength(3);
     expect(seen.filter((b) => b.startsWith("good"))).toHaveLength(2);
-    const { Attributes } = await emulator.sqs.send(new GetQueueAttributesCommand({ QueueUrl: emulator.queueUrl, AttributeNames: ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"] }));
+    const { Attributes } = await emulator.sqs.send(
+      new GetQueueAttributesCommand({ QueueUrl: emulator.queueUrl, AttributeNames: ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"] }),
+    );
     expect(Attributes).toMatchObject({ ApproximateNumberOfMessages: "0", ApproximateNumberOfMessagesNotVisible: "0" });
   });
 });

@@ -30,12 +30,22 @@ export function startQueuePoller(options: QueuePollerOptions): { stop(): Promise
         if (options.ready) await Promise.race([options.ready(), stopping]);
         if (!running) return;
         const { Messages = [] } = await options.sqs.send(
-          new ReceiveMessageCommand({ QueueUrl: options.queueUrl, MaxNumberOfMessages: options.batchSize, WaitTimeSeconds: 1, MessageSystemAttributeNames: ["ApproximateReceiveCount"] }),
+          new ReceiveMessageCommand({
+            QueueUrl: options.queueUrl,
+            MaxNumberOfMessages: options.batchSize,
+            WaitTimeSeconds: 1,
+            MessageSystemAttributeNames: ["ApproximateReceiveCount"],
+          }),
           { abortSignal: controller.signal },
         );
         if (Messages.length === 0) continue;
         const event: SqsEvent = {
-          Records: Messages.map((m) => ({ messageId: m.MessageId!, body: m.Body ?? "", receiptHandle: m.ReceiptHandle!, attributes: { ApproximateReceiveCount: m.Attributes?.ApproximateReceiveCount } })),
+          Records: Messages.map((m) => ({
+            messageId: m.MessageId!,
+            body: m.Body ?? "",
+            receiptHandle: m.ReceiptHandle!,
+            attributes: { ApproximateReceiveCount: m.Attributes?.ApproximateReceiveCount },
+          })),
         };
         let failedIds: Set<string>;
         try {

@@ -5,7 +5,7 @@ import { GetObjectCommand } from "@aws-sdk/client-s3";
 import { Hono } from "hono";
 import type { Logger } from "@photo-clusters/core/logger";
 import { emfMetrics, type EmfOptions } from "@photo-clusters/core/metrics";
-import { type ModelDescriptor } from "@photo-clusters/core/models";
+import type { ModelDescriptor } from "@photo-clusters/core/models";
 import { openStore, type EmbeddingStore } from "@photo-clusters/core/store/index";
 import { createApiApp } from "@photo-clusters/functions/api/app";
 import { cachedReader } from "@photo-clusters/functions/api/snapshot-cache";
@@ -78,7 +78,11 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
     })());
   try {
     const modelServer = await superviseModelServer({
-      modelPath: options.modelPath, model, modelDescriptor: options.modelDescriptor, logger: logger.child({ component: "model-server" }), pingIntervalMs: options.modelServerPingMs,
+      modelPath: options.modelPath,
+      model,
+      modelDescriptor: options.modelDescriptor,
+      logger: logger.child({ component: "model-server" }),
+      pingIntervalMs: options.modelServerPingMs,
       onGiveUp: (error) => void stop().then(() => options.onFatal?.(error)),
     });
     stops.push(() => modelServer.close());
@@ -96,7 +100,9 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
     });
     stops.push(() => emulator.stop());
     const bridgeLog = logger.child({ component: "bridge" });
-    const sendNotification = notificationSender(emulator.sqs, emulator.queueUrl, (error, change) => bridgeLog.error("notification not sent", { key: change.key, error }));
+    const sendNotification = notificationSender(emulator.sqs, emulator.queueUrl, (error, change) =>
+      bridgeLog.error("notification not sent", { key: change.key, error }),
+    );
     send = (change) => {
       bridgeLog.debug("notification", { key: change.key, event: change.eventName });
       sendNotification(change);
@@ -108,42 +114,77 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
     const store = openStore({ root: dataDir, model, logger: logger.child({ component: "store" }), metrics: writerMetrics });
     const pollerLog = logger.child({ component: "poller" });
     const poller = localPollerHandler({
-      s3: emulator.s3, modelServerUrl: modelServer.url, store, model, logger, maxReceiveCount: options.maxReceiveCount, embedTimeoutMs: options.embedTimeoutMs,
+      s3: emulator.s3,
+      modelServerUrl: modelServer.url,
+      store,
+      model,
+      logger,
+      maxReceiveCount: options.maxReceiveCount,
+      embedTimeoutMs: options.embedTimeoutMs,
       metrics: { poller: metrics("poller"), writer: writerMetrics },
     });
     // Eight batches at once (each embeds 4 photos at a time): while some wait for their write or
     // the queue, the others keep the model server's queue full. In eval's ingestion: about 128/s
     // with two, 148/s with four, 163/s with eight, no more with twelve or sixteen.
     // Nothing is received while the model server is down: no message uses up a delivery on it.
-    const queuePoller = startQueuePoller({ sqs: emulator.sqs, queueUrl: emulator.queueUrl, handler: poller, batchSize: 10, concurrency: 8, logger: pollerLog, ready: modelServer.whenHealthy });
+    const queuePoller = startQueuePoller({
+      sqs: emulator.sqs,
+      queueUrl: emulator.queueUrl,
+      handler: poller,
+      batchSize: 10,
+      concurrency: 8,
+      logger: pollerLog,
+      ready: modelServer.whenHealthy,
+    });
     stops.push(() => queuePoller.stop());
 
     const auth = await createDevAuth(dataDir);
     const app = new Hono();
-    app.route("/", createLocalRoutes({
-      issueDevToken: auth.issueDevToken,
-      uploadOrigin: emulator.endpoint,
-      getObject: async (key) => {
-        try {
-          const object = await emulator.s3.send(new GetObjectCommand({ Bucket: LOCAL_BUCKET, Key: key }));
-          return { bytes: await object.Body!.transformToByteArray(), contentType: object.ContentType ?? "application/octet-stream" };
-        } catch {
-          return undefined;
-        }
-      },
-    }));
+    app.route(
+      "/",
+      createLocalRoutes({
+        issueDevToken: auth.issueDevToken,
+        uploadOrigin: emulator.endpoint,
+        getObject: async (key) => {
+          try {
+            const object = await emulator.s3.send(new GetObjectCommand({ Bucket: LOCAL_BUCKET, Key: key }));
+            return { bytes: await object.Body!.transformToByteArray(), contentType: object.ContentType ?? "application/octet-stream" };
+          } catch {
+            return undefined;
+          }
+        },
+      }),
+    );
     // Uploads are signed for the local S3, exactly as the API Lambda signs for the bucket.
-    const uploads = createUploadSigner({ bucket: LOCAL_BUCKET, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS, endpoint: emulator.endpoint, maxBytes: MAX_OBJECT_BYTES });
-    app.route("/", createApiApp({
-      readUser: cachedReader(store, {}, apiMetrics), readFailures: (userId) => store.failures(userId), verifyToken: auth.verifyToken, model,
-      logger: logger.child({ component: "api" }), metrics: apiMetrics, uploads,
-    }));
+    const uploads = createUploadSigner({
+      bucket: LOCAL_BUCKET,
+      region: LOCAL_REGION,
+      credentials: LOCAL_CREDENTIALS,
+      endpoint: emulator.endpoint,
+      maxBytes: MAX_OBJECT_BYTES,
+    });
+    app.route(
+      "/",
+      createApiApp({
+        readUser: cachedReader(store, {}, apiMetrics),
+        readFailures: (userId) => store.failures(userId),
+        verifyToken: auth.verifyToken,
+        model,
+        logger: logger.child({ component: "api" }),
+        metrics: apiMetrics,
+        uploads,
+      }),
+    );
     const server = await listen(app, apiPort);
     const boundPort = (server.address() as AddressInfo).port;
     stops.push(() => new Promise<void>((r) => server.close(() => r())));
 
     return {
-      apiUrl: `http://127.0.0.1:${boundPort}`, emulator, store, auth, stop,
+      apiUrl: `http://127.0.0.1:${boundPort}`,
+      emulator,
+      store,
+      auth,
+      stop,
       get modelServerUrl() {
         return modelServer.url();
       },
@@ -169,7 +210,11 @@ async function claimPort(port: number, variable: string): Promise<number> {
   return new Promise((resolvePort, reject) => {
     const probe = createServer();
     probe.once("error", (error: NodeJS.ErrnoException) =>
-      reject(error.code === "EADDRINUSE" ? new PortInUseError(`port ${port} on 127.0.0.1 is already in use; stop what uses it or set ${variable} to another port`) : error),
+      reject(
+        error.code === "EADDRINUSE"
+          ? new PortInUseError(`port ${port} on 127.0.0.1 is already in use; stop what uses it or set ${variable} to another port`)
+          : error,
+      ),
     );
     probe.listen(port, "127.0.0.1", () => {
       const actual = (probe.address() as { port: number }).port;

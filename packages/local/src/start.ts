@@ -24,7 +24,8 @@ async function main(): Promise<void> {
   const config = localConfig();
   const modelPath = await resolveModelPath(config.model, { modelPath: config.modelPath });
   runtime = await startLocalRuntime({
-    ...config, modelPath,
+    ...config,
+    modelPath,
     onFatal: (error) => {
       process.stderr.write(`photo-clusters: ${error.message}\n`);
       process.exit(1);
@@ -33,7 +34,7 @@ async function main(): Promise<void> {
   if (stopping) return void (await runtime.stop());
   const { apiUrl, emulator } = runtime;
   process.stderr.write(
-    [
+    `${[
       "",
       "photo-clusters is running on this machine",
       `  page        ${apiUrl}/`,
@@ -45,12 +46,12 @@ async function main(): Promise<void> {
       "Upload photos:  pnpm photo-clusters upload --user alice ../shared/data/dev-photos",
       "Stop:           Ctrl-C",
       "",
-    ].join("\n") + "\n",
+    ].join("\n")}\n`,
   );
 }
 
 main().catch((error: Error) => {
   const known = error instanceof ConfigError || error instanceof PortInUseError || error.name === "ModelFileError";
-  process.stderr.write(`photo-clusters: ${known ? error.message : error.stack ?? error.message}\n`);
+  process.stderr.write(`photo-clusters: ${known ? error.message : (error.stack ?? error.message)}\n`);
   process.exit(1);
 });

@@ -17,7 +17,12 @@ import { startLocalRuntime, type LocalRuntime } from "../src/runtime.ts";
 
 const SHARED = join(import.meta.dirname, "../../../../shared");
 const PHOTOS = join(SHARED, "data/dev-photos");
-const NAMES: Record<string, string> = { "IMG_1234 (1).jpg": "4aaa68e8", "2019-05-01 12.30.45.jpg": "68732b28", "2024/05/IMG 0001.JPG": "7dfc70fa", "a+b.jpeg": "8341dfed" };
+const NAMES: Record<string, string> = {
+  "IMG_1234 (1).jpg": "4aaa68e8",
+  "2019-05-01 12.30.45.jpg": "68732b28",
+  "2024/05/IMG 0001.JPG": "7dfc70fa",
+  "a+b.jpeg": "8341dfed",
+};
 
 function awsCli(): string | undefined {
   try {
@@ -35,7 +40,16 @@ describe.skipIf(!AWS)("the local runtime through the AWS CLI", () => {
   const run = promisify(execFile);
   const aws = (...args: string[]) =>
     run(AWS!, ["--endpoint-url", runtime.emulator.endpoint, ...args], {
-      env: { ...process.env, AWS_ACCESS_KEY_ID: "local", AWS_SECRET_ACCESS_KEY: "local", AWS_DEFAULT_REGION: "us-east-1", AWS_EC2_METADATA_DISABLED: "true", AWS_PAGER: "", AWS_CONFIG_FILE: "/dev/null", AWS_SHARED_CREDENTIALS_FILE: "/dev/null" },
+      env: {
+        ...process.env,
+        AWS_ACCESS_KEY_ID: "local",
+        AWS_SECRET_ACCESS_KEY: "local",
+        AWS_DEFAULT_REGION: "us-east-1",
+        AWS_EC2_METADATA_DISABLED: "true",
+        AWS_PAGER: "",
+        AWS_CONFIG_FILE: "/dev/null",
+        AWS_SHARED_CREDENTIALS_FILE: "/dev/null",
+      },
       maxBuffer: 16 * 2 ** 20,
     });
 
@@ -43,8 +57,15 @@ describe.skipIf(!AWS)("the local runtime through the AWS CLI", () => {
     dataDir = await mkdtemp(join(tmpdir(), "aws-cli-data-"));
     work = await mkdtemp(join(tmpdir(), "aws-cli-"));
     runtime = await startLocalRuntime({
-      port: 0, emulatorPort: 0, dataDir, model: mobilenetV2Int8, modelPath: join(SHARED, "models/mobilenetv2-12-int8.onnx"),
-      queueDelaySeconds: 1, visibilityTimeoutSeconds: 5, maxReceiveCount: 3, logger: jsonLogger({}, { write() {} }),
+      port: 0,
+      emulatorPort: 0,
+      dataDir,
+      model: mobilenetV2Int8,
+      modelPath: join(SHARED, "models/mobilenetv2-12-int8.onnx"),
+      queueDelaySeconds: 1,
+      visibilityTimeoutSeconds: 5,
+      maxReceiveCount: 3,
+      logger: jsonLogger({}, { write() {} }),
     });
   });
   afterAll(async () => {
@@ -82,7 +103,18 @@ describe.skipIf(!AWS)("the local runtime through the AWS CLI", () => {
     const failed = await until<StatusBody>("status", (s) => s.failed.length > 0);
     expect(failed.failed).toEqual([expect.objectContaining({ key: "users/quinn/panorama 2024.jpg", imageId: "panorama 2024", code: "too_large" })]);
 
-    await aws("s3api", "put-object", "--bucket", "photos", "--key", "users/quinn/panorama 2024.jpg", "--body", join(PHOTOS, "00d7a649.jpg"), "--content-type", "image/jpeg");
+    await aws(
+      "s3api",
+      "put-object",
+      "--bucket",
+      "photos",
+      "--key",
+      "users/quinn/panorama 2024.jpg",
+      "--body",
+      join(PHOTOS, "00d7a649.jpg"),
+      "--content-type",
+      "image/jpeg",
+    );
     const cleared = await until<StatusBody>("status", (s) => s.stored === 5);
     expect(cleared.failed).toEqual([]);
   });

@@ -27,9 +27,21 @@ describe("backfill of a bucket that held photos before the pipeline", () => {
     dataDir = await mkdtemp(join(tmpdir(), "backfill-test-"));
     modelServer = await startModelServer({ port: 0, model: mobilenetV2Int8, modelPath: join(SHARED, "models/mobilenetv2-12-int8.onnx") });
     // No bridge: these objects were uploaded before anything listened.
-    emulator = await startEmulator({ port: 0, bucket: "photos", queue: "uploads", deadLetterQueue: "uploads-dlq", delaySeconds: 0, visibilityTimeoutSeconds: 30, maxReceiveCount: 3, onObjectChange: () => {} });
+    emulator = await startEmulator({
+      port: 0,
+      bucket: "photos",
+      queue: "uploads",
+      deadLetterQueue: "uploads-dlq",
+      delaySeconds: 0,
+      visibilityTimeoutSeconds: 30,
+      maxReceiveCount: 3,
+      onObjectChange: () => {},
+    });
     files = (await readdir(PHOTOS)).filter((f) => f.endsWith(".jpg")).slice(0, 40);
-    for (const f of files) await emulator.s3.send(new PutObjectCommand({ Bucket: "photos", Key: `users/erin/${f}`, Body: await readFile(join(PHOTOS, f)), ContentType: "image/jpeg" }));
+    for (const f of files)
+      await emulator.s3.send(
+        new PutObjectCommand({ Bucket: "photos", Key: `users/erin/${f}`, Body: await readFile(join(PHOTOS, f)), ContentType: "image/jpeg" }),
+      );
     await modelServer.ready;
   });
   afterAll(async () => {
@@ -39,12 +51,16 @@ describe("backfill of a bucket that held photos before the pipeline", () => {
   });
 
   const cli = (args: string[]) =>
-    spawn(process.execPath, ["--import", "tsx", CLI, ...args], { env: { ...process.env, EMULATOR_PORT: new URL(emulator.endpoint).port, DATA_DIR: dataDir, NODE_NO_WARNINGS: "1" }, stdio: ["ignore", "pipe", "pipe"] });
-  const finished = (child: ReturnType<typeof spawn>) => new Promise<{ code: number | null; stderr: string }>((resolve) => {
-    let stderr = "";
-    child.stderr!.on("data", (d) => (stderr += d));
-    child.on("close", (code) => resolve({ code, stderr }));
-  });
+    spawn(process.execPath, ["--import", "tsx", CLI, ...args], {
+      env: { ...process.env, EMULATOR_PORT: new URL(emulator.endpoint).port, DATA_DIR: dataDir, NODE_NO_WARNINGS: "1" },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+  const finished = (child: ReturnType<typeof spawn>) =>
+    new Promise<{ code: number | null; stderr: string }>((resolve) => {
+      let stderr = "";
+      child.stderr!.on("data", (d) => (stderr += d));
+      child.on("close", (code) => resolve({ code, stderr }));
+    });
 
   it("stores every object exactly once when killed mid-run and run again", async () => {
     // Act: start at 20 messages a second, kill it once its first checkpoint is written, run it again to the end.
@@ -59,16 +75,28 @@ describe("backfill of a bucket that held photos before the pipeline", () => {
     // Drain the queue through the real poller into the real store.
     const store = openStore({ root: dataDir, model: mobilenetV2Int8 });
     const outcomes: string[] = [];
-    const logger = jsonLogger({}, { write: (line) => { const l = JSON.parse(line); if (l.message === "record written") outcomes.push(l.outcome); } });
+    const logger = jsonLogger(
+      {},
+      {
+        write: (line) => {
+          const l = JSON.parse(line);
+          if (l.message === "record written") outcomes.push(l.outcome);
+        },
+      },
+    );
     const handler = localPollerHandler({ s3: emulator.s3, modelServerUrl: modelServer.url, store, model: mobilenetV2Int8, logger });
     let received = 0;
     for (;;) {
-      const { Messages = [] } = await emulator.sqs.send(new ReceiveMessageCommand({ QueueUrl: emulator.queueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 0 }));
+      const { Messages = [] } = await emulator.sqs.send(
+        new ReceiveMessageCommand({ QueueUrl: emulator.queueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 0 }),
+      );
       if (Messages.length === 0) break;
       received += Messages.length;
       const { batchItemFailures } = await handler({ Records: Messages.map((m) => ({ messageId: m.MessageId!, body: m.Body! })) });
       expect(batchItemFailures).toEqual([]);
-      await emulator.sqs.send(new DeleteMessageBatchCommand({ QueueUrl: emulator.queueUrl, Entries: Messages.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle! })) }));
+      await emulator.sqs.send(
+        new DeleteMessageBatchCommand({ QueueUrl: emulator.queueUrl, Entries: Messages.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle! })) }),
+      );
     }
 
     // Assess

@@ -20,8 +20,11 @@ const MODEL_PATH = join(SHARED, "models/mobilenetv2-12-int8.onnx");
 
 function photoClusters(args: string[], env: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    execFile(process.execPath, ["--import", "tsx", "packages/local/src/cli/main.ts", ...args], { cwd: REPO, timeout: 180_000, env: { ...process.env, ...env } }, (error, stdout, stderr) =>
-      resolve({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr }),
+    execFile(
+      process.execPath,
+      ["--import", "tsx", "packages/local/src/cli/main.ts", ...args],
+      { cwd: REPO, timeout: 180_000, env: { ...process.env, ...env } },
+      (error, stdout, stderr) => resolve({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr }),
     );
   });
 }
@@ -29,7 +32,15 @@ function photoClusters(args: string[], env: Record<string, string> = {}): Promis
 /** The F1 column of the table that follows `heading` in the command's output. */
 function f1s(stdout: string, heading: string): number[] {
   const section = stdout.slice(stdout.indexOf(heading));
-  return ["0.80", "0.85", "0.90"].map((t) => Number(section.split("\n").find((l) => l.startsWith(t))!.trim().split(/\s+/)[3]));
+  return ["0.80", "0.85", "0.90"].map((t) =>
+    Number(
+      section
+        .split("\n")
+        .find((l) => l.startsWith(t))!
+        .trim()
+        .split(/\s+/)[3],
+    ),
+  );
 }
 
 describe("pnpm photo-clusters calibrate", () => {
@@ -47,7 +58,7 @@ describe("pnpm photo-clusters calibrate", () => {
     groups = new Map(picked.flatMap((g) => members.get(g)!.map((file) => [file, g] as const)));
     dir = await mkdtemp(join(tmpdir(), "calibrate-test-"));
     for (const file of groups.keys()) await symlink(join(PHOTOS, file), join(dir, file));
-    await writeFile(join(dir, "groups.csv"), ["file,group", ...[...groups].map(([f, g]) => `${f},${g}`)].join("\n") + "\n");
+    await writeFile(join(dir, "groups.csv"), `${["file,group", ...[...groups].map(([f, g]) => `${f},${g}`)].join("\n")}\n`);
     // The endpoint: the model server speaks SageMaker's InvokeEndpoint (POST /endpoints/<name>/invocations).
     server = await startModelServer({ model: mobilenetV2Int8, modelPath: MODEL_PATH, port: 0, host: "127.0.0.1", logger: silentLogger });
   });
@@ -59,9 +70,10 @@ describe("pnpm photo-clusters calibrate", () => {
   it("fits a centred model through an endpoint, and the local runtime then serves with its descriptor", async () => {
     // Act: calibrate through the SageMaker runtime client pointed at the model server.
     const out = join(dir, "descriptor.json");
-    const { code, stdout, stderr } = await photoClusters([
-      "calibrate", dir, "--endpoint", "photos", "--endpoint-url", server.url, "--region", "us-east-1", "--center", "--out", out,
-    ], { AWS_ACCESS_KEY_ID: "local", AWS_SECRET_ACCESS_KEY: "local" });
+    const { code, stdout, stderr } = await photoClusters(
+      ["calibrate", dir, "--endpoint", "photos", "--endpoint-url", server.url, "--region", "us-east-1", "--center", "--out", out],
+      { AWS_ACCESS_KEY_ID: "local", AWS_SECRET_ACCESS_KEY: "local" },
+    );
 
     // Assert: both figures, and a descriptor of a new model id with its centre.
     expect(code, stderr).toBe(0);
@@ -76,7 +88,15 @@ describe("pnpm photo-clusters calibrate", () => {
     // Act: the local runtime with MODEL_DESCRIPTOR, the photos uploaded through S3.
     const config = localConfig({ MODEL_DESCRIPTOR: out });
     const dataDir = await mkdtemp(join(tmpdir(), "calibrate-runtime-"));
-    const runtime = await startLocalRuntime({ ...config, port: 0, emulatorPort: 0, dataDir, modelPath: MODEL_PATH, logger: silentLogger, queueDelaySeconds: 0 });
+    const runtime = await startLocalRuntime({
+      ...config,
+      port: 0,
+      emulatorPort: 0,
+      dataDir,
+      modelPath: MODEL_PATH,
+      logger: silentLogger,
+      queueDelaySeconds: 0,
+    });
     try {
       const items = await collectPhotos("dana", [dir]);
       await uploadPhotos(putToBucket(runtime.emulator.s3, "photos"), items, { quiet: true });
@@ -87,7 +107,10 @@ describe("pnpm photo-clusters calibrate", () => {
       expect(body.model).toBe(file.model.id);
       expect(body.threshold).toBe(file.model.defaults.threshold);
       expect(body.imageCount).toBe(groups.size);
-      const scores = pairwiseScores(body.clusters.map((c) => c.images.map((i) => `${i.imageId}.jpg`)), groups);
+      const scores = pairwiseScores(
+        body.clusters.map((c) => c.images.map((i) => `${i.imageId}.jpg`)),
+        groups,
+      );
       expect(scores.f1).toBeGreaterThan(0.9);
     } finally {
       await runtime.stop();

@@ -22,9 +22,15 @@ describe("pnpm photo-clusters eval", () => {
 
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), "eval-test-"));
-    const labels = new Map((await readFile(join(PHOTOS, "groups.csv"), "utf8")).trim().split("\n").slice(1).map((l) => l.split(",") as [string, string]));
+    const labels = new Map(
+      (await readFile(join(PHOTOS, "groups.csv"), "utf8"))
+        .trim()
+        .split("\n")
+        .slice(1)
+        .map((l) => l.split(",") as [string, string]),
+    );
     for (const id of FILES) await symlink(join(PHOTOS, `${id}.jpg`), join(dir, `${id}.jpg`));
-    await writeFile(join(dir, "groups.csv"), ["file,group", ...FILES.map((id) => `${id}.jpg,${labels.get(`${id}.jpg`)}`)].join("\n") + "\n");
+    await writeFile(join(dir, "groups.csv"), `${["file,group", ...FILES.map((id) => `${id}.jpg,${labels.get(`${id}.jpg`)}`)].join("\n")}\n`);
   });
   afterAll(async () => {
     await rm(dir, { recursive: true, force: true });
@@ -33,7 +39,13 @@ describe("pnpm photo-clusters eval", () => {
   // The first table is in-sample; `from` picks a later one by its heading.
   const scores = (stdout: string, from = "") =>
     ["0.80", "0.85", "0.90"].map((threshold) => {
-      const [, precision, recall, f1] = stdout.slice(stdout.indexOf(from)).split("\n").find((line) => line.startsWith(threshold))!.trim().split(/\s+/).map(Number);
+      const [, precision, recall, f1] = stdout
+        .slice(stdout.indexOf(from))
+        .split("\n")
+        .find((line) => line.startsWith(threshold))!
+        .trim()
+        .split(/\s+/)
+        .map(Number);
       return { threshold, precision, recall, f1 };
     });
   const rate = (stdout: string, label: string) => Number(stdout.match(new RegExp(`^${label}\\s+([\\d.]+) photos/s`, "m"))?.[1]);

@@ -26,8 +26,14 @@ describe("the local runtime when its parts fail", () => {
   beforeAll(async () => {
     dataDir = await mkdtemp(join(tmpdir(), "faults-test-"));
     runtime = await startLocalRuntime({
-      port: 0, emulatorPort: 0, dataDir, model: mobilenetV2Int8, modelPath: join(SHARED, "models/mobilenetv2-12-int8.onnx"),
-      queueDelaySeconds: 1, visibilityTimeoutSeconds: 5, maxReceiveCount: 3,
+      port: 0,
+      emulatorPort: 0,
+      dataDir,
+      model: mobilenetV2Int8,
+      modelPath: join(SHARED, "models/mobilenetv2-12-int8.onnx"),
+      queueDelaySeconds: 1,
+      visibilityTimeoutSeconds: 5,
+      maxReceiveCount: 3,
       logger: jsonLogger({}, { write: (line) => logs.push(JSON.parse(line)) }),
     });
   });
@@ -37,14 +43,19 @@ describe("the local runtime when its parts fail", () => {
   });
 
   it("stores every photo exactly once when the model server is killed mid-ingest, restarting it", async () => {
-    const files = (await readdir(PHOTOS)).filter((f) => f.endsWith(".jpg")).sort().slice(0, 40);
+    const files = (await readdir(PHOTOS))
+      .filter((f) => f.endsWith(".jpg"))
+      .sort()
+      .slice(0, 40);
     const stored = async () => (await runtime.store.readView("kim")).imageCount;
     const killed = runtime.modelServerPid;
     const urlBefore = runtime.modelServerUrl;
     // Act: upload, and SIGKILL the model server once a few photos are in
     const uploads = (async () => {
       for (const f of files) {
-        await runtime.emulator.s3.send(new PutObjectCommand({ Bucket: "photos", Key: `users/kim/${f}`, Body: await readFile(join(PHOTOS, f)), ContentType: "image/jpeg" }));
+        await runtime.emulator.s3.send(
+          new PutObjectCommand({ Bucket: "photos", Key: `users/kim/${f}`, Body: await readFile(join(PHOTOS, f)), ContentType: "image/jpeg" }),
+        );
       }
     })();
     for (let i = 0; i < 300 && (await stored()) < 3; i++) await new Promise((r) => setTimeout(r, 50));
@@ -62,7 +73,9 @@ describe("the local runtime when its parts fail", () => {
     expect(runtime.modelServerUrl).not.toBe(urlBefore); // the new server bound a port of its own, and the poller followed it
     expect(logs.some((l) => l.message === "model server down; restarting")).toBe(true);
     expect(logs.some((l) => l.message === "model server restarted")).toBe(true);
-    const dead = await runtime.emulator.sqs.send(new ReceiveMessageCommand({ QueueUrl: runtime.emulator.deadLetterQueueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 0 }));
+    const dead = await runtime.emulator.sqs.send(
+      new ReceiveMessageCommand({ QueueUrl: runtime.emulator.deadLetterQueueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 0 }),
+    );
     expect(dead.Messages ?? []).toEqual([]);
   }, 180_000);
 });
@@ -77,8 +90,16 @@ describe("a model server slower than the poller's timeout", () => {
     // Each embedding attempt is abandoned after 1 s; the supervisor pings every 5 s, so a server stalled
     // for 6 s is waited for, not restarted: what is tested is the poller's timeout and retries.
     runtime = await startLocalRuntime({
-      port: 0, emulatorPort: 0, dataDir, model: mobilenetV2Int8, modelPath: join(SHARED, "models/mobilenetv2-12-int8.onnx"),
-      queueDelaySeconds: 1, visibilityTimeoutSeconds: 3, maxReceiveCount: 6, embedTimeoutMs: 1_000, modelServerPingMs: 5_000,
+      port: 0,
+      emulatorPort: 0,
+      dataDir,
+      model: mobilenetV2Int8,
+      modelPath: join(SHARED, "models/mobilenetv2-12-int8.onnx"),
+      queueDelaySeconds: 1,
+      visibilityTimeoutSeconds: 3,
+      maxReceiveCount: 6,
+      embedTimeoutMs: 1_000,
+      modelServerPingMs: 5_000,
       logger: jsonLogger({}, { write: (line) => logs.push(JSON.parse(line)) }),
     });
   });
@@ -88,10 +109,16 @@ describe("a model server slower than the poller's timeout", () => {
   });
 
   it("retries the photos it timed out on, and stores each exactly once when the server answers again", async () => {
-    const files = (await readdir(PHOTOS)).filter((f) => f.endsWith(".jpg")).sort().slice(40, 60);
+    const files = (await readdir(PHOTOS))
+      .filter((f) => f.endsWith(".jpg"))
+      .sort()
+      .slice(40, 60);
     const stored = async () => (await runtime.store.readView("lee")).imageCount;
     const upload = async (names: string[]) => {
-      for (const f of names) await runtime.emulator.s3.send(new PutObjectCommand({ Bucket: "photos", Key: `users/lee/${f}`, Body: await readFile(join(PHOTOS, f)), ContentType: "image/jpeg" }));
+      for (const f of names)
+        await runtime.emulator.s3.send(
+          new PutObjectCommand({ Bucket: "photos", Key: `users/lee/${f}`, Body: await readFile(join(PHOTOS, f)), ContentType: "image/jpeg" }),
+        );
     };
     const server = runtime.modelServerPid;
     await upload(files.slice(0, 5));
@@ -113,7 +140,9 @@ describe("a model server slower than the poller's timeout", () => {
     const log = parseLog(await readFile(userPaths(dataDir, "lee", mobilenetV2Int8.id).log), "log")!;
     expect(log.records).toHaveLength(files.length); // each once, although stalled requests were answered late
     expect(runtime.modelServerPid).toBe(server); // slow, not dead: never restarted
-    const dead = await runtime.emulator.sqs.send(new ReceiveMessageCommand({ QueueUrl: runtime.emulator.deadLetterQueueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 0 }));
+    const dead = await runtime.emulator.sqs.send(
+      new ReceiveMessageCommand({ QueueUrl: runtime.emulator.deadLetterQueueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 0 }),
+    );
     expect(dead.Messages ?? []).toEqual([]);
   }, 180_000);
 });
@@ -123,7 +152,9 @@ describe("the model server's supervisor", () => {
     const logs: Array<Record<string, unknown>> = [];
     let gaveUp: Error | undefined;
     const server = await superviseModelServer({
-      modelPath: join(SHARED, "models/mobilenetv2-12-int8.onnx"), model: mobilenetV2Int8, maxRestarts: 1,
+      modelPath: join(SHARED, "models/mobilenetv2-12-int8.onnx"),
+      model: mobilenetV2Int8,
+      maxRestarts: 1,
       logger: jsonLogger({}, { write: (line) => logs.push(JSON.parse(line)) }),
       onGiveUp: (error) => (gaveUp = error),
     });
@@ -146,12 +177,13 @@ describe("the model server's supervisor", () => {
 
 describe("pnpm start killed with SIGKILL mid-ingest", () => {
   const START = join(import.meta.dirname, "../src/start.ts");
-  const freePort = () => new Promise<number>((resolve) => {
-    const probe = createServer().listen(0, "127.0.0.1", () => {
-      const { port } = probe.address() as { port: number };
-      probe.close(() => resolve(port));
+  const freePort = () =>
+    new Promise<number>((resolve) => {
+      const probe = createServer().listen(0, "127.0.0.1", () => {
+        const { port } = probe.address() as { port: number };
+        probe.close(() => resolve(port));
+      });
     });
-  });
 
   it("keeps the photos it stored; after a restart, what the user uploads again is stored once", async () => {
     const dataDir = await mkdtemp(join(tmpdir(), "faults-kill-"));
@@ -163,15 +195,21 @@ describe("pnpm start killed with SIGKILL mid-ingest", () => {
       let stderr = "";
       processes.push(child);
       child.stderr!.on("data", (d) => (stderr += d));
-      const running = (async () => { for (let i = 0; i < 600 && !stderr.includes("photo-clusters is running"); i++) await new Promise((r) => setTimeout(r, 100)); })();
+      const running = (async () => {
+        for (let i = 0; i < 600 && !stderr.includes("photo-clusters is running"); i++) await new Promise((r) => setTimeout(r, 100));
+      })();
       return { child, running, exited: new Promise((resolve) => child.on("close", resolve)), stderr: () => stderr };
     };
     const store = openStore({ root: dataDir, model: mobilenetV2Int8, logger: { warn() {}, error() {}, debug() {} } });
     const stored = async () => (await store.readView("lee")).imageCount;
-    const files = (await readdir(PHOTOS)).filter((f) => f.endsWith(".jpg")).sort().slice(40, 70);
+    const files = (await readdir(PHOTOS))
+      .filter((f) => f.endsWith(".jpg"))
+      .sort()
+      .slice(40, 70);
     const upload = async () => {
       const { s3 } = localClients(`http://127.0.0.1:${emulatorPort}`);
-      for (const f of files) await s3.send(new PutObjectCommand({ Bucket: "photos", Key: `users/lee/${f}`, Body: await readFile(join(PHOTOS, f)), ContentType: "image/jpeg" }));
+      for (const f of files)
+        await s3.send(new PutObjectCommand({ Bucket: "photos", Key: `users/lee/${f}`, Body: await readFile(join(PHOTOS, f)), ContentType: "image/jpeg" }));
       s3.destroy();
     };
     try {

@@ -21,10 +21,17 @@ describe("a local run's metric lines", () => {
     dataDir = await mkdtemp(join(tmpdir(), "metrics-test-"));
     const write = (line: string) => logs.push(JSON.parse(line));
     runtime = await startLocalRuntime({
-      port: 0, emulatorPort: 0, dataDir, model: mobilenetV2Int8, modelPath: join(SHARED, "models/mobilenetv2-12-int8.onnx"),
+      port: 0,
+      emulatorPort: 0,
+      dataDir,
+      model: mobilenetV2Int8,
+      modelPath: join(SHARED, "models/mobilenetv2-12-int8.onnx"),
       // No redelivery within the test: each photo is tried once.
-      queueDelaySeconds: 1, visibilityTimeoutSeconds: 60, maxReceiveCount: 3,
-      logger: jsonLogger({}, { write }), writeMetrics: write,
+      queueDelaySeconds: 1,
+      visibilityTimeoutSeconds: 60,
+      maxReceiveCount: 3,
+      logger: jsonLogger({}, { write }),
+      writeMetrics: write,
     });
   });
   afterAll(async () => {
@@ -36,7 +43,8 @@ describe("a local run's metric lines", () => {
     // Prepare
     const token = await runtime.auth.issueDevToken("gina");
     const get = (path: string) => fetch(`${runtime.apiUrl}/users/gina/${path}`, { headers: { Authorization: `Bearer ${token}` } });
-    const put = async (name: string, body: Uint8Array) => runtime.emulator.s3.send(new PutObjectCommand({ Bucket: "photos", Key: `users/gina/${name}`, Body: body, ContentType: "image/jpeg" }));
+    const put = async (name: string, body: Uint8Array) =>
+      runtime.emulator.s3.send(new PutObjectCommand({ Bucket: "photos", Key: `users/gina/${name}`, Body: body, ContentType: "image/jpeg" }));
     const settled = (stored: number, failed: number) => async () => {
       const status = (await (await get("status")).json()) as { stored: number; failed: unknown[] };
       return status.stored === stored && status.failed.length === failed;
@@ -59,7 +67,12 @@ describe("a local run's metric lines", () => {
     // Every photo that reached the model and came back embedded: the four, and the first one again.
     expect(data.filter((d) => d.name === "EmbeddingLatency" && Object.keys(d.dimensions).length === 1).flatMap((d) => d.values)).toHaveLength(GOOD.length + 1);
     expect(metricSum(data, "EmbeddingRetries", { service: "poller" })).toBe(0);
-    expect(data.filter((d) => d.name === "EmbeddingThrottles").flatMap((d) => d.values).every((v) => v === 0)).toBe(true);
+    expect(
+      data
+        .filter((d) => d.name === "EmbeddingThrottles")
+        .flatMap((d) => d.values)
+        .every((v) => v === 0),
+    ).toBe(true);
     expect(data.some((d) => d.name === "EmbeddingThrottles")).toBe(true);
     expect(data.find((d) => d.name === "StoreWriteLatency")).toMatchObject({ unit: "Milliseconds", dimensions: { service: "writer" } });
     expect(data.find((d) => d.name === "LockWait")).toMatchObject({ unit: "Milliseconds", dimensions: { service: "writer" } });

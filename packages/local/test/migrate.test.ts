@@ -10,8 +10,11 @@ const REPO = join(import.meta.dirname, "../../..");
 
 function photoClusters(args: string[], env: Record<string, string>): Promise<{ code: number; stderr: string }> {
   return new Promise((resolve) => {
-    execFile(process.execPath, ["--import", "tsx", "packages/local/src/cli/main.ts", ...args], { cwd: REPO, timeout: 60_000, env: { ...process.env, ...env } }, (error, _stdout, stderr) =>
-      resolve({ code: error ? Number(error.code ?? 1) : 0, stderr }),
+    execFile(
+      process.execPath,
+      ["--import", "tsx", "packages/local/src/cli/main.ts", ...args],
+      { cwd: REPO, timeout: 60_000, env: { ...process.env, ...env } },
+      (error, _stdout, stderr) => resolve({ code: error ? Number(error.code ?? 1) : 0, stderr }),
     );
   });
 }
@@ -25,7 +28,17 @@ describe("pnpm photo-clusters migrate", () => {
     const store = openStore({ root: dataDir, model: mobilenetV2Int8, logger: { warn() {}, error() {}, debug() {} } });
     const vector = (seed: number) => Float32Array.from({ length: mobilenetV2Int8.dimension }, (_, k) => Math.sin(seed * 31 + k));
     for (const user of ["old", "new"]) {
-      await store.write(user, [1, 2, 3].map((i) => ({ kind: "put" as const, key: `users/${user}/p${i}.jpg`, imageId: `p${i}`, etag: `e${i}`, sequencer: `0${i}`, vector: vector(i) })));
+      await store.write(
+        user,
+        [1, 2, 3].map((i) => ({
+          kind: "put" as const,
+          key: `users/${user}/p${i}.jpg`,
+          imageId: `p${i}`,
+          etag: `e${i}`,
+          sequencer: `0${i}`,
+          vector: vector(i),
+        })),
+      );
     }
     // Format 1 is exactly today's log and graph without the refs file.
     const old = userPaths(dataDir, "old", mobilenetV2Int8.id);

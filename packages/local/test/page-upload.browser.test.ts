@@ -45,8 +45,15 @@ describe("the page in a browser, uploading a folder", () => {
     // Kept after the test: it holds the screenshot.
     work = await mkdtemp(join(tmpdir(), "page-upload-"));
     runtime = await startLocalRuntime({
-      port: 0, emulatorPort: 0, dataDir, model: mobilenetV2Int8, modelPath: join(SHARED, "models/mobilenetv2-12-int8.onnx"),
-      queueDelaySeconds: 1, visibilityTimeoutSeconds: 5, maxReceiveCount: 3, logger: jsonLogger({}, { write() {} }),
+      port: 0,
+      emulatorPort: 0,
+      dataDir,
+      model: mobilenetV2Int8,
+      modelPath: join(SHARED, "models/mobilenetv2-12-int8.onnx"),
+      queueDelaySeconds: 1,
+      visibilityTimeoutSeconds: 5,
+      maxReceiveCount: 3,
+      logger: jsonLogger({}, { write() {} }),
     });
     const folder = join(work, "Holiday");
     await mkdir(join(folder, "2024/05"), { recursive: true });
@@ -67,7 +74,9 @@ describe("the page in a browser, uploading a folder", () => {
   });
 
   const clustersShown = () =>
-    page.$$eval("section.cluster", (cards) => cards.map((card) => [...card.querySelectorAll("img")].map((img) => img.alt).sort()).sort((a, b) => b.length - a.length || a[0].localeCompare(b[0])));
+    page.$$eval("section.cluster", (cards) =>
+      cards.map((card) => [...card.querySelectorAll("img")].map((img) => img.alt).sort()).sort((a, b) => b.length - a.length || a[0].localeCompare(b[0])),
+    );
 
   it("uploads the folder, shows its clusters and the failed photo with its reason, and follows the threshold", async () => {
     // Act: the user opens the page as "pat" and picks the folder.

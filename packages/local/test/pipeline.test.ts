@@ -28,8 +28,14 @@ describe("the whole pipeline on one machine", () => {
   beforeAll(async () => {
     dataDir = await mkdtemp(join(tmpdir(), "pipeline-test-"));
     runtime = await startLocalRuntime({
-      port: 0, emulatorPort: 0, dataDir, model: mobilenetV2Int8, modelPath: join(SHARED, "models/mobilenetv2-12-int8.onnx"),
-      queueDelaySeconds: 1, visibilityTimeoutSeconds: 5, maxReceiveCount: 3,
+      port: 0,
+      emulatorPort: 0,
+      dataDir,
+      model: mobilenetV2Int8,
+      modelPath: join(SHARED, "models/mobilenetv2-12-int8.onnx"),
+      queueDelaySeconds: 1,
+      visibilityTimeoutSeconds: 5,
+      maxReceiveCount: 3,
       logger: jsonLogger({}, { write: (line) => logs.push(JSON.parse(line)) }),
     });
     token = await runtime.auth.issueDevToken("carol");
@@ -40,12 +46,23 @@ describe("the whole pipeline on one machine", () => {
   });
 
   const upload = async (imageId: string, file = imageId) =>
-    runtime.emulator.s3.send(new PutObjectCommand({ Bucket: "photos", Key: `users/carol/${imageId}.jpg`, Body: await readFile(join(PHOTOS, `${file}.jpg`)), ContentType: "image/jpeg" }));
+    runtime.emulator.s3.send(
+      new PutObjectCommand({
+        Bucket: "photos",
+        Key: `users/carol/${imageId}.jpg`,
+        Body: await readFile(join(PHOTOS, `${file}.jpg`)),
+        ContentType: "image/jpeg",
+      }),
+    );
   const clusters = async (query = "") => {
     const response = await fetch(`${runtime.apiUrl}/users/carol/clusters${query}`, { headers: { Authorization: `Bearer ${token}` } });
     return { status: response.status, body: (await response.json()) as ClustersBody };
   };
-  const groupOf = (body: ClustersBody, imageId: string) => body.clusters.find((c) => c.images.some((i) => i.imageId === imageId))?.images.map((i) => i.imageId).sort();
+  const groupOf = (body: ClustersBody, imageId: string) =>
+    body.clusters
+      .find((c) => c.images.some((i) => i.imageId === imageId))
+      ?.images.map((i) => i.imageId)
+      .sort();
   async function until(condition: (body: ClustersBody) => boolean): Promise<ClustersBody> {
     for (let i = 0; i < 150; i++) {
       const { body } = await clusters();
@@ -81,19 +98,28 @@ describe("the whole pipeline on one machine", () => {
       await new Promise((r) => setTimeout(r, 200));
       body = (await (await fetch(`${runtime.apiUrl}/users/erin/clusters`, { headers: { Authorization: `Bearer ${erin}` } })).json()) as ClustersBody;
     }
-    const similar = await fetch(`${runtime.apiUrl}/users/erin/images/${encodeURIComponent("2024/05/IMG 0001")}/similar?limit=4`, { headers: { Authorization: `Bearer ${erin}` } });
+    const similar = await fetch(`${runtime.apiUrl}/users/erin/images/${encodeURIComponent("2024/05/IMG 0001")}/similar?limit=4`, {
+      headers: { Authorization: `Bearer ${erin}` },
+    });
     // Assess
     expect(body?.clusters.map((c) => c.images.map((img) => img.imageId).sort())).toEqual([ids]);
     expect(body?.clusters[0].images.find((img) => img.imageId === "2024/05/IMG 0001")?.key).toBe("users/erin/2024/05/IMG 0001.JPG");
     expect(similar.status).toBe(200);
-    expect(((await similar.json()) as { results: Array<{ imageId: string }> }).results.map((r) => r.imageId).sort()).toEqual(ids.filter((id) => id !== "2024/05/IMG 0001"));
+    expect(((await similar.json()) as { results: Array<{ imageId: string }> }).results.map((r) => r.imageId).sort()).toEqual(
+      ids.filter((id) => id !== "2024/05/IMG 0001"),
+    );
     await rm(folder, { recursive: true, force: true });
   });
 
   it("tells the user which photo could not be added and why, until a good photo replaces it", async () => {
     const frank = await runtime.auth.issueDevToken("frank");
-    const status = async () => (await (await fetch(`${runtime.apiUrl}/users/frank/status`, { headers: { Authorization: `Bearer ${frank}` } })).json()) as { stored: number; failed: Array<{ key: string; imageId: string; code: string; message: string }> };
-    const put = (key: string, body: Uint8Array) => runtime.emulator.s3.send(new PutObjectCommand({ Bucket: "photos", Key: key, Body: body, ContentType: "image/jpeg" }));
+    const status = async () =>
+      (await (await fetch(`${runtime.apiUrl}/users/frank/status`, { headers: { Authorization: `Bearer ${frank}` } })).json()) as {
+        stored: number;
+        failed: Array<{ key: string; imageId: string; code: string; message: string }>;
+      };
+    const put = (key: string, body: Uint8Array) =>
+      runtime.emulator.s3.send(new PutObjectCommand({ Bucket: "photos", Key: key, Body: body, ContentType: "image/jpeg" }));
     // Act: a good photo, and text named like one
     await put("users/frank/holiday/beach 1.jpg", await readFile(join(PHOTOS, `${GROUP_A[0]}.jpg`)));
     await put("users/frank/holiday/notes.jpg", Buffer.from("this is not a photo, only text named .jpg\n"));
@@ -104,7 +130,15 @@ describe("the whole pipeline on one machine", () => {
     }
     // Assess
     expect(seen.stored).toBe(1);
-    expect(seen.failed).toEqual([{ key: "users/frank/holiday/notes.jpg", imageId: "holiday/notes", code: "rejected_by_model", message: expect.stringMatching(/refused the image/), at: expect.any(String) }]);
+    expect(seen.failed).toEqual([
+      {
+        key: "users/frank/holiday/notes.jpg",
+        imageId: "holiday/notes",
+        code: "rejected_by_model",
+        message: expect.stringMatching(/refused the image/),
+        at: expect.any(String),
+      },
+    ]);
     // Act: the same key, now a photo
     await put("users/frank/holiday/notes.jpg", await readFile(join(PHOTOS, `${GROUP_A[1]}.jpg`)));
     for (let i = 0; i < 150 && !(seen.stored === 2 && seen.failed.length === 0); i++) {
@@ -117,7 +151,7 @@ describe("the whole pipeline on one machine", () => {
   it("refuses callers without a token, with a forged one, or for another user, and bad thresholds", async () => {
     const noToken = await fetch(`${runtime.apiUrl}/users/carol/clusters`);
     expect(noToken.status).toBe(401);
-    const forged = token.slice(0, token.lastIndexOf(".") + 1) + "AAAA" + token.slice(token.lastIndexOf(".") + 5);
+    const forged = `${token.slice(0, token.lastIndexOf(".") + 1)}AAAA${token.slice(token.lastIndexOf(".") + 5)}`;
     expect((await fetch(`${runtime.apiUrl}/users/carol/clusters`, { headers: { Authorization: `Bearer ${forged}` } })).status).toBe(401);
     expect((await fetch(`${runtime.apiUrl}/users/dave/clusters`, { headers: { Authorization: `Bearer ${token}` } })).status).toBe(403);
     for (const t of ["abc", "-1", "2", "NaN"]) expect((await clusters(`?threshold=${t}`)).status).toBe(400);
@@ -128,11 +162,18 @@ describe("the whole pipeline on one machine", () => {
     const before = (await clusters()).body;
     // Act
     await upload(GROUP_B[1]);
-    for (let i = 0; i < 100 && !logs.some((l) => l.message === "record written" && l.key === `users/carol/${GROUP_B[1]}.jpg` && l.outcome === "duplicate"); i++) {
+    for (
+      let i = 0;
+      i < 100 && !logs.some((l) => l.message === "record written" && l.key === `users/carol/${GROUP_B[1]}.jpg` && l.outcome === "duplicate");
+      i++
+    ) {
       await new Promise((r) => setTimeout(r, 100));
     }
     // Assess
-    expect(logs.filter((l) => l.message === "record written" && l.key === `users/carol/${GROUP_B[1]}.jpg`).map((l) => l.outcome)).toEqual(["stored", "duplicate"]);
+    expect(logs.filter((l) => l.message === "record written" && l.key === `users/carol/${GROUP_B[1]}.jpg`).map((l) => l.outcome)).toEqual([
+      "stored",
+      "duplicate",
+    ]);
     expect((await clusters()).body).toEqual(before);
   });
 

@@ -30,7 +30,16 @@ describe("the poller, on real S3 (emulated), the real model server and the real 
     store = openStore({ root: dataDir, model: mobilenetV2Int8 });
     modelServer = await startModelServer({ port: 0, model: mobilenetV2Int8, modelPath: MODEL_PATH, logger });
     await modelServer.ready;
-    emulator = await startEmulator({ port: 0, bucket: "photos", queue: "uploads", deadLetterQueue: "uploads-dlq", delaySeconds: 0, visibilityTimeoutSeconds: 30, maxReceiveCount: 3, onObjectChange: () => {} });
+    emulator = await startEmulator({
+      port: 0,
+      bucket: "photos",
+      queue: "uploads",
+      deadLetterQueue: "uploads-dlq",
+      delaySeconds: 0,
+      visibilityTimeoutSeconds: 30,
+      maxReceiveCount: 3,
+      onObjectChange: () => {},
+    });
   });
   afterAll(async () => {
     await emulator?.stop();
@@ -53,7 +62,9 @@ describe("the poller, on real S3 (emulated), the real model server and the real 
     const goodFiles = ["00d7a649.jpg", "01be2e32.jpg", "02fa3702.jpg", "04ee03a7.jpg", "05f63557.jpg", "0752a10c.jpg", "076cc693.jpg"];
     // Real photo names: a space, a plus, Unicode, and an existing bucket's sub-folders.
     const names = ["00d7a649.jpg", "my photo.jpg", "02fa3702.jpg", "a+b.jpg", "café ☕.jpg", "2024/05/IMG 0001.JPG", "IMG_1234 (1).jpg"];
-    const good = await Promise.all(goodFiles.map(async (f, i) => message(`users/alice/${names[i]}`, await put(`users/alice/${names[i]}`, await readFile(join(PHOTOS, f))))));
+    const good = await Promise.all(
+      goodFiles.map(async (f, i) => message(`users/alice/${names[i]}`, await put(`users/alice/${names[i]}`, await readFile(join(PHOTOS, f))))),
+    );
     const photo = await readFile(join(PHOTOS, goodFiles[0]));
     const bad = {
       empty: message("users/alice/empty.jpg", await put("users/alice/empty.jpg", new Uint8Array())),
@@ -74,7 +85,11 @@ describe("the poller, on real S3 (emulated), the real model server and the real 
     const response = await handler({ Records: [...good.slice(0, 2), ...Object.values(bad), folderMarker, ...good.slice(2)] });
 
     // Assess
-    expect(response.batchItemFailures.map((f) => f.itemIdentifier).sort()).toEqual(Object.values(bad).map((m) => m.messageId).sort());
+    expect(response.batchItemFailures.map((f) => f.itemIdentifier).sort()).toEqual(
+      Object.values(bad)
+        .map((m) => m.messageId)
+        .sort(),
+    );
     const snapshot = await store.read("alice");
     expect(snapshot.images.map((i) => i.key).sort()).toEqual(good.map((m) => m.messageId).sort());
     const reasonFor = (key: string) => logs.find((l) => l.message === "record failed" && l.key === key)?.reason as string;

@@ -9,7 +9,10 @@ const START = join(import.meta.dirname, "../src/start.ts");
 
 /** `pnpm start` as a child process: its stderr so far, and its exit code once it ends. */
 function spawnStart(env: Record<string, string>) {
-  const child = spawn(process.execPath, ["--import", "tsx", START], { env: { ...process.env, NODE_NO_WARNINGS: "1", ...env }, stdio: ["ignore", "ignore", "pipe"] });
+  const child = spawn(process.execPath, ["--import", "tsx", START], {
+    env: { ...process.env, NODE_NO_WARNINGS: "1", ...env },
+    stdio: ["ignore", "ignore", "pipe"],
+  });
   let stderr = "";
   child.stderr.on("data", (d) => (stderr += d));
   const exited = new Promise<number | null>((resolve) => child.on("close", resolve));

@@ -36,13 +36,21 @@ describe("presigned uploads through the local runtime", () => {
   beforeAll(async () => {
     dataDir = await mkdtemp(join(tmpdir(), "uploads-test-"));
     runtime = await startLocalRuntime({
-      port: 0, emulatorPort: 0, dataDir, model: mobilenetV2Int8, modelPath: join(SHARED, "models/mobilenetv2-12-int8.onnx"),
-      queueDelaySeconds: 1, visibilityTimeoutSeconds: 5, maxReceiveCount: 3, logger: jsonLogger({}, { write() {} }),
+      port: 0,
+      emulatorPort: 0,
+      dataDir,
+      model: mobilenetV2Int8,
+      modelPath: join(SHARED, "models/mobilenetv2-12-int8.onnx"),
+      queueDelaySeconds: 1,
+      visibilityTimeoutSeconds: 5,
+      maxReceiveCount: 3,
+      logger: jsonLogger({}, { write() {} }),
     });
     // A folder named as phones and exports name photos: a group of near-duplicates.
     folder = await mkdtemp(join(tmpdir(), "uploads-folder-"));
     await mkdir(join(folder, "2024/05"), { recursive: true });
-    for (const [i, name] of ["IMG_1234 (1).jpg", "2024/05/IMG 0001.JPG", "café ☕.jpg"].entries()) await symlink(join(PHOTOS, `${GROUP[i]}.jpg`), join(folder, name));
+    for (const [i, name] of ["IMG_1234 (1).jpg", "2024/05/IMG 0001.JPG", "café ☕.jpg"].entries())
+      await symlink(join(PHOTOS, `${GROUP[i]}.jpg`), join(folder, name));
   });
   afterAll(async () => {
     await runtime?.stop();
@@ -68,7 +76,10 @@ describe("presigned uploads through the local runtime", () => {
     return { status: res.status, code: /<Code>(.*?)<\/Code>/.exec(text)?.[1], message: /<Message>(.*?)<\/Message>/.exec(text)?.[1] };
   }
   const exists = (key: string) =>
-    runtime.emulator.s3.send(new HeadObjectCommand({ Bucket: "photos", Key: key })).then(() => true, (e: { name?: string }) => (e.name === "NotFound" ? false : Promise.reject(e)));
+    runtime.emulator.s3.send(new HeadObjectCommand({ Bucket: "photos", Key: key })).then(
+      () => true,
+      (e: { name?: string }) => (e.name === "NotFound" ? false : Promise.reject(e)),
+    );
   async function get<T>(userId: string, path: string): Promise<T> {
     const res = await fetch(`${runtime.apiUrl}/users/${userId}/${path}`, { headers: { Authorization: `Bearer ${await tokenFor(userId)}` } });
     return (await res.json()) as T;

@@ -14,7 +14,10 @@ import { measureEndToEndThroughput, measureModelThroughput } from "./throughput.
 
 const dir = resolve(process.argv[2] ?? join(import.meta.dirname, "../../../../shared/data/dev-photos"));
 const count = Number(process.argv[3] ?? 32);
-const files = (await readdir(dir)).filter((f) => /\.(jpe?g|png|webp)$/i.test(f)).sort().slice(0, count);
+const files = (await readdir(dir))
+  .filter((f) => /\.(jpe?g|png|webp)$/i.test(f))
+  .sort()
+  .slice(0, count);
 const images = await Promise.all(files.map(async (f) => ({ bytes: await readFile(join(dir, f)) })));
 const modelPath = await resolveModelPath(mobilenetV2Int8, { modelPath: process.env.MODEL_PATH });
 
@@ -22,11 +25,15 @@ for (const threads of [1, 2]) {
   const embedder = await createEmbedder({ modelPath, model: mobilenetV2Int8, threads });
   const tensors = await Promise.all(images.map((i) => embedder.preprocess(i.bytes)));
   for (const f of await measureModelThroughput(embedder, tensors, { batchSizes: [1, 4, 8, 1, 8], rounds: 25 })) {
-    console.log(`threads=${threads} model-only batch=${f.batchSize}: ${f.medianBatchMs.toFixed(1)} ms/batch, ${f.medianMsPerImage.toFixed(2)} ms/image, ${f.imagesPerSecond.toFixed(0)} images/s`);
+    console.log(
+      `threads=${threads} model-only batch=${f.batchSize}: ${f.medianBatchMs.toFixed(1)} ms/batch, ${f.medianMsPerImage.toFixed(2)} ms/image, ${f.imagesPerSecond.toFixed(0)} images/s`,
+    );
   }
   for (const concurrency of [1, 4]) {
     const f = await measureEndToEndThroughput(embedder, images, { concurrency, rounds: 3 });
-    console.log(`threads=${threads} end-to-end concurrency=${concurrency}: ${f.medianMsPerImage.toFixed(2)} ms/image, ${f.imagesPerSecond.toFixed(0)} images/s (${f.images} photos)`);
+    console.log(
+      `threads=${threads} end-to-end concurrency=${concurrency}: ${f.medianMsPerImage.toFixed(2)} ms/image, ${f.imagesPerSecond.toFixed(0)} images/s (${f.images} photos)`,
+    );
   }
   await embedder.close();
 }
@@ -34,6 +41,8 @@ for (const threads of [1, 2]) {
 const worker = await createEmbedder({ modelPath, model: mobilenetV2Int8, inference: "worker" });
 for (const concurrency of [1, 8]) {
   const f = await measureEndToEndThroughput(worker, images, { concurrency, rounds: 3 });
-  console.log(`worker end-to-end concurrency=${concurrency}: ${f.medianMsPerImage.toFixed(2)} ms/image, ${f.imagesPerSecond.toFixed(0)} images/s (${f.images} photos)`);
+  console.log(
+    `worker end-to-end concurrency=${concurrency}: ${f.medianMsPerImage.toFixed(2)} ms/image, ${f.imagesPerSecond.toFixed(0)} images/s (${f.images} photos)`,
+  );
 }
 await worker.close();

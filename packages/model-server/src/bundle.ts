@@ -45,7 +45,7 @@ export function bundleModelServer(outDir = join(packageDir, "dist")): { entry: s
   const own = JSON.parse(readFileSync(join(packageDir, "package.json"), "utf8")) as { dependencies: Record<string, string> };
   const dependencies = Object.fromEntries(EXTERNAL.map((name) => [name, own.dependencies[name]]));
   const packageJson = join(outDir, "package.json");
-  writeFileSync(packageJson, JSON.stringify({ name: "photo-clusters-model-server", private: true, type: "module", dependencies }, null, 2) + "\n");
+  writeFileSync(packageJson, `${JSON.stringify({ name: "photo-clusters-model-server", private: true, type: "module", dependencies }, null, 2)}\n`);
   return { entry, packageJson };
 }
 

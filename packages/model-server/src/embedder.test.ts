@@ -61,11 +61,7 @@ describe("createEmbedder with MobileNetV2", () => {
     const png = await sharp(jpeg).png().toBuffer();
     const webp = await sharp(jpeg).webp({ quality: 90 }).toBuffer();
     // Act
-    const [a, b, c] = await Promise.all([
-      embedder.embed(jpeg, "image/jpeg"),
-      embedder.embed(png, "image/png"),
-      embedder.embed(webp, "image/webp"),
-    ]);
+    const [a, b, c] = await Promise.all([embedder.embed(jpeg, "image/jpeg"), embedder.embed(png, "image/png"), embedder.embed(webp, "image/webp")]);
     // Assess
     expect(cosine(a, b)).toBeGreaterThan(0.999);
     expect(cosine(a, c)).toBeGreaterThan(0.96);
@@ -114,7 +110,9 @@ describe("createEmbedder with inference on a worker thread", () => {
   it("gives concurrent requests their own image's vector, as the inline session does", async () => {
     // Prepare
     const worker = await createEmbedder({ modelPath: MODEL_PATH, model: mobilenetV2Int8, inference: "worker", maxBatch: 4 });
-    const files = groups().slice(0, 10).map((r) => r.file);
+    const files = groups()
+      .slice(0, 10)
+      .map((r) => r.file);
     try {
       // Act: ten at once, so the worker coalesces them into batches of up to four
       const vectors = await Promise.all(files.map((f) => worker.embed(photo(f))));

@@ -104,9 +104,7 @@ export async function createEmbedder(options: EmbedderOptions): Promise<Embedder
   } catch (cause) {
     throw new ModelFileError(`cannot load ${model.id} from ${modelPath}: ${cause instanceof Error ? cause.message : String(cause)}`, cause);
   }
-  const runner = options.inference === "worker"
-    ? await workerRunner(patched, sessionOptions, options)
-    : await inlineRunner(patched, sessionOptions, options);
+  const runner = options.inference === "worker" ? await workerRunner(patched, sessionOptions, options) : await inlineRunner(patched, sessionOptions, options);
 
   async function embedTensors(batch: Float32Array, count: number): Promise<Float32Array> {
     if (count < 1 || batch.length !== count * inputLength) {

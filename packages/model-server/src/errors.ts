@@ -11,11 +11,7 @@ export class ModelServerError extends Error {
   readonly status: number;
   readonly errorType: SageMakerErrorType;
   readonly retryable: boolean;
-  constructor(
-    code: string,
-    message: string,
-    options: { status?: number; errorType?: SageMakerErrorType; retryable?: boolean; cause?: unknown } = {},
-  ) {
+  constructor(code: string, message: string, options: { status?: number; errorType?: SageMakerErrorType; retryable?: boolean; cause?: unknown } = {}) {
     super(message, { cause: options.cause });
     this.name = new.target.name;
     this.code = code;

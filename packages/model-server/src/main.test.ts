@@ -41,10 +41,17 @@ describe("the bundled container entrypoint", () => {
       // Act: wait for the model, as SageMaker does.
       let ping = 0;
       for (let i = 0; i < 100 && ping !== 200; i++) {
-        ping = await fetch(`http://127.0.0.1:${port}/ping`).then((r) => r.status, () => 0);
+        ping = await fetch(`http://127.0.0.1:${port}/ping`).then(
+          (r) => r.status,
+          () => 0,
+        );
         if (ping !== 200) await new Promise((r) => setTimeout(r, 100));
       }
-      const response = await fetch(`http://127.0.0.1:${port}/invocations`, { method: "POST", body: photo("00d7a649.jpg"), headers: { "content-type": "image/jpeg" } });
+      const response = await fetch(`http://127.0.0.1:${port}/invocations`, {
+        method: "POST",
+        body: photo("00d7a649.jpg"),
+        headers: { "content-type": "image/jpeg" },
+      });
       // Assess
       expect(ping).toBe(200);
       expect(((await response.json()) as { dimension: number }).dimension).toBe(1280);

@@ -28,11 +28,7 @@ try {
 
 // Listen before the model is loaded: SageMaker polls /ping, which answers 503 until then.
 const server = await startModelServer({ ...config, logger, waitForModel: false }).catch((error: NodeJS.ErrnoException) =>
-  fail(
-    error.code === "EADDRINUSE"
-      ? `port ${config.port} on ${config.host} is already in use`
-      : `cannot start the model server: ${error.message}`,
-  ),
+  fail(error.code === "EADDRINUSE" ? `port ${config.port} on ${config.host} is already in use` : `cannot start the model server: ${error.message}`),
 );
 logger.info("model server listening", { url: server.url, model: config.model.id });
 // Run by the local runtime, it exits with its parent: the parent holds our stdin open, and the pipe

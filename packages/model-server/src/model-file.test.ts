@@ -87,7 +87,11 @@ describe("resolveModelPath", () => {
     // Act
     const again = await resolveModelPath(model, { cacheDir, repoRoot: noSharedCopy() });
     // Assess
-    expect(createHash("sha256").update(await readFile(again)).digest("hex")).toBe(SHA);
+    expect(
+      createHash("sha256")
+        .update(await readFile(again))
+        .digest("hex"),
+    ).toBe(SHA);
   });
 
   it("reports an HTTP failure clearly", async () => {

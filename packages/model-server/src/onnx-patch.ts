@@ -96,28 +96,32 @@ export function exposeTensor(model: Uint8Array, tensor: string): Uint8Array {
   if (!nodeOutputs.has(tensor)) throw new Error(`no node of the graph produces tensor "${tensor}"`);
 
   const valueInfo = protobuf.Writer.create()
-    .uint32((VALUE_INFO_NAME << 3) | WIRE_LEN).string(tensor)
-    .uint32((VALUE_INFO_TYPE << 3) | WIRE_LEN).fork()
-    .uint32((TYPE_TENSOR << 3) | WIRE_LEN).fork()
-    .uint32((TENSOR_ELEM_TYPE << 3) | 0).int32(ELEM_FLOAT)
+    .uint32((VALUE_INFO_NAME << 3) | WIRE_LEN)
+    .string(tensor)
+    .uint32((VALUE_INFO_TYPE << 3) | WIRE_LEN)
+    .fork()
+    .uint32((TYPE_TENSOR << 3) | WIRE_LEN)
+    .fork()
+    .uint32((TENSOR_ELEM_TYPE << 3) | 0)
+    .int32(ELEM_FLOAT)
     .ldelim()
     .ldelim()
     .finish();
-  const extra = protobuf.Writer.create().uint32((GRAPH_OUTPUT << 3) | WIRE_LEN).bytes(valueInfo).finish();
+  const extra = protobuf.Writer.create()
+    .uint32((GRAPH_OUTPUT << 3) | WIRE_LEN)
+    .bytes(valueInfo)
+    .finish();
 
   const graph = findGraph(model);
   const graphLength = graph.end - graph.payloadStart + extra.length;
-  const header = protobuf.Writer.create().uint32((MODEL_GRAPH << 3) | WIRE_LEN).uint32(graphLength).finish();
+  const header = protobuf.Writer.create()
+    .uint32((MODEL_GRAPH << 3) | WIRE_LEN)
+    .uint32(graphLength)
+    .finish();
 
   const out = new Uint8Array(graph.start + header.length + graphLength + (model.length - graph.end));
   let at = 0;
-  for (const part of [
-    model.subarray(0, graph.start),
-    header,
-    model.subarray(graph.payloadStart, graph.end),
-    extra,
-    model.subarray(graph.end),
-  ]) {
+  for (const part of [model.subarray(0, graph.start), header, model.subarray(graph.payloadStart, graph.end), extra, model.subarray(graph.end)]) {
     out.set(part, at);
     at += part.length;
   }

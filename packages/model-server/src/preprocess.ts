@@ -47,10 +47,7 @@ function mb(bytes: number): string {
 }
 
 /** Reads and checks the header: format known, dimensions present and within `maxPixels`. */
-export async function inspectImage(
-  bytes: Uint8Array,
-  limits: ImageLimits,
-): Promise<{ width: number; height: number; format: string }> {
+export async function inspectImage(bytes: Uint8Array, limits: ImageLimits): Promise<{ width: number; height: number; format: string }> {
   if (bytes.length === 0) throw new InvalidImageError("the request body is empty; send the image bytes");
   if (bytes.length > limits.maxBytes) {
     throw new ImageTooLargeError(`the image is ${mb(bytes.length)}; the limit is ${mb(limits.maxBytes)}`);
@@ -65,7 +62,7 @@ export async function inspectImage(
   if (!width || !height || !format) throw new InvalidImageError("the image header declares no dimensions");
   if (width * height > limits.maxPixels) {
     throw new ImageTooLargeError(
-      `the image is ${width}×${height} (${(width * height / 1e6).toFixed(1)} MP); the limit is ${(limits.maxPixels / 1e6).toFixed(1)} MP`,
+      `the image is ${width}×${height} (${((width * height) / 1e6).toFixed(1)} MP); the limit is ${(limits.maxPixels / 1e6).toFixed(1)} MP`,
     );
   }
   // Orientations 5–8 swap width and height once applied.

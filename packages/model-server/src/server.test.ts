@@ -42,14 +42,11 @@ describe("model server", () => {
     const embedder = await createEmbedder({ modelPath: MODEL_PATH, model: mobilenetV2Int8 });
     try {
       // Act + Assess
-      expect((await fetch(early.url + "/ping")).status).toBe(503);
-      await expectError(
-        await fetch(early.url + "/invocations", { method: "POST", body: JPEG }),
-        503, "ServiceUnavailable", "service_unavailable", /not ready/,
-      );
+      expect((await fetch(`${early.url}/ping`)).status).toBe(503);
+      await expectError(await fetch(`${early.url}/invocations`, { method: "POST", body: JPEG }), 503, "ServiceUnavailable", "service_unavailable", /not ready/);
       release(embedder);
       await early.ready;
-      expect((await fetch(early.url + "/ping")).status).toBe(200);
+      expect((await fetch(`${early.url}/ping`)).status).toBe(200);
     } finally {
       await early.close();
       await embedder.close();
@@ -101,7 +98,7 @@ describe("model server", () => {
     });
     // Act
     const declared = await post("/invocations", big);
-    const chunked = await fetch(server.url + "/invocations", { method: "POST", body: streamed, duplex: "half" } as RequestInit);
+    const chunked = await fetch(`${server.url}/invocations`, { method: "POST", body: streamed, duplex: "half" } as RequestInit);
     // Assess
     await expectError(declared, 413, "ValidationError", "image_too_large", /30\.0 MB; the limit is 6\.0 MB/);
     await expectError(chunked, 413, "ValidationError", "image_too_large", /over the limit of 6\.0 MB/);
@@ -112,7 +109,7 @@ describe("model server", () => {
     // Prepare: a raw request that declares no length and sends 1 MB chunks.
     let sent = 0;
     const status = await new Promise<number>((resolve, reject) => {
-      const req = request(server.url + "/invocations", { method: "POST", headers: { "transfer-encoding": "chunked" } }, (res) => {
+      const req = request(`${server.url}/invocations`, { method: "POST", headers: { "transfer-encoding": "chunked" } }, (res) => {
         res.resume();
         resolve(res.statusCode!);
       });
@@ -136,8 +133,8 @@ describe("model server", () => {
   });
 
   it("answers unknown routes with 404 and wrong methods with 405", async () => {
-    expect((await fetch(server.url + "/nope")).status).toBe(404);
-    expect((await fetch(server.url + "/invocations")).status).toBe(405);
+    expect((await fetch(`${server.url}/nope`)).status).toBe(404);
+    expect((await fetch(`${server.url}/invocations`)).status).toBe(405);
   });
 
   it("answers concurrent requests, each with its own image's embedding", async () => {
@@ -192,7 +189,13 @@ describe("the AWS SDK's InvokeEndpoint against the server", () => {
 
   it("raises ServiceUnavailable while the model loads and InternalFailure, saying nothing internal, when embedding fails", async () => {
     // Prepare: a server still loading, and one whose embedder breaks (no real piece fails on demand).
-    const loading = await startModelServer({ model: mobilenetV2Int8, port: 0, embedder: new Promise<Embedder>(() => {}), waitForModel: false, logger: silentLogger });
+    const loading = await startModelServer({
+      model: mobilenetV2Int8,
+      port: 0,
+      embedder: new Promise<Embedder>(() => {}),
+      waitForModel: false,
+      logger: silentLogger,
+    });
     const broken: Embedder = {
       model: mobilenetV2Int8,
       limits: { maxBytes: 1024 * 1024, maxPixels: 1e8 },

@@ -58,11 +58,7 @@ function sendError(res: ServerResponse, error: unknown, logger: Logger, context:
   const errorType = known?.errorType ?? "InternalFailure";
   const exposed = known?.expose === true;
   const code = exposed ? known.code : status === 503 ? "service_unavailable" : "internal_error";
-  const message = exposed
-    ? known.message
-    : status === 503
-      ? "the model server is not ready; retry later"
-      : "the model server failed to embed this image";
+  const message = exposed ? known.message : status === 503 ? "the model server is not ready; retry later" : "the model server failed to embed this image";
   const fields = { ...context, status, code: known?.code ?? "unexpected", error, cause: (error as Error)?.cause };
   if (status >= 500) logger.error("invocation failed", fields);
   else logger.warn("invocation refused", fields);
@@ -144,7 +140,11 @@ export async function startModelServer(options: ModelServerOptions): Promise<Mod
     });
   } catch (error) {
     // e.g. EADDRINUSE: release the model this call was loading.
-    if (ownsEmbedder) void loading.then((e) => e.close(), () => {});
+    if (ownsEmbedder)
+      void loading.then(
+        (e) => e.close(),
+        () => {},
+      );
     throw error;
   }
   const address = server.address() as AddressInfo;
@@ -158,7 +158,11 @@ export async function startModelServer(options: ModelServerOptions): Promise<Mod
         server.close(() => resolve());
         server.closeAllConnections();
       });
-      if (ownsEmbedder) await loading.then((e) => e.close(), () => {});
+      if (ownsEmbedder)
+        await loading.then(
+          (e) => e.close(),
+          () => {},
+        );
     },
   };
   if (options.waitForModel ?? true) {

@@ -4,7 +4,7 @@ import { crossValidate, fitDefaults, foldsByGroup, type Fit, type LabelledSet, p
 /** Groups of near-identical unit vectors (a shared direction plus a little noise), and photos alone. */
 function labelled(groupSizes: number[], d = 16, seed = 1): LabelledSet {
   let s = seed;
-  const rand = () => ((s = (s * 1103515245 + 12345) % 2 ** 31) / 2 ** 31) - 0.5;
+  const rand = () => (s = (s * 1103515245 + 12345) % 2 ** 31) / 2 ** 31 - 0.5;
   const groups: string[] = [];
   const rows: number[][] = [];
   groupSizes.forEach((size, g) => {
@@ -17,7 +17,10 @@ function labelled(groupSizes: number[], d = 16, seed = 1): LabelledSet {
   const vectors = new Float32Array(rows.length * d);
   rows.forEach((r, i) => {
     const norm = Math.hypot(...r);
-    vectors.set(r.map((x) => x / norm), i * d);
+    vectors.set(
+      r.map((x) => x / norm),
+      i * d,
+    );
   });
   return { vectors, n: rows.length, d, groups };
 }

@@ -31,10 +31,16 @@ const BANDS = { medium: 0.85, high: 0.92 };
 /** Pairwise scores of clustering `set` with `defaults` at `threshold`. */
 export function scoreAt(set: LabelledSet, defaults: SimilarityDefaults, threshold: number): PairwiseScores {
   const clusters = clusterVectors(set.vectors, set.n, set.d, {
-    threshold, floor: defaults.graphFloor, bands: defaults.bands, calibration: defaults.calibration,
+    threshold,
+    floor: defaults.graphFloor,
+    bands: defaults.bands,
+    calibration: defaults.calibration,
   });
   const labels = new Map(set.groups.map((g, i) => [String(i), g]));
-  return pairwiseScores(clusters.map((c) => c.members.map(String)), labels);
+  return pairwiseScores(
+    clusters.map((c) => c.members.map(String)),
+    labels,
+  );
 }
 
 /** Whether the set holds a pair of the same group (without one there is nothing to fit). */

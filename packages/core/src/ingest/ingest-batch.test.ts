@@ -15,7 +15,9 @@ const message = (key: string, receiveCount: number) => ({
 function portsWith(written: WriteEventWire[][]): IngestPorts {
   return {
     fetchImage: async () => ({ bytes: new Uint8Array([1]), contentType: "image/jpeg" }),
-    embed: async () => { throw new CoreError("endpoint_unavailable", "embedding endpoint failed after retries", { retryable: true }); },
+    embed: async () => {
+      throw new CoreError("endpoint_unavailable", "embedding endpoint failed after retries", { retryable: true });
+    },
     write: async (events) => (written.push(events), events.map((e) => ({ id: e.id, ok: true as const, outcome: "recorded" }))),
     model: "m",
     logger: silentLogger,
@@ -34,13 +36,26 @@ describe("ingestBatch's failure records", () => {
     expect(early.failedMessageIds).toEqual(["users/alice/2024/a b.jpg"]);
     expect(last.failedMessageIds).toEqual(["users/alice/2024/a b.jpg"]);
     expect(written.flat()).toEqual([
-      { id: expect.any(String), userId: "alice", kind: "failure", key: "users/alice/2024/a b.jpg", sequencer: "0A", imageId: "2024/a b", code: "endpoint_unavailable", message: "embedding endpoint failed after retries", at: "2026-12-04T10:00:00.000Z" },
+      {
+        id: expect.any(String),
+        userId: "alice",
+        kind: "failure",
+        key: "users/alice/2024/a b.jpg",
+        sequencer: "0A",
+        imageId: "2024/a b",
+        code: "endpoint_unavailable",
+        message: "embedding endpoint failed after retries",
+        at: "2026-12-04T10:00:00.000Z",
+      },
     ]);
   });
 
   it("records a key that cannot be a photo at once, for a valid user, and its delete settles it", async () => {
     const written: WriteEventWire[][] = [];
-    const deleted = { messageId: "d", body: s3EventMessage({ kind: "delete", eventName: "ObjectRemoved:Delete", bucket: "photos", key: "users/alice/2024.05/notes.txt", sequencer: "0B" }) };
+    const deleted = {
+      messageId: "d",
+      body: s3EventMessage({ kind: "delete", eventName: "ObjectRemoved:Delete", bucket: "photos", key: "users/alice/2024.05/notes.txt", sequencer: "0B" }),
+    };
 
     await ingestBatch([message("users/alice/2024.05/notes.txt", 1), message("users/../x.jpg", 1)], portsWith(written));
     await ingestBatch([deleted], portsWith(written));

@@ -78,7 +78,15 @@ export async function ingestBatch(messages: QueueMessage[], ports: IngestPorts):
       const base = { id: `${messageId}#failure#${finalFailures.length}`, userId: owner.userId, key: change.key, sequencer: change.sequencer };
       // A delete that cannot be done (its key was never a photo) settles that key's record instead.
       if (change.kind === "delete") finalFailures.push({ ...base, kind: "forget" });
-      else finalFailures.push({ ...base, kind: "failure", imageId: owner.imageId, code: e.code ?? "internal", message: e.message ?? "failed", at: (ports.clock?.() ?? new Date()).toISOString() });
+      else
+        finalFailures.push({
+          ...base,
+          kind: "failure",
+          imageId: owner.imageId,
+          code: e.code ?? "internal",
+          message: e.message ?? "failed",
+          at: (ports.clock?.() ?? new Date()).toISOString(),
+        });
     }
   };
 
@@ -138,7 +146,13 @@ export async function ingestBatch(messages: QueueMessage[], ports: IngestPorts):
       const replies = await ports.write(live);
       const answered = new Set(replies.map((r) => r.id));
       for (const e of live) {
-        if (!answered.has(e.id)) fail(messageOf.get(e.id)!.messageId, { key: e.key }, new CoreError("no_reply", "the writer returned no result for this record", { retryable: true }), messageOf.get(e.id)!.change);
+        if (!answered.has(e.id))
+          fail(
+            messageOf.get(e.id)!.messageId,
+            { key: e.key },
+            new CoreError("no_reply", "the writer returned no result for this record", { retryable: true }),
+            messageOf.get(e.id)!.change,
+          );
       }
       for (const reply of replies) {
         const item = messageOf.get(reply.id);
@@ -156,7 +170,8 @@ export async function ingestBatch(messages: QueueMessage[], ports: IngestPorts):
   if (finalFailures.length > 0) {
     // Best effort: the messages fail back to the queue either way; a lost record only hides the reason.
     try {
-      for (const reply of await ports.write(finalFailures)) if (!reply.ok) ports.logger.warn("failure record not written", { id: reply.id, code: reply.code, reason: reply.message });
+      for (const reply of await ports.write(finalFailures))
+        if (!reply.ok) ports.logger.warn("failure record not written", { id: reply.id, code: reply.code, reason: reply.message });
     } catch (error) {
       ports.logger.warn("failure records not sent", { error: (error as Error).message });
     }

@@ -14,9 +14,7 @@ export interface WritePayload {
   events: WriteEventWire[];
 }
 
-export type WriteReply =
-  | { id: string; ok: true; outcome: string }
-  | { id: string; ok: false; code: string; message: string; retryable: boolean };
+export type WriteReply = { id: string; ok: true; outcome: string } | { id: string; ok: false; code: string; message: string; retryable: boolean };
 
 export interface WriteResponse {
   results: WriteReply[];

@@ -72,7 +72,10 @@ describe("clusterEdges", () => {
     // a–b and c–d are tight pairs; one weak bridge b–c links them.
     const edges: Edges = { a: Uint32Array.of(0, 1, 2), b: Uint32Array.of(1, 2, 3), s: Float32Array.of(0.95, 0.81, 0.95) };
     const clusters = clusterEdges(4, edges, { threshold: 0.8, floor: 0.6, bands });
-    expect(partition(clusters)).toEqual([[0, 1], [2, 3]]);
+    expect(partition(clusters)).toEqual([
+      [0, 1],
+      [2, 3],
+    ]);
   });
 
   it("reports weakest pair, mean pair and band over all member pairs, absent pairs as 0", () => {
@@ -131,17 +134,22 @@ describe("clusterEdges", () => {
 
   it("gives the same partition whatever the input order", () => {
     fc.assert(
-      fc.property(vectorSets, fc.double({ min: 0.3, max: 1, noNaN: true }), fc.infiniteStream(fc.double({ min: 0, max: 1, noNaN: true })), ({ n, d, v }, t, keys) => {
-        const e = edgesAbove(v, n, d, 0.3);
-        fc.pre(new Set(e.s).size === e.s.length); // exact ties are broken by index, so exclude them
-        const key = [...keys.take(n)];
-        const perm = Array.from({ length: n }, (_, i) => i).sort((a, b) => key[a] - key[b] || a - b);
-        const w = new Float32Array(n * d);
-        perm.forEach((src, dst) => w.set(v.subarray(src * d, src * d + d), dst * d));
-        const direct = partition(clusterVectors(v, n, d, opts(t, 0.3)));
-        const permuted = partition(clusterVectors(w, n, d, opts(t, 0.3)).map((c) => ({ members: c.members.map((m) => perm[m]) })));
-        expect(permuted).toEqual(direct);
-      }),
+      fc.property(
+        vectorSets,
+        fc.double({ min: 0.3, max: 1, noNaN: true }),
+        fc.infiniteStream(fc.double({ min: 0, max: 1, noNaN: true })),
+        ({ n, d, v }, t, keys) => {
+          const e = edgesAbove(v, n, d, 0.3);
+          fc.pre(new Set(e.s).size === e.s.length); // exact ties are broken by index, so exclude them
+          const key = [...keys.take(n)];
+          const perm = Array.from({ length: n }, (_, i) => i).sort((a, b) => key[a] - key[b] || a - b);
+          const w = new Float32Array(n * d);
+          perm.forEach((src, dst) => w.set(v.subarray(src * d, src * d + d), dst * d));
+          const direct = partition(clusterVectors(v, n, d, opts(t, 0.3)));
+          const permuted = partition(clusterVectors(w, n, d, opts(t, 0.3)).map((c) => ({ members: c.members.map((m) => perm[m]) })));
+          expect(permuted).toEqual(direct);
+        },
+      ),
       { numRuns: 300 },
     );
   });

@@ -106,8 +106,16 @@ export function clusterEdges(n: number, edges: Edges, opts: ClusterOptions): Clu
 
 /** Runs the average linkage in each component with a slot, members and edges laid out by slot. */
 function splitByLinkage(
-  n: number, edges: Edges, floor: number, cut: number, root: Int32Array, compSize: Int32Array,
-  knownPairs: Int32Array, slot: Int32Array, comps: number, label: Int32Array,
+  n: number,
+  edges: Edges,
+  floor: number,
+  cut: number,
+  root: Int32Array,
+  compSize: Int32Array,
+  knownPairs: Int32Array,
+  slot: Int32Array,
+  comps: number,
+  label: Int32Array,
 ): void {
   const memberStart = new Int32Array(comps + 1);
   const edgeStart = new Int32Array(comps + 1);

@@ -70,7 +70,10 @@ export class KernelMatrix {
   private cap = 0;
   rows: Float32Array;
 
-  constructor(readonly d: number, capacity: number) {
+  constructor(
+    readonly d: number,
+    capacity: number,
+  ) {
     this.rows = new Float32Array(0);
     this.ensureRows(capacity);
   }

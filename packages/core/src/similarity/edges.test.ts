@@ -38,7 +38,7 @@ describe("the WASM kernel", () => {
     for (let i = 0; i < 2; i++) {
       for (let j = 0; j < 4; j++) {
         expect(out[i * 4 + j]).toBe(dotF32(mem, i * dp, mem, (2 + j) * dp, dp));
-        expect(out[i * 4 + j]).toBeCloseTo(naiveDot(mem, i, 2 + j, dp) , 5);
+        expect(out[i * 4 + j]).toBeCloseTo(naiveDot(mem, i, 2 + j, dp), 5);
       }
     }
   });
@@ -138,7 +138,16 @@ describe("dotPairs", () => {
     const v = randomMatrix(10, d, 9, [4]);
     kernel.reserve(1 << 16);
     new Float32Array(kernel.memory.buffer, 0, v.length).set(v);
-    const pairs = [[0, 1], [9, 3], [4, 4], [2, 2], [7, 0], [5, 8], [1, 1], [3, 6]];
+    const pairs = [
+      [0, 1],
+      [9, 3],
+      [4, 4],
+      [2, 2],
+      [7, 0],
+      [5, 8],
+      [1, 1],
+      [3, 6],
+    ];
     new Int32Array(kernel.memory.buffer, 32768, 16).set(pairs.flat());
     kernel.dotPairs(32768, 8, 0, d * 4, 40000);
     const out = new Float32Array(kernel.memory.buffer, 40000, 8);
@@ -147,7 +156,17 @@ describe("dotPairs", () => {
 });
 
 describe("edgesAbove", () => {
-  const shapes: Array<[number, number]> = [[0, 8], [1, 8], [2, 1], [3, 3], [5, 5], [17, 7], [130, 13], [257, 33], [300, 1280]];
+  const shapes: Array<[number, number]> = [
+    [0, 8],
+    [1, 8],
+    [2, 1],
+    [3, 3],
+    [5, 5],
+    [17, 7],
+    [130, 13],
+    [257, 33],
+    [300, 1280],
+  ];
   it.each(shapes)("finds exactly the pairs at or above the floor (n=%i, d=%i)", (n, d) => {
     // Prepare
     const v = randomMatrix(n, d, n * 31 + d, n > 4 ? [1, n - 1] : []);
@@ -173,7 +192,12 @@ describe("edgesAbove", () => {
     }
   });
 
-  it.each([[300, 1280, 0.05], [257, 33, 0.3], [64, 2048, 0.02], [130, 5, 0.9]])("screens with int16 to the very edges the float32 kernel finds (n=%i, d=%i)", (n, d, floor) => {
+  it.each([
+    [300, 1280, 0.05],
+    [257, 33, 0.3],
+    [64, 2048, 0.02],
+    [130, 5, 0.9],
+  ])("screens with int16 to the very edges the float32 kernel finds (n=%i, d=%i)", (n, d, floor) => {
     const v = randomMatrix(n, d, n + d, [2]);
     // Near-duplicates put pairs on both sides of the floor, close to it.
     for (let r = 1; r < n; r += 3) for (let k = 0; k < d; k++) v[r * d + k] = v[(r - 1) * d + k] + 0.02 * Math.sin(r * k);
@@ -194,7 +218,12 @@ describe("edgesAbove", () => {
     for (let r = 0; r < n; r++) {
       for (let k = 0; k < d; k++) {
         const g = gaussian(rand);
-        v[r * d + k] = shape === "decaying energy" ? g * Math.exp(-k / 20) : shape === "non-negative, large common mean" ? Math.abs(g) * (1 + (k % 7)) : g * (k < 4 ? 10 : 1);
+        v[r * d + k] =
+          shape === "decaying energy"
+            ? g * Math.exp(-k / 20)
+            : shape === "non-negative, large common mean"
+              ? Math.abs(g) * (1 + (k % 7))
+              : g * (k < 4 ? 10 : 1);
       }
     }
     // Near-duplicates at many distances: pairs on both sides of any floor.
@@ -319,7 +348,11 @@ describe("edgesForCut", () => {
 });
 
 describe("dotAgainstAll", () => {
-  it.each([[40, 77], [41, 128], [6, 12]])("matches the exact path's similarities bit for bit (n=%i, d=%i)", (n, d) => {
+  it.each([
+    [40, 77],
+    [41, 128],
+    [6, 12],
+  ])("matches the exact path's similarities bit for bit (n=%i, d=%i)", (n, d) => {
     const v = randomMatrix(n, d, 11, [3]);
     const out = dotAgainstAll(v, n, d, v.subarray(5 * d, 6 * d), new Float32Array(n));
     const e = edgesAbove(v, n, d, 1e-9);
@@ -332,7 +365,11 @@ describe("dotAgainstAll", () => {
     for (let r = 0; r < n; r++) expect(Math.abs(out[r] - naiveDot(v, r, 5, d))).toBeLessThan(1e-5);
   });
 
-  it.each([[37, 1280], [9, 8], [6, 77]])("runs in WASM on a KernelMatrix with dotF32's values, bit for bit, across growth (n=%i, d=%i)", (n, d) => {
+  it.each([
+    [37, 1280],
+    [9, 8],
+    [6, 77],
+  ])("runs in WASM on a KernelMatrix with dotF32's values, bit for bit, across growth (n=%i, d=%i)", (n, d) => {
     const v = randomMatrix(n, d, n + d, [2]);
     const m = new KernelMatrix(d, 4);
     for (let r = 0; r < n; r++) {

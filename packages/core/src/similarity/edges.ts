@@ -14,7 +14,6 @@ export interface Edges {
   s: Float32Array;
 }
 
-
 /** Appends edges into typed arrays that double as they fill. */
 export class EdgeBuffer {
   length = 0;
@@ -146,7 +145,10 @@ export function componentRoots(n: number, a: ArrayLike<number>, b: ArrayLike<num
  * of all pairs.
  */
 export function withinComponents(
-  kernel: Pick<Kernel, "memory" | "dotPairs">, layout: ScreenLayout, given: { a: ArrayLike<number>; b: ArrayLike<number>; s: ArrayLike<number> }, floor: number,
+  kernel: Pick<Kernel, "memory" | "dotPairs">,
+  layout: ScreenLayout,
+  given: { a: ArrayLike<number>; b: ArrayLike<number>; s: ArrayLike<number> },
+  floor: number,
 ): Edges | undefined {
   const { n } = layout;
   const root = componentRoots(n, given.a, given.b);
@@ -227,7 +229,11 @@ export function sortEdges(e: Edges): Edges {
   const m = e.a.length;
   let n = 0;
   for (let i = 0; i < m; i++) n = Math.max(n, e.a[i] + 1, e.b[i] + 1);
-  const byB = countingOrder(e.b, n, Uint32Array.from({ length: m }, (_, i) => i));
+  const byB = countingOrder(
+    e.b,
+    n,
+    Uint32Array.from({ length: m }, (_, i) => i),
+  );
   const order = countingOrder(e.a, n, byB);
   const a = new Uint32Array(m);
   const b = new Uint32Array(m);

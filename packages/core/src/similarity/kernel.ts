@@ -29,7 +29,19 @@ function blockLocals(ra: number, rb: number) {
   const acc = p + ra + rb; // ra·rb accumulators, then ra A vectors, one B vector
   const va = acc + ra * rb;
   const vb = va + ra;
-  return { ar, br, or, p, acc, va, vb, locals: [[acc - 7, i32], [ra * rb + ra + 1, v128]] as Array<[number, number]> };
+  return {
+    ar,
+    br,
+    or,
+    p,
+    acc,
+    va,
+    vb,
+    locals: [
+      [acc - 7, i32],
+      [ra * rb + ra + 1, v128],
+    ] as Array<[number, number]>,
+  };
 }
 
 interface Flavour {
@@ -45,8 +57,16 @@ interface Flavour {
 }
 
 const lanes = (acc: number, extract: (l: number) => Bytes, addOp: Bytes): Bytes[] => [
-  op.localGet(acc), extract(0), op.localGet(acc), extract(1), addOp,
-  op.localGet(acc), extract(2), op.localGet(acc), extract(3), addOp,
+  op.localGet(acc),
+  extract(0),
+  op.localGet(acc),
+  extract(1),
+  addOp,
+  op.localGet(acc),
+  extract(2),
+  op.localGet(acc),
+  extract(3),
+  addOp,
   addOp,
 ];
 const F32: Flavour = {
@@ -100,9 +120,7 @@ function blockBody(f: Flavour, ra: number, rb: number): Bytes[] {
   for (let r = 0; r < ra; r++) perJ.push(...set(L.p + r, get(L.ar + r)));
   for (let c = 0; c < rb; c++) perJ.push(...set(L.p + ra + c, get(L.br + c)));
   perJ.push(...set(K, ...add(get(L.ar), get(ROW))), ...whileLt(L.p, K, microStep(f, ra, rb)));
-  perJ.push(
-    ...set(L.or, get(OUT), get(I), get(STRIDE), op.i32Mul, get(J), op.i32Add, op.i32Const(2), op.i32Shl, op.i32Add),
-  );
+  perJ.push(...set(L.or, get(OUT), get(I), get(STRIDE), op.i32Mul, get(J), op.i32Add, op.i32Const(2), op.i32Shl, op.i32Add));
   for (let r = 1; r < ra; r++) perJ.push(...set(L.or + r, get(L.or + r - 1), get(STRIDE), op.i32Const(2), op.i32Shl, op.i32Add));
   for (let r = 0; r < ra; r++) {
     for (let c = 0; c < rb; c++) perJ.push(get(L.or + r), ...f.reduce(L.acc + rb * r + c), f.store(4 * c));
@@ -146,7 +164,22 @@ function blockI16Body(): Bytes[] {
   }
   perJ.push(...set(J, ...add(get(J), op.i32Const(4))));
   const perI: Bytes[] = [
-    ...set(AP, get(A), get(I), op.i32Const(2), op.i32ShrU, get(PANEL), op.i32Mul, op.i32Add, get(I), op.i32Const(3), op.i32And, op.i32Const(4), op.i32Shl, op.i32Add),
+    ...set(
+      AP,
+      get(A),
+      get(I),
+      op.i32Const(2),
+      op.i32ShrU,
+      get(PANEL),
+      op.i32Mul,
+      op.i32Add,
+      get(I),
+      op.i32Const(3),
+      op.i32And,
+      op.i32Const(4),
+      op.i32Shl,
+      op.i32Add,
+    ),
     ...set(J, op.i32Const(0)),
     ...whileLt(J, NB, perJ),
     ...set(I, ...add(get(I), op.i32Const(2))),
@@ -163,11 +196,24 @@ function scanBody(): Bytes[] {
   const at = (base: number): Bytes[] => [get(base), get(FROM), op.i32Const(2), op.i32Shl, op.i32Add, op.v128Load()];
   return [
     ...set(TV, get(T), op.i32x4Splat),
-    op.block, op.loop,
-    get(FROM), get(TO), op.i32LtU, op.i32Eqz, op.brIf(1),
-    ...at(PTR), ...at(COL), op.i32x4Add, get(TV), op.i32x4GeS, op.v128AnyTrue, op.brIf(1),
+    op.block,
+    op.loop,
+    get(FROM),
+    get(TO),
+    op.i32LtU,
+    op.i32Eqz,
+    op.brIf(1),
+    ...at(PTR),
+    ...at(COL),
+    op.i32x4Add,
+    get(TV),
+    op.i32x4GeS,
+    op.v128AnyTrue,
+    op.brIf(1),
     ...set(FROM, ...add(get(FROM), op.i32Const(4))),
-    op.br(0), op.end, op.end,
+    op.br(0),
+    op.end,
+    op.end,
     get(FROM),
   ];
 }
@@ -182,7 +228,18 @@ function dotPairsBody(f: Flavour): Bytes[] {
   const PA = 7; // four A row addresses, four B row addresses
   const PB = 11;
   const ACC = 15;
-  const rowAt = (offset: number): Bytes[] => [get(BASE), get(PAIRS), get(I), op.i32Const(3), op.i32Shl, op.i32Add, op.i32Load(offset), get(RB), op.i32Mul, op.i32Add];
+  const rowAt = (offset: number): Bytes[] => [
+    get(BASE),
+    get(PAIRS),
+    get(I),
+    op.i32Const(3),
+    op.i32Shl,
+    op.i32Add,
+    op.i32Load(offset),
+    get(RB),
+    op.i32Mul,
+    op.i32Add,
+  ];
   const perGroup: Bytes[] = [];
   for (let p = 0; p < 4; p++) perGroup.push(...set(PA + p, ...rowAt(8 * p)), ...set(PB + p, ...rowAt(8 * p + 4)), ...set(ACC + p, op.v128Const0));
   const step: Bytes[] = [];
@@ -216,7 +273,15 @@ function quantizeRowsBody(): Bytes[] {
     ...quant(X0, Q0),
     ...quant(X1, Q1),
     ...set(AL, get(AL), get(Q0), op.i32x4Abs, op.i32x4Add, get(Q1), op.i32x4Abs, op.i32x4Add),
-    get(PD), get(K), op.i32Const(1), op.i32ShrU, op.i32Add, get(Q0), get(Q1), op.i16x8NarrowI32x4S, op.v128Store(),
+    get(PD),
+    get(K),
+    op.i32Const(1),
+    op.i32ShrU,
+    op.i32Add,
+    get(Q0),
+    get(Q1),
+    op.i16x8NarrowI32x4S,
+    op.v128Store(),
     ...set(K, ...add(get(K), op.i32Const(32))),
   ];
   const perRow: Bytes[] = [
@@ -226,16 +291,23 @@ function quantizeRowsBody(): Bytes[] {
     ...set(AE, op.v128Const0),
     ...set(K, op.i32Const(0)),
     ...whileLt(K, END, step),
-    get(L1), get(R), op.i32Const(2), op.i32Shl, op.i32Add, ...I16.reduce(AL), op.i32Store(),
-    get(PRE), get(R), op.i32Const(2), op.i32Shl, op.i32Add, ...F32.reduce(AE), op.f32Store(),
+    get(L1),
+    get(R),
+    op.i32Const(2),
+    op.i32Shl,
+    op.i32Add,
+    ...I16.reduce(AL),
+    op.i32Store(),
+    get(PRE),
+    get(R),
+    op.i32Const(2),
+    op.i32Shl,
+    op.i32Add,
+    ...F32.reduce(AE),
+    op.f32Store(),
     ...set(R, ...add(get(R), op.i32Const(1))),
   ];
-  return [
-    ...set(SV, get(S), op.f32x4Splat),
-    ...set(END, get(LEN), op.i32Const(2), op.i32Shl),
-    ...set(R, op.i32Const(0)),
-    ...whileLt(R, N, perRow),
-  ];
+  return [...set(SV, get(S), op.f32x4Splat), ...set(END, get(LEN), op.i32Const(2), op.i32Shl), ...set(R, op.i32Const(0)), ...whileLt(R, N, perRow)];
 }
 
 /**
@@ -247,14 +319,38 @@ function gather16Body(packed: boolean): Bytes[] {
   const [SRC, SB, ORDER, P, N, DST, DB] = [0, 1, 2, 3, 4, 5, 6];
   const [R, K, PS, PD, END] = [7, 8, 9, 10, 11];
   const at: Bytes[] = packed
-    ? [get(PD), get(K), op.i32Const(3), op.i32ShrU, op.i32Const(6), op.i32Shl, op.i32Add, get(K), op.i32Const(7), op.i32And, op.i32Const(1), op.i32Shl, op.i32Add]
+    ? [
+        get(PD),
+        get(K),
+        op.i32Const(3),
+        op.i32ShrU,
+        op.i32Const(6),
+        op.i32Shl,
+        op.i32Add,
+        get(K),
+        op.i32Const(7),
+        op.i32And,
+        op.i32Const(1),
+        op.i32Shl,
+        op.i32Add,
+      ]
     : [get(PD), get(K), op.i32Const(1), op.i32Shl, op.i32Add];
   const row: Bytes[] = packed
     ? [get(DST), get(R), op.i32Const(-4), op.i32And, get(DB), op.i32Mul, op.i32Add, get(R), op.i32Const(3), op.i32And, op.i32Const(4), op.i32Shl, op.i32Add]
     : [get(DST), get(R), get(DB), op.i32Mul, op.i32Add];
   const perK: Bytes[] = [
     ...at,
-    get(PS), get(ORDER), get(K), op.i32Const(2), op.i32Shl, op.i32Add, op.i32Load(), op.i32Const(1), op.i32Shl, op.i32Add, op.i32Load16S(),
+    get(PS),
+    get(ORDER),
+    get(K),
+    op.i32Const(2),
+    op.i32Shl,
+    op.i32Add,
+    op.i32Load(),
+    op.i32Const(1),
+    op.i32Shl,
+    op.i32Add,
+    op.i32Load16S(),
     op.i32Store16(),
     ...set(K, ...add(get(K), op.i32Const(1))),
   ];
@@ -316,15 +412,69 @@ export function kernelBytes(shared = false): Uint8Array {
   return encodeModule(
     [
       { name: "block", params, results: [], locals: blockLocals(2, 4).locals, body: blockBody(F32, 2, 4) },
-      { name: "blockI16", params, results: [], locals: [[8, i32], [11, v128]], body: blockI16Body() },
+      {
+        name: "blockI16",
+        params,
+        results: [],
+        locals: [
+          [8, i32],
+          [11, v128],
+        ],
+        body: blockI16Body(),
+      },
       { name: "scanGe", params: [i32, i32, i32, i32, i32], results: [i32], locals: [[1, v128]], body: scanBody() },
-      { name: "quantizeRows", params: [i32, i32, i32, f32, i32, i32, i32, i32, i32, i32], results: [], locals: [[5, i32], [7, v128]], body: quantizeRowsBody() },
+      {
+        name: "quantizeRows",
+        params: [i32, i32, i32, f32, i32, i32, i32, i32, i32, i32],
+        results: [],
+        locals: [
+          [5, i32],
+          [7, v128],
+        ],
+        body: quantizeRowsBody(),
+      },
       { name: "gather16", params: [i32, i32, i32, i32, i32, i32, i32], results: [], locals: [[5, i32]], body: gather16Body(false) },
       { name: "gather16Packed", params: [i32, i32, i32, i32, i32, i32, i32], results: [], locals: [[5, i32]], body: gather16Body(true) },
-      { name: "dotPairs", params: [i32, i32, i32, i32, i32], results: [], locals: [[10, i32], [4, v128]], body: dotPairsBody(F32) },
-      { name: "dotPairsI16", params: [i32, i32, i32, i32, i32], results: [], locals: [[10, i32], [4, v128]], body: dotPairsBody(I16) },
-      { name: "dotRow", params: [i32, i32, i32], results: [f32], locals: [[1, i32], [1, v128]], body: dotRowBody() },
-      { name: "dotAll", params: [i32, i32, i32, i32, i32], results: [], locals: [[4, i32], [5, v128]], body: dotAllBody() },
+      {
+        name: "dotPairs",
+        params: [i32, i32, i32, i32, i32],
+        results: [],
+        locals: [
+          [10, i32],
+          [4, v128],
+        ],
+        body: dotPairsBody(F32),
+      },
+      {
+        name: "dotPairsI16",
+        params: [i32, i32, i32, i32, i32],
+        results: [],
+        locals: [
+          [10, i32],
+          [4, v128],
+        ],
+        body: dotPairsBody(I16),
+      },
+      {
+        name: "dotRow",
+        params: [i32, i32, i32],
+        results: [f32],
+        locals: [
+          [1, i32],
+          [1, v128],
+        ],
+        body: dotRowBody(),
+      },
+      {
+        name: "dotAll",
+        params: [i32, i32, i32, i32, i32],
+        results: [],
+        locals: [
+          [4, i32],
+          [5, v128],
+        ],
+        body: dotAllBody(),
+      },
     ],
     shared ? { sharedMaxPages: SHARED_MAX_PAGES } : {},
   );

@@ -6,10 +6,13 @@ import { averageLinkage, averageLinkageDense, type ComponentEdges } from "./link
 const graphs = fc.integer({ min: 1, max: 40 }).chain((m) =>
   fc.record({
     m: fc.constant(m),
-    pairs: fc.uniqueArray(fc.tuple(fc.integer({ min: 0, max: m - 1 }), fc.integer({ min: 0, max: m - 1 }), fc.double({ min: 0.3, max: 1, noNaN: true, maxExcluded: true })), {
-      selector: ([a, b]) => (a < b ? `${a},${b}` : `${b},${a}`),
-      maxLength: (m * (m - 1)) / 2,
-    }),
+    pairs: fc.uniqueArray(
+      fc.tuple(fc.integer({ min: 0, max: m - 1 }), fc.integer({ min: 0, max: m - 1 }), fc.double({ min: 0.3, max: 1, noNaN: true, maxExcluded: true })),
+      {
+        selector: ([a, b]) => (a < b ? `${a},${b}` : `${b},${a}`),
+        maxLength: (m * (m - 1)) / 2,
+      },
+    ),
     cut: fc.double({ min: 0.3, max: 1, noNaN: true }),
   }),
 );
@@ -50,7 +53,7 @@ describe("average linkage", () => {
       fc.property(fc.integer({ min: 33, max: 90 }), fc.integer({ min: 1, max: 2 ** 30 }), fc.double({ min: 0.4, max: 0.9, noNaN: true }), (m, seed, cut) => {
         // Groups of near-duplicates (with ties) and weaker links between them.
         let state = seed;
-        const rand = () => ((state = (state * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+        const rand = () => (state = (state * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
         const pairs: Array<[number, number, number]> = [];
         for (let a = 0; a < m; a++) {
           for (let b = a + 1; b < m; b++) {
@@ -69,7 +72,12 @@ describe("average linkage", () => {
 
   it("merges a and b, then c whose average link to them reaches the cut, but not d", () => {
     // ab 0.95; ac 0.9, bc 0.8 → avg 0.85; ad 0.9 only → avg 0.3 with abc.
-    const edges = toEdges([[0, 1, 0.95], [0, 2, 0.9], [1, 2, 0.8], [0, 3, 0.9]]);
+    const edges = toEdges([
+      [0, 1, 0.95],
+      [0, 2, 0.9],
+      [1, 2, 0.8],
+      [0, 3, 0.9],
+    ]);
     expect(canonical(averageLinkage(4, edges, 0.85, [0, 1, 2, 3]))).toEqual([0, 0, 0, 3]);
   });
 });

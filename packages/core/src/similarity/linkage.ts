@@ -96,8 +96,16 @@ class MergeHeap {
 
   private grow(): void {
     this.cap *= 2;
-    const f = (a: Float64Array) => { const b = new Float64Array(this.cap); b.set(a); return b; };
-    const i = (a: Int32Array) => { const b = new Int32Array(this.cap); b.set(a); return b; };
+    const f = (a: Float64Array) => {
+      const b = new Float64Array(this.cap);
+      b.set(a);
+      return b;
+    };
+    const i = (a: Int32Array) => {
+      const b = new Int32Array(this.cap);
+      b.set(a);
+      return b;
+    };
     this.value = f(this.value);
     this.lo = f(this.lo);
     this.hi = f(this.hi);
@@ -150,10 +158,18 @@ class MergeHeap {
     h[i] = last;
     return top;
   }
-  entryX(k: number): number { return this.x[k]; }
-  entryY(k: number): number { return this.y[k]; }
-  entryVX(k: number): number { return this.vx[k]; }
-  entryVY(k: number): number { return this.vy[k]; }
+  entryX(k: number): number {
+    return this.x[k];
+  }
+  entryY(k: number): number {
+    return this.y[k];
+  }
+  entryVX(k: number): number {
+    return this.vx[k];
+  }
+  entryVY(k: number): number {
+    return this.vy[k];
+  }
 }
 
 /**

@@ -5,7 +5,11 @@ import { clusterVectorsParallel, edgesAboveParallel } from "./parallel.ts";
 import { clusteredVectors } from "./synthetic.ts";
 
 describe("edgesAboveParallel", () => {
-  it.each([[600, 100], [1000, 37], [520, 1280]])("finds the edges of the one-thread path, bit for bit (n=%i, d=%i)", async (n, d) => {
+  it.each([
+    [600, 100],
+    [1000, 37],
+    [520, 1280],
+  ])("finds the edges of the one-thread path, bit for bit (n=%i, d=%i)", async (n, d) => {
     // Prepare
     const { vectors } = clusteredVectors({ n, d, seed: n + d, groupCosine: 0.8 });
     vectors.fill(0, 5 * d, 6 * d); // a zero row

@@ -142,6 +142,12 @@ async function runParallel(vectors: Float32Array, n: number, d: number, floor: n
 }
 
 /** clusterVectors with the edges computed on several threads: the same clusters. */
-export async function clusterVectorsParallel(vectors: Float32Array, n: number, d: number, opts: ClusterOptions, options: { threads?: number } = {}): Promise<Cluster[]> {
+export async function clusterVectorsParallel(
+  vectors: Float32Array,
+  n: number,
+  d: number,
+  opts: ClusterOptions,
+  options: { threads?: number } = {},
+): Promise<Cluster[]> {
   return clusterEdges(n, await edgesForCutParallel(vectors, n, d, opts.floor, strongCut(opts), options), opts);
 }

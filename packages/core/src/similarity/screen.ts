@@ -249,8 +249,13 @@ export function tileList(npad: number): number[] {
  * tile and pair buffer sizes are passed in), so parallel.ts can ship its source to worker threads.
  */
 export function scanTiles(
-  k: Pick<Kernel, "blockI16" | "scanGe" | "dotPairs" | "dotPairsI16" | "memory">, l: ScreenLayout, thread: number,
-  tiles: ArrayLike<number>, floor: number, tileRows: number, pairCap: number,
+  k: Pick<Kernel, "blockI16" | "scanGe" | "dotPairs" | "dotPairsI16" | "memory">,
+  l: ScreenLayout,
+  thread: number,
+  tiles: ArrayLike<number>,
+  floor: number,
+  tileRows: number,
+  pairCap: number,
 ): { a: number[]; b: number[]; s: number[] } {
   const { n, p, npad, threshold, threshold2 } = l;
   const rowBytes = p * 2;

@@ -15,7 +15,11 @@ describe("topSimilar", () => {
 
   it("gives a zero vector similarity 0, never NaN, and honours the limit", () => {
     const got = topSimilar(v, 4, 2, 3, 10);
-    expect(got).toEqual([{ index: 0, similarity: 0 }, { index: 1, similarity: 0 }, { index: 2, similarity: 0 }]);
+    expect(got).toEqual([
+      { index: 0, similarity: 0 },
+      { index: 1, similarity: 0 },
+      { index: 2, similarity: 0 },
+    ]);
     expect(topSimilar(v, 4, 2, 1, 0)).toEqual([]);
   });
 

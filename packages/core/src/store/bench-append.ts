@@ -27,7 +27,7 @@ export async function benchAppend(options: { n?: number; appends?: number; model
   const root = options.root ?? (await mkdtemp(join(tmpdir(), "pc-bench-")));
   const store = openStore({ root, model, logger: { warn() {}, error: console.error, debug() {} } });
   let seed = 1;
-  const random = () => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff) - 0.5;
+  const random = () => (seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff - 0.5;
   // Clustered vectors, like photos: 100 centres, each image a noisy copy of one.
   const centres = Array.from({ length: 100 }, () => Float32Array.from({ length: d }, random));
   const event = (i: number): PutEvent => ({
@@ -40,7 +40,10 @@ export async function benchAppend(options: { n?: number; appends?: number; model
   });
   try {
     for (let i = 0; i < n; i += 200) {
-      await store.write("bench", Array.from({ length: Math.min(200, n - i) }, (_, k) => event(i + k)));
+      await store.write(
+        "bench",
+        Array.from({ length: Math.min(200, n - i) }, (_, k) => event(i + k)),
+      );
     }
     const times: number[] = [];
     for (let i = 0; i < appends; i++) {

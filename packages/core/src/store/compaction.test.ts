@@ -15,7 +15,10 @@ describe("compaction", () => {
   it("keeps every live image, its vector and its tombstones, and shrinks the file", async () => {
     const store = openStore({ root, model, logger: quietLogger, compaction: { minDead: 1_000_000 } });
     for (let round = 0; round < 5; round++) {
-      await store.write("alice", Array.from({ length: 40 }, (_, i) => put("alice", `i${i}`, round * 100 + i + 1, D)));
+      await store.write(
+        "alice",
+        Array.from({ length: 40 }, (_, i) => put("alice", `i${i}`, round * 100 + i + 1, D)),
+      );
     }
     await store.write("alice", [del("alice", "i0", 1000), del("alice", "i1", 1001)]);
     const before = await store.read("alice");
@@ -37,7 +40,10 @@ describe("compaction", () => {
     const store = openStore({ root, model, logger: quietLogger, compaction: { minDead: 50, ratio: 0.5 } });
     let compactions = 0;
     for (let round = 0; round < 6; round++) {
-      const result = await store.write("alice", Array.from({ length: 20 }, (_, i) => put("alice", `i${i}`, round * 100 + i + 1, D)));
+      const result = await store.write(
+        "alice",
+        Array.from({ length: 20 }, (_, i) => put("alice", `i${i}`, round * 100 + i + 1, D)),
+      );
       if (result.compacted) compactions++;
     }
 
@@ -48,7 +54,10 @@ describe("compaction", () => {
   it("never shows a concurrent reader a broken file", async () => {
     const store = openStore({ root, model, logger: quietLogger, compaction: { minDead: 1_000_000 } });
     const reader = openStore({ root, model, logger: quietLogger });
-    await store.write("alice", Array.from({ length: 30 }, (_, i) => put("alice", `i${i}`, i + 1, { vector: vectorFor(i, 32) })));
+    await store.write(
+      "alice",
+      Array.from({ length: 30 }, (_, i) => put("alice", `i${i}`, i + 1, { vector: vectorFor(i, 32) })),
+    );
     let stop = false;
     const seen: number[] = [];
     const reads = (async () => {
@@ -62,7 +71,10 @@ describe("compaction", () => {
     })();
 
     for (let round = 1; round <= 15; round++) {
-      await store.write("alice", Array.from({ length: 30 }, (_, i) => put("alice", `i${i}`, round * 100 + i + 1, D)));
+      await store.write(
+        "alice",
+        Array.from({ length: 30 }, (_, i) => put("alice", `i${i}`, round * 100 + i + 1, D)),
+      );
       await store.compact("alice");
       await new Promise((r) => setImmediate(r));
     }

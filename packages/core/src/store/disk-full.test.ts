@@ -26,7 +26,10 @@ describe.skipIf(!root)("the store on a filesystem that fills up mid-write", () =
   it("fails the batch with ENOSPC, keeps what was stored readable, and takes the same batch once there is room", async () => {
     const model = testModel(2048, 0.3);
     const store = openStore({ root: join(dir, "store"), model, logger: quietLogger });
-    await store.write("ann", Array.from({ length: 5 }, (_, i) => put("ann", `early${i}`, i + 1, { dimension: 2048 })));
+    await store.write(
+      "ann",
+      Array.from({ length: 5 }, (_, i) => put("ann", `early${i}`, i + 1, { dimension: 2048 })),
+    );
     // Fill the filesystem, then free about 100 KB; the batch needs about 250 KB.
     const filler = join(dir, "filler");
     const fh = await open(filler, "w");
@@ -40,7 +43,10 @@ describe.skipIf(!root)("the store on a filesystem that fills up mid-write", () =
     await truncate(filler, (await stat(filler)).size - 100 * 1024);
     const batch = Array.from({ length: 30 }, (_, i) => put("ann", `late${i}`, 100 + i, { dimension: 2048 }));
 
-    const failed = await store.write("ann", batch).then(() => null, (error: NodeJS.ErrnoException) => error);
+    const failed = await store.write("ann", batch).then(
+      () => null,
+      (error: NodeJS.ErrnoException) => error,
+    );
     const during = await openStore({ root: join(dir, "store"), model, logger: quietLogger }).read("ann");
     await rm(filler);
     const retried = await store.write("ann", batch);

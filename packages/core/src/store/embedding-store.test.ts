@@ -1,4 +1,4 @@
-import { appendFile, readFile, stat, writeFile } from "node:fs/promises";
+import { appendFile, readFile, writeFile } from "node:fs/promises";
 import lockfile from "proper-lockfile";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { InvalidKeyError, InvalidVectorError, LockTimeoutError, ModelMismatchError } from "../errors.ts";
@@ -98,7 +98,14 @@ describe("embedding store", () => {
 
   it("converges whatever order put, put and delete arrive in", async () => {
     const events = [put("u", "a", 1, { etag: "e1" }), put("u", "a", 2, { etag: "e2" }), del("u", "a", 3)];
-    const orders = [[0, 1, 2], [0, 2, 1], [1, 0, 2], [1, 2, 0], [2, 0, 1], [2, 1, 0]];
+    const orders = [
+      [0, 1, 2],
+      [0, 2, 1],
+      [1, 0, 2],
+      [1, 2, 0],
+      [2, 0, 1],
+      [2, 1, 0],
+    ];
 
     for (const [n, order] of orders.entries()) {
       const user = `u${n}`;

@@ -47,25 +47,27 @@ export function openStore(options: StoreOptions): EmbeddingStore {
   async function locked<T>(userId: string, task: (ctx: FilesContext, files: OpenFiles, lost: () => Error | null) => Promise<T>): Promise<T> {
     const ctx = context(userId);
     const previous = queues.get(userId) ?? Promise.resolve();
-    const run = previous.catch(() => {}).then(async () => {
-      await mkdir(ctx.paths.dir, { recursive: true });
-      const waitStarted = performance.now();
-      const lock = await acquireLock(ctx.paths.log, ctx.paths.lock, { waitMs: lockWaitMs, staleMs, logger });
-      metrics.time("LockWait", performance.now() - waitStarted);
-      let files: OpenFiles | null = null;
-      const cached = cache.get(userId);
-      cache.delete(userId); // re-added by a write that reaches its end; openUserFiles checks a remembered view against the files
-      try {
-        files = await openUserFiles(ctx, cached);
-        const result = await task(ctx, files, lock.lost);
-        const lost = lock.lost();
-        if (lost) throw new LockCompromisedError(`store lock ${ctx.paths.lock} was lost during the batch; retry it`, lost);
-        return result;
-      } finally {
-        if (files) await Promise.all([files.log, files.graph, files.refs].map((fh) => fh.close().catch(() => {})));
-        await lock.release();
-      }
-    });
+    const run = previous
+      .catch(() => {})
+      .then(async () => {
+        await mkdir(ctx.paths.dir, { recursive: true });
+        const waitStarted = performance.now();
+        const lock = await acquireLock(ctx.paths.log, ctx.paths.lock, { waitMs: lockWaitMs, staleMs, logger });
+        metrics.time("LockWait", performance.now() - waitStarted);
+        let files: OpenFiles | null = null;
+        const cached = cache.get(userId);
+        cache.delete(userId); // re-added by a write that reaches its end; openUserFiles checks a remembered view against the files
+        try {
+          files = await openUserFiles(ctx, cached);
+          const result = await task(ctx, files, lock.lost);
+          const lost = lock.lost();
+          if (lost) throw new LockCompromisedError(`store lock ${ctx.paths.lock} was lost during the batch; retry it`, lost);
+          return result;
+        } finally {
+          if (files) await Promise.all([files.log, files.graph, files.refs].map((fh) => fh.close().catch(() => {})));
+          await lock.release();
+        }
+      });
     queues.set(userId, run);
     try {
       return await run;
@@ -87,7 +89,12 @@ export function openStore(options: StoreOptions): EmbeddingStore {
     const prepared = events.map((e) => prepareEvent(e, model));
     if (prepared.every((p) => !p.ok)) {
       // Nothing to write: no lock, no files.
-      return { userId, results: prepared.map((p, i) => ({ key: String(events[i]?.key), outcome: "error" as const, error: (p as { error: CoreError }).error })), appended: 0, compacted: false };
+      return {
+        userId,
+        results: prepared.map((p, i) => ({ key: String(events[i]?.key), outcome: "error" as const, error: (p as { error: CoreError }).error })),
+        appended: 0,
+        compacted: false,
+      };
     }
     const result = await locked(userId, async (ctx, files, lost): Promise<WriteResult> => {
       const { state } = files;
@@ -165,7 +172,8 @@ export function openStore(options: StoreOptions): EmbeddingStore {
     });
     if (settle.length > 0) {
       await updateFailures(root, userId, { settle }, failureOptions).catch((err: Error) =>
-        logger.warn("store: could not clear failure records; a later write of each key clears its own", { userId, error: err.message }));
+        logger.warn("store: could not clear failure records; a later write of each key clears its own", { userId, error: err.message }),
+      );
     }
     return result;
   }
@@ -183,15 +191,24 @@ export function openStore(options: StoreOptions): EmbeddingStore {
         failures.filter((f) => {
           const current = files.state.live.keys.get(f.key);
           return !current || compareSequencers(current.sequencer, normaliseSequencer(f.sequencer)) < 0;
-        }));
-      if (fresh.length > 0) await updateFailures(root, userId, { add: fresh.map((f) => ({ ...f, sequencer: normaliseSequencer(f.sequencer) })) }, failureOptions);
+        }),
+      );
+      if (fresh.length > 0)
+        await updateFailures(root, userId, { add: fresh.map((f) => ({ ...f, sequencer: normaliseSequencer(f.sequencer) })) }, failureOptions);
     },
-    forgetFailures: (userId, settled) => updateFailures(root, userId, { settle: settled.map((s) => ({ ...s, sequencer: normaliseSequencer(s.sequencer) })) }, failureOptions),
+    forgetFailures: (userId, settled) =>
+      updateFailures(root, userId, { settle: settled.map((s) => ({ ...s, sequencer: normaliseSequencer(s.sequencer) })) }, failureOptions),
     failures: (userId) => readFailures(root, userId),
     migrate: async (userId) => {
       assertId("user id", userId);
       // A user without this model's log has nothing to upgrade: no files are made for it.
-      if (!(await stat(context(userId).paths.log).then(() => true, () => false))) return { userId, upgraded: false, records: 0 };
+      if (
+        !(await stat(context(userId).paths.log).then(
+          () => true,
+          () => false,
+        ))
+      )
+        return { userId, upgraded: false, records: 0 };
       return locked(userId, async (_ctx, files) => ({ userId, upgraded: files.refsCreated, records: files.state.live.recordCount }));
     },
     compact: async (userId) => {
@@ -205,7 +222,10 @@ export function openStore(options: StoreOptions): EmbeddingStore {
     listUsers: async () => {
       try {
         const entries = await readdir(root, { withFileTypes: true });
-        return entries.filter((e) => e.isDirectory() && isValidId(e.name)).map((e) => e.name).sort();
+        return entries
+          .filter((e) => e.isDirectory() && isValidId(e.name))
+          .map((e) => e.name)
+          .sort();
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code === "ENOENT") return [];
         throw err;

@@ -11,19 +11,33 @@ beforeEach(async () => {
 });
 afterEach(() => cleanup());
 
-const failure = (imageId: string, at: string, code = "invalid_image", seq = 1) => ({ key: `users/alice/${imageId}.jpg`, sequencer: sequencer(seq), imageId, code, message: `${imageId} is not a readable image`, at });
+const failure = (imageId: string, at: string, code = "invalid_image", seq = 1) => ({
+  key: `users/alice/${imageId}.jpg`,
+  sequencer: sequencer(seq),
+  imageId,
+  code,
+  message: `${imageId} is not a readable image`,
+  at,
+});
 
 describe("failure records", () => {
   it("lists a user's failed photos newest first, one per key, the latest reason kept", async () => {
     await store.recordFailures("alice", [failure("a", "2026-12-04T10:00:00.000Z"), failure("b", "2026-12-04T11:00:00.000Z")]);
     await store.recordFailures("alice", [failure("a", "2026-12-04T12:00:00.000Z", "too_large", 2)]);
 
-    expect((await store.failures("alice")).map((f) => [f.imageId, f.code])).toEqual([["a", "too_large"], ["b", "invalid_image"]]);
+    expect((await store.failures("alice")).map((f) => [f.imageId, f.code])).toEqual([
+      ["a", "too_large"],
+      ["b", "invalid_image"],
+    ]);
     expect(await store.failures("bob")).toEqual([]);
   });
 
   it("drops a key's record once a later event stores or deletes the key", async () => {
-    await store.recordFailures("alice", [failure("a", "2026-12-04T10:00:00.000Z"), failure("b", "2026-12-04T11:00:00.000Z"), failure("c", "2026-12-04T12:00:00.000Z")]);
+    await store.recordFailures("alice", [
+      failure("a", "2026-12-04T10:00:00.000Z"),
+      failure("b", "2026-12-04T11:00:00.000Z"),
+      failure("c", "2026-12-04T12:00:00.000Z"),
+    ]);
 
     await store.write("alice", [put("alice", "a", 2)]);
     await store.write("alice", [del("alice", "b", 3)]);

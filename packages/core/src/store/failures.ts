@@ -59,12 +59,21 @@ export interface Settled {
  * stale. A user without a failures file and nothing to add costs one stat.
  */
 export async function updateFailures(
-  root: string, userId: string, change: { add?: readonly FailureRecord[]; settle?: readonly Settled[] },
+  root: string,
+  userId: string,
+  change: { add?: readonly FailureRecord[]; settle?: readonly Settled[] },
   options: { logger: StoreLogger; lockWaitMs: number; staleMs: number },
 ): Promise<void> {
   const file = fileOf(root, userId);
   const add = change.add ?? [];
-  if (add.length === 0 && !(await stat(file).then(() => true, () => false))) return;
+  if (
+    add.length === 0 &&
+    !(await stat(file).then(
+      () => true,
+      () => false,
+    ))
+  )
+    return;
   await mkdir(join(root, userId), { recursive: true });
   const lock = await acquireLock(file, `${file}.lock`, { waitMs: options.lockWaitMs, staleMs: options.staleMs, logger: options.logger });
   try {

@@ -92,7 +92,8 @@ export function decodeLogHeader(buf: Buffer, magic = LOG_MAGIC): HeaderRead<LogH
 }
 
 /** The refs file names the log it mirrors by the log's fileId, model and dimension. */
-export const encodeRefsHeader = (modelId: string, dimension: number, logFileId: string): Buffer => encodeLogHeader(modelId, dimension, logFileId, REFS_MAGIC, newStamp());
+export const encodeRefsHeader = (modelId: string, dimension: number, logFileId: string): Buffer =>
+  encodeLogHeader(modelId, dimension, logFileId, REFS_MAGIC, newStamp());
 export const decodeRefsHeader = (buf: Buffer): HeaderRead<LogHeader> => decodeLogHeader(buf, REFS_MAGIC);
 
 export function encodeGraphHeader(floor: number, logFileId: string): Buffer {
@@ -118,7 +119,10 @@ export function decodeGraphHeader(buf: Buffer): HeaderRead<GraphHeader> {
 
 /** Magic, length, version and checksum common to both headers; yields the header length. */
 function checkFixed(buf: Buffer, magic: string, minLength: number): HeaderRead<number> {
-  if (buf.length < 12) return buf.length === 0 || magic.startsWith(buf.toString("latin1", 0, Math.min(8, buf.length))) ? { status: "truncated" } : { status: "corrupt", reason: "bad magic" };
+  if (buf.length < 12)
+    return buf.length === 0 || magic.startsWith(buf.toString("latin1", 0, Math.min(8, buf.length)))
+      ? { status: "truncated" }
+      : { status: "corrupt", reason: "bad magic" };
   if (buf.toString("latin1", 0, 8) !== magic) return { status: "corrupt", reason: "bad magic" };
   const length = buf.readUInt32LE(8);
   if (length < minLength || length > 4096) return { status: "corrupt", reason: `header length ${length}` };

@@ -10,7 +10,7 @@ import { basename, dirname, join } from "node:path";
  */
 export async function readIfExists(path: string): Promise<Buffer | null> {
   const got = await readPathFrom(path, 0);
-  return got && got.buf;
+  return got ? got.buf : null;
 }
 
 /**

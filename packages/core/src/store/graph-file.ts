@@ -70,7 +70,10 @@ export function parseGraph(buf: Buffer, logFileId: string, crcs: Uint32Array, fl
  * at the first frame that is torn, corrupt, or describes records `crcs` does not hold (yet).
  */
 export function readGraphFrames(
-  buf: Buffer, offset: number, covered: number, crcs: Uint32Array,
+  buf: Buffer,
+  offset: number,
+  covered: number,
+  crcs: Uint32Array,
   onEdges: (buf: Buffer, at: number, count: number, to: number, next: number) => void,
 ): { covered: number; usedEnd: number } {
   while (covered < crcs.length) {

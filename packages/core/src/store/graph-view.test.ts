@@ -27,7 +27,12 @@ function fromGraph(view: UserView): string[] {
   expect(view.graph).not.toBeNull();
   return clusterEdges(view.rows, view.graph!.edges, opts)
     .filter((c) => c.members.every((row) => view.live(row)))
-    .map((c) => c.members.map((row) => view.imageId(row)).sort().join(","))
+    .map((c) =>
+      c.members
+        .map((row) => view.imageId(row))
+        .sort()
+        .join(","),
+    )
     .sort();
 }
 
@@ -35,15 +40,27 @@ function fromGraph(view: UserView): string[] {
 async function fromAllPairs(userId: string): Promise<string[]> {
   const s = await store.read(userId);
   return clusterVectors(s.vectors, s.images.length, s.dimension, opts)
-    .map((c) => c.members.map((i) => s.images[i].imageId).sort().join(","))
+    .map((c) =>
+      c.members
+        .map((i) => s.images[i].imageId)
+        .sort()
+        .join(","),
+    )
     .sort();
 }
 
-const liveIds = (view: UserView) => Array.from({ length: view.rows }, (_, r) => r).filter((r) => view.live(r)).map((r) => view.imageId(r)).sort();
+const liveIds = (view: UserView) =>
+  Array.from({ length: view.rows }, (_, r) => r)
+    .filter((r) => view.live(r))
+    .map((r) => view.imageId(r))
+    .sort();
 
 describe("reading a user's view without vectors", () => {
   it("answers from the refs and graph files with the log file gone", async () => {
-    await store.write("alice", Array.from({ length: 30 }, (_, i) => put("alice", `p${i}`, i + 1)));
+    await store.write(
+      "alice",
+      Array.from({ length: 30 }, (_, i) => put("alice", `p${i}`, i + 1)),
+    );
     await store.write("alice", [put("alice", "p3", 40), del("alice", "p7", 41)]);
     const want = await fromAllPairs("alice");
 
@@ -73,9 +90,15 @@ describe("reading a user's view without vectors", () => {
       expect(fromGraph(view)).toEqual(await fromAllPairs("bob"));
       const steps = [
         ...Array.from({ length: 5 }, (_, i) => `put n${i} ${100 + i}`),
-        "del b3 200", "put b5 201", "del b9 202", "put b3 203", "del nobody 204",
+        "del b3 200",
+        "put b5 201",
+        "del b9 202",
+        "put b3 203",
+        "del nobody 204",
         "compact",
-        "put c1 300", "del b0 301", "put b1 302",
+        "put c1 300",
+        "del b0 301",
+        "put b1 302",
       ];
       for (const step of steps) {
         await send(step);
@@ -109,7 +132,10 @@ describe("reading a user's view without vectors", () => {
   });
 
   it("shows the rows a graph that lost its last frame in a crash covers, and all of them after the next write", async () => {
-    await store.write("dave", Array.from({ length: 20 }, (_, i) => put("dave", `d${i}`, i + 1)));
+    await store.write(
+      "dave",
+      Array.from({ length: 20 }, (_, i) => put("dave", `d${i}`, i + 1)),
+    );
     const { graph } = userPaths(root, "dave", model.id);
     const size = (await stat(graph)).size;
     await store.write("dave", [put("dave", "late", 50)]);
@@ -150,14 +176,18 @@ describe("files written before the refs file existed (format 1)", () => {
   it("are never seen empty by a reader while another process upgrades them", async () => {
     const wide = testModel(256, 0.3);
     const writer = openStore({ root, model: wide, logger: quietLogger });
-    for (let i = 0; i < 2000; i += 250) await writer.write("erin", Array.from({ length: 250 }, (_, k) => put("erin", `e${i + k}`, i + k + 1, { dimension: 256 })));
+    for (let i = 0; i < 2000; i += 250)
+      await writer.write(
+        "erin",
+        Array.from({ length: 250 }, (_, k) => put("erin", `e${i + k}`, i + k + 1, { dimension: 256 })),
+      );
     await rm(userPaths(root, "erin", wide.id).refs); // what format 1 leaves
     const child = spawn(process.execPath, ["--import", "tsx", worker, root, "erin", "256"], { cwd: repoRoot, stdio: ["pipe", "pipe", "inherit"] });
     const replies = createInterface({ input: child.stdout! })[Symbol.asyncIterator]();
 
     child.stdin!.write("migrate\n");
     let done = false;
-    const migrated = replies.next().then((reply) => (done = true, reply.value));
+    const migrated = replies.next().then((reply) => ((done = true), reply.value));
     const counts: number[] = [];
     while (!done) {
       const view = await openStore({ root, model: wide, logger: quietLogger }).readView("erin");

@@ -45,8 +45,10 @@ export async function readView(ctx: FilesContext, userId: string, previous?: Use
       continue; // a compaction renamed the files between our two reads: read again
     }
     const view = new GraphView(userId, head.header.modelId, head.header.dimension, graphHead.header.floor, {
-      refsIno: refs.ino, graphIno: graph!.ino,
-      refsHead: Buffer.from(refs.buf.subarray(0, head.header.length)), graphHead: Buffer.from(graph!.buf.subarray(0, graphHead.header.length)),
+      refsIno: refs.ino,
+      graphIno: graph!.ino,
+      refsHead: Buffer.from(refs.buf.subarray(0, head.header.length)),
+      graphHead: Buffer.from(graph!.buf.subarray(0, graphHead.header.length)),
     });
     view.take(refs.buf, head.header.length, graph!.buf, graphHead.header.length);
     return view;
@@ -80,7 +82,10 @@ class GraphView implements UserView {
   private graphEnd = 0;
 
   constructor(
-    readonly userId: string, readonly model: string, readonly dimension: number, private readonly floor: number,
+    readonly userId: string,
+    readonly model: string,
+    readonly dimension: number,
+    private readonly floor: number,
     private readonly files: FileIdentity,
   ) {}
 
@@ -149,7 +154,8 @@ class GraphView implements UserView {
     if (!r || !g || r.ino !== files.refsIno || g.ino !== files.graphIno || r.size < this.refsEnd || g.size < this.graphEnd) return false;
     if (r.size === this.refsEnd && g.size === this.graphEnd) return true;
     const [rt, gt] = [await readPathFrom(refs, this.refsEnd, files.refsHead.length), await readPathFrom(graph, this.graphEnd, files.graphHead.length)];
-    if (!rt || !gt || rt.ino !== files.refsIno || gt.ino !== files.graphIno || !rt.head.equals(files.refsHead) || !gt.head.equals(files.graphHead)) return false;
+    if (!rt || !gt || rt.ino !== files.refsIno || gt.ino !== files.graphIno || !rt.head.equals(files.refsHead) || !gt.head.equals(files.graphHead))
+      return false;
     // The buffers start where the last read stopped.
     const used = this.takeBoth(rt.buf, 0, gt.buf, 0);
     this.refsEnd += used.refs;

@@ -40,7 +40,10 @@ export class LiveSet {
   dead = 0;
   crcs: Uint32Array;
 
-  constructor(readonly dimension: number, capacity = 64) {
+  constructor(
+    readonly dimension: number,
+    capacity = 64,
+  ) {
     this.rows = new KernelMatrix(dimension, capacity);
     this.slotOrdinal = new Int32Array(capacity);
     this.crcs = new Uint32Array(Math.max(capacity, 64));

@@ -41,7 +41,7 @@ describe("embedding store across processes", () => {
     const snapshot = await openStore({ root, model: testModel(16, 0.3), logger: quietLogger }).read("alice");
     expect(snapshot.images.length).toBe(1000);
     expect(new Set(snapshot.images.map((i) => i.imageId)).size).toBe(1000);
-    const log = parseLog((await readFile(userPaths(root, "alice", "test-model").log)), "log")!;
+    const log = parseLog(await readFile(userPaths(root, "alice", "test-model").log), "log")!;
     expect(log.records.length).toBe(1000);
     expect(log.tailBytes).toBe(0);
     expect(snapshot.graph!.edges.a.length).toBeGreaterThan(0);
@@ -87,7 +87,9 @@ describe("embedding store across processes", () => {
     }
     const store = openStore({ root, model, lockStaleMs: 2_000, logger: quietLogger });
 
-    const next = await store.write("alice", [{ kind: "put", key: "users/alice/after.jpg", imageId: "after", etag: "e", sequencer: "FFFFFFFFFF", vector: new Float32Array(1280).fill(1) }]);
+    const next = await store.write("alice", [
+      { kind: "put", key: "users/alice/after.jpg", imageId: "after", etag: "e", sequencer: "FFFFFFFFFF", vector: new Float32Array(1280).fill(1) },
+    ]);
 
     expect(next.results[0].outcome).toBe("stored");
     const repaired = await store.read("alice");

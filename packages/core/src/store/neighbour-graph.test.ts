@@ -53,7 +53,10 @@ describe("neighbour graph", () => {
     // Arrange: 700 photos, then a batch that replaces one, deletes one and adds two, whose graph frame is lost.
     const store = openStore({ root, model, logger: quietLogger });
     for (let i = 0; i < 700; i += 50) {
-      await store.write("alice", Array.from({ length: 50 }, (_, k) => put("alice", `i${i + k}`, i + k + 1, { vector: vectorFor(i + k, 8) })));
+      await store.write(
+        "alice",
+        Array.from({ length: 50 }, (_, k) => put("alice", `i${i + k}`, i + k + 1, { vector: vectorFor(i + k, 8) })),
+      );
     }
     const graphFile = `${root}/alice/${model.id}.graph`;
     const { stat, truncate } = await import("node:fs/promises");
@@ -82,7 +85,10 @@ describe("neighbour graph", () => {
     await store.write("alice", [put("alice", "first", 1, { dimension: 8 })]);
     const { stat, truncate } = await import("node:fs/promises");
     const headerOnly = (await stat(graphFile)).size;
-    await store.write("alice", Array.from({ length: 149 }, (_, k) => put("alice", `i${k}`, k + 2, { vector: vectorFor(k, 8) })));
+    await store.write(
+      "alice",
+      Array.from({ length: 149 }, (_, k) => put("alice", `i${k}`, k + 2, { vector: vectorFor(k, 8) })),
+    );
     await truncate(graphFile, headerOnly);
 
     // Act

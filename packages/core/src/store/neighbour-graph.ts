@@ -3,7 +3,7 @@
  * vectors) is at least the model's floor. A cluster query at or above the floor walks these edges
  * instead of comparing all pairs.
  */
-import { EdgeList } from "./edge-list.ts";
+import type { EdgeList } from "./edge-list.ts";
 import type { LiveSet } from "./live-set.ts";
 
 export interface NeighbourGraph {

@@ -39,9 +39,7 @@ function prepare(event: StoreEvent, model: ModelDescriptor): StoreEvent {
   const { vector } = event;
   if (!(vector instanceof Float32Array) || vector.length !== model.dimension) {
     const got = vector instanceof Float32Array ? `${vector.length}-d Float32Array` : "not a Float32Array";
-    throw new ModelMismatchError(
-      `vector of ${event.key} is ${got} but model "${model.id}" stores ${model.dimension}-d vectors`,
-    );
+    throw new ModelMismatchError(`vector of ${event.key} is ${got} but model "${model.id}" stores ${model.dimension}-d vectors`);
   }
   return { ...event, sequencer, vector: normalise(vector, event.key) };
 }

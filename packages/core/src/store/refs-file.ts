@@ -52,8 +52,7 @@ export function encodeRefsFrame(from: number, entries: readonly RefEntry[]): Buf
 
 export type RefsFrameRead =
   /** `count` entries from byte `at`, walked with `ENTRY` offsets; `idBytes`: their keys and ids together. */
-  | { status: "ok"; from: number; count: number; at: number; idBytes: number; next: number }
-  | { status: "end" | "truncated" | "corrupt" };
+  { status: "ok"; from: number; count: number; at: number; idBytes: number; next: number } | { status: "end" | "truncated" | "corrupt" };
 
 /** Byte offsets within an entry, and its fixed size before the key, image id and etag. */
 export const ENTRY = { kind: 0, keyLen: 2, idLen: 4, etagLen: 6, supersedes: 8, crc: 12, fixed: 16 } as const;

@@ -47,9 +47,10 @@ export function buildSnapshot(userId: string, buf: Buffer, log: ParsedLog, graph
     dimension: d,
     images,
     vectors,
-    graph: graph && (records.length - graph.covered) * CATCH_UP_DIVISOR <= images.length
-      ? liveEdges(graph.edges, rowOf, floor, { from: graph.covered, vectors, d })
-      : null,
+    graph:
+      graph && (records.length - graph.covered) * CATCH_UP_DIVISOR <= images.length
+        ? liveEdges(graph.edges, rowOf, floor, { from: graph.covered, vectors, d })
+        : null,
   };
 }
 

@@ -14,11 +14,7 @@ export interface HeldLock {
   release(): Promise<void>;
 }
 
-export async function acquireLock(
-  target: string,
-  lockPath: string,
-  options: { waitMs: number; staleMs: number; logger: StoreLogger },
-): Promise<HeldLock> {
+export async function acquireLock(target: string, lockPath: string, options: { waitMs: number; staleMs: number; logger: StoreLogger }): Promise<HeldLock> {
   const deadline = Date.now() + options.waitMs;
   let lostWith: Error | null = null;
   let delay = 5;

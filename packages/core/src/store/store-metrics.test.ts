@@ -15,7 +15,12 @@ function writerMetrics() {
   const lines: Array<Record<string, unknown>> = [];
   const metrics = emfMetrics({ namespace: "photo-clusters/test", service: "writer", write: (line) => lines.push(JSON.parse(line)) });
   const sum = (name: string) => (metrics.flush(), metricSum(readEmf(lines.splice(0)), name, { service: "writer" }));
-  const waits = () => (metrics.flush(), readEmf(lines.splice(0)).filter((d) => d.name === "LockWait").flatMap((d) => d.values));
+  const waits = () => (
+    metrics.flush(),
+    readEmf(lines.splice(0))
+      .filter((d) => d.name === "LockWait")
+      .flatMap((d) => d.values)
+  );
   return { metrics, sum, waits };
 }
 
@@ -41,7 +46,10 @@ describe("the store's metrics", () => {
     const store = openStore({ root: temp.root, model, logger: quietLogger, metrics, compaction: { minDead: 50, ratio: 0.5 } });
     let compacted = 0;
     for (let round = 0; round < 6; round++) {
-      const result = await store.write("alice", Array.from({ length: 20 }, (_, i) => put("alice", `i${i}`, round * 100 + i + 1, D)));
+      const result = await store.write(
+        "alice",
+        Array.from({ length: 20 }, (_, i) => put("alice", `i${i}`, round * 100 + i + 1, D)),
+      );
       if (result.compacted) compacted++;
     }
     await store.compact("alice");

@@ -14,7 +14,17 @@ import { CorruptStoreError, ModelMismatchError } from "../errors.ts";
 import type { Metrics } from "../metrics.ts";
 import type { ModelDescriptor } from "../models.ts";
 import { EdgeList } from "./edge-list.ts";
-import { decodeGraphHeader, decodeLogHeader, decodeRefsHeader, encodeGraphHeader, encodeLogHeader, encodeRefsHeader, graphFits, newFileId, type LogHeader } from "./file-header.ts";
+import {
+  decodeGraphHeader,
+  decodeLogHeader,
+  decodeRefsHeader,
+  encodeGraphHeader,
+  encodeLogHeader,
+  encodeRefsHeader,
+  graphFits,
+  newFileId,
+  type LogHeader,
+} from "./file-header.ts";
 import { atomicWrite, readRange, writeAt } from "./fs-util.ts";
 import { encodeGraphFrame, readGraphFrames, recordsCrc } from "./graph-file.ts";
 import { LiveSet } from "./live-set.ts";
@@ -80,7 +90,12 @@ interface Derived {
 export async function openUserFiles(ctx: FilesContext, cached: UserState | undefined): Promise<OpenFiles> {
   const { paths, model } = ctx;
   let found = await openIfExists(paths.log);
-  let header = found ? await readHeader(found, paths.log).catch(async (err) => { await found?.close(); throw err; }) : null;
+  let header = found
+    ? await readHeader(found, paths.log).catch(async (err) => {
+        await found?.close();
+        throw err;
+      })
+    : null;
   if (!header) {
     // Missing, or shorter than its header (never completed): nothing in it can be a record.
     await found?.close();
@@ -97,38 +112,60 @@ export async function openUserFiles(ctx: FilesContext, cached: UserState | undef
     const { fileId } = header;
     // The two derived files and the log's size at once: each is a round trip to the filesystem.
     const opened = await Promise.allSettled([
-      openDerived(ctx, paths.graph, (head) => {
-        const h = decodeGraphHeader(head);
-        return h.status === "ok" && graphFits(h.header, fileId, floor) ? h.header.length : null;
-      }, () => encodeGraphHeader(floor, fileId)),
-      openDerived(ctx, paths.refs, (head) => {
-        const h = decodeRefsHeader(head);
-        return h.status === "ok" && h.header.fileId === fileId && h.header.modelId === model.id && h.header.dimension === model.dimension ? h.header.length : null;
-      }, () => encodeRefsHeader(model.id, model.dimension, fileId)),
+      openDerived(
+        ctx,
+        paths.graph,
+        (head) => {
+          const h = decodeGraphHeader(head);
+          return h.status === "ok" && graphFits(h.header, fileId, floor) ? h.header.length : null;
+        },
+        () => encodeGraphHeader(floor, fileId),
+      ),
+      openDerived(
+        ctx,
+        paths.refs,
+        (head) => {
+          const h = decodeRefsHeader(head);
+          return h.status === "ok" && h.header.fileId === fileId && h.header.modelId === model.id && h.header.dimension === model.dimension
+            ? h.header.length
+            : null;
+        },
+        () => encodeRefsHeader(model.id, model.dimension, fileId),
+      ),
     ]);
     for (const o of opened) if (o.status === "fulfilled") derived.push(o.value);
     for (const o of opened) if (o.status === "rejected") throw o.reason;
     const [graph, refs] = derived;
     const logStat = await log.stat();
     const remembered =
-      cached !== undefined && graph.fh !== null && refs.fh !== null &&
-      cached.fileId === fileId && cached.logIno === logStat.ino && cached.graphIno === graph.ino && cached.refsIno === refs.ino &&
-      cached.graphHeaderCrc === headerCrc(graph) && cached.refsHeaderCrc === headerCrc(refs) &&
-      logStat.size >= cached.logSize && graph.size >= cached.graphSize && refs.size >= cached.refsSize;
-    const state: UserState = remembered ? cached : {
-      fileId,
-      live: new LiveSet(model.dimension),
-      logIno: logStat.ino,
-      logSize: header.length,
-      graphIno: graph.ino,
-      graphHeaderCrc: headerCrc(graph),
-      graphSize: graph.header.length,
-      graphCovered: 0,
-      refsIno: refs.ino,
-      refsHeaderCrc: headerCrc(refs),
-      refsSize: refs.header.length,
-      refsCovered: 0,
-    };
+      cached !== undefined &&
+      graph.fh !== null &&
+      refs.fh !== null &&
+      cached.fileId === fileId &&
+      cached.logIno === logStat.ino &&
+      cached.graphIno === graph.ino &&
+      cached.refsIno === refs.ino &&
+      cached.graphHeaderCrc === headerCrc(graph) &&
+      cached.refsHeaderCrc === headerCrc(refs) &&
+      logStat.size >= cached.logSize &&
+      graph.size >= cached.graphSize &&
+      refs.size >= cached.refsSize;
+    const state: UserState = remembered
+      ? cached
+      : {
+          fileId,
+          live: new LiveSet(model.dimension),
+          logIno: logStat.ino,
+          logSize: header.length,
+          graphIno: graph.ino,
+          graphHeaderCrc: headerCrc(graph),
+          graphSize: graph.header.length,
+          graphCovered: 0,
+          refsIno: refs.ino,
+          refsHeaderCrc: headerCrc(refs),
+          refsSize: refs.header.length,
+          refsCovered: 0,
+        };
     const refsCreated = refs.fh === null;
     const frames = await catchUp(ctx, log, logStat.size, graph, refs, state);
     if (frames.graph) ctx.metrics.count("GraphCatchUps");
@@ -166,7 +203,14 @@ async function publish(d: Derived, frame: Buffer | null, at: number): Promise<vo
  * Returns the graph and refs frames for records the two files do not cover yet (a crash between
  * appends, or files written before the refs file existed), for the caller to publish.
  */
-async function catchUp(ctx: FilesContext, log: FileHandle, logBytes: number, graph: Derived, refs: Derived, state: UserState): Promise<{ graph: Buffer | null; refs: Buffer | null }> {
+async function catchUp(
+  ctx: FilesContext,
+  log: FileHandle,
+  logBytes: number,
+  graph: Derived,
+  refs: Derived,
+  state: UserState,
+): Promise<{ graph: Buffer | null; refs: Buffer | null }> {
   const { paths, logger, model } = ctx;
   const { live } = state;
   const from = live.recordCount;
@@ -199,7 +243,8 @@ async function catchUp(ctx: FilesContext, log: FileHandle, logBytes: number, gra
     const frame = readRefsFrame(refsTail, used);
     if (frame.status !== "ok" || frame.from !== state.refsCovered || frame.from + frame.count > crcs.length) break;
     let matches = true;
-    for (let i = 0, p = frame.at; i < frame.count && matches; i++, p += entryLength(refsTail, p)) matches = refsTail.readUInt32LE(p + ENTRY.crc) === crcs[frame.from + i];
+    for (let i = 0, p = frame.at; i < frame.count && matches; i++, p += entryLength(refsTail, p))
+      matches = refsTail.readUInt32LE(p + ENTRY.crc) === crcs[frame.from + i];
     if (!matches) break;
     state.refsCovered += frame.count;
     used = frame.next;

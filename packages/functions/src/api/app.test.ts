@@ -82,7 +82,9 @@ describe("GET /users/:userId/clusters", () => {
 
   it.each(["0", "0.5", "0.85", "0.9", "0.97", "1"])("answers the same with the graph and without it at threshold %s", async (t) => {
     const withGraph = await (await appWith().request(`/users/alice/clusters?threshold=${t}`, bearer(alice))).json();
-    const exact = await (await appWith({ alice: snapshotOf("alice", undefined, { graphFloor: null }) }).request(`/users/alice/clusters?threshold=${t}`, bearer(alice))).json();
+    const exact = await (
+      await appWith({ alice: snapshotOf("alice", undefined, { graphFloor: null }) }).request(`/users/alice/clusters?threshold=${t}`, bearer(alice))
+    ).json();
     expect(withGraph).toEqual(exact);
   });
 
@@ -102,7 +104,9 @@ describe("GET /users/:userId/clusters", () => {
     const zero = await app.request("/users/alice/clusters?threshold=0", bearer(alice));
     // Assess
     expect(low.status).toBe(400);
-    expect(await low.json()).toEqual({ error: { code: "invalid_parameter", message: expect.stringMatching(/^threshold must be at least 0\.\d+ for a user with more than 3000 photos$/) } });
+    expect(await low.json()).toEqual({
+      error: { code: "invalid_parameter", message: expect.stringMatching(/^threshold must be at least 0\.\d+ for a user with more than 3000 photos$/) },
+    });
     expect(usual.status).toBe(200);
     // Threshold 0 needs no pair at all: every photo is in one group, answered from the graph.
     expect(zero.status).toBe(200);
@@ -228,7 +232,9 @@ describe("authentication", () => {
 
 describe("GET /users/:userId/status", () => {
   it("says how many photos are stored and which failed, for the token's user only", async () => {
-    const failed = [{ key: "users/alice/x.jpg", imageId: "x", code: "too_large", message: "object is 31457280 bytes, over the limit", at: "2026-12-04T10:00:00.000Z" }];
+    const failed = [
+      { key: "users/alice/x.jpg", imageId: "x", code: "too_large", message: "object is 31457280 bytes, over the limit", at: "2026-12-04T10:00:00.000Z" },
+    ];
     const app = appWith(undefined, { readFailures: async (userId) => (userId === "alice" ? failed.map((f) => ({ ...f, sequencer: "0A" })) : []) });
 
     const res = await app.request("/users/alice/status", bearer(alice));

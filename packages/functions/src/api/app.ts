@@ -86,7 +86,7 @@ export function createApiApp(deps: ApiDeps): Hono<ApiEnv> {
   }
 
   /** During a model switch the snapshot may still be the previous model's: use its calibration. */
-  const modelOf = (snapshot: UserSnapshot): ModelDescriptor => (snapshot.model === model.id ? model : MODELS[snapshot.model] ?? model);
+  const modelOf = (snapshot: UserSnapshot): ModelDescriptor => (snapshot.model === model.id ? model : (MODELS[snapshot.model] ?? model));
 
   const query = (c: Context<ApiEnv>) => (name: string) => c.req.queries(name);
 
@@ -126,7 +126,8 @@ export function createApiApp(deps: ApiDeps): Hono<ApiEnv> {
   app.post("/users/:userId/uploads", async (c) => {
     const userId = await authorize(c);
     if (!deps.uploads) throw new NotFoundError("uploads are not configured here");
-    if (!/^application\/json\b/i.test(c.req.header("Content-Type") ?? "")) throw new InvalidParameterError("the body must be JSON (Content-Type: application/json)");
+    if (!/^application\/json\b/i.test(c.req.header("Content-Type") ?? ""))
+      throw new InvalidParameterError("the body must be JSON (Content-Type: application/json)");
     const text = await c.req.text();
     if (text.length > MAX_UPLOAD_BODY) throw new InvalidParameterError(`the body must be at most ${MAX_UPLOAD_BODY} bytes`);
     let body: unknown;

@@ -47,7 +47,13 @@ describe("createJwtVerifier with a JWKS URL", () => {
 
   it("refuses an HS256 token even when it is signed with the public key's bytes", async () => {
     const verify = createJwtVerifier({ issuer: ISSUER, audience: "web", jwksUrl });
-    const hs = await new SignJWT({}).setProtectedHeader({ alg: "HS256", kid: "k1" }).setIssuer(ISSUER).setAudience("web").setSubject("alice").setExpirationTime(exp()).sign(randomBytes(32));
+    const hs = await new SignJWT({})
+      .setProtectedHeader({ alg: "HS256", kid: "k1" })
+      .setIssuer(ISSUER)
+      .setAudience("web")
+      .setSubject("alice")
+      .setExpirationTime(exp())
+      .sign(randomBytes(32));
     await expect(verify(hs)).rejects.toBeInstanceOf(UnauthorizedError);
   });
 });

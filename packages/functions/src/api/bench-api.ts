@@ -22,7 +22,14 @@ export async function benchApi(n = 2000, runs = 21): Promise<Record<string, unkn
     for (let start = 0; start < n; start += 200) {
       const events = [];
       for (let i = start; i < Math.min(n, start + 200); i++) {
-        events.push({ kind: "put" as const, key: `users/bench/img${i}.jpg`, imageId: `img${i}`, etag: `e${i}`, sequencer: "01", vector: vectors.slice(i * d, i * d + d) });
+        events.push({
+          kind: "put" as const,
+          key: `users/bench/img${i}.jpg`,
+          imageId: `img${i}`,
+          etag: `e${i}`,
+          sequencer: "01",
+          vector: vectors.slice(i * d, i * d + d),
+        });
       }
       await store.write("bench", events);
     }

@@ -26,4 +26,6 @@ await settle();
 const before = used();
 const view: UserView = await read(userId);
 await settle();
-process.stdout.write(`${JSON.stringify({ bytes: used() - before, imageCount: view.imageCount, edges: view.graph?.edges.a.length ?? 0, viewBytes: view.bytes })}\n`);
+process.stdout.write(
+  `${JSON.stringify({ bytes: used() - before, imageCount: view.imageCount, edges: view.graph?.edges.a.length ?? 0, viewBytes: view.bytes })}\n`,
+);

@@ -51,7 +51,14 @@ async function measured(f: () => Promise<unknown>): Promise<{ ms: number; bytes:
 }
 
 function put(i: number, vector: Float32Array): PutEvent {
-  return { kind: "put", key: `users/bench/IMG_${String(i).padStart(6, "0")}.jpg`, imageId: `IMG_${String(i).padStart(6, "0")}`, etag: `"${(i * 2654435761 >>> 0).toString(16).padStart(32, "0")}"`, sequencer: (i + 1).toString(16).toUpperCase().padStart(16, "0"), vector };
+  return {
+    kind: "put",
+    key: `users/bench/IMG_${String(i).padStart(6, "0")}.jpg`,
+    imageId: `IMG_${String(i).padStart(6, "0")}`,
+    etag: `"${((i * 2654435761) >>> 0).toString(16).padStart(32, "0")}"`,
+    sequencer: (i + 1).toString(16).toUpperCase().padStart(16, "0"),
+    vector,
+  };
 }
 
 export async function benchServe(print: (fields: Record<string, unknown>) => void, sizes = [2000, 10_000, 50_000]): Promise<void> {
@@ -61,16 +68,27 @@ export async function benchServe(print: (fields: Record<string, unknown>) => voi
       const { vectors, labels } = clusteredVectors({ n, d, seed: n, singletons: 0.4 });
       const floor = model.defaults.graphFloor;
       const members = new Map<number, number[]>();
-      labels.forEach((g, i) => { if (g >= 0) members.set(g, [...(members.get(g) ?? []), i]); });
+      labels.forEach((g, i) => {
+        if (g >= 0) members.set(g, [...(members.get(g) ?? []), i]);
+      });
       const edges = new EdgeList();
-      for (const rows of members.values()) for (let x = 0; x < rows.length; x++) for (let y = x + 1; y < rows.length; y++) {
-        const s = dotF32(vectors, rows[x] * d, vectors, rows[y] * d, d);
-        if (s >= floor) edges.push(rows[x], rows[y], s);
-      }
-      await seedUser(root, model, "bench", Array.from({ length: n }, (_, i) => put(i, vectors.subarray(i * d, (i + 1) * d))), edges);
+      for (const rows of members.values())
+        for (let x = 0; x < rows.length; x++)
+          for (let y = x + 1; y < rows.length; y++) {
+            const s = dotF32(vectors, rows[x] * d, vectors, rows[y] * d, d);
+            if (s >= floor) edges.push(rows[x], rows[y], s);
+          }
+      await seedUser(
+        root,
+        model,
+        "bench",
+        Array.from({ length: n }, (_, i) => put(i, vectors.subarray(i * d, (i + 1) * d))),
+        edges,
+      );
       const auth = await createDevAuth(root);
       const headers = { Authorization: `Bearer ${await auth.issueDevToken("bench", 3600)}` };
-      const appOf = (readUser: Parameters<typeof createApiApp>[0]["readUser"]) => createApiApp({ readUser, verifyToken: auth.verifyToken, model, logger: { info() {}, error() {} } });
+      const appOf = (readUser: Parameters<typeof createApiApp>[0]["readUser"]) =>
+        createApiApp({ readUser, verifyToken: auth.verifyToken, model, logger: { info() {}, error() {} } });
       const request = async (app: ReturnType<typeof appOf>) => {
         const response = await app.request("/users/bench/clusters?threshold=0.85", { headers });
         if (response.status !== 200) throw new Error(`status ${response.status}: ${await response.text()}`);
@@ -78,19 +96,47 @@ export async function benchServe(print: (fields: Record<string, unknown>) => voi
       };
       const rand = prng(n + 1);
       let next = n;
-      const newPhoto = () => put(next++, Float32Array.from({ length: d }, () => rand() - 0.5));
+      const newPhoto = () =>
+        put(
+          next++,
+          Float32Array.from({ length: d }, () => rand() - 0.5),
+        );
       const runs = n >= 50_000 ? 5 : 9;
       const report = (name: string, samples: Array<{ ms: number; bytes: number }>, extra: Record<string, unknown> = {}) =>
-        print({ case: name, n, d, median_ms: round(median(samples.map((s) => s.ms))), bytes_read: median(samples.map((s) => s.bytes)), runs: samples.length, edges: edges.length, ...extra });
+        print({
+          case: name,
+          n,
+          d,
+          median_ms: round(median(samples.map((s) => s.ms))),
+          bytes_read: median(samples.map((s) => s.bytes)),
+          runs: samples.length,
+          edges: edges.length,
+          ...extra,
+        });
 
       // Memory of one cached user, in a process that holds nothing else (bench-memory.ts; median of 3).
       const memory = [];
       for (let r = 0; r < 3; r++) {
-        const { stdout } = await run(process.execPath, ["--expose-gc", "--import", "tsx", fileURLToPath(new URL("./bench-memory.ts", import.meta.url)), root, "bench"]);
+        const { stdout } = await run(process.execPath, [
+          "--expose-gc",
+          "--import",
+          "tsx",
+          fileURLToPath(new URL("./bench-memory.ts", import.meta.url)),
+          root,
+          "bench",
+        ]);
         memory.push(JSON.parse(stdout) as { bytes: number; edges: number; viewBytes: number });
       }
       const mem = memory.sort((x, y) => x.bytes - y.bytes)[1];
-      print({ case: "api_bytes_per_user", n, d, api_bytes_per_user: mem.bytes, edges: mem.edges, bytes_per_photo_after_edges: round((mem.bytes - 12 * mem.edges) / n), view_bytes: mem.viewBytes });
+      print({
+        case: "api_bytes_per_user",
+        n,
+        d,
+        api_bytes_per_user: mem.bytes,
+        edges: mem.edges,
+        bytes_per_photo_after_edges: round((mem.bytes - 12 * mem.edges) / n),
+        view_bytes: mem.viewBytes,
+      });
 
       // A new container: a new store instance and cache behind the same app.
       let fresh = cachedReader(openStore({ root, model, logger: quiet }));
@@ -116,7 +162,8 @@ export async function benchServe(print: (fields: Record<string, unknown>) => voi
 
       const other = openStore({ root, model, logger: quiet });
       const writerFirst = [];
-      for (let r = 0; r < Math.min(runs, 3); r++) writerFirst.push(await measured(() => openStore({ root, model, logger: quiet }).write("bench", [newPhoto()])));
+      for (let r = 0; r < Math.min(runs, 3); r++)
+        writerFirst.push(await measured(() => openStore({ root, model, logger: quiet }).write("bench", [newPhoto()])));
       report("serve-writer-first", writerFirst);
       await other.write("bench", [newPhoto()]);
       const afterWrite = [];
@@ -134,7 +181,6 @@ export async function benchServe(print: (fields: Record<string, unknown>) => voi
         writerAfter.push(await measured(() => writer.write("bench", [newPhoto()])));
       }
       report("serve-writer-after-write", writerAfter);
-
     } finally {
       await rm(root, { recursive: true, force: true });
     }

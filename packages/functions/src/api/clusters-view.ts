@@ -11,7 +11,18 @@
  */
 import { createHash } from "node:crypto";
 import type { ModelDescriptor } from "@photo-clusters/core/models";
-import { clusterEdges, clusterOptionsFor, clusterVectors, graphAnswers, toCosine, toSimilarity, topSimilar, type Band, type Cluster, type Edges } from "@photo-clusters/core/similarity/index";
+import {
+  clusterEdges,
+  clusterOptionsFor,
+  clusterVectors,
+  graphAnswers,
+  toCosine,
+  toSimilarity,
+  topSimilar,
+  type Band,
+  type Cluster,
+  type Edges,
+} from "@photo-clusters/core/similarity/index";
 import { compareIds } from "@photo-clusters/core/keys";
 import type { UserView } from "@photo-clusters/core/store/index";
 import { InvalidParameterError } from "./errors.ts";
@@ -119,7 +130,8 @@ export function clustersView(view: UserView, params: PageParams, model: ModelDes
   const graph = view.graph;
   let clusters: Cluster[] = [];
   if (view.imageCount > 0) {
-    if (graph && graphAnswers(graph.floor, opts)) clusters = toCosine(threshold, opts.calibration) <= 0 ? allInOne(view, graph.edges, opts) : clusterEdges(view.rows, graph.edges, opts);
+    if (graph && graphAnswers(graph.floor, opts))
+      clusters = toCosine(threshold, opts.calibration) <= 0 ? allInOne(view, graph.edges, opts) : clusterEdges(view.rows, graph.edges, opts);
     else if (view.vectors) clusters = clusterVectors(view.vectors, view.rows, view.dimension, opts);
     else throw new Error("clustersView needs the vectors for this threshold (see needsVectors)");
   }
@@ -146,7 +158,10 @@ export function clustersView(view: UserView, params: PageParams, model: ModelDes
     if (start < found.length && position(found[start]) === 0) offset = after.sent;
   }
   const page: ClusterBody[] = [];
-  let bytes = Buffer.byteLength(JSON.stringify({ userId: view.userId, model: view.model, threshold, imageCount: 0, singletonCount: 0, clusters: [] })) + 40 + MAX_CURSOR_BYTES; // and the counts' digits
+  let bytes =
+    Buffer.byteLength(JSON.stringify({ userId: view.userId, model: view.model, threshold, imageCount: 0, singletonCount: 0, clusters: [] })) +
+    40 +
+    MAX_CURSOR_BYTES; // and the counts' digits
   let next: Cursor | undefined;
   for (let i = start; i < found.length; i++) {
     const { cluster, rows } = found[i];
@@ -226,7 +241,8 @@ function decodeCursor(raw: string, threshold: number, minSize: number): Cursor {
   }
   const ok = parsed.length === 5 && Number.isInteger(parsed[0]) && typeof parsed[1] === "string" && Number.isInteger(parsed[2]) && (parsed[2] as number) >= 0;
   if (!ok) throw new InvalidParameterError("cursor is not one this API gave");
-  if (parsed[3] !== threshold || parsed[4] !== minSize) throw new InvalidParameterError("cursor belongs to another threshold or minSize: pass the same ones as for the first page");
+  if (parsed[3] !== threshold || parsed[4] !== minSize)
+    throw new InvalidParameterError("cursor belongs to another threshold or minSize: pass the same ones as for the first page");
   return { size: parsed[0] as number, first: parsed[1] as string, sent: parsed[2] as number };
 }
 

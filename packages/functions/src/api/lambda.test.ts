@@ -51,7 +51,11 @@ describe("API Lambda handler", () => {
     // Assess
     expect(result.statusCode).toBe(200);
     expect(result.isBase64Encoded).toBe(false);
-    expect(result.headers).toMatchObject({ "content-type": expect.stringMatching(/^application\/json/), "cache-control": "no-store", "x-request-id": "Bq3JtgQ5joEEMYw=" });
+    expect(result.headers).toMatchObject({
+      "content-type": expect.stringMatching(/^application\/json/),
+      "cache-control": "no-store",
+      "x-request-id": "Bq3JtgQ5joEEMYw=",
+    });
     expect(JSON.parse(result.body)).toEqual(await direct.json());
     expect(JSON.parse(result.body).clusters.map((c: { size: number }) => c.size)).toEqual([3, 2]);
   });
@@ -75,7 +79,10 @@ describe("API Lambda handler", () => {
   });
 
   it("finds a photo whose id holds sub-folders and spaces from the path API Gateway passes on decoded", async () => {
-    const named = snapshotOf("alice", PHOTOS.map((p) => ({ ...p, imageId: `2024/05/${p.imageId} (1)` })));
+    const named = snapshotOf(
+      "alice",
+      PHOTOS.map((p) => ({ ...p, imageId: `2024/05/${p.imageId} (1)` })),
+    );
     const handler = handle(createApiApp({ readUser: async () => named, verifyToken: auth.verifyToken, model: testModel, logger: { info() {}, error() {} } }));
     const similar = withEvent((e) => {
       e.routeKey = "GET /users/{userId}/images/{rest+}";
@@ -86,7 +93,9 @@ describe("API Lambda handler", () => {
     const result = await handler(similar);
 
     expect(result.statusCode).toBe(200);
-    expect(JSON.parse(result.body).results).toEqual([{ imageId: "2024/05/beach-2 (1)", key: "users/alice/2024/05/beach-2 (1).jpg", similarity: expect.any(Number) }]);
+    expect(JSON.parse(result.body).results).toEqual([
+      { imageId: "2024/05/beach-2 (1)", key: "users/alice/2024/05/beach-2 (1).jpg", similarity: expect.any(Number) },
+    ]);
   });
 
   it("answers bad parameters with 400 JSON through the adapter", async () => {
@@ -141,8 +150,16 @@ describe("api.ts", () => {
     const result = await handler(post);
     expect(result.statusCode).toBe(200);
     const body = JSON.parse(result.body);
-    expect(body).toMatchObject({ key: "users/alice/2024/05/IMG 0001.JPG", imageId: "2024/05/IMG 0001", upload: { method: "POST", url: "https://photos-bucket.s3.eu-west-1.amazonaws.com/" } });
-    expect(body.upload.fields).toMatchObject({ key: "users/alice/2024/05/IMG 0001.JPG", "Content-Type": "image/jpeg", "X-Amz-Security-Token": "session-token" });
+    expect(body).toMatchObject({
+      key: "users/alice/2024/05/IMG 0001.JPG",
+      imageId: "2024/05/IMG 0001",
+      upload: { method: "POST", url: "https://photos-bucket.s3.eu-west-1.amazonaws.com/" },
+    });
+    expect(body.upload.fields).toMatchObject({
+      key: "users/alice/2024/05/IMG 0001.JPG",
+      "Content-Type": "image/jpeg",
+      "X-Amz-Security-Token": "session-token",
+    });
     expect(body.upload.fields["X-Amz-Credential"]).toMatch(/^ASIAEXAMPLE\/\d{8}\/eu-west-1\/s3\/aws4_request$/);
   });
 });

@@ -76,7 +76,11 @@ describe("paging clusters", () => {
   });
 
   it("keeps every page of 100,000 photos with 128-character ids under Lambda's 6 MB, through the Lambda handler", async () => {
-    const big = cliques("alice", Array.from({ length: 10_000 }, () => 10), (i) => `${String(i).padStart(6, "0")}-${"x".repeat(121)}`);
+    const big = cliques(
+      "alice",
+      Array.from({ length: 10_000 }, () => 10),
+      (i) => `${String(i).padStart(6, "0")}-${"x".repeat(121)}`,
+    );
     const handler = handle(createApiApp({ readUser: async () => big, verifyToken: auth.verifyToken, model: testModel, logger: { info() {}, error() {} } }));
     const seen = new Set<string>();
     let cursor: string | undefined;
@@ -90,10 +94,11 @@ describe("paging clusters", () => {
       largest = Math.max(largest, payload);
       expect(payload).toBeLessThan(6_000_000);
       const body = JSON.parse(result.body) as ClustersResponse;
-      for (const c of body.clusters) for (const img of c.images) {
-        expect(seen.has(img.imageId)).toBe(false);
-        seen.add(img.imageId);
-      }
+      for (const c of body.clusters)
+        for (const img of c.images) {
+          expect(seen.has(img.imageId)).toBe(false);
+          seen.add(img.imageId);
+        }
       cursor = body.nextCursor;
       pages++;
     } while (cursor);

@@ -21,16 +21,21 @@ describe("query parameters", () => {
   });
 
   it("accepts every plain decimal between 0 and 1", () => {
-    fc.assert(fc.property(fc.double({ min: 0, max: 1, noNaN: true }), (x) => {
-      const raw = x.toFixed(6);
-      expect(parseThreshold(one(raw), 0.85)).toBe(Number(raw));
-    }));
+    fc.assert(
+      fc.property(fc.double({ min: 0, max: 1, noNaN: true }), (x) => {
+        const raw = x.toFixed(6);
+        expect(parseThreshold(one(raw), 0.85)).toBe(Number(raw));
+      }),
+    );
   });
 
   it("returns integers in range for minSize and limit, or refuses", () => {
     fc.assert(
       fc.property(fc.oneof(fc.string(), fc.integer().map(String)), (raw) => {
-        for (const [parse, min, max] of [[parseMinSize, 2, 100_000], [parseLimit, 1, 100]] as const) {
+        for (const [parse, min, max] of [
+          [parseMinSize, 2, 100_000],
+          [parseLimit, 1, 100],
+        ] as const) {
           try {
             const n = parse(one(raw));
             expect(Number.isInteger(n) && n >= min && n <= max).toBe(true);
@@ -49,10 +54,12 @@ describe("query parameters", () => {
   });
 
   it("accepts only ids that could be an object key's part", () => {
-    fc.assert(fc.property(fc.string(), (raw) => {
-      const ok = /^[A-Za-z0-9_-]{1,128}$/.test(raw);
-      if (ok) expect(parseId("userId", raw)).toBe(raw);
-      else expect(() => parseId("userId", raw)).toThrow(InvalidParameterError);
-    }));
+    fc.assert(
+      fc.property(fc.string(), (raw) => {
+        const ok = /^[A-Za-z0-9_-]{1,128}$/.test(raw);
+        if (ok) expect(parseId("userId", raw)).toBe(raw);
+        else expect(() => parseId("userId", raw)).toThrow(InvalidParameterError);
+      }),
+    );
   });
 });

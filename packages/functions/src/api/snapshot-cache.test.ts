@@ -8,9 +8,19 @@ import type { UserView } from "@photo-clusters/core/store/index";
 import { cachedReader } from "./snapshot-cache.ts";
 
 const model: ModelDescriptor = { ...mobilenetV2Int8, id: "tiny-4", dimension: 4 };
-const put = (id: string, sequencer: string, v: number[]) => ({ kind: "put" as const, key: `users/u/${id}.jpg`, imageId: id, etag: `${id}${sequencer}`, sequencer, vector: Float32Array.from(v) });
+const put = (id: string, sequencer: string, v: number[]) => ({
+  kind: "put" as const,
+  key: `users/u/${id}.jpg`,
+  imageId: id,
+  etag: `${id}${sequencer}`,
+  sequencer,
+  vector: Float32Array.from(v),
+});
 
-const ids = (v: UserView) => Array.from({ length: v.rows }, (_, r) => r).filter((r) => v.live(r)).map((r) => v.imageId(r));
+const ids = (v: UserView) =>
+  Array.from({ length: v.rows }, (_, r) => r)
+    .filter((r) => v.live(r))
+    .map((r) => v.imageId(r));
 
 describe("cachedReader", () => {
   let root: string;
@@ -42,7 +52,10 @@ describe("cachedReader", () => {
     root = await mkdtemp(join(tmpdir(), "snapshot-cache-"));
     const store = openStore({ root, model });
     for (const user of ["a", "b", "c"]) {
-      await store.write(user, Array.from({ length: 100 }, (_, i) => ({ ...put(`p${i}`, String(i + 1).padStart(2, "0"), [1, i, 0, 0]), key: `users/${user}/p${i}.jpg` })));
+      await store.write(
+        user,
+        Array.from({ length: 100 }, (_, i) => ({ ...put(`p${i}`, String(i + 1).padStart(2, "0"), [1, i, 0, 0]), key: `users/${user}/p${i}.jpg` })),
+      );
     }
     const size = (await store.readView("a")).bytes;
     const read = cachedReader(store, { maxBytes: 2.5 * size });

@@ -14,7 +14,11 @@ import { type Metrics, noMetrics } from "@photo-clusters/core/metrics";
  * files predate the refs file) is not kept.
  * SnapshotCacheHits counts reads that started from a kept view, SnapshotCacheMisses those that read all.
  */
-export function cachedReader(store: EmbeddingStore, limits: { maxUsers?: number; maxBytes?: number } = {}, metrics: Metrics = noMetrics): (userId: string, need?: "vectors") => Promise<UserView> {
+export function cachedReader(
+  store: EmbeddingStore,
+  limits: { maxUsers?: number; maxBytes?: number } = {},
+  metrics: Metrics = noMetrics,
+): (userId: string, need?: "vectors") => Promise<UserView> {
   const { maxUsers = 256, maxBytes = 256 * 1024 * 1024 } = limits;
   const cache = new Map<string, { view: UserView; bytes: number }>();
   const pending = new Map<string, Promise<UserView>>();

@@ -43,6 +43,15 @@ it("clusters the photos a store holds, minus the deleted ones", async () => {
   // Assess
   expect(body).toMatchObject({ imageCount: 6, singletonCount: 3 });
   expect(body.clusters.map((c) => c.images.map((i) => i.imageId))).toEqual([["beach-1", "beach-2", "beach-3"]]);
-  const fromFactory = createApiApp({ readUser: async () => snapshotOf("alice", PHOTOS.filter((p) => p.imageId !== "dog-1")), verifyToken: auth.verifyToken, model: testModel, logger: { info() {}, error() {} } });
+  const fromFactory = createApiApp({
+    readUser: async () =>
+      snapshotOf(
+        "alice",
+        PHOTOS.filter((p) => p.imageId !== "dog-1"),
+      ),
+    verifyToken: auth.verifyToken,
+    model: testModel,
+    logger: { info() {}, error() {} },
+  });
   expect(body).toEqual(await (await fromFactory.request("/users/alice/clusters", bearer)).json());
 });

@@ -79,11 +79,19 @@ export function cliques(userId: string, sizes: number[], idOf: (i: number) => st
   const n = sizes.reduce((x, y) => x + y, 0);
   const rows: number[][] = sizes.map(() => []);
   let next = 0;
-  for (let k = 0; k < Math.max(...sizes); k++) sizes.forEach((size, g) => { if (k < size) rows[g].push(next++); });
-  const a: number[] = [], b: number[] = [], s: number[] = [];
-  for (const members of rows) for (let x = 0; x < members.length; x++) for (let y = x + 1; y < members.length; y++) a.push(members[x]), b.push(members[y]), s.push(0.99);
+  for (let k = 0; k < Math.max(...sizes); k++)
+    sizes.forEach((size, g) => {
+      if (k < size) rows[g].push(next++);
+    });
+  const a: number[] = [],
+    b: number[] = [],
+    s: number[] = [];
+  for (const members of rows)
+    for (let x = 0; x < members.length; x++) for (let y = x + 1; y < members.length; y++) a.push(members[x]), b.push(members[y]), s.push(0.99);
   return viewOfSnapshot({
-    userId, model: testModel.id, dimension: 8,
+    userId,
+    model: testModel.id,
+    dimension: 8,
     images: Array.from({ length: n }, (_, i) => ({ imageId: idOf(i), key: `users/${userId}/${idOf(i)}.jpg`, etag: "e" })),
     vectors: new Float32Array(0),
     graph: { floor: testModel.defaults.graphFloor, edges: { a: Uint32Array.from(a), b: Uint32Array.from(b), s: Float32Array.from(s) } },

@@ -24,7 +24,13 @@ function app(withUploads = true) {
     model: testModel,
     logger: { info() {}, error() {} },
     uploads: withUploads
-      ? createUploadSigner({ bucket: "photos", region: "eu-west-1", credentials: { accessKeyId: "AKID", secretAccessKey: "secret" }, maxBytes: MAX, now: () => signedAt })
+      ? createUploadSigner({
+          bucket: "photos",
+          region: "eu-west-1",
+          credentials: { accessKeyId: "AKID", secretAccessKey: "secret" },
+          maxBytes: MAX,
+          now: () => signedAt,
+        })
       : undefined,
   });
 }
@@ -35,7 +41,12 @@ async function ask(body: unknown, options: { user?: string; as?: string; raw?: s
     headers: { Authorization: `Bearer ${await auth.issueDevToken(options.as ?? "alice")}`, "Content-Type": options.contentType ?? "application/json" },
     body: options.raw ?? JSON.stringify(body),
   });
-  type Answer = { key: string; imageId: string; upload: { method: string; url: string; fields: Record<string, string> }; error: { code: string; message: string } };
+  type Answer = {
+    key: string;
+    imageId: string;
+    upload: { method: string; url: string; fields: Record<string, string> };
+    error: { code: string; message: string };
+  };
   return { status: res.status, body: (await res.json()) as Answer };
 }
 

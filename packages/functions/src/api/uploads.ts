@@ -55,7 +55,8 @@ export function parseUploadRequest(userId: string, body: unknown, maxBytes: numb
     throw new InvalidParameterError('body must be a JSON object {"name", "contentType", "size"}');
   }
   const { name, contentType, size } = body as Record<string, unknown>;
-  if (typeof name !== "string" || name === "") throw new InvalidParameterError("name must be the photo's file name, e.g. \"IMG 0001.jpg\" or \"2024/05/IMG 0001.jpg\"");
+  if (typeof name !== "string" || name === "")
+    throw new InvalidParameterError('name must be the photo\'s file name, e.g. "IMG 0001.jpg" or "2024/05/IMG 0001.jpg"');
   if (Buffer.byteLength(name, "utf8") > MAX_NAME_BYTES) throw new InvalidParameterError(`name must be at most ${MAX_NAME_BYTES} bytes`);
   let photo;
   try {
@@ -66,12 +67,17 @@ export function parseUploadRequest(userId: string, body: unknown, maxBytes: numb
   if (typeof contentType !== "string" || !CONTENT_TYPE.test(contentType.toLowerCase())) {
     throw new InvalidParameterError("contentType must be an image type, e.g. image/jpeg");
   }
-  if (typeof size !== "number" || !Number.isInteger(size) || size < 1) throw new InvalidParameterError("size must be the photo's size in bytes, a positive integer");
+  if (typeof size !== "number" || !Number.isInteger(size) || size < 1)
+    throw new InvalidParameterError("size must be the photo's size in bytes, a positive integer");
   if (size > maxBytes) throw new InvalidParameterError(`size must be at most ${maxBytes} bytes (the largest photo the pipeline takes)`);
   return { key: photo.key, imageId: photo.imageId, contentType: contentType.toLowerCase(), size };
 }
 
-const amzDate = (date: Date) => date.toISOString().replace(/[-:]/g, "").replace(/\.\d{3}/, "");
+const amzDate = (date: Date) =>
+  date
+    .toISOString()
+    .replace(/[-:]/g, "")
+    .replace(/\.\d{3}/, "");
 
 /** Signs POST policies with AWS Signature Version 4, as S3 checks them. */
 export function createUploadSigner(options: SignerOptions): UploadSigner {
@@ -95,11 +101,7 @@ export function createUploadSigner(options: SignerOptions): UploadSigner {
       };
       const policy = {
         expiration: new Date(signedAt.getTime() + expiresSeconds * 1000).toISOString(),
-        conditions: [
-          { bucket },
-          ...Object.entries(fields).map(([name, value]) => ({ [name]: value })),
-          ["content-length-range", 1, maxBytes],
-        ],
+        conditions: [{ bucket }, ...Object.entries(fields).map(([name, value]) => ({ [name]: value })), ["content-length-range", 1, maxBytes]],
       };
       fields.Policy = Buffer.from(JSON.stringify(policy)).toString("base64");
       fields["X-Amz-Signature"] = await signer.sign(fields.Policy, { signingDate: signedAt });

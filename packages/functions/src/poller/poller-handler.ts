@@ -16,7 +16,11 @@ export interface SqsBatchResponse {
 export function createPollerHandler(ports: IngestPorts) {
   return async (event: SqsEvent): Promise<SqsBatchResponse> => {
     // Without the attribute a message counts as a first delivery: a failure that could pass is then never recorded as final.
-    const messages = event.Records.map((r) => ({ messageId: r.messageId, body: r.body, receiveCount: Number.parseInt(r.attributes?.ApproximateReceiveCount ?? "", 10) || 1 }));
+    const messages = event.Records.map((r) => ({
+      messageId: r.messageId,
+      body: r.body,
+      receiveCount: Number.parseInt(r.attributes?.ApproximateReceiveCount ?? "", 10) || 1,
+    }));
     // One metrics line per batch (a few more when failures differ in code), written as the batch ends.
     const result = await ingestBatch(messages, ports).finally(() => ports.metrics?.flush());
     ports.logger.info("batch done", { messages: messages.length, stored: result.stored, skipped: result.skipped, failed: result.failedMessageIds.length });

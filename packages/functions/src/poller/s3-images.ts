@@ -23,7 +23,9 @@ export function createS3ImageSource(s3: S3Client, options: S3ImageOptions) {
     }
     const length = response.ContentLength ?? 0;
     if (length > options.maxObjectBytes) {
-      response.Body?.transformToWebStream().cancel().catch(() => {});
+      response.Body?.transformToWebStream()
+        .cancel()
+        .catch(() => {});
       throw new PermanentRecordError("too_large", `object is ${length} bytes, over the ${options.maxObjectBytes}-byte limit`);
     }
     if (length === 0) throw new PermanentRecordError("empty_object", "object is empty (0 bytes)");

@@ -10,7 +10,13 @@ import type { EmbeddingStore, StoreEvent } from "@photo-clusters/core/store/inde
  * Records PhotosStored, PhotosSkipped and StoreWriteLatency, and flushes `metrics` once at its end
  * (with what the store recorded into it: LockWait, GraphCatchUps, Compactions).
  */
-export async function writeEvents(store: EmbeddingStore, events: WriteEventWire[], logger: Logger, previous?: EmbeddingStore, metrics: Metrics = noMetrics): Promise<WriteReply[]> {
+export async function writeEvents(
+  store: EmbeddingStore,
+  events: WriteEventWire[],
+  logger: Logger,
+  previous?: EmbeddingStore,
+  metrics: Metrics = noMetrics,
+): Promise<WriteReply[]> {
   try {
     return await writeUsers(store, events, logger, previous, metrics);
   } finally {
@@ -21,7 +27,13 @@ export async function writeEvents(store: EmbeddingStore, events: WriteEventWire[
 /** Outcomes that leave a photo as it was: the same photo again, a redelivery, or an event older than the stored one. */
 const SKIPPED = new Set(["duplicate", "stale"]);
 
-async function writeUsers(store: EmbeddingStore, events: WriteEventWire[], logger: Logger, previous: EmbeddingStore | undefined, metrics: Metrics): Promise<WriteReply[]> {
+async function writeUsers(
+  store: EmbeddingStore,
+  events: WriteEventWire[],
+  logger: Logger,
+  previous: EmbeddingStore | undefined,
+  metrics: Metrics,
+): Promise<WriteReply[]> {
   const byUser = new Map<string, WriteEventWire[]>();
   for (const e of events) byUser.set(e.userId, [...(byUser.get(e.userId) ?? []), e]);
 
@@ -34,9 +46,19 @@ async function writeUsers(store: EmbeddingStore, events: WriteEventWire[], logge
       const records = failures.map(({ key, sequencer, imageId, code, message, at }) => ({ key, sequencer, imageId, code, message, at }));
       const ok = await Promise.all([
         records.length > 0 && store.recordFailures(userId, records),
-        forgets.length > 0 && store.forgetFailures(userId, forgets.map(({ key, sequencer }) => ({ key, sequencer }))),
-      ]).then(() => true, (error: unknown) => (logger.error("failure records not written", { userId, error }), false));
-      for (const e of [...failures, ...forgets]) replies.push(ok ? { id: e.id, ok: true, outcome: "recorded" } : failure(e.id, new CoreError("internal", "failure record not written", { retryable: true })));
+        forgets.length > 0 &&
+          store.forgetFailures(
+            userId,
+            forgets.map(({ key, sequencer }) => ({ key, sequencer })),
+          ),
+      ]).then(
+        () => true,
+        (error: unknown) => (logger.error("failure records not written", { userId, error }), false),
+      );
+      for (const e of [...failures, ...forgets])
+        replies.push(
+          ok ? { id: e.id, ok: true, outcome: "recorded" } : failure(e.id, new CoreError("internal", "failure record not written", { retryable: true })),
+        );
     }
     const userEvents = all.filter((e): e is Extract<WriteEventWire, { kind: "put" | "delete" }> => e.kind === "put" || e.kind === "delete");
     if (userEvents.length === 0) continue;

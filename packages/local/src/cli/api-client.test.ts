@@ -10,10 +10,22 @@ let server: ReturnType<typeof serve>;
 let apiUrl: string;
 beforeAll(async () => {
   auth = await testAuth();
-  const view = cliques("alice", Array.from({ length: 50 }, (_, g) => (g % 10 === 0 ? 40 : 2 + (g % 4))), (i) => `p${i}`);
+  const view = cliques(
+    "alice",
+    Array.from({ length: 50 }, (_, g) => (g % 10 === 0 ? 40 : 2 + (g % 4))),
+    (i) => `p${i}`,
+  );
   // Pages of 3 KB: clusters of up to 40 photos are split between pages.
-  const app = createApiApp({ readUser: async () => view, verifyToken: auth.verifyToken, model: testModel, logger: { info() {}, error() {} }, maxPageBytes: 3000 });
-  await new Promise<void>((resolve) => { server = serve({ fetch: app.fetch, port: 0, hostname: "127.0.0.1" }, () => resolve()); });
+  const app = createApiApp({
+    readUser: async () => view,
+    verifyToken: auth.verifyToken,
+    model: testModel,
+    logger: { info() {}, error() {} },
+    maxPageBytes: 3000,
+  });
+  await new Promise<void>((resolve) => {
+    server = serve({ fetch: app.fetch, port: 0, hostname: "127.0.0.1" }, () => resolve());
+  });
   apiUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 });
 afterAll(async () => {

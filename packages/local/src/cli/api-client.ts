@@ -23,7 +23,15 @@ export interface ClustersBody {
   threshold: number;
   imageCount: number;
   singletonCount: number;
-  clusters: Array<{ id: string; size: number; band: string; minSimilarity: number; meanSimilarity: number; images: Array<{ imageId: string; key: string }>; imagesOffset?: number }>;
+  clusters: Array<{
+    id: string;
+    size: number;
+    band: string;
+    minSimilarity: number;
+    meanSimilarity: number;
+    images: Array<{ imageId: string; key: string }>;
+    imagesOffset?: number;
+  }>;
   nextCursor?: string;
 }
 

@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { SendMessageBatchCommand, type SQSClient } from "@aws-sdk/client-sqs";
 import { parseObjectKey } from "@photo-clusters/core/keys";
 import { s3EventMessage } from "@photo-clusters/core/s3-event";
-import { listBucket, readInventory, type ListedObject } from "./object-listing.ts";
+import { readInventory, type ListedObject } from "./object-listing.ts";
 import { progressBar } from "./progress.ts";
 
 /**
@@ -65,7 +65,21 @@ export async function backfill(options: BackfillOptions): Promise<BackfillResult
   const flush = async () => {
     if (batch.length === 0) return;
     if (!options.dryRun) {
-      await sendAll(options.sqs, options.queueUrl, batch.map((o) => s3EventMessage({ kind: "put", eventName: "ObjectCreated:Put", bucket: options.bucket, key: o.key, etag: o.etag, size: o.size, sequencer: BACKFILL_SEQUENCER })));
+      await sendAll(
+        options.sqs,
+        options.queueUrl,
+        batch.map((o) =>
+          s3EventMessage({
+            kind: "put",
+            eventName: "ObjectCreated:Put",
+            bucket: options.bucket,
+            key: o.key,
+            etag: o.etag,
+            size: o.size,
+            sequencer: BACKFILL_SEQUENCER,
+          }),
+        ),
+      );
       sentThisRun += batch.length;
       // Stay under the rate: by now this run may have sent at most rate × elapsed messages.
       const ahead = sentThisRun / options.rate - (performance.now() - started) / 1000;

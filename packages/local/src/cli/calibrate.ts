@@ -75,7 +75,10 @@ export async function runCalibrate(dir: string, options: CalibrateOptions): Prom
     ...(all.center ? { postprocess: { center: all.center } } : {}),
   };
   const report = {
-    photos: set.n, groups: new Set(set.groups).size, folder: dir, embeddedWith: options.endpoint ? `endpoint ${options.endpoint}` : "model file",
+    photos: set.n,
+    groups: new Set(set.groups).size,
+    folder: dir,
+    embeddedWith: options.endpoint ? `endpoint ${options.endpoint}` : "model file",
     fittedAt: new Date().toISOString(),
     inSample: inSample.map(({ threshold, precision, recall, f1 }) => ({ threshold, precision, recall, f1 })),
     crossValidated: cv.rows,
@@ -85,7 +88,9 @@ export async function runCalibrate(dir: string, options: CalibrateOptions): Prom
   const out = process.stdout;
   out.write(`\ncalibrate ${dir}: ${set.n} photos, ${report.groups} groups, model ${model.id}${all.center ? ` (${base.id}, mean-centred)` : ""}\n`);
   const knots = all.defaults.calibration!;
-  out.write(`fitted: similarity ${knots.similarity.slice(1, -1).join(" / ")} at cosine ${knots.cosine.slice(1, -1).join(" / ")}; graph floor ${all.defaults.graphFloor}; default threshold ${all.defaults.threshold}\n\n`);
+  out.write(
+    `fitted: similarity ${knots.similarity.slice(1, -1).join(" / ")} at cosine ${knots.cosine.slice(1, -1).join(" / ")}; graph floor ${all.defaults.graphFloor}; default threshold ${all.defaults.threshold}\n\n`,
+  );
   out.write(`in-sample: fitted on all these photos and scored on them\n${scoresTable(inSample)}\n${cv.text}\n`);
   out.write(`wrote ${options.out}: use it with MODEL_DESCRIPTOR=${options.out}\n`);
   return model;
@@ -95,13 +100,20 @@ type Embed = ((bytes: Uint8Array, contentType: string) => Promise<Float32Array>)
 
 async function embedderFor(model: ModelDescriptor, options: CalibrateOptions): Promise<Embed> {
   if (options.endpoint) {
-    const client = new SageMakerRuntimeClient({ region: options.region ?? process.env.AWS_REGION ?? "us-east-1", ...(options.endpointUrl ? { endpoint: options.endpointUrl } : {}) });
+    const client = new SageMakerRuntimeClient({
+      region: options.region ?? process.env.AWS_REGION ?? "us-east-1",
+      ...(options.endpointUrl ? { endpoint: options.endpointUrl } : {}),
+    });
     const invoke = createSageMakerEmbedder(client, options.endpoint);
-    return Object.assign(async (bytes: Uint8Array, contentType: string) => {
-      const reply = await invoke({ bytes, contentType });
-      if (reply.model !== model.id) throw new Error(`endpoint ${options.endpoint} serves model "${reply.model}", not "${model.id}"; name its model with --model`);
-      return reply.vector;
-    }, { close: async () => client.destroy() });
+    return Object.assign(
+      async (bytes: Uint8Array, contentType: string) => {
+        const reply = await invoke({ bytes, contentType });
+        if (reply.model !== model.id)
+          throw new Error(`endpoint ${options.endpoint} serves model "${reply.model}", not "${model.id}"; name its model with --model`);
+        return reply.vector;
+      },
+      { close: async () => client.destroy() },
+    );
   }
   const embedder = await createEmbedder({ modelPath: await resolveModelPath(model, { modelPath: options.modelPath }), model });
   return Object.assign((bytes: Uint8Array, contentType: string) => embedder.embed(bytes, contentType), { close: () => embedder.close() });

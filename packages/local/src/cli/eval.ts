@@ -28,9 +28,17 @@ export async function runEval(dir: string, options: { thresholds?: number[] } = 
   let stop: (() => Promise<void>) | undefined;
   try {
     const runtime = await startLocalRuntime({
-      port: 0, emulatorPort: 0, dataDir, modelPath, model,
+      port: 0,
+      emulatorPort: 0,
+      dataDir,
+      modelPath,
+      model,
       // As quiet as its logs: stdout carries only the report.
-      queueDelaySeconds: 1, visibilityTimeoutSeconds: 30, maxReceiveCount: 3, logger: silentLogger, writeMetrics: () => {},
+      queueDelaySeconds: 1,
+      visibilityTimeoutSeconds: 30,
+      maxReceiveCount: 3,
+      logger: silentLogger,
+      writeMetrics: () => {},
     });
     stop = runtime.stop;
     const userId = `eval-${Date.now().toString(36)}`;
@@ -41,10 +49,14 @@ export async function runEval(dir: string, options: { thresholds?: number[] } = 
     // Watch the store while uploading, so a photo stored during the upload gets its own time.
     const [, { times, steady, cpuMsPerPhoto }] = await Promise.all([
       uploadPhotos(putToBucket(runtime.emulator.s3, "photos"), items, { quiet: true }),
-      waitUntilStored(() => runtime.store.readView(userId, view).then((v) => (view = v).imageCount), items.length, () => {
-        const own = process.cpuUsage();
-        return { runtime: (own.user + own.system) / 1000, modelServer: processCpuMs(runtime.modelServerPid) };
-      }),
+      waitUntilStored(
+        () => runtime.store.readView(userId, view).then((v) => (view = v).imageCount),
+        items.length,
+        () => {
+          const own = process.cpuUsage();
+          return { runtime: (own.user + own.system) / 1000, modelServer: processCpuMs(runtime.modelServerPid) };
+        },
+      ),
     ]);
     const stored = times.length;
 
@@ -61,20 +73,34 @@ export async function runEval(dir: string, options: { thresholds?: number[] } = 
     const snapshot = await runtime.store.read(userId);
     const groupOfRow = snapshot.images.map((img) => groups.get(fileOf.get(img.imageId)!));
     const labelledRows = groupOfRow.flatMap((g, row) => (g === undefined ? [] : [row]));
-    const labelledSet = subset({ vectors: snapshot.vectors, n: groupOfRow.length, d: snapshot.dimension, groups: groupOfRow.map((g) => g ?? "") }, labelledRows);
+    const labelledSet = subset(
+      { vectors: snapshot.vectors, n: groupOfRow.length, d: snapshot.dimension, groups: groupOfRow.map((g) => g ?? "") },
+      labelledRows,
+    );
 
     const endToEnd = stored / ((times.at(-1)! - started) / 1000);
-    const modelAlone = await modelThroughput(modelPath, items.map((i) => i.path));
+    const modelAlone = await modelThroughput(
+      modelPath,
+      items.map((i) => i.path),
+    );
 
     const out = process.stdout;
-    out.write(`\neval of ${dir}: ${items.length} photos, ${new Set(groups.values()).size} groups, model ${model.id} (default threshold ${model.defaults.threshold})\n`);
+    out.write(
+      `\neval of ${dir}: ${items.length} photos, ${new Set(groups.values()).size} groups, model ${model.id} (default threshold ${model.defaults.threshold})\n`,
+    );
     out.write(`stored ${stored}/${items.length}${stored < items.length ? "  (missing ones are in the dead-letter queue; see the logs)" : ""}\n\n`);
-    out.write(`in-sample: clustered by the API with ${model.id}'s own calibration and graph floor${model.id === mobilenetV2Int8.id ? " (fitted on the dev photos: in-sample for them)" : ""}\n`);
+    out.write(
+      `in-sample: clustered by the API with ${model.id}'s own calibration and graph floor${model.id === mobilenetV2Int8.id ? " (fitted on the dev photos: in-sample for them)" : ""}\n`,
+    );
     out.write(scoresTable(rows));
     out.write(`\n${crossValidatedSection(labelledSet, plainFit, "calibration, graph floor and default threshold").text}`);
     if (steady) {
-      out.write(`\ningestion   ${steady.rate.toFixed(1)} photos/s steady (first to last stored); ${endToEnd.toFixed(1)} photos/s from first upload, including the queue's 1 s delivery delay\n`);
-      out.write(`            CPU per photo over the same span: runtime ${cpuMsPerPhoto.runtime.toFixed(2)} ms (S3, SQS, poller, writer, API, and eval's polling)`);
+      out.write(
+        `\ningestion   ${steady.rate.toFixed(1)} photos/s steady (first to last stored); ${endToEnd.toFixed(1)} photos/s from first upload, including the queue's 1 s delivery delay\n`,
+      );
+      out.write(
+        `            CPU per photo over the same span: runtime ${cpuMsPerPhoto.runtime.toFixed(2)} ms (S3, SQS, poller, writer, API, and eval's polling)`,
+      );
       if (Number.isFinite(cpuMsPerPhoto.modelServer)) {
         const total = cpuMsPerPhoto.runtime + cpuMsPerPhoto.modelServer;
         const cores = availableParallelism();
@@ -82,11 +108,18 @@ export async function runEval(dir: string, options: { thresholds?: number[] } = 
         out.write(`            ${total.toFixed(1)} ms of CPU a photo: ${cores} cores could ingest at most ${((cores * 1000) / total).toFixed(0)} photos/s\n`);
       } else out.write("\n");
     } else {
-      out.write(`\ningestion   ${endToEnd.toFixed(1)} photos/s from first upload, including the queue's 1 s delivery delay; too few photos for a steady rate (it needs ${MIN_STEADY_SECONDS} s of storing: 200 photos or more)\n`);
+      out.write(
+        `\ningestion   ${endToEnd.toFixed(1)} photos/s from first upload, including the queue's 1 s delivery delay; too few photos for a steady rate (it needs ${MIN_STEADY_SECONDS} s of storing: 200 photos or more)\n`,
+      );
     }
-    out.write(`model alone ${modelAlone.batch1.toFixed(1)} photos/s (inference on preprocessed tensors, batch 1, median of 3 runs; the target's denominator)\n`);
+    out.write(
+      `model alone ${modelAlone.batch1.toFixed(1)} photos/s (inference on preprocessed tensors, batch 1, median of 3 runs; the target's denominator)\n`,
+    );
     out.write(`            ${modelAlone.batch8.toFixed(1)} photos/s at batch 8, the largest batch the model server coalesces\n`);
-    if (steady) out.write(`ratio       ${((steady.rate / modelAlone.batch1) * 100).toFixed(0)}% of the model's own throughput (${((steady.rate / modelAlone.batch8) * 100).toFixed(0)}% of its batch-8 throughput)\n`);
+    if (steady)
+      out.write(
+        `ratio       ${((steady.rate / modelAlone.batch1) * 100).toFixed(0)}% of the model's own throughput (${((steady.rate / modelAlone.batch8) * 100).toFixed(0)}% of its batch-8 throughput)\n`,
+      );
   } finally {
     await stop?.();
     await rm(dataDir, { recursive: true, force: true });

@@ -71,7 +71,8 @@ async function main(argv: string[]): Promise<void> {
         try {
           await uploadPhotos(putViaApi(apiUrl, token), items);
         } catch (error) {
-          if (/fetch failed|ECONNREFUSED/.test(String((error as Error).message))) throw new Error(`cannot reach the API at ${apiUrl} or the S3 it signs for; is \`pnpm start\` running?`);
+          if (/fetch failed|ECONNREFUSED/.test(String((error as Error).message)))
+            throw new Error(`cannot reach the API at ${apiUrl} or the S3 it signs for; is \`pnpm start\` running?`);
           throw error;
         }
         process.stderr.write(`uploaded ${items.length} photos through ${apiUrl} for user ${user}\n`);
@@ -84,23 +85,31 @@ async function main(argv: string[]): Promise<void> {
         await uploadPhotos(putToBucket(s3, bucket), items);
       } catch (error) {
         const e = error as Error & { code?: string };
-        if (!values.aws && (e.code === "ECONNREFUSED" || /ECONNREFUSED/.test(String(e.message)))) throw new Error(`cannot reach the local S3 at ${emulator}; start it with \`pnpm start\``);
+        if (!values.aws && (e.code === "ECONNREFUSED" || /ECONNREFUSED/.test(String(e.message))))
+          throw new Error(`cannot reach the local S3 at ${emulator}; start it with \`pnpm start\``);
         throw error;
       }
       process.stderr.write(`uploaded ${items.length} photos to s3://${bucket}/users/${user}/\n`);
       return;
     }
     case "clusters": {
-      const { values } = parseArgs({ args: rest, options: { user: { type: "string" }, threshold: { type: "string" }, "min-size": { type: "string" }, json: { type: "boolean" } } });
+      const { values } = parseArgs({
+        args: rest,
+        options: { user: { type: "string" }, threshold: { type: "string" }, "min-size": { type: "string" }, json: { type: "boolean" } },
+      });
       const user = required(values.user, "--user");
       const token = await (await createDevAuth(dataDir)).issueDevToken(user, 300);
       const threshold = values.threshold === undefined ? undefined : Number(values.threshold);
       const minSize = values["min-size"] === undefined ? undefined : Number(values["min-size"]);
       const body = await getAllClusters(clustersUrl(apiUrl, user, threshold, minSize), token);
-      if (values.json) return void process.stdout.write(JSON.stringify(body, null, 2) + "\n");
-      process.stdout.write(`${body.userId}: ${body.imageCount} photos, ${body.clusters.length} clusters at ${body.threshold} (${body.model}), ${body.singletonCount} alone\n`);
+      if (values.json) return void process.stdout.write(`${JSON.stringify(body, null, 2)}\n`);
+      process.stdout.write(
+        `${body.userId}: ${body.imageCount} photos, ${body.clusters.length} clusters at ${body.threshold} (${body.model}), ${body.singletonCount} alone\n`,
+      );
       for (const c of body.clusters) {
-        process.stdout.write(`  ${c.band.padEnd(6)} ${String(c.size).padStart(3)} photos  min ${c.minSimilarity.toFixed(3)} mean ${c.meanSimilarity.toFixed(3)}  ${c.images.map((i) => i.imageId).join(" ")}\n`);
+        process.stdout.write(
+          `  ${c.band.padEnd(6)} ${String(c.size).padStart(3)} photos  min ${c.minSimilarity.toFixed(3)} mean ${c.meanSimilarity.toFixed(3)}  ${c.images.map((i) => i.imageId).join(" ")}\n`,
+        );
       }
       return;
     }
@@ -109,7 +118,7 @@ async function main(argv: string[]): Promise<void> {
       const user = required(values.user, "--user");
       const token = await (await createDevAuth(dataDir)).issueDevToken(user, 300);
       const body = await getJson<StatusBody>(new URL(`/users/${encodeURIComponent(user)}/status`, apiUrl).toString(), token);
-      if (values.json) return void process.stdout.write(JSON.stringify(body, null, 2) + "\n");
+      if (values.json) return void process.stdout.write(`${JSON.stringify(body, null, 2)}\n`);
       process.stdout.write(`${body.userId}: ${body.stored} photos stored, ${body.failed.length} failed\n`);
       for (const f of body.failed) process.stdout.write(`  ${f.at}  ${f.code.padEnd(18)} ${f.key}: ${f.message}\n`);
       return;
@@ -118,16 +127,21 @@ async function main(argv: string[]): Promise<void> {
       const { values } = parseArgs({ args: rest, options: { user: { type: "string" }, ttl: { type: "string", default: "3600" } } });
       const token = await (await createDevAuth(dataDir)).issueDevToken(required(values.user, "--user"), Number(values.ttl));
       process.stderr.write(`a token for the local API (data dir ${dataDir}), valid ${values.ttl} s:\n`);
-      process.stdout.write(token + "\n");
+      process.stdout.write(`${token}\n`);
       return;
     }
     case "backfill": {
       const { values } = parseArgs({
         args: rest,
         options: {
-          bucket: { type: "string" }, prefix: { type: "string", default: "users/" }, inventory: { type: "string" },
-          rate: { type: "string", default: "100" }, "dry-run": { type: "boolean" }, reembed: { type: "boolean" },
-          aws: { type: "boolean" }, "queue-url": { type: "string" },
+          bucket: { type: "string" },
+          prefix: { type: "string", default: "users/" },
+          inventory: { type: "string" },
+          rate: { type: "string", default: "100" },
+          "dry-run": { type: "boolean" },
+          reembed: { type: "boolean" },
+          aws: { type: "boolean" },
+          "queue-url": { type: "string" },
         },
       });
       const rate = Number(values.rate);
@@ -139,13 +153,22 @@ async function main(argv: string[]): Promise<void> {
       // The store is readable here only when it is local; in AWS the writer's idempotency does the skipping.
       const stored = values.reembed || values.aws ? undefined : storedEtags(openStore({ root: dataDir, model: config.model }));
       const result = await backfill({
-        sqs: clients.sqs, queueUrl, bucket, prefix: values.prefix!, rate, dryRun: Boolean(values["dry-run"]),
-        listing: values.inventory ? { kind: "inventory", path: values.inventory } : { kind: "bucket", list: (after) => listBucket(clients.s3, bucket, values.prefix!, after) },
+        sqs: clients.sqs,
+        queueUrl,
+        bucket,
+        prefix: values.prefix!,
+        rate,
+        dryRun: Boolean(values["dry-run"]),
+        listing: values.inventory
+          ? { kind: "inventory", path: values.inventory }
+          : { kind: "bucket", list: (after) => listBucket(clients.s3, bucket, values.prefix!, after) },
         isStored: async (o) => (await stored?.(o)) ?? false,
         checkpointDir: join(dataDir, ".backfill"),
         mode: values.reembed ? "reembed" : undefined,
       });
-      process.stderr.write(`${values["dry-run"] ? "dry run: would enqueue" : "enqueued"} ${result.enqueued} of ${result.listed} objects${result.resumedAfter ? ` (resumed after ${result.resumedAfter})` : ""}; ${result.skipped} already stored, ${result.invalid} with invalid keys\n`);
+      process.stderr.write(
+        `${values["dry-run"] ? "dry run: would enqueue" : "enqueued"} ${result.enqueued} of ${result.listed} objects${result.resumedAfter ? ` (resumed after ${result.resumedAfter})` : ""}; ${result.skipped} already stored, ${result.invalid} with invalid keys\n`,
+      );
       return;
     }
     case "eval": {
@@ -156,17 +179,28 @@ async function main(argv: string[]): Promise<void> {
     }
     case "calibrate": {
       const { values, positionals } = parseArgs({
-        args: rest, allowPositionals: true,
+        args: rest,
+        allowPositionals: true,
         options: {
-          model: { type: "string" }, "model-path": { type: "string" }, endpoint: { type: "string" }, "endpoint-url": { type: "string" },
-          region: { type: "string" }, center: { type: "boolean" }, out: { type: "string", default: "model-descriptor.json" },
+          model: { type: "string" },
+          "model-path": { type: "string" },
+          endpoint: { type: "string" },
+          "endpoint-url": { type: "string" },
+          region: { type: "string" },
+          center: { type: "boolean" },
+          out: { type: "string", default: "model-descriptor.json" },
         },
       });
       if (positionals.length !== 1) throw new Error("calibrate needs one folder holding photos and groups.csv");
       if (values.endpoint && values["model-path"]) throw new Error("give --endpoint or --model-path, not both");
       await runCalibrate(positionals[0], {
-        model: values.model, modelPath: values["model-path"] ?? config.modelPath, endpoint: values.endpoint, endpointUrl: values["endpoint-url"],
-        region: values.region, center: values.center, out: values.out!,
+        model: values.model,
+        modelPath: values["model-path"] ?? config.modelPath,
+        endpoint: values.endpoint,
+        endpointUrl: values["endpoint-url"],
+        region: values.region,
+        center: values.center,
+        out: values.out!,
       });
       return;
     }
@@ -188,7 +222,7 @@ async function main(argv: string[]): Promise<void> {
     case "help":
     case "--help":
     case "-h":
-      process.stdout.write(USAGE + "\n");
+      process.stdout.write(`${USAGE}\n`);
       return;
     default:
       throw new Error(`unknown command "${command}"\n\n${USAGE}`);
@@ -200,7 +234,11 @@ function storedEtags(store: EmbeddingStore) {
   const users = new Map<string, Promise<Map<string, string>>>();
   return async (object: ListedObject): Promise<boolean> => {
     const { userId } = parseObjectKey(object.key);
-    if (!users.has(userId)) users.set(userId, store.read(userId).then((s) => new Map(s.images.map((i) => [i.key, i.etag]))));
+    if (!users.has(userId))
+      users.set(
+        userId,
+        store.read(userId).then((s) => new Map(s.images.map((i) => [i.key, i.etag]))),
+      );
     return (await users.get(userId)!).get(object.key) === object.etag;
   };
 }

@@ -18,9 +18,20 @@ describe("reading an S3 Inventory report", () => {
   it("follows a manifest to its gzipped CSV files, in the manifest's schema, with keys URL-decoded", async () => {
     // Prepare
     dir = await mkdtemp(join(tmpdir(), "inventory-"));
-    const csv = ['"photos","users/alice/beach+day.jpg","120","2026-11-01T00:00:00.000Z","abc","STANDARD"', '"photos","other/x.jpg","5","2026-11-01T00:00:00.000Z","def","STANDARD"', '"photos","users/bob/a%2Cb.png","7","2026-11-01T00:00:00.000Z","0a1","STANDARD"'].join("\n");
+    const csv = [
+      '"photos","users/alice/beach+day.jpg","120","2026-11-01T00:00:00.000Z","abc","STANDARD"',
+      '"photos","other/x.jpg","5","2026-11-01T00:00:00.000Z","def","STANDARD"',
+      '"photos","users/bob/a%2Cb.png","7","2026-11-01T00:00:00.000Z","0a1","STANDARD"',
+    ].join("\n");
     await writeFile(join(dir, "data-1.csv.gz"), gzipSync(csv));
-    await writeFile(join(dir, "manifest.json"), JSON.stringify({ fileFormat: "CSV", fileSchema: "Bucket, Key, Size, LastModifiedDate, ETag, StorageClass", files: [{ key: "inventory/photos/all/data/data-1.csv.gz" }] }));
+    await writeFile(
+      join(dir, "manifest.json"),
+      JSON.stringify({
+        fileFormat: "CSV",
+        fileSchema: "Bucket, Key, Size, LastModifiedDate, ETag, StorageClass",
+        files: [{ key: "inventory/photos/all/data/data-1.csv.gz" }],
+      }),
+    );
     // Act
     const objects = await collect(join(dir, "manifest.json"));
     // Assess

@@ -17,7 +17,9 @@ export interface ListedObject {
 export async function* listBucket(s3: S3Client, bucket: string, prefix: string, startAfter?: string): AsyncGenerator<ListedObject> {
   let token: string | undefined;
   do {
-    const page = await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, StartAfter: token ? undefined : startAfter, ContinuationToken: token }));
+    const page = await s3.send(
+      new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, StartAfter: token ? undefined : startAfter, ContinuationToken: token }),
+    );
     for (const o of page.Contents ?? []) yield { key: o.Key!, etag: (o.ETag ?? "").replace(/"/g, ""), size: o.Size ?? 0 };
     token = page.IsTruncated ? page.NextContinuationToken : undefined;
   } while (token);

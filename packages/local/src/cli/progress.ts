@@ -10,11 +10,11 @@ export function progressBar(total: number | undefined, label: string, stream: No
     const width = 30;
     const filled = !total ? width : Math.round((done / total) * width);
     const bar = total === undefined ? `${done}` : `[${"#".repeat(filled)}${".".repeat(width - filled)}] ${done}/${total}`;
-    const line = `${label} ${bar} ${rate.toFixed(1)}/s${extra ? " " + extra : ""}`;
+    const line = `${label} ${bar} ${rate.toFixed(1)}/s${extra ? ` ${extra}` : ""}`;
     if (stream.isTTY) stream.write(`\r${line}\x1b[K`);
     else {
       const decile = total === undefined ? Math.floor(Math.log2(done + 1)) : total === 0 ? 10 : Math.floor((done / total) * 10);
-      if (decile !== lastDecile) stream.write(line + "\n");
+      if (decile !== lastDecile) stream.write(`${line}\n`);
       lastDecile = decile;
     }
   };

@@ -13,7 +13,16 @@ interface Row {
 
 export function scoresTable(rows: readonly Row[]): string {
   const head = `threshold  precision  recall  f1${rows.some((r) => r.clusters !== undefined) ? "      clusters" : ""}\n`;
-  return head + rows.map((r) => `${r.threshold.toFixed(2).padEnd(11)}${r.precision.toFixed(3).padEnd(11)}${r.recall.toFixed(3).padEnd(8)}${r.f1.toFixed(3).padEnd(8)}${r.clusters ?? ""}`.trimEnd() + "\n").join("");
+  return (
+    head +
+    rows
+      .map(
+        (r) =>
+          `${r.threshold.toFixed(2).padEnd(11)}${r.precision.toFixed(3).padEnd(11)}${r.recall.toFixed(3).padEnd(8)}${r.f1.toFixed(3).padEnd(8)}${r.clusters ?? ""}`.trimEnd() +
+          "\n",
+      )
+      .join("")
+  );
 }
 
 /** The cross-validated table, or the reason there is none (too few groups to split). */
@@ -22,5 +31,8 @@ export function crossValidatedSection(set: LabelledSet, fit: Fit, what: string):
     return { text: `cross-validated: not measured; ${FOLDS} folds by group need ${FOLDS} groups or more, and a same-group pair outside each fold\n` };
   }
   const rows = crossValidate(set, fit, FOLDS, SCORED_THRESHOLDS);
-  return { text: `cross-validated: ${FOLDS} folds by group; ${what} fitted on four folds' photos, the fifth's clustered and scored with it; pairs summed over the folds\n${scoresTable(rows)}`, rows };
+  return {
+    text: `cross-validated: ${FOLDS} folds by group; ${what} fitted on four folds' photos, the fifth's clustered and scored with it; pairs summed over the folds\n${scoresTable(rows)}`,
+    rows,
+  };
 }

@@ -73,12 +73,15 @@ describe("local routes", () => {
     expect(asked).toEqual(["users/alice/2024/05/IMG 0001 é.JPG"]);
   });
 
-  it.each(["/local/images/alice/..%2Fbob%2Fx.jpg", "/local/images/al.ice/x.jpg", "/local/images/alice/x", "/local/images/alice/.jpg"])("rejects %s", async (path) => {
-    let asked = 0;
-    const res = await routes(() => (asked++, JPEG)).request(path);
-    expect([400, 404]).toContain(res.status);
-    expect(asked).toBe(0);
-  });
+  it.each(["/local/images/alice/..%2Fbob%2Fx.jpg", "/local/images/al.ice/x.jpg", "/local/images/alice/x", "/local/images/alice/.jpg"])(
+    "rejects %s",
+    async (path) => {
+      let asked = 0;
+      const res = await routes(() => (asked++, JPEG)).request(path);
+      expect([400, 404]).toContain(res.status);
+      expect(asked).toBe(0);
+    },
+  );
 
   it("answers only for a loopback host", async () => {
     const app = routes();
@@ -93,7 +96,15 @@ describe("page and API on one server", () => {
   const server = () => {
     const app = new Hono();
     app.route("/", routes());
-    app.route("/", createApiApp({ readUser: async (u) => (u === "alice" ? snapshotOf("alice") : emptySnapshot(u)), verifyToken: auth.verifyToken, model: testModel, logger: { info() {}, error() {} } }));
+    app.route(
+      "/",
+      createApiApp({
+        readUser: async (u) => (u === "alice" ? snapshotOf("alice") : emptySnapshot(u)),
+        verifyToken: auth.verifyToken,
+        model: testModel,
+        logger: { info() {}, error() {} },
+      }),
+    );
     return app;
   };
 

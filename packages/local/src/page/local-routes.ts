@@ -21,7 +21,14 @@ export interface LocalRoutesDeps {
 const LOOPBACK = new Set(["localhost", "127.0.0.1", "[::1]"]);
 const TOKEN_TTL_SECONDS = 3600;
 // By extension, never the stored Content-Type: an upload must not become a page on this origin.
-const IMAGE_TYPES: Record<string, string> = { jpg: "image/jpeg", jpeg: "image/jpeg", png: "image/png", webp: "image/webp", gif: "image/gif", avif: "image/avif" };
+const IMAGE_TYPES: Record<string, string> = {
+  jpg: "image/jpeg",
+  jpeg: "image/jpeg",
+  png: "image/png",
+  webp: "image/webp",
+  gif: "image/gif",
+  avif: "image/avif",
+};
 
 const inlineHash = (html: string, tag: "script" | "style") => {
   const body = new RegExp(`<${tag}>([\\s\\S]*?)</${tag}>`).exec(html)?.[1] ?? "";
@@ -53,7 +60,12 @@ export function createLocalRoutes(deps: LocalRoutesDeps): Hono {
 
   app.get("/", (c) => {
     if (!isLoopback(c)) return error(c, 403, "forbidden", "the local page answers only on localhost");
-    return c.html(page.html, 200, { "Content-Security-Policy": page.csp, "X-Content-Type-Options": "nosniff", "Cache-Control": "no-store", "Referrer-Policy": "no-referrer" });
+    return c.html(page.html, 200, {
+      "Content-Security-Policy": page.csp,
+      "X-Content-Type-Options": "nosniff",
+      "Cache-Control": "no-store",
+      "Referrer-Policy": "no-referrer",
+    });
   });
 
   app.get("/local/token", async (c) => {

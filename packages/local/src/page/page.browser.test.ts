@@ -30,9 +30,30 @@ beforeAll(async () => {
   const app = new Hono();
   app.route("/", createLocalRoutes({ issueDevToken: auth.issueDevToken, getObject: async () => undefined }));
   // Pages of at most 100 clusters and 8 KB, so the big clusters are split between pages.
-  const failed = [{ key: "users/alice/holiday/notes.jpg", sequencer: "0A", imageId: "holiday/notes", code: "rejected_by_model", message: "the model server refused the image: not a JPEG", at: "2026-12-04T10:00:00.000Z" }];
-  app.route("/", createApiApp({ readUser: async () => view, readFailures: async () => failed, verifyToken: auth.verifyToken, model: testModel, logger: { info() {}, error() {} }, maxPageBytes: 8000 }));
-  await new Promise<void>((resolve) => { server = serve({ fetch: app.fetch, port: 0, hostname: "127.0.0.1" }, () => resolve()); });
+  const failed = [
+    {
+      key: "users/alice/holiday/notes.jpg",
+      sequencer: "0A",
+      imageId: "holiday/notes",
+      code: "rejected_by_model",
+      message: "the model server refused the image: not a JPEG",
+      at: "2026-12-04T10:00:00.000Z",
+    },
+  ];
+  app.route(
+    "/",
+    createApiApp({
+      readUser: async () => view,
+      readFailures: async () => failed,
+      verifyToken: auth.verifyToken,
+      model: testModel,
+      logger: { info() {}, error() {} },
+      maxPageBytes: 8000,
+    }),
+  );
+  await new Promise<void>((resolve) => {
+    server = serve({ fetch: app.fetch, port: 0, hostname: "127.0.0.1" }, () => resolve());
+  });
   url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/?user=alice&threshold=0.85`;
 });
 afterAll(async () => {
