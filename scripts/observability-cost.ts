@@ -115,6 +115,7 @@ async function bundlesAndLoadTimes() {
     WRITER_FUNCTION_NAME: "w",
     JWT_ISSUER: "https://issuer.example",
     JWT_AUDIENCE: "a",
+    PHOTOS_BUCKET: "b",
     METRICS_NAMESPACE: "photo-clusters/bench",
   };
   try {
