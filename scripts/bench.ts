@@ -133,7 +133,7 @@ function startAnchor(vectors: Float32Array, n: number, d: number, threshold: num
   let exited = false;
   child.on("exit", () => {
     exited = true;
-    waiting.splice(0).forEach((w) => w(undefined));
+    for (const w of waiting.splice(0)) w(undefined);
   });
   child.stdin!.on("error", () => {}); // a child that died: its exit fails the run
   return {
@@ -167,7 +167,7 @@ async function coldFile(file: string): Promise<void> {
   for (const n of quick ? [2000] : [500, 1000, 2000]) {
     if (n > all.length) continue;
     const vectors = new Float32Array(n * d);
-    all.slice(0, n).forEach((row, i) => vectors.set(row, i * d));
+    for (const [i, row] of all.slice(0, n).entries()) vectors.set(row, i * d);
     normalizeRows(vectors, n, d);
     const cut = strongCut(opts);
     const anchor = startAnchor(vectors, n, d, cut);

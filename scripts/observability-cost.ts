@@ -70,7 +70,10 @@ async function bundle(handler: string | null, variant: Variant | string, out: st
         ? [
             {
               name: "no-tracing",
-              setup(build: { onResolve: Function; onLoad: Function }) {
+              setup(build: {
+                onResolve: (options: object, callback: (args: { path: string }) => object) => void;
+                onLoad: (options: object, callback: () => object) => void;
+              }) {
                 build.onResolve({ filter: /\/tracing\.ts$/ }, (args: { path: string }) => ({ path: args.path, namespace: "no-tracing" }));
                 build.onLoad({ filter: /.*/, namespace: "no-tracing" }, () => ({ contents: NO_TRACING, loader: "js" }));
               },

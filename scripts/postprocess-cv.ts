@@ -193,7 +193,7 @@ async function realVectors(file: string): Promise<{ vectors: Float32Array; n: nu
   const dump = JSON.parse(await readFile(file, "utf8")) as { embeddings: Record<string, number[]> };
   const rows = Object.values(dump.embeddings).slice(0, 2000);
   const vectors = new Float32Array(rows.length * d);
-  rows.forEach((row, i) => vectors.set(row, i * d));
+  for (const [i, row] of rows.entries()) vectors.set(row, i * d);
   return { vectors: normalizeRows(vectors, rows.length, d), n: rows.length };
 }
 

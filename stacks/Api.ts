@@ -1,4 +1,4 @@
-import { Function, type StackContext, use } from "sst/constructs";
+import { Function as SstFunction, type StackContext, use } from "sst/constructs";
 import { RemovalPolicy } from "aws-cdk-lib";
 import { AccessLogFormat } from "aws-cdk-lib/aws-apigateway";
 import * as apigw from "aws-cdk-lib/aws-apigatewayv2";
@@ -49,7 +49,7 @@ export function Api({ stack, app }: StackContext) {
     allowAllOutbound: false,
   });
   const functionLogs = new logs.LogGroup(stack, "ApiFunctionLogs", { retention: settings.logRetentionDays, removalPolicy });
-  const fn = new Function(stack, "ApiFunction", {
+  const fn = new SstFunction(stack, "ApiFunction", {
     handler: "packages/functions/src/api.handler",
     description: "Answers the clusters and similar-images queries from the stores on EFS",
     timeout: settings.api.timeoutSeconds,

@@ -1,4 +1,4 @@
-import { Function, type StackContext, use } from "sst/constructs";
+import { Function as SstFunction, type StackContext, use } from "sst/constructs";
 import { Duration, RemovalPolicy } from "aws-cdk-lib";
 import * as cloudwatch from "aws-cdk-lib/aws-cloudwatch";
 import * as cloudwatchActions from "aws-cdk-lib/aws-cloudwatch-actions";
@@ -96,7 +96,7 @@ export function Pipeline({ stack, app }: StackContext) {
     description: "photo-clusters writer: NFS to the embeddings file system only",
     allowAllOutbound: false,
   });
-  const writer = new Function(stack, "Writer", {
+  const writer = new SstFunction(stack, "Writer", {
     handler: "packages/functions/src/writer.handler",
     description: "Appends embeddings to the users' stores on EFS",
     timeout: settings.writer.timeoutSeconds,
@@ -110,7 +110,7 @@ export function Pipeline({ stack, app }: StackContext) {
   });
 
   const pollerHandler = "packages/functions/src/poller.handler";
-  const poller = new Function(stack, "Poller", {
+  const poller = new SstFunction(stack, "Poller", {
     handler: pollerHandler,
     // sharp (downsizing before InvokeEndpoint) is native: installed for Lambda, not bundled.
     ...withNativePackages(pollerHandler, ["sharp"], "arm_64"),

@@ -31,7 +31,10 @@ describe("model descriptor files", () => {
     ],
     [
       "a centre of the wrong length",
-      (j: any) => ((j.model.id = "m-centred"), (j.model.postprocess = { center: [0, 1] })),
+      (j: any) => {
+        j.model.id = "m-centred";
+        j.model.postprocess = { center: [0, 1] };
+      },
       "model.postprocess.center: must be a list of 1280 numbers",
     ],
     [

@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { decodeS3Key, encodeS3Key, ID_PATTERN, IMAGE_EXTENSIONS, parseObjectKey } from "./keys.ts";
+import { decodeS3Key, encodeS3Key, ID_PATTERN, IMAGE_EXTENSIONS, type ObjectKey, parseObjectKey } from "./keys.ts";
 
 describe("parseObjectKey", () => {
   it("reads the user and image of a well-formed key", () => {
@@ -53,7 +53,7 @@ describe("parseObjectKey", () => {
     fc.assert(
       fc.property(name, name, ext, (user, image, extension) => {
         const key = `users/${user}/${image}.${extension}`;
-        let parsed;
+        let parsed: ObjectKey;
         try {
           parsed = parseObjectKey(key);
         } catch {

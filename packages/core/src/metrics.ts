@@ -41,7 +41,10 @@ export function emfMetrics(options: EmfOptions): Metrics {
   const record = (name: string, unit: Unit, value: number, dimensions: Dimensions = {}) => {
     const id = JSON.stringify(dimensions);
     let group = groups.get(id);
-    if (!group) groups.set(id, (group = { dimensions, metrics: new Map() }));
+    if (!group) {
+      group = { dimensions, metrics: new Map() };
+      groups.set(id, group);
+    }
     const metric = group.metrics.get(name);
     if (!metric) group.metrics.set(name, { unit, values: [value] });
     else if (unit === "Count") metric.values[0] += value;
@@ -70,7 +73,10 @@ function lines(groups: Group[], options: EmfOptions, timestamp: number): Array<R
       let line = out.find(
         (l) => !names.some(([name]) => name in l.root) && Object.entries(group.dimensions).every(([k, v]) => l.dims[k] === undefined || l.dims[k] === v),
       );
-      if (!line) out.push((line = { root: {}, dims: {}, directives: [] }));
+      if (!line) {
+        line = { root: {}, dims: {}, directives: [] };
+        out.push(line);
+      }
       Object.assign(line.dims, group.dimensions);
       const keys = Object.keys(group.dimensions);
       line.directives.push({

@@ -36,7 +36,15 @@ export async function benchEmission(options: {
   const d = model.dimension;
   const { vectors } = clusteredVectors({ n: n + 10 * (runs + 1), d, seed: 11 });
   let lines = 0;
-  const metrics = (service: "writer" | "api") => emfMetrics({ namespace: "photo-clusters/bench", service, write: (line) => (lines++, options.write(line)) });
+  const metrics = (service: "writer" | "api") =>
+    emfMetrics({
+      namespace: "photo-clusters/bench",
+      service,
+      write: (line) => {
+        lines++;
+        options.write(line);
+      },
+    });
   const root = await mkdtemp(join(tmpdir(), "bench-emission-"));
   try {
     const writer = { with: metrics("writer"), without: noMetrics };

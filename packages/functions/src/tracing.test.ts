@@ -65,7 +65,10 @@ beforeAll(async () => {
     METRICS_NAMESPACE: "photo-clusters/test",
   };
   for (const [name, value] of Object.entries(env)) vi.stubEnv(name, value);
-  vi.spyOn(process.stdout, "write").mockImplementation((line) => (lines.push(JSON.parse(String(line))), true));
+  vi.spyOn(process.stdout, "write").mockImplementation((line) => {
+    lines.push(JSON.parse(String(line)));
+    return true;
+  });
 });
 afterAll(async () => {
   vi.restoreAllMocks();

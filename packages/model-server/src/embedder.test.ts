@@ -33,7 +33,7 @@ describe("createEmbedder with MobileNetV2", () => {
     const files = ["00d7a649.jpg", "01be2e32.jpg", "02fa3702.jpg"];
     const tensors = await Promise.all(files.map((f) => embedder.preprocess(photo(f))));
     const batch = new Float32Array(tensors.length * tensors[0]!.length);
-    tensors.forEach((t, i) => batch.set(t, i * t.length));
+    for (const [i, t] of tensors.entries()) batch.set(t, i * t.length);
     // Act
     const rows = await embedder.embedTensors(batch, files.length);
     // Assess
@@ -80,8 +80,13 @@ describe("createEmbedder with MobileNetV2", () => {
     for (let i = 0; i < rows.length; i++) {
       for (let j = i + 1; j < rows.length; j++) {
         const s = cosine(vectors.get(rows[i]!.file)!, vectors.get(rows[j]!.file)!);
-        if (rows[i]!.group === rows[j]!.group) (same += s), sameCount++;
-        else (different += s), differentCount++;
+        if (rows[i]!.group === rows[j]!.group) {
+          same += s;
+          sameCount++;
+        } else {
+          different += s;
+          differentCount++;
+        }
       }
     }
     // Assess

@@ -4,7 +4,10 @@ import { crossValidate, fitDefaults, foldsByGroup, type Fit, type LabelledSet, p
 /** Groups of near-identical unit vectors (a shared direction plus a little noise), and photos alone. */
 function labelled(groupSizes: number[], d = 16, seed = 1): LabelledSet {
   let s = seed;
-  const rand = () => (s = (s * 1103515245 + 12345) % 2 ** 31) / 2 ** 31 - 0.5;
+  const rand = () => {
+    s = (s * 1103515245 + 12345) % 2 ** 31;
+    return s / 2 ** 31 - 0.5;
+  };
   const groups: string[] = [];
   const rows: number[][] = [];
   groupSizes.forEach((size, g) => {
@@ -42,11 +45,17 @@ describe("calibration fit and cross-validation", () => {
     const spy: Fit = (train) => {
       seen.push([...new Set(train.groups)]);
       const fitted = plainFit(train);
-      return { ...fitted, transform: (s) => (scored.push([...new Set(s.groups)]), s) };
+      return {
+        ...fitted,
+        transform: (s) => {
+          scored.push([...new Set(s.groups)]);
+          return s;
+        },
+      };
     };
     crossValidate(set, spy, 5);
     expect(seen).toHaveLength(5);
-    seen.forEach((train, f) => expect(train.filter((g) => scored[f].includes(g))).toEqual([]));
+    for (const [f, train] of seen.entries()) expect(train.filter((g) => scored[f].includes(g))).toEqual([]);
     expect(new Set(scored.flat()).size).toBe(new Set(set.groups).size);
   });
 

@@ -91,7 +91,7 @@ export function foldsByGroup(groups: readonly string[], k: number): Int32Array {
 /** The rows of `set` listed in `rows`, in that order. */
 export function subset(set: LabelledSet, rows: readonly number[]): LabelledSet {
   const vectors = new Float32Array(rows.length * set.d);
-  rows.forEach((r, i) => vectors.set(set.vectors.subarray(r * set.d, (r + 1) * set.d), i * set.d));
+  for (const [i, r] of rows.entries()) vectors.set(set.vectors.subarray(r * set.d, (r + 1) * set.d), i * set.d);
   return { vectors, n: rows.length, d: set.d, groups: rows.map((r) => set.groups[r]) };
 }
 

@@ -18,7 +18,10 @@ function portsWith(written: WriteEventWire[][]): IngestPorts {
     embed: async () => {
       throw new CoreError("endpoint_unavailable", "embedding endpoint failed after retries", { retryable: true });
     },
-    write: async (events) => (written.push(events), events.map((e) => ({ id: e.id, ok: true as const, outcome: "recorded" }))),
+    write: async (events) => {
+      written.push(events);
+      return events.map((e) => ({ id: e.id, ok: true as const, outcome: "recorded" }));
+    },
     model: "m",
     logger: silentLogger,
     maxReceiveCount: 3,

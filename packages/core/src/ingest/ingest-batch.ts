@@ -98,7 +98,7 @@ export async function ingestBatch(messages: QueueMessage[], ports: IngestPorts):
         ports.logger.info("s3 test event acknowledged", { messageId: message.messageId });
         continue;
       }
-      parsed.changes.forEach((change, i) => items.push({ id: `${message.messageId}#${i}`, messageId: message.messageId, change }));
+      for (const [i, change] of parsed.changes.entries()) items.push({ id: `${message.messageId}#${i}`, messageId: message.messageId, change });
     } catch (error) {
       fail(message.messageId, {}, error);
     }

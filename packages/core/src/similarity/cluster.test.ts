@@ -125,7 +125,7 @@ describe("clusterEdges", () => {
         const coarse = clusterVectors(v, n, d, opts(low, 0.3));
         const fine = clusterVectors(v, n, d, opts(high, 0.3));
         const owner = new Map<number, number>();
-        coarse.forEach((c, k) => c.members.forEach((m) => owner.set(m, k)));
+        for (const [k, c] of coarse.entries()) for (const m of c.members) owner.set(m, k);
         for (const c of fine) expect(new Set(c.members.map((m) => owner.get(m))).size).toBe(1);
       }),
       { numRuns: 300 },
@@ -144,7 +144,7 @@ describe("clusterEdges", () => {
           const key = [...keys.take(n)];
           const perm = Array.from({ length: n }, (_, i) => i).sort((a, b) => key[a] - key[b] || a - b);
           const w = new Float32Array(n * d);
-          perm.forEach((src, dst) => w.set(v.subarray(src * d, src * d + d), dst * d));
+          for (const [dst, src] of perm.entries()) w.set(v.subarray(src * d, src * d + d), dst * d);
           const direct = partition(clusterVectors(v, n, d, opts(t, 0.3)));
           const permuted = partition(clusterVectors(w, n, d, opts(t, 0.3)).map((c) => ({ members: c.members.map((m) => perm[m]) })));
           expect(permuted).toEqual(direct);

@@ -151,7 +151,7 @@ describe("dotPairs", () => {
     new Int32Array(kernel.memory.buffer, 32768, 16).set(pairs.flat());
     kernel.dotPairs(32768, 8, 0, d * 4, 40000);
     const out = new Float32Array(kernel.memory.buffer, 40000, 8);
-    pairs.forEach(([a, b], i) => expect(Object.is(out[i], dotF32(v, a * d, v, b * d, d))).toBe(true));
+    for (const [i, [a, b]] of pairs.entries()) expect(Object.is(out[i], dotF32(v, a * d, v, b * d, d))).toBe(true);
   });
 });
 
@@ -322,7 +322,10 @@ describe("edgesForCut", () => {
     const cut = edgesForCut(vectors, n, d, 0.5, 0.8);
     // Assess: exactly the pairs of `all` whose ends are joined by a chain of pairs ≥ 0.8.
     const root = Array.from({ length: n }, (_, i) => i);
-    const find = (x: number): number => (root[x] === x ? x : (root[x] = find(root[x])));
+    const find = (x: number): number => {
+      if (root[x] !== x) root[x] = find(root[x]);
+      return root[x];
+    };
     for (let e = 0; e < all.a.length; e++) if (all.s[e] >= 0.8) root[find(all.a[e])] = find(all.b[e]);
     const keep = Array.from(all.a, (a, e) => find(a) === find(all.b[e]));
     expect(Array.from(cut.a)).toEqual(Array.from(all.a).filter((_, e) => keep[e]));

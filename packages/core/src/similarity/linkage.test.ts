@@ -53,7 +53,10 @@ describe("average linkage", () => {
       fc.property(fc.integer({ min: 33, max: 90 }), fc.integer({ min: 1, max: 2 ** 30 }), fc.double({ min: 0.4, max: 0.9, noNaN: true }), (m, seed, cut) => {
         // Groups of near-duplicates (with ties) and weaker links between them.
         let state = seed;
-        const rand = () => (state = (state * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
+        const rand = () => {
+          state = (state * 1103515245 + 12345) % 2 ** 31;
+          return state / 2 ** 31;
+        };
         const pairs: Array<[number, number, number]> = [];
         for (let a = 0; a < m; a++) {
           for (let b = a + 1; b < m; b++) {

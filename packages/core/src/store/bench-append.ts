@@ -27,7 +27,10 @@ export async function benchAppend(options: { n?: number; appends?: number; model
   const root = options.root ?? (await mkdtemp(join(tmpdir(), "pc-bench-")));
   const store = openStore({ root, model, logger: { warn() {}, error: console.error, debug() {} } });
   let seed = 1;
-  const random = () => (seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff - 0.5;
+  const random = () => {
+    seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+    return seed / 0x7fffffff - 0.5;
+  };
   // Clustered vectors, like photos: 100 centres, each image a noisy copy of one.
   const centres = Array.from({ length: 100 }, () => Float32Array.from({ length: d }, random));
   const event = (i: number): PutEvent => ({

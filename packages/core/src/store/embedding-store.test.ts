@@ -38,7 +38,7 @@ describe("embedding store", () => {
     const row = snapshot.vectors.subarray(0, 16);
     expect(Math.hypot(...row)).toBeCloseTo(1, 5);
     const norm = Math.hypot(...v);
-    row.forEach((x, k) => expect(x).toBeCloseTo(v[k] / norm, 5));
+    for (const [k, x] of row.entries()) expect(x).toBeCloseTo(v[k] / norm, 5);
   });
 
   it("stores a redelivered image once", async () => {

@@ -187,7 +187,10 @@ describe("files written before the refs file existed (format 1)", () => {
 
     child.stdin!.write("migrate\n");
     let done = false;
-    const migrated = replies.next().then((reply) => ((done = true), reply.value));
+    const migrated = replies.next().then((reply) => {
+      done = true;
+      return reply.value;
+    });
     const counts: number[] = [];
     while (!done) {
       const view = await openStore({ root, model: wide, logger: quietLogger }).readView("erin");

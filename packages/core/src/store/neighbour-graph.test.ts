@@ -15,7 +15,10 @@ describe("neighbour graph", () => {
     const store = openStore({ root, model, logger: quietLogger, compaction: { minDead: 1_000_000 } });
     let seq = 1;
     let rnd = 12345;
-    const next = () => (rnd = (rnd * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff;
+    const next = () => {
+      rnd = (rnd * 1103515245 + 12345) & 0x7fffffff;
+      return rnd / 0x7fffffff;
+    };
     for (let batch = 0; batch < 40; batch++) {
       const events = [];
       for (let e = 0; e < 8; e++) {

@@ -102,7 +102,10 @@ export function viewOfSnapshot(snapshot: Snapshot): UserView {
     imageId: (row) => images[row].imageId,
     key: (row) => images[row].key,
     compareIds: (x, y) => compareIds(images[x].imageId, images[y].imageId),
-    rowOf: (imageId) => (byId ??= new Map(images.map((img, i) => [img.imageId, i]))).get(imageId) ?? -1,
+    rowOf: (imageId) => {
+      byId ??= new Map(images.map((img, i) => [img.imageId, i]));
+      return byId.get(imageId) ?? -1;
+    },
     graph: snapshot.graph,
     vectors: snapshot.vectors,
     bytes: snapshot.vectors.byteLength + (snapshot.graph ? snapshot.graph.edges.a.length * 12 : 0) + images.length * 200,

@@ -8,19 +8,24 @@ import { openStore, userPaths } from "./index.ts";
 const model = testModel(32, 0.2);
 const D = { dimension: 32 };
 let temp: Awaited<ReturnType<typeof tempRoot>>;
-beforeEach(async () => void (temp = await tempRoot()));
+beforeEach(async () => {
+  temp = await tempRoot();
+});
 afterEach(() => temp.cleanup());
 
 function writerMetrics() {
   const lines: Array<Record<string, unknown>> = [];
   const metrics = emfMetrics({ namespace: "photo-clusters/test", service: "writer", write: (line) => lines.push(JSON.parse(line)) });
-  const sum = (name: string) => (metrics.flush(), metricSum(readEmf(lines.splice(0)), name, { service: "writer" }));
-  const waits = () => (
-    metrics.flush(),
-    readEmf(lines.splice(0))
+  const sum = (name: string) => {
+    metrics.flush();
+    return metricSum(readEmf(lines.splice(0)), name, { service: "writer" });
+  };
+  const waits = () => {
+    metrics.flush();
+    return readEmf(lines.splice(0))
       .filter((d) => d.name === "LockWait")
-      .flatMap((d) => d.values)
-  );
+      .flatMap((d) => d.values);
+  };
   return { metrics, sum, waits };
 }
 

@@ -217,7 +217,12 @@ describe("authentication", () => {
 
   it("checks the token before it reads the user's photos", async () => {
     let reads = 0;
-    const app = appWith(undefined, { readUser: async (id) => (reads++, emptySnapshot(id)) });
+    const app = appWith(undefined, {
+      readUser: async (id) => {
+        reads++;
+        return emptySnapshot(id);
+      },
+    });
     await app.request("/users/bob/clusters", bearer(alice));
     await app.request("/users/alice/clusters");
     expect(reads).toBe(0);

@@ -47,7 +47,11 @@ function graphOf(vectors: Float32Array, n: number, floor: number): NonNullable<U
     for (let j = i + 1; j < n; j++) {
       let dot = 0;
       for (let k = 0; k < D; k++) dot += vectors[i * D + k] * vectors[j * D + k];
-      if (dot >= floor) a.push(i), b.push(j), s.push(dot);
+      if (dot >= floor) {
+        a.push(i);
+        b.push(j);
+        s.push(dot);
+      }
     }
   }
   return { floor, edges: { a: Uint32Array.from(a), b: Uint32Array.from(b), s: Float32Array.from(s) } };
@@ -55,7 +59,7 @@ function graphOf(vectors: Float32Array, n: number, floor: number): NonNullable<U
 
 export function snapshotOf(userId: string, photos = PHOTOS, options: { graphFloor?: number | null } = {}): UserSnapshot {
   const vectors = new Float32Array(photos.length * D);
-  photos.forEach((p, i) => vectors.set(p.vector, i * D));
+  for (const [i, p] of photos.entries()) vectors.set(p.vector, i * D);
   const floor = options.graphFloor === undefined ? testModel.defaults.graphFloor : options.graphFloor;
   return viewOfSnapshot({
     userId,
@@ -87,7 +91,12 @@ export function cliques(userId: string, sizes: number[], idOf: (i: number) => st
     b: number[] = [],
     s: number[] = [];
   for (const members of rows)
-    for (let x = 0; x < members.length; x++) for (let y = x + 1; y < members.length; y++) a.push(members[x]), b.push(members[y]), s.push(0.99);
+    for (let x = 0; x < members.length; x++)
+      for (let y = x + 1; y < members.length; y++) {
+        a.push(members[x]);
+        b.push(members[y]);
+        s.push(0.99);
+      }
   return viewOfSnapshot({
     userId,
     model: testModel.id,

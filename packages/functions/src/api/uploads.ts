@@ -5,7 +5,7 @@
  */
 import { Hash } from "@smithy/hash-node";
 import { SignatureV4 } from "@smithy/signature-v4";
-import { objectKey, parseObjectKey } from "@photo-clusters/core/keys";
+import { type ObjectKey, objectKey, parseObjectKey } from "@photo-clusters/core/keys";
 import { InvalidParameterError } from "./errors.ts";
 
 export interface UploadRequest {
@@ -58,7 +58,7 @@ export function parseUploadRequest(userId: string, body: unknown, maxBytes: numb
   if (typeof name !== "string" || name === "")
     throw new InvalidParameterError('name must be the photo\'s file name, e.g. "IMG 0001.jpg" or "2024/05/IMG 0001.jpg"');
   if (Buffer.byteLength(name, "utf8") > MAX_NAME_BYTES) throw new InvalidParameterError(`name must be at most ${MAX_NAME_BYTES} bytes`);
-  let photo;
+  let photo: ObjectKey;
   try {
     photo = parseObjectKey(objectKey(userId, name));
   } catch (error) {

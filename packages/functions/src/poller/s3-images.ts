@@ -1,4 +1,4 @@
-import { GetObjectCommand, type S3Client } from "@aws-sdk/client-s3";
+import { GetObjectCommand, type GetObjectCommandOutput, type S3Client } from "@aws-sdk/client-s3";
 import { type FetchedImage, PermanentRecordError } from "@photo-clusters/core/ingest/index";
 import type { ObjectChange } from "@photo-clusters/core/s3-event";
 import { fitPayload } from "./fit-payload.ts";
@@ -13,7 +13,7 @@ export interface S3ImageOptions {
 /** Reads an uploaded photo at exactly the etag its event names; a newer or deleted object is "gone". */
 export function createS3ImageSource(s3: S3Client, options: S3ImageOptions) {
   return async (change: ObjectChange): Promise<FetchedImage | "gone"> => {
-    let response;
+    let response: GetObjectCommandOutput;
     try {
       response = await s3.send(new GetObjectCommand({ Bucket: change.bucket, Key: change.key, IfMatch: `"${change.etag}"` }));
     } catch (error) {

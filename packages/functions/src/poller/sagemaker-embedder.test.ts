@@ -37,7 +37,13 @@ const image = { bytes: new Uint8Array([1, 2, 3]), contentType: "image/jpeg" };
 function recordedMetrics() {
   const lines: Array<Record<string, unknown>> = [];
   const metrics = emfMetrics({ namespace: "t", service: "poller", write: (line) => lines.push(JSON.parse(line)) });
-  return { metrics, values: () => (metrics.flush(), Object.assign({}, ...lines)) };
+  return {
+    metrics,
+    values: () => {
+      metrics.flush();
+      return Object.assign({}, ...lines);
+    },
+  };
 }
 
 describe("the SageMaker embedder", () => {

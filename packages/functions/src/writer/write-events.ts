@@ -53,7 +53,10 @@ async function writeUsers(
           ),
       ]).then(
         () => true,
-        (error: unknown) => (logger.error("failure records not written", { userId, error }), false),
+        (error: unknown) => {
+          logger.error("failure records not written", { userId, error });
+          return false;
+        },
       );
       for (const e of [...failures, ...forgets])
         replies.push(

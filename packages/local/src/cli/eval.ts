@@ -50,7 +50,11 @@ export async function runEval(dir: string, options: { thresholds?: number[] } = 
     const [, { times, steady, cpuMsPerPhoto }] = await Promise.all([
       uploadPhotos(putToBucket(runtime.emulator.s3, "photos"), items, { quiet: true }),
       waitUntilStored(
-        () => runtime.store.readView(userId, view).then((v) => (view = v).imageCount),
+        () =>
+          runtime.store.readView(userId, view).then((v) => {
+            view = v;
+            return v.imageCount;
+          }),
         items.length,
         () => {
           const own = process.cpuUsage();
@@ -203,7 +207,7 @@ async function modelThroughput(modelPath: string, paths: string[]): Promise<{ ba
       for (let i = 0; i < tensors.length; i += size) {
         const part = tensors.slice(i, i + size);
         const data = new Float32Array(part.length * part[0]!.length);
-        part.forEach((t, k) => data.set(t, k * t.length));
+        for (const [k, t] of part.entries()) data.set(t, k * t.length);
         out.push({ data, count: part.length });
       }
       return out;

@@ -63,7 +63,7 @@ export async function* readInventory(path: string, prefix: string): AsyncGenerat
 function parseCsvLine(line: string): string[] {
   const cells: string[] = [];
   const re = /"((?:[^"]|"")*)"|([^,]*)/g;
-  for (let m; (m = re.exec(line)); ) {
+  for (let m = re.exec(line); m !== null; m = re.exec(line)) {
     cells.push(m[1] !== undefined ? m[1].replace(/""/g, '"') : m[2]);
     if (re.lastIndex >= line.length) break;
     re.lastIndex++; // skip the comma

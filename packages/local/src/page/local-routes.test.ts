@@ -67,7 +67,10 @@ describe("local routes", () => {
 
   it("serves a photo whose name has sub-folders, spaces and Unicode, each segment percent-encoded", async () => {
     const asked: string[] = [];
-    const res = await routes((key) => (asked.push(key), JPEG)).request(`/local/images/alice/2024/05/${encodeURIComponent("IMG 0001 é")}.JPG`);
+    const res = await routes((key) => {
+      asked.push(key);
+      return JPEG;
+    }).request(`/local/images/alice/2024/05/${encodeURIComponent("IMG 0001 é")}.JPG`);
     expect(res.status).toBe(200);
     expect(res.headers.get("Content-Type")).toBe("image/jpeg");
     expect(asked).toEqual(["users/alice/2024/05/IMG 0001 é.JPG"]);
@@ -77,7 +80,10 @@ describe("local routes", () => {
     "rejects %s",
     async (path) => {
       let asked = 0;
-      const res = await routes(() => (asked++, JPEG)).request(path);
+      const res = await routes(() => {
+        asked++;
+        return JPEG;
+      }).request(path);
       expect([400, 404]).toContain(res.status);
       expect(asked).toBe(0);
     },
