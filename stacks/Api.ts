@@ -1,5 +1,5 @@
 import { Function as SstFunction, type StackContext, use } from "sst/constructs";
-import { RemovalPolicy } from "aws-cdk-lib";
+import { Duration, RemovalPolicy } from "aws-cdk-lib";
 import { AccessLogFormat } from "aws-cdk-lib/aws-apigateway";
 import * as apigw from "aws-cdk-lib/aws-apigatewayv2";
 import { HttpJwtAuthorizer } from "aws-cdk-lib/aws-apigatewayv2-authorizers";
@@ -90,6 +90,15 @@ export function Api({ stack, app }: StackContext) {
   const httpApi = new apigw.HttpApi(stack, "HttpApi", {
     description: "photo-clusters: clusters and similar images of a user's photos",
     createDefaultStage: false,
+    // Pages of the stage's web origins may call the API (with a bearer token, no cookies).
+    corsPreflight: settings.browserOrigins.length
+      ? {
+          allowOrigins: settings.browserOrigins,
+          allowMethods: [apigw.CorsHttpMethod.GET, apigw.CorsHttpMethod.POST],
+          allowHeaders: ["authorization", "content-type"],
+          maxAge: Duration.hours(1),
+        }
+      : undefined,
     defaultAuthorizer: new HttpJwtAuthorizer("Jwt", jwt.issuer, { jwtAudience: jwt.audience }),
   });
   const accessLogs = new logs.LogGroup(stack, "HttpApiAccessLogs", { retention: settings.logRetentionDays, removalPolicy });

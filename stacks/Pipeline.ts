@@ -49,6 +49,18 @@ export function Pipeline({ stack, app }: StackContext) {
     objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
     serverAccessLogsBucket: accessLogs,
     serverAccessLogsPrefix: "photos/",
+    // A web app's pages post presigned uploads straight to the bucket, from its own origins only.
+    cors: settings.browserOrigins.length
+      ? [
+          {
+            allowedMethods: [s3.HttpMethods.POST],
+            allowedOrigins: settings.browserOrigins,
+            allowedHeaders: ["*"],
+            exposedHeaders: ["ETag", "Location"],
+            maxAge: 3000,
+          },
+        ]
+      : undefined,
     removalPolicy,
     autoDeleteObjects: !retain,
   });

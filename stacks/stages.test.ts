@@ -101,6 +101,36 @@ describe("a development stage", () => {
   });
 });
 
+describe("a stage with a web app", () => {
+  it("lets exactly its origins call the API and post uploads to the bucket; other stages allow no origin", async () => {
+    const origins = ["https://app.example.com", "http://localhost:5173"];
+    STAGES.web = { ...stageSettings("dev"), browserOrigins: origins };
+    const synth = await synthStage("web");
+    expect(nagErrors(synth.assembly)).toEqual([]);
+    const photos = Object.values(resources(synth.template(Pipeline), "AWS::S3::Bucket")).filter((b) => b.Properties.CorsConfiguration);
+    expect(photos).toHaveLength(1);
+    expect(photos[0].Properties.CorsConfiguration.CorsRules).toEqual([
+      { AllowedMethods: ["POST"], AllowedOrigins: origins, AllowedHeaders: ["*"], ExposedHeaders: ["ETag", "Location"], MaxAge: 3000 },
+    ]);
+    expect(only(resources(synth.template(Api), "AWS::ApiGatewayV2::Api")).Properties.CorsConfiguration).toEqual({
+      AllowOrigins: origins,
+      AllowMethods: ["GET", "POST"],
+      AllowHeaders: ["authorization", "content-type"],
+      MaxAge: 3600,
+    });
+
+    const prod = await synthStage("prod");
+    for (const bucket of Object.values(resources(prod.template(Pipeline), "AWS::S3::Bucket"))) expect(bucket.Properties.CorsConfiguration).toBeUndefined();
+    expect(only(resources(prod.template(Api), "AWS::ApiGatewayV2::Api")).Properties.CorsConfiguration).toBeUndefined();
+  });
+
+  it("refuses a wildcard or a path as an origin, naming the setting", () => {
+    for (const origin of ["*", "https://app.example.com/", "http://app.example.com", "https://*.example.com"]) {
+      expect(() => validate("web", { ...stageSettings("dev"), browserOrigins: [origin] })).toThrow(/browserOrigins: .* must be an https origin/);
+    }
+  });
+});
+
 describe("configuration by context", () => {
   it("uses a prebuilt model image when modelImageUri is given, and pulls from that repository only", async () => {
     const uri = "123456789012.dkr.ecr.us-east-1.amazonaws.com/photo-clusters/model-server:resnet50-v1-12";

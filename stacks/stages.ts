@@ -6,6 +6,12 @@ export interface StageSettings {
   /** What happens to the bucket, the file system and the log groups when the stage is removed. */
   removal: "retain" | "destroy";
   logRetentionDays: 7 | 30 | 90 | 365;
+  /**
+   * Web origins (e.g. "https://app.example.com") whose pages may call the API and post presigned
+   * uploads to the bucket: both get a CORS rule for exactly these. Empty (the default) for native
+   * apps and the CLI, which CORS does not concern; no wildcard is accepted.
+   */
+  browserOrigins: string[];
   queue: {
     /** Delivery delay, so a burst of uploads and quick deletes settles before we embed. */
     deliveryDelaySeconds: number;
@@ -46,6 +52,7 @@ export interface StageSettings {
 const development: StageSettings = {
   removal: "destroy",
   logRetentionDays: 7,
+  browserOrigins: [],
   queue: { deliveryDelaySeconds: 5, maxReceiveCount: 3, dlqAlarmThreshold: 1, oldestMessageAlarmSeconds: 3600 },
   poller: { timeoutSeconds: 120, memoryMb: 1024, batchSize: 5, maxBatchingWindowSeconds: 5 },
   endpoint: { memoryMb: 3072, maxConcurrency: 2 },
@@ -62,6 +69,7 @@ const development: StageSettings = {
 const production: StageSettings = {
   removal: "retain",
   logRetentionDays: 90,
+  browserOrigins: [],
   queue: { deliveryDelaySeconds: 10, maxReceiveCount: 5, dlqAlarmThreshold: 1, oldestMessageAlarmSeconds: 1800 },
   poller: { timeoutSeconds: 120, memoryMb: 1536, batchSize: 10, maxBatchingWindowSeconds: 5 },
   endpoint: { memoryMb: 4096, maxConcurrency: 20 },
@@ -116,6 +124,12 @@ export function validate(stage: string, s: StageSettings): void {
     s.queue.oldestMessageAlarmSeconds > s.queue.deliveryDelaySeconds + 6 * s.poller.timeoutSeconds,
     "queue.oldestMessageAlarmSeconds must exceed the delivery delay plus one visibility timeout (6 × poller.timeoutSeconds)",
   );
+  for (const origin of s.browserOrigins) {
+    check(
+      /^(https:\/\/[a-z0-9.-]+|http:\/\/(localhost|127\.0\.0\.1))(:\d{1,5})?$/.test(origin),
+      `browserOrigins: "${origin}" must be an https origin without a path (http only for localhost), and not a wildcard`,
+    );
+  }
   if (problems.length) throw new Error(`stage "${stage}": ${problems.join("; ")}`);
 }
 

@@ -3,6 +3,19 @@ import { InvalidKeyError } from "./errors.ts";
 /** User ids name a directory: safe as one path segment on any filesystem, never `.` or `..`. */
 export const ID_PATTERN = /^[A-Za-z0-9_-]{1,128}$/;
 export const IMAGE_EXTENSIONS = ["jpg", "jpeg", "png", "webp"] as const;
+/** The one Content-Type each photo extension is stored and served with. */
+export const CONTENT_TYPES: Readonly<Record<(typeof IMAGE_EXTENSIONS)[number], string>> = {
+  jpg: "image/jpeg",
+  jpeg: "image/jpeg",
+  png: "image/png",
+  webp: "image/webp",
+};
+
+/** A photo file's Content-Type by its extension; application/octet-stream for anything else. */
+export function contentTypeOf(name: string): string {
+  const dot = name.lastIndexOf(".");
+  return (dot >= 0 && CONTENT_TYPES[name.slice(dot + 1).toLowerCase() as keyof typeof CONTENT_TYPES]) || "application/octet-stream";
+}
 /** An image id is at most this many UTF-8 bytes (S3 keys are at most 1,024). */
 export const MAX_IMAGE_ID_BYTES = 1024;
 

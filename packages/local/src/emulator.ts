@@ -91,7 +91,8 @@ const LOOPBACK_ORIGIN = /^http:\/\/(localhost|127\.0\.0\.1|\[::1\])(:\d+)?$/;
 /**
  * Browser uploads: a multipart POST to the bucket, checked against its signed policy
  * (post-object.ts), then stored by a PutObject through the emulator itself, which the bridge sees.
- * Pages on localhost may read the answer (CORS), as the app's pages would from an S3 CORS rule.
+ * Pages on localhost may read the answer (CORS), as a web app's pages may in AWS from the CORS
+ * rule its stage's `browserOrigins` puts on the bucket.
  */
 function acceptPostObject(app: ReturnType<typeof buildApp>, bucket: string): void {
   const secrets: Record<string, string> = { [LOCAL_CREDENTIALS.accessKeyId]: LOCAL_CREDENTIALS.secretAccessKey };

@@ -67,7 +67,8 @@ describe("backfill of a bucket that held photos before the pipeline", () => {
     const first = cli(["backfill", "--rate", "20"]);
     const firstDone = finished(first);
     const checkpoints = join(dataDir, ".backfill");
-    while (!existsSync(checkpoints) || (await readdir(checkpoints)).length === 0) await new Promise((r) => setTimeout(r, 20));
+    // Only a renamed .json is a checkpoint: a kill between writing its .tmp and the rename leaves nothing to resume from.
+    while (!existsSync(checkpoints) || !(await readdir(checkpoints)).some((f) => f.endsWith(".json"))) await new Promise((r) => setTimeout(r, 20));
     first.kill("SIGKILL");
     await firstDone;
     const second = await finished(cli(["backfill", "--rate", "200"]));

@@ -5,7 +5,7 @@
  */
 import { Hash } from "@smithy/hash-node";
 import { SignatureV4 } from "@smithy/signature-v4";
-import { type ObjectKey, objectKey, parseObjectKey } from "@photo-clusters/core/keys";
+import { CONTENT_TYPES, contentTypeOf, type ObjectKey, objectKey, parseObjectKey } from "@photo-clusters/core/keys";
 import { InvalidParameterError } from "./errors.ts";
 
 export interface UploadRequest {
@@ -45,8 +45,6 @@ export interface SignerOptions {
   now?: () => Date;
 }
 
-// What S3 accepts as a photo's Content-Type: image/<subtype>, nothing that a browser would run.
-const CONTENT_TYPE = /^image\/[a-z0-9][a-z0-9.+-]{0,63}$/;
 const MAX_NAME_BYTES = 1024;
 
 /** The JSON body `{name, contentType, size}`, checked field by field; errors name the field. */
@@ -58,14 +56,22 @@ export function parseUploadRequest(userId: string, body: unknown, maxBytes: numb
   if (typeof name !== "string" || name === "")
     throw new InvalidParameterError('name must be the photo\'s file name, e.g. "IMG 0001.jpg" or "2024/05/IMG 0001.jpg"');
   if (Buffer.byteLength(name, "utf8") > MAX_NAME_BYTES) throw new InvalidParameterError(`name must be at most ${MAX_NAME_BYTES} bytes`);
+  // S3 replaces ${filename} in a POST's key with the uploaded file's name: a signed key must be literal.
+  if (name.includes("${")) throw new InvalidParameterError('name must not contain "${" (S3 would substitute it in the key)');
   let photo: ObjectKey;
   try {
     photo = parseObjectKey(objectKey(userId, name));
   } catch (error) {
     throw new InvalidParameterError(`name is not a photo name: ${(error as Error).message}`);
   }
-  if (typeof contentType !== "string" || !CONTENT_TYPE.test(contentType.toLowerCase())) {
-    throw new InvalidParameterError("contentType must be an image type, e.g. image/jpeg");
+  // Stored objects are served with their Content-Type, so only the photo types are signed (never
+  // image/svg+xml or text/html, which a browser would run), and only the one the name's extension has.
+  if (typeof contentType !== "string" || !Object.values(CONTENT_TYPES).includes(contentType.toLowerCase())) {
+    throw new InvalidParameterError(`contentType must be one of ${[...new Set(Object.values(CONTENT_TYPES))].join(", ")}`);
+  }
+  const expected = contentTypeOf(photo.key);
+  if (contentType.toLowerCase() !== expected) {
+    throw new InvalidParameterError(`contentType must be ${expected} for a name ending ${photo.key.slice(photo.key.lastIndexOf("."))}`);
   }
   if (typeof size !== "number" || !Number.isInteger(size) || size < 1)
     throw new InvalidParameterError("size must be the photo's size in bytes, a positive integer");

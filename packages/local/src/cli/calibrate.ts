@@ -8,6 +8,7 @@ import { createHash } from "node:crypto";
 import { readdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { SageMakerRuntimeClient } from "@aws-sdk/client-sagemaker-runtime";
+import { contentTypeOf } from "@photo-clusters/core/keys";
 import { fitDefaults, type Fit, type LabelledSet, SCORED_THRESHOLDS, scoreAt } from "@photo-clusters/core/calibrate/fit";
 import { descriptorFileText, readDescriptorFile } from "@photo-clusters/core/descriptor-file";
 import { modelById, type ModelDescriptor } from "@photo-clusters/core/models";
@@ -18,7 +19,6 @@ import { resolveModelPath } from "@photo-clusters/model-server/model-file";
 import { readGroups } from "./eval.ts";
 import { progressBar } from "./progress.ts";
 import { crossValidatedSection, scoresTable } from "./scores-table.ts";
-import { contentTypeOf } from "./upload.ts";
 
 export interface CalibrateOptions {
   /** A built-in model id or a descriptor file to start from (default mobilenetv2-12-int8). */

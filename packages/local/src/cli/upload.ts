@@ -1,15 +1,8 @@
 import { readdir, readFile, stat } from "node:fs/promises";
 import { basename, extname, join } from "node:path";
 import { PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
-import { IMAGE_EXTENSIONS, isValidId, objectKey, parseObjectKey } from "@photo-clusters/core/keys";
+import { contentTypeOf, IMAGE_EXTENSIONS, isValidId, objectKey, parseObjectKey } from "@photo-clusters/core/keys";
 import { progressBar } from "./progress.ts";
-
-const CONTENT_TYPES: Record<string, string> = { jpg: "image/jpeg", jpeg: "image/jpeg", png: "image/png", webp: "image/webp" };
-
-/** A photo file's Content-Type, by its extension. */
-export function contentTypeOf(path: string): string {
-  return CONTENT_TYPES[extname(path).slice(1).toLowerCase()] ?? "application/octet-stream";
-}
 
 export interface UploadItem {
   path: string;
