@@ -28,6 +28,7 @@ describe("the local queue poller", () => {
       sqs: emulator.sqs,
       queueUrl: emulator.queueUrl,
       batchSize: 10,
+      visibilityTimeoutSeconds: 1,
       concurrency: 1,
       logger: silentLogger,
       handler: async (event) => {
@@ -47,6 +48,36 @@ describe("the local queue poller", () => {
     expect(dead).toEqual(["poison"]);
     expect(seen.filter((b) => b === "poison")).toHaveLength(3);
     expect(seen.filter((b) => b.startsWith("good"))).toHaveLength(2);
+    const { Attributes } = await emulator.sqs.send(
+      new GetQueueAttributesCommand({ QueueUrl: emulator.queueUrl, AttributeNames: ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"] }),
+    );
+    expect(Attributes).toMatchObject({ ApproximateNumberOfMessages: "0", ApproximateNumberOfMessagesNotVisible: "0" });
+  });
+
+  it("keeps a batch that outlasts the visibility timeout from being delivered again while it is handled", async () => {
+    // Prepare: a handler that takes 3.5 visibility timeouts, with a second loop free to receive. The
+    // last test's 1 s long poll, aborted by its stop, still waits in the emulator: let it lapse first.
+    await new Promise((r) => setTimeout(r, 1500));
+    await emulator.sqs.send(new SendMessageCommand({ QueueUrl: emulator.queueUrl, MessageBody: "slow" }));
+    const receives: string[] = [];
+    const poller = startQueuePoller({
+      sqs: emulator.sqs,
+      queueUrl: emulator.queueUrl,
+      batchSize: 10,
+      visibilityTimeoutSeconds: 1,
+      concurrency: 2,
+      logger: silentLogger,
+      handler: async (event) => {
+        receives.push(...event.Records.map((r) => `${r.body}#${r.attributes?.ApproximateReceiveCount}`));
+        await new Promise((r) => setTimeout(r, 3500));
+        return { batchItemFailures: [] };
+      },
+    });
+    // Act
+    await new Promise((r) => setTimeout(r, 5000));
+    await poller.stop();
+    // Assess: handled once, on its first receive, and deleted.
+    expect(receives).toEqual(["slow#1"]);
     const { Attributes } = await emulator.sqs.send(
       new GetQueueAttributesCommand({ QueueUrl: emulator.queueUrl, AttributeNames: ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"] }),
     );

@@ -1,4 +1,4 @@
-import { DeleteMessageBatchCommand, ReceiveMessageCommand, type SQSClient } from "@aws-sdk/client-sqs";
+import { ChangeMessageVisibilityBatchCommand, DeleteMessageBatchCommand, ReceiveMessageCommand, type SQSClient } from "@aws-sdk/client-sqs";
 import type { Logger } from "@photo-clusters/core/logger";
 import type { SqsBatchResponse, SqsEvent } from "@photo-clusters/functions/poller/poller-handler";
 
@@ -6,12 +6,20 @@ import type { SqsBatchResponse, SqsEvent } from "@photo-clusters/functions/polle
  * What Lambda's SQS event source mapping does, on one machine: receive batches, call the handler,
  * delete what succeeded and leave the reported failures to reappear after their visibility
  * timeout (and, past maxReceiveCount, to move to the dead-letter queue).
+ *
+ * In AWS a batch cannot outlive the poller function's timeout, and the queue's visibility timeout
+ * is six of those. Here nothing bounds a batch (a stalled model server costs it every retry of every
+ * photo), so while the handler works, the batch's messages are kept invisible: every third of the
+ * visibility timeout their visibility is renewed. A batch is never delivered twice at once, and a
+ * slow one uses up no receive count.
  */
 export interface QueuePollerOptions {
   sqs: SQSClient;
   queueUrl: string;
   handler(event: SqsEvent): Promise<SqsBatchResponse>;
   batchSize: number;
+  /** The queue's visibility timeout: in-flight messages are renewed every third of it. */
+  visibilityTimeoutSeconds: number;
   /** Batches handled at once, like the event source's maximum concurrency. */
   concurrency: number;
   logger: Logger;
@@ -48,12 +56,24 @@ export function startQueuePoller(options: QueuePollerOptions): { stop(): Promise
           })),
         };
         let failedIds: Set<string>;
+        const heartbeat = setInterval(() => {
+          options.sqs
+            .send(
+              new ChangeMessageVisibilityBatchCommand({
+                QueueUrl: options.queueUrl,
+                Entries: Messages.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle!, VisibilityTimeout: options.visibilityTimeoutSeconds })),
+              }),
+            )
+            .catch((error) => options.logger.warn("could not renew the visibility of a batch in flight", { error }));
+        }, (options.visibilityTimeoutSeconds * 1000) / 3);
         try {
           failedIds = new Set((await options.handler(event)).batchItemFailures.map((f) => f.itemIdentifier));
         } catch (error) {
           // A thrown handler fails the whole batch, as in Lambda.
           options.logger.error("poller handler threw; the whole batch will be retried", { error });
           failedIds = new Set(Messages.map((m) => m.MessageId!));
+        } finally {
+          clearInterval(heartbeat);
         }
         const done = Messages.filter((m) => !failedIds.has(m.MessageId!));
         if (done.length > 0) {

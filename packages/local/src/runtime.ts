@@ -132,6 +132,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
       queueUrl: emulator.queueUrl,
       handler: poller,
       batchSize: 10,
+      visibilityTimeoutSeconds: options.visibilityTimeoutSeconds,
       concurrency: 8,
       logger: pollerLog,
       ready: modelServer.whenHealthy,
