@@ -2,6 +2,7 @@ import { createServer, type AddressInfo } from "node:net";
 import { resolve } from "node:path";
 import { serve } from "@hono/node-server";
 import { GetObjectCommand } from "@aws-sdk/client-s3";
+import { GetQueueAttributesCommand } from "@aws-sdk/client-sqs";
 import { Hono } from "hono";
 import type { Logger } from "@photo-clusters/core/logger";
 import { emfMetrics, type EmfOptions } from "@photo-clusters/core/metrics";
@@ -146,6 +147,11 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
       createLocalRoutes({
         issueDevToken: auth.issueDevToken,
         uploadOrigin: emulator.endpoint,
+        queueDepth: async () => {
+          const names = ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible", "ApproximateNumberOfMessagesDelayed"] as const;
+          const { Attributes = {} } = await emulator.sqs.send(new GetQueueAttributesCommand({ QueueUrl: emulator.queueUrl, AttributeNames: [...names] }));
+          return names.reduce((sum, name) => sum + Number(Attributes[name] ?? 0), 0);
+        },
         getObject: async (key) => {
           try {
             const object = await emulator.s3.send(new GetObjectCommand({ Bucket: LOCAL_BUCKET, Key: key }));

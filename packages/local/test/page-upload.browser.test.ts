@@ -107,6 +107,23 @@ describe("the page in a browser, uploading a folder", () => {
     expect(after).not.toEqual(before);
     expect(after.every((cluster) => before.some((group) => cluster.every((id) => group.includes(id))))).toBe(true); // split, never merged
     await page.screenshot({ path: join(work, "page-0.99.png"), fullPage: true });
+
+    // Act: the user adds a stored photo again in place of itself, and the unreadable one again. Neither
+    // changes the count of stored photos, and the old failure is not this upload's: the page follows
+    // the queue until it is empty instead of waiting out its two minutes.
+    const again = join(work, "again");
+    await mkdir(again);
+    await copyFile(join(PHOTOS, `${FOLDER["café ☕.jpg"]}.jpg`), join(again, "café ☕.jpg"));
+    await copyFile(join(work, "Holiday/broken.jpg"), join(again, "broken.jpg"));
+    const failedAt = await page.$$eval("#failed li", (items) => items.length);
+    await (await page.$("#files"))!.uploadFile(join(again, "café ☕.jpg"), join(again, "broken.jpg"));
+    await page.waitForFunction(`document.getElementById("status").textContent.startsWith("Adding 2 photos")`);
+    // A hang, not a speed: the queue empties within seconds, where an earlier page waited out a full minute.
+    await page.waitForFunction(`document.getElementById("status").textContent === ""`, { timeout: 30_000 });
+    // Assess
+    expect(await page.$eval("#summary", (p) => p.textContent)).toMatch(/^10 photos · /);
+    expect(await page.$$eval("#failed li", (items) => items.length)).toBe(failedAt);
+
     expect((await readFile(join(work, "page.png"))).subarray(1, 4).toString()).toBe("PNG");
     expect(pageErrors).toEqual([]);
     process.stderr.write(`screenshots: ${work}/page.png, page-0.99.png\n`);

@@ -1,6 +1,7 @@
 /**
  * Local-only routes next to the API: the page at `/`, a dev token for any user at
- * `/local/token`, and the photos of the local bucket at `/local/images/:userId/:file`.
+ * `/local/token`, the photos of the local bucket at `/local/images/:userId/:file`, and how many
+ * messages the local queue still holds at `/local/queue` (the page waits on it after an upload).
  * They answer only for a loopback Host, so a web page elsewhere cannot reach them by DNS rebinding.
  */
 import { createHash } from "node:crypto";
@@ -16,6 +17,8 @@ export interface LocalRoutesDeps {
   uploadOrigin?: string;
   /** The local bucket's object at `key`, or undefined when there is none. */
   getObject(key: string): Promise<LocalObject | undefined> | LocalObject | undefined;
+  /** Messages in the local queue: waiting, delayed or being handled. */
+  queueDepth?(): Promise<number>;
 }
 
 const LOOPBACK = new Set(["localhost", "127.0.0.1", "[::1]"]);
@@ -74,6 +77,12 @@ export function createLocalRoutes(deps: LocalRoutesDeps): Hono {
     if (user === undefined || !isValidId(user)) return error(c, 400, "invalid_parameter", "user must be 1 to 128 letters, digits, '_' or '-'");
     const token = await deps.issueDevToken(user, TOKEN_TTL_SECONDS);
     return c.json({ token, expiresIn: TOKEN_TTL_SECONDS }, 200, { "Cache-Control": "no-store" });
+  });
+
+  app.get("/local/queue", async (c) => {
+    if (!isLoopback(c)) return error(c, 403, "forbidden", "the local queue answers only on localhost");
+    if (!deps.queueDepth) return error(c, 404, "not_found", "no local queue");
+    return c.json({ messages: await deps.queueDepth() }, 200, { "Cache-Control": "no-store" });
   });
 
   app.get("/local/images/:userId/:name{.+}", async (c) => {
