@@ -103,7 +103,7 @@ function acceptPostObject(app: ReturnType<typeof buildApp>, bucket: string): voi
     if (request.method !== "POST" || request.url !== `/${bucket}` || !/^multipart\/form-data/i.test(contentType)) return;
     const origin = request.headers.origin;
     if (origin && LOOPBACK_ORIGIN.test(origin)) reply.header("Access-Control-Allow-Origin", origin).header("Vary", "Origin");
-    const result = await checkPostObject({ bucket, contentType, body: request.body as Buffer }, (id) => secrets[id]);
+    const result = await checkPostObject({ bucket, region: LOCAL_REGION, contentType, body: request.body as Buffer }, (id) => secrets[id]);
     if (!result.ok) return reply.code(result.status).type("application/xml").send(s3ErrorXml(result.code, result.message));
     const path = result.key.split("/").map(encodeURIComponent).join("/");
     const put = await app.inject({

@@ -17,14 +17,18 @@ const signer = createUploadSigner({
 const secrets: Record<string, string> = { local: "local" };
 const photo = new Uint8Array(100).fill(7);
 
-async function check(signed: PresignedPost, options: { change?: Record<string, string>; file?: Uint8Array; at?: Date; bucket?: string } = {}) {
+async function check(
+  signed: PresignedPost,
+  options: { change?: Record<string, string>; add?: [string, string]; file?: Uint8Array; at?: Date; bucket?: string; region?: string } = {},
+) {
   const form = new FormData();
   for (const [name, value] of Object.entries({ ...signed.fields, ...options.change })) form.append(name, value);
+  if (options.add) form.append(...options.add);
   form.append("file", new Blob([options.file ?? photo]), "a.jpg");
   const request = new Request("http://local/", { method: "POST", body: form });
   const body = Buffer.from(await request.arrayBuffer());
   return checkPostObject(
-    { bucket: options.bucket ?? "photos", contentType: request.headers.get("content-type")!, body, now: options.at ?? new Date(signedAt.getTime() + 60_000) },
+    { bucket: options.bucket ?? "photos", region: options.region ?? "us-east-1", contentType: request.headers.get("content-type")!, body, now: options.at ?? new Date(signedAt.getTime() + 60_000) },
     (id) => secrets[id],
   );
 }
@@ -64,5 +68,16 @@ describe("checkPostObject", () => {
     });
     expect(await check(signed, { file: new Uint8Array(1001) })).toMatchObject({ ok: false, status: 400, code: "EntityTooLarge" });
     expect(await check(signed, { file: new Uint8Array(0) })).toMatchObject({ ok: false, status: 400, code: "EntityTooLarge" });
+  });
+
+  it("refuses a credential scoped to another region, an X-Amz-Date of another day, and a field given twice", async () => {
+    const signed = await sign();
+    expect(await check(signed, { region: "eu-west-1" })).toMatchObject({ ok: false, status: 400, message: expect.stringMatching(/scoped to region us-east-1/) });
+    expect(await check(signed, { change: { "X-Amz-Date": "20261205T100000Z" } })).toMatchObject({
+      ok: false,
+      status: 400,
+      message: expect.stringMatching(/x-amz-date must be a time on/),
+    });
+    expect(await check(signed, { add: ["key", "users/bob/a.jpg"] })).toMatchObject({ ok: false, status: 400, message: "the form has the field key more than once" });
   });
 });

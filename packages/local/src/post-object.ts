@@ -1,8 +1,10 @@
 /**
  * S3's browser upload (POST Object with a Signature Version 4 policy) for the local S3, which fauxqs
- * lacks. It checks what S3 checks: the signature over the policy with the credential's secret, the
- * expiry, every condition (exact match, starts-with, content-length-range), and that no form field
- * goes unmentioned by the policy; then it stores the file with an ordinary PutObject through the
+ * lacks. It checks what our uploads rely on S3 to check: the signature over the policy with the
+ * credential's secret, the credential's scope (region, service, and the date X-Amz-Date has), the
+ * expiry, every condition (exact match, starts-with, content-length-range), that no form field goes
+ * unmentioned by the policy, and that none comes twice. Other S3 rules (ACLs, redirects, success
+ * status codes, checksums) are not modelled. Then it stores the file with an ordinary PutObject through the
  * same emulator, so the bridge notifies the queue as for any other upload. Written from AWS's
  * description of the protocol, independently of the signer in functions/src/api/uploads.ts.
  */
@@ -12,6 +14,8 @@ type Condition = Record<string, unknown> | unknown[];
 
 export interface PostObjectRequest {
   bucket: string;
+  /** The bucket's region: a credential scoped to another is refused. */
+  region: string;
   contentType: string;
   body: Buffer;
   now?: Date;
@@ -53,7 +57,10 @@ export async function checkPostObject(request: PostObjectRequest, secretOf: (acc
     if (name.toLowerCase() === "file") {
       if (typeof value === "string") return invalid("the file field must be a file");
       file = value;
-    } else if (typeof value === "string") fields.set(name.toLowerCase(), value);
+    } else if (typeof value === "string") {
+      if (fields.has(name.toLowerCase())) return invalid(`the form has the field ${name} more than once`);
+      fields.set(name.toLowerCase(), value);
+    }
   }
   if (!file) return invalid("POST requires exactly one file upload per request");
   const field = (name: string) => fields.get(name);
@@ -68,6 +75,8 @@ export async function checkPostObject(request: PostObjectRequest, secretOf: (acc
   if (!secret || extra.length > 0 || service !== "s3" || terminator !== "aws4_request" || !/^\d{8}$/.test(date ?? "")) {
     return deny("the x-amz-credential is not valid");
   }
+  if (region !== request.region) return invalid(`the x-amz-credential is scoped to region ${region}; this bucket is in ${request.region}`);
+  if (!(field("x-amz-date") ?? "").startsWith(`${date}T`)) return invalid("x-amz-date must be a time on the x-amz-credential's date");
   const expected = hmac(signingKey(secret, date, region, service), policyB64);
   const given = Buffer.from(signature, "hex");
   if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
