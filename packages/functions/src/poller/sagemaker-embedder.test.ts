@@ -60,6 +60,20 @@ describe("the SageMaker embedder", () => {
     expect(values()).toMatchObject({ EmbeddingRetries: 2, EmbeddingThrottles: 1 });
   });
 
+  it("shares a client with another embedder, each counting its own throttles", async () => {
+    const endpoint = await scriptedEndpoint([429, 200]);
+    close = endpoint.close;
+    const shared = client(endpoint.url);
+    const first = recordedMetrics();
+    const second = recordedMetrics();
+    const embedFirst = createSageMakerEmbedder(shared, "e", first.metrics);
+    const embedSecond = createSageMakerEmbedder(shared, "e", second.metrics);
+    await embedFirst(image);
+    await embedSecond(image);
+    expect(first.values()).toMatchObject({ EmbeddingRetries: 1, EmbeddingThrottles: 1 });
+    expect(second.values()).toMatchObject({ EmbeddingRetries: 0, EmbeddingThrottles: 0 });
+  });
+
   it("gives up after its attempts with a retryable error, so the message goes back to the queue", async () => {
     const endpoint = await scriptedEndpoint([429]);
     close = endpoint.close;

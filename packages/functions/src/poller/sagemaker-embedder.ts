@@ -16,19 +16,6 @@ interface EndpointReply {
  * Counts EmbeddingRetries (attempts after the first) and EmbeddingThrottles (attempts answered 429).
  */
 export function createSageMakerEmbedder(client: SageMakerRuntimeClient, endpointName: string, metrics: Metrics = noMetrics) {
-  // Inside the retry middleware (same step, lower priority), so it sees every attempt's outcome.
-  client.middlewareStack.add(
-    (next) => async (args) => {
-      try {
-        return await next(args);
-      } catch (error) {
-        const e = error as { name?: string; $metadata?: { httpStatusCode?: number } };
-        if (e.name === "ThrottlingException" || e.$metadata?.httpStatusCode === 429) metrics.count("EmbeddingThrottles");
-        throw error;
-      }
-    },
-    { step: "finalizeRequest", priority: "low", name: "countThrottles" },
-  );
   // Zeros too, so both metrics have a value for every batch that embedded something.
   const countRetries = (attempts: number | undefined) => {
     metrics.count("EmbeddingRetries", Math.max(0, (attempts ?? 1) - 1));
@@ -36,10 +23,23 @@ export function createSageMakerEmbedder(client: SageMakerRuntimeClient, endpoint
   };
   return async (image: FetchedImage): Promise<{ model: string; vector: Float32Array }> => {
     let body: Uint8Array;
+    // On the command, not the client (which may be shared, or given to two embedders): inside the
+    // retry middleware (same step, lower priority), so it sees every attempt's outcome.
+    const command = new InvokeEndpointCommand({ EndpointName: endpointName, ContentType: image.contentType, Accept: "application/json", Body: image.bytes });
+    command.middlewareStack.add(
+      (next) => async (args) => {
+        try {
+          return await next(args);
+        } catch (error) {
+          const e = error as { name?: string; $metadata?: { httpStatusCode?: number } };
+          if (e.name === "ThrottlingException" || e.$metadata?.httpStatusCode === 429) metrics.count("EmbeddingThrottles");
+          throw error;
+        }
+      },
+      { step: "finalizeRequest", priority: "low", name: "countThrottles" },
+    );
     try {
-      const response = await client.send(
-        new InvokeEndpointCommand({ EndpointName: endpointName, ContentType: image.contentType, Accept: "application/json", Body: image.bytes }),
-      );
+      const response = await client.send(command);
       countRetries(response.$metadata.attempts);
       body = response.Body;
     } catch (error) {
