@@ -16,6 +16,8 @@ const tracedStore = (store: EmbeddingStore): EmbeddingStore => ({
   write: (userId, events) => traced("store.write", () => store.write(userId, events)),
 });
 const store = tracedStore(openStore({ root: config.dataDir, model: config.model, logger, metrics }));
+// One writer's metrics for both stores: during a model switch only deletes reach the previous
+// model's store, and its lock waits and compactions are this writer's work as much as the current's.
 const previous = config.previousModel && tracedStore(openStore({ root: config.dataDir, model: config.previousModel, logger, metrics }));
 
 export const handler = withInvocation(

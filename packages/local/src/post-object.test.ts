@@ -28,7 +28,13 @@ async function check(
   const request = new Request("http://local/", { method: "POST", body: form });
   const body = Buffer.from(await request.arrayBuffer());
   return checkPostObject(
-    { bucket: options.bucket ?? "photos", region: options.region ?? "us-east-1", contentType: request.headers.get("content-type")!, body, now: options.at ?? new Date(signedAt.getTime() + 60_000) },
+    {
+      bucket: options.bucket ?? "photos",
+      region: options.region ?? "us-east-1",
+      contentType: request.headers.get("content-type")!,
+      body,
+      now: options.at ?? new Date(signedAt.getTime() + 60_000),
+    },
     (id) => secrets[id],
   );
 }
@@ -72,12 +78,20 @@ describe("checkPostObject", () => {
 
   it("refuses a credential scoped to another region, an X-Amz-Date of another day, and a field given twice", async () => {
     const signed = await sign();
-    expect(await check(signed, { region: "eu-west-1" })).toMatchObject({ ok: false, status: 400, message: expect.stringMatching(/scoped to region us-east-1/) });
+    expect(await check(signed, { region: "eu-west-1" })).toMatchObject({
+      ok: false,
+      status: 400,
+      message: expect.stringMatching(/scoped to region us-east-1/),
+    });
     expect(await check(signed, { change: { "X-Amz-Date": "20261205T100000Z" } })).toMatchObject({
       ok: false,
       status: 400,
       message: expect.stringMatching(/x-amz-date must be a time on/),
     });
-    expect(await check(signed, { add: ["key", "users/bob/a.jpg"] })).toMatchObject({ ok: false, status: 400, message: "the form has the field key more than once" });
+    expect(await check(signed, { add: ["key", "users/bob/a.jpg"] })).toMatchObject({
+      ok: false,
+      status: 400,
+      message: "the form has the field key more than once",
+    });
   });
 });

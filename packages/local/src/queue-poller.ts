@@ -56,16 +56,19 @@ export function startQueuePoller(options: QueuePollerOptions): { stop(): Promise
           })),
         };
         let failedIds: Set<string>;
-        const heartbeat = setInterval(() => {
-          options.sqs
-            .send(
-              new ChangeMessageVisibilityBatchCommand({
-                QueueUrl: options.queueUrl,
-                Entries: Messages.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle!, VisibilityTimeout: options.visibilityTimeoutSeconds })),
-              }),
-            )
-            .catch((error) => options.logger.warn("could not renew the visibility of a batch in flight", { error }));
-        }, (options.visibilityTimeoutSeconds * 1000) / 3);
+        const heartbeat = setInterval(
+          () => {
+            options.sqs
+              .send(
+                new ChangeMessageVisibilityBatchCommand({
+                  QueueUrl: options.queueUrl,
+                  Entries: Messages.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle!, VisibilityTimeout: options.visibilityTimeoutSeconds })),
+                }),
+              )
+              .catch((error) => options.logger.warn("could not renew the visibility of a batch in flight", { error }));
+          },
+          (options.visibilityTimeoutSeconds * 1000) / 3,
+        );
         try {
           failedIds = new Set((await options.handler(event)).batchItemFailures.map((f) => f.itemIdentifier));
         } catch (error) {

@@ -129,7 +129,7 @@ export function createApiApp(deps: ApiDeps): Hono<ApiEnv> {
     if (!/^application\/json\b/i.test(c.req.header("Content-Type") ?? ""))
       throw new InvalidParameterError("the body must be JSON (Content-Type: application/json)");
     const text = await c.req.text();
-    if (text.length > MAX_UPLOAD_BODY) throw new InvalidParameterError(`the body must be at most ${MAX_UPLOAD_BODY} bytes`);
+    if (Buffer.byteLength(text, "utf8") > MAX_UPLOAD_BODY) throw new InvalidParameterError(`the body must be at most ${MAX_UPLOAD_BODY} bytes`);
     let body: unknown;
     try {
       body = JSON.parse(text);

@@ -88,7 +88,7 @@ describe("POST /users/{userId}/uploads", () => {
     [{ name: "a.jpg", contentType: "image/svg+xml", size: 10 }, /^contentType must be one of/],
     [{ name: "a.jpg", size: 10 }, /^contentType must be one of/],
     [{ name: "a.png", contentType: "image/jpeg", size: 10 }, /^contentType must be image\/png for a name ending \.png/],
-    [{ name: "${filename}.jpg", contentType: "image/jpeg", size: 10 }, /^name must not contain "\$\{"/],
+    [{ name: `\${filename}.jpg`, contentType: "image/jpeg", size: 10 }, /^name must not contain "\$\{"/],
     [{ name: "a.jpg", contentType: "image/jpeg", size: MAX + 1 }, new RegExp(`^size must be at most ${MAX} bytes`)],
     [{ name: "a.jpg", contentType: "image/jpeg", size: 0 }, /^size must be the photo's size in bytes/],
     [{ name: "a.jpg", contentType: "image/jpeg", size: "10" }, /^size must be the photo's size in bytes/],
@@ -103,6 +103,14 @@ describe("POST /users/{userId}/uploads", () => {
   it("refuses a body that is not JSON", async () => {
     expect((await ask(undefined, { raw: "name=a.jpg" })).body.error.message).toBe("the body is not valid JSON");
     expect((await ask(undefined, { raw: "{}", contentType: "text/plain" })).body.error.message).toMatch(/must be JSON/);
+  });
+
+  it("refuses a body over 8 KB counted in bytes, not characters", async () => {
+    // 3,000 characters of 3 bytes each: 9,000 bytes.
+    const raw = JSON.stringify({ name: `${"€".repeat(3000)}.jpg`, contentType: "image/jpeg", size: 10 });
+    const { status, body } = await ask(undefined, { raw });
+    expect(status).toBe(400);
+    expect(body.error.message).toBe("the body must be at most 8192 bytes");
   });
 
   it("answers 404 where no signer is configured", async () => {
