@@ -36,8 +36,6 @@ export const MAX_IMAGES_BELOW_FLOOR = 3000;
  */
 export const MAX_PAGE_BYTES = 2.75 * 2 ** 20;
 
-/** nextCursor holds an image id and four numbers, in base64url; DESIGN.md allows ids of up to 1,024 bytes. */
-const MAX_CURSOR_BYTES = 1600;
 
 export type { Band, Edges };
 
@@ -160,8 +158,7 @@ export function clustersView(view: UserView, params: PageParams, model: ModelDes
   const page: ClusterBody[] = [];
   let bytes =
     Buffer.byteLength(JSON.stringify({ userId: view.userId, model: view.model, threshold, imageCount: 0, singletonCount: 0, clusters: [] })) +
-    40 +
-    MAX_CURSOR_BYTES; // and the counts' digits
+    60; // the counts' digits, and `"nextCursor":""`
   let next: Cursor | undefined;
   for (let i = start; i < found.length; i++) {
     const { cluster, rows } = found[i];
@@ -179,12 +176,16 @@ export function clustersView(view: UserView, params: PageParams, model: ModelDes
       images: [],
     };
     bytes += Buffer.byteLength(JSON.stringify(body)) + 40; // and `imagesOffset`, a comma
+    // A page cut inside this cluster names it in nextCursor: room for that is kept (an id JSON
+    // escapes makes it up to MAX_CURSOR_LENGTH). A page ended by `limit` names the next cluster,
+    // whose cursor may exceed what is left by that much: far inside Lambda's 6 MB.
+    const cursorBytes = encodeCursor({ size: rows.length, first: firstId, sent: rows.length }, threshold, minSize).length;
     let k = offset;
     for (; k < rows.length; k++) {
       const image = { imageId: view.imageId(rows[k]), key: view.key(rows[k]) };
       const size = Buffer.byteLength(JSON.stringify(image)) + 1;
       // Every page takes at least one image, so paging always moves on.
-      if (bytes + size > maxBytes && (page.length > 0 || body.images.length > 0)) break;
+      if (bytes + size + cursorBytes > maxBytes && (page.length > 0 || body.images.length > 0)) break;
       bytes += size;
       body.images.push(image);
     }

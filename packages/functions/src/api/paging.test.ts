@@ -75,6 +75,24 @@ describe("paging clusters", () => {
     expect(() => clustersView(view, { ...params, limit: 5, cursor: "bm9wZQ" }, testModel)).toThrow(/cursor is not one/);
   });
 
+  it("pages through ids whose cursor is longest (1,024 bytes of control characters, 6 bytes each in JSON), through the app", async () => {
+    // Each cluster's smallest id goes into the cursor: make them all 1,024 bytes that JSON escapes.
+    const idOf = (i: number) => `${String.fromCharCode(1 + i).repeat(1023)}${"abcdef"[i]}`;
+    const odd = cliques("alice", [2, 2, 2], idOf);
+    const app = createApiApp({ readUser: async () => odd, verifyToken: auth.verifyToken, model: testModel, logger: { info() {}, error() {} } });
+    const headers = { Authorization: `Bearer ${await auth.issueDevToken("alice")}` };
+    const ids: string[] = [];
+    let cursor: string | undefined;
+    do {
+      const res = await app.request(`/users/alice/clusters?threshold=0.85&limit=1${cursor ? `&cursor=${cursor}` : ""}`, { headers });
+      expect(res.status).toBe(200);
+      const body = (await res.json()) as ClustersResponse;
+      ids.push(...body.clusters.flatMap((c) => c.images.map((i) => i.imageId)));
+      cursor = body.nextCursor;
+    } while (cursor);
+    expect(ids.sort()).toEqual([0, 1, 2, 3, 4, 5].map(idOf).sort());
+  });
+
   it("keeps every page of 100,000 photos with 128-character ids under Lambda's 6 MB, through the Lambda handler", async () => {
     const big = cliques(
       "alice",
