@@ -105,7 +105,7 @@ describe("a stage with a web app", () => {
   it("lets exactly its origins call the API and post uploads to the bucket; other stages allow no origin", async () => {
     const origins = ["https://app.example.com", "http://localhost:5173"];
     STAGES.web = { ...stageSettings("dev"), browserOrigins: origins };
-    const synth = await synthStage("web");
+    const synth = await synthStage("web").finally(() => delete STAGES.web);
     expect(nagErrors(synth.assembly)).toEqual([]);
     const photos = Object.values(resources(synth.template(Pipeline), "AWS::S3::Bucket")).filter((b) => b.Properties.CorsConfiguration);
     expect(photos).toHaveLength(1);
@@ -124,10 +124,12 @@ describe("a stage with a web app", () => {
     expect(only(resources(prod.template(Api), "AWS::ApiGatewayV2::Api")).Properties.CorsConfiguration).toBeUndefined();
   });
 
-  it("refuses a wildcard or a path as an origin, naming the setting", () => {
-    for (const origin of ["*", "https://app.example.com/", "http://app.example.com", "https://*.example.com"]) {
-      expect(() => validate("web", { ...stageSettings("dev"), browserOrigins: [origin] })).toThrow(/browserOrigins: .* must be an https origin/);
+  it("refuses a wildcard, a path or a malformed host as an origin, and localhost in production, naming the setting", () => {
+    for (const origin of ["*", "https://app.example.com/", "http://app.example.com", "https://*.example.com", "https://.", "https://a.com:99999", "null"]) {
+      expect(() => validate("web", { ...stageSettings("dev"), browserOrigins: [origin] }), origin).toThrow(/browserOrigins: .* must be an https origin/);
     }
+    expect(() => validate("web", { ...stageSettings("dev"), browserOrigins: ["http://[::1]:8080", "https://app.example.com:8443"] })).not.toThrow();
+    expect(() => validate("prod", { ...stageSettings("prod"), browserOrigins: ["http://localhost:3000"] })).toThrow(/only in a disposable stage/);
   });
 });
 

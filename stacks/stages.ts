@@ -124,12 +124,7 @@ export function validate(stage: string, s: StageSettings): void {
     s.queue.oldestMessageAlarmSeconds > s.queue.deliveryDelaySeconds + 6 * s.poller.timeoutSeconds,
     "queue.oldestMessageAlarmSeconds must exceed the delivery delay plus one visibility timeout (6 × poller.timeoutSeconds)",
   );
-  for (const origin of s.browserOrigins) {
-    check(
-      /^(https:\/\/[a-z0-9.-]+|http:\/\/(localhost|127\.0\.0\.1))(:\d{1,5})?$/.test(origin),
-      `browserOrigins: "${origin}" must be an https origin without a path (http only for localhost), and not a wildcard`,
-    );
-  }
+  for (const origin of s.browserOrigins) check(isBrowserOrigin(origin, s.removal === "destroy"), `browserOrigins: "${origin}" ${ORIGIN_RULE}`);
   if (problems.length) throw new Error(`stage "${stage}": ${problems.join("; ")}`);
 }
 
@@ -141,4 +136,19 @@ export function validate(stage: string, s: StageSettings): void {
 export function pollerConcurrency(endpointMaxConcurrency: number): { invocations: number; perInvocation: number } {
   const perInvocation = Math.max(1, Math.min(4, Math.floor(endpointMaxConcurrency / 2)));
   return { invocations: Math.max(2, Math.floor(endpointMaxConcurrency / perInvocation)), perInvocation };
+}
+
+const ORIGIN_RULE = "must be an https origin, scheme and host (and port) only: no path, no wildcard; http only for localhost, and only in a disposable stage";
+
+/** An origin as browsers send it (`new URL(o).origin === o`), https; http on loopback in disposable stages only. */
+function isBrowserOrigin(origin: string, disposable: boolean): boolean {
+  let url: URL;
+  try {
+    url = new URL(origin);
+  } catch {
+    return false;
+  }
+  if (url.origin !== origin || origin.includes("*")) return false;
+  if (url.protocol === "https:") return /^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$/.test(url.hostname);
+  return disposable && url.protocol === "http:" && ["localhost", "127.0.0.1", "[::1]"].includes(url.hostname);
 }

@@ -13,8 +13,8 @@ export const CONTENT_TYPES: Readonly<Record<(typeof IMAGE_EXTENSIONS)[number], s
 
 /** A photo file's Content-Type by its extension; application/octet-stream for anything else. */
 export function contentTypeOf(name: string): string {
-  const dot = name.lastIndexOf(".");
-  return (dot >= 0 && CONTENT_TYPES[name.slice(dot + 1).toLowerCase() as keyof typeof CONTENT_TYPES]) || "application/octet-stream";
+  const ext = name.slice(name.lastIndexOf(".") + 1).toLowerCase();
+  return name.includes(".") && Object.hasOwn(CONTENT_TYPES, ext) ? CONTENT_TYPES[ext as keyof typeof CONTENT_TYPES] : "application/octet-stream";
 }
 /** An image id is at most this many UTF-8 bytes (S3 keys are at most 1,024). */
 export const MAX_IMAGE_ID_BYTES = 1024;

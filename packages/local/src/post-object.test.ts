@@ -19,11 +19,11 @@ const photo = new Uint8Array(100).fill(7);
 
 async function check(
   signed: PresignedPost,
-  options: { change?: Record<string, string>; add?: [string, string]; file?: Uint8Array; at?: Date; bucket?: string; region?: string } = {},
+  options: { change?: Record<string, string>; add?: [string, string | Blob]; file?: Uint8Array; at?: Date; bucket?: string; region?: string } = {},
 ) {
   const form = new FormData();
   for (const [name, value] of Object.entries({ ...signed.fields, ...options.change })) form.append(name, value);
-  if (options.add) form.append(...options.add);
+  if (options.add) form.append(options.add[0], options.add[1]);
   form.append("file", new Blob([options.file ?? photo]), "a.jpg");
   const request = new Request("http://local/", { method: "POST", body: form });
   const body = Buffer.from(await request.arrayBuffer());
@@ -76,7 +76,7 @@ describe("checkPostObject", () => {
     expect(await check(signed, { file: new Uint8Array(0) })).toMatchObject({ ok: false, status: 400, code: "EntityTooLarge" });
   });
 
-  it("refuses a credential scoped to another region, an X-Amz-Date of another day, and a field given twice", async () => {
+  it("refuses a credential scoped to another region, an X-Amz-Date of another day, a field given twice and a second file", async () => {
     const signed = await sign();
     expect(await check(signed, { region: "eu-west-1" })).toMatchObject({
       ok: false,
@@ -92,6 +92,11 @@ describe("checkPostObject", () => {
       ok: false,
       status: 400,
       message: "the form has the field key more than once",
+    });
+    expect(await check(signed, { add: ["file", new Blob([photo])] })).toMatchObject({
+      ok: false,
+      status: 400,
+      message: expect.stringMatching(/exactly one file/),
     });
   });
 });

@@ -53,7 +53,11 @@ export async function checkPostObject(request: PostObjectRequest, secretOf: (acc
   const fields = new Map<string, string>();
   let file: File | undefined;
   for (const [name, value] of form) {
-    if (file) break;
+    if (file) {
+      // S3 ignores fields after the file; a second file is refused.
+      if (name.toLowerCase() === "file") return invalid("POST requires exactly one file upload per request");
+      continue;
+    }
     if (name.toLowerCase() === "file") {
       if (typeof value === "string") return invalid("the file field must be a file");
       file = value;

@@ -54,17 +54,21 @@ describe("the local queue poller", () => {
     expect(Attributes).toMatchObject({ ApproximateNumberOfMessages: "0", ApproximateNumberOfMessagesNotVisible: "0" });
   });
 
-  it("keeps a batch that outlasts the visibility timeout from being delivered again while it is handled", async () => {
-    // Prepare: a handler that takes 3.5 visibility timeouts, with a second loop free to receive. The
-    // last test's 1 s long poll, aborted by its stop, still waits in the emulator: let it lapse first.
+  /**
+   * One message, handled in 3.5 s by two loops against a 1 s visibility timeout, for `seconds`; what
+   * was received, as `<body>#<receive count>`. Waits out the last test's 1 s long poll first: aborted
+   * by its stop, it still waits in the emulator and would take the message.
+   */
+  async function slowBatch(body: string, seconds: number, maxBatchSeconds?: number): Promise<string[]> {
     await new Promise((r) => setTimeout(r, 1500));
-    await emulator.sqs.send(new SendMessageCommand({ QueueUrl: emulator.queueUrl, MessageBody: "slow" }));
+    await emulator.sqs.send(new SendMessageCommand({ QueueUrl: emulator.queueUrl, MessageBody: body }));
     const receives: string[] = [];
     const poller = startQueuePoller({
       sqs: emulator.sqs,
       queueUrl: emulator.queueUrl,
       batchSize: 10,
       visibilityTimeoutSeconds: 1,
+      maxBatchSeconds,
       concurrency: 2,
       logger: silentLogger,
       handler: async (event) => {
@@ -73,14 +77,26 @@ describe("the local queue poller", () => {
         return { batchItemFailures: [] };
       },
     });
-    // Act
-    await new Promise((r) => setTimeout(r, 5000));
+    await new Promise((r) => setTimeout(r, seconds * 1000));
     await poller.stop();
+    return receives;
+  }
+
+  it("keeps a batch that outlasts the visibility timeout from being delivered again while it is handled", async () => {
+    // Act
+    const receives = await slowBatch("slow", 5);
     // Assess: handled once, on its first receive, and deleted.
     expect(receives).toEqual(["slow#1"]);
     const { Attributes } = await emulator.sqs.send(
       new GetQueueAttributesCommand({ QueueUrl: emulator.queueUrl, AttributeNames: ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"] }),
     );
     expect(Attributes).toMatchObject({ ApproximateNumberOfMessages: "0", ApproximateNumberOfMessagesNotVisible: "0" });
+  });
+
+  it("lets a batch that outlasts maxBatchSeconds go back to the queue, as a timed-out function's would", async () => {
+    // Act: renewed for at most 1.5 s.
+    const receives = await slowBatch("hung", 4, 1.5);
+    // Assess: received again by the other loop once renewal stopped.
+    expect(receives.slice(0, 2)).toEqual(["hung#1", "hung#2"]);
   });
 });

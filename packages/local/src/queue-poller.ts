@@ -11,7 +11,8 @@ import type { SqsBatchResponse, SqsEvent } from "@photo-clusters/functions/polle
  * is six of those. Here nothing bounds a batch (a stalled model server costs it every retry of every
  * photo), so while the handler works, the batch's messages are kept invisible: every third of the
  * visibility timeout their visibility is renewed. A batch is never delivered twice at once, and a
- * slow one uses up no receive count.
+ * slow one uses up no receive count. Renewal stops after `maxBatchSeconds` (as Lambda would have
+ * timed the function out), so a handler that hangs lets its messages go back to the queue.
  */
 export interface QueuePollerOptions {
   sqs: SQSClient;
@@ -20,6 +21,8 @@ export interface QueuePollerOptions {
   batchSize: number;
   /** The queue's visibility timeout: in-flight messages are renewed every third of it. */
   visibilityTimeoutSeconds: number;
+  /** How long a batch's messages are kept invisible at most (default 900 s, Lambda's longest timeout). */
+  maxBatchSeconds?: number;
   /** Batches handled at once, like the event source's maximum concurrency. */
   concurrency: number;
   logger: Logger;
@@ -56,19 +59,21 @@ export function startQueuePoller(options: QueuePollerOptions): { stop(): Promise
           })),
         };
         let failedIds: Set<string>;
-        const heartbeat = setInterval(
-          () => {
-            options.sqs
-              .send(
-                new ChangeMessageVisibilityBatchCommand({
-                  QueueUrl: options.queueUrl,
-                  Entries: Messages.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle!, VisibilityTimeout: options.visibilityTimeoutSeconds })),
-                }),
-              )
-              .catch((error) => options.logger.warn("could not renew the visibility of a batch in flight", { error }));
-          },
-          (options.visibilityTimeoutSeconds * 1000) / 3,
-        );
+        const renewUntil = Date.now() + (options.maxBatchSeconds ?? 900) * 1000;
+        const renew = () => {
+          if (Date.now() >= renewUntil) {
+            options.logger.warn("a batch outlasted maxBatchSeconds: its messages go back to the queue", { messages: Messages.length });
+            return clearInterval(heartbeat);
+          }
+          const Entries = Messages.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle!, VisibilityTimeout: options.visibilityTimeoutSeconds }));
+          options.sqs
+            .send(new ChangeMessageVisibilityBatchCommand({ QueueUrl: options.queueUrl, Entries }))
+            .then(({ Failed = [] }) => {
+              if (Failed.length) options.logger.warn("could not renew the visibility of messages in flight", { failed: Failed });
+            })
+            .catch((error) => options.logger.warn("could not renew the visibility of a batch in flight", { error }));
+        };
+        const heartbeat = setInterval(renew, (options.visibilityTimeoutSeconds * 1000) / 3);
         try {
           failedIds = new Set((await options.handler(event)).batchItemFailures.map((f) => f.itemIdentifier));
         } catch (error) {

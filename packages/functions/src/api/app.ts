@@ -128,11 +128,12 @@ export function createApiApp(deps: ApiDeps): Hono<ApiEnv> {
     if (!deps.uploads) throw new NotFoundError("uploads are not configured here");
     if (!/^application\/json\b/i.test(c.req.header("Content-Type") ?? ""))
       throw new InvalidParameterError("the body must be JSON (Content-Type: application/json)");
-    const text = await c.req.text();
-    if (Buffer.byteLength(text, "utf8") > MAX_UPLOAD_BODY) throw new InvalidParameterError(`the body must be at most ${MAX_UPLOAD_BODY} bytes`);
+    // Bytes as received (API Gateway has already capped them at its payload limit), then decoded.
+    const raw = await c.req.arrayBuffer();
+    if (raw.byteLength > MAX_UPLOAD_BODY) throw new InvalidParameterError(`the body must be at most ${MAX_UPLOAD_BODY} bytes`);
     let body: unknown;
     try {
-      body = JSON.parse(text);
+      body = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(raw));
     } catch {
       throw new InvalidParameterError("the body is not valid JSON");
     }

@@ -36,7 +36,6 @@ export const MAX_IMAGES_BELOW_FLOOR = 3000;
  */
 export const MAX_PAGE_BYTES = 2.75 * 2 ** 20;
 
-
 export type { Band, Edges };
 
 /** What the API reads of a user: the store's view (see the store's readView). */
@@ -156,9 +155,7 @@ export function clustersView(view: UserView, params: PageParams, model: ModelDes
     if (start < found.length && position(found[start]) === 0) offset = after.sent;
   }
   const page: ClusterBody[] = [];
-  let bytes =
-    Buffer.byteLength(JSON.stringify({ userId: view.userId, model: view.model, threshold, imageCount: 0, singletonCount: 0, clusters: [] })) +
-    60; // the counts' digits, and `"nextCursor":""`
+  let bytes = Buffer.byteLength(JSON.stringify({ userId: view.userId, model: view.model, threshold, imageCount: 0, singletonCount: 0, clusters: [] })) + 60; // the counts' digits, and `"nextCursor":""`
   let next: Cursor | undefined;
   for (let i = start; i < found.length; i++) {
     const { cluster, rows } = found[i];

@@ -77,6 +77,7 @@ export const MAX_CURSOR_LENGTH = Math.ceil(((6 * 1024 + 64) * 4) / 3);
 /** The opaque `cursor` a previous page gave; clustersView checks what it says. */
 export function parseCursor(query: QueryValues): string | undefined {
   const raw = single(query, "cursor");
-  if (raw !== undefined && (raw.length > MAX_CURSOR_LENGTH || !/^[A-Za-z0-9_-]+$/.test(raw))) throw new InvalidParameterError("cursor is not one this API gave");
+  if (raw !== undefined && (raw.length > MAX_CURSOR_LENGTH || !/^[A-Za-z0-9_-]+$/.test(raw)))
+    throw new InvalidParameterError("cursor is not one this API gave");
   return raw;
 }

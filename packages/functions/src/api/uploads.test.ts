@@ -105,6 +105,12 @@ describe("POST /users/{userId}/uploads", () => {
     expect((await ask(undefined, { raw: "{}", contentType: "text/plain" })).body.error.message).toMatch(/must be JSON/);
   });
 
+  it("takes image/jpg, which some clients send, as image/jpeg, and signs that", async () => {
+    const { status, body } = await ask({ name: "a.JPG", contentType: "image/jpg", size: 10 });
+    expect(status).toBe(200);
+    expect(body.upload.fields["Content-Type"]).toBe("image/jpeg");
+  });
+
   it("refuses a body over 8 KB counted in bytes, not characters", async () => {
     // 3,000 characters of 3 bytes each: 9,000 bytes.
     const raw = JSON.stringify({ name: `${"€".repeat(3000)}.jpg`, contentType: "image/jpeg", size: 10 });

@@ -66,17 +66,19 @@ export function parseUploadRequest(userId: string, body: unknown, maxBytes: numb
   }
   // Stored objects are served with their Content-Type, so only the photo types are signed (never
   // image/svg+xml or text/html, which a browser would run), and only the one the name's extension has.
-  if (typeof contentType !== "string" || !Object.values(CONTENT_TYPES).includes(contentType.toLowerCase())) {
+  // image/jpg, which some clients send, is taken as image/jpeg (the type signed and stored).
+  const given = typeof contentType === "string" ? contentType.toLowerCase().replace(/^image\/jpg$/, "image/jpeg") : undefined;
+  if (given === undefined || !Object.values(CONTENT_TYPES).includes(given)) {
     throw new InvalidParameterError(`contentType must be one of ${[...new Set(Object.values(CONTENT_TYPES))].join(", ")}`);
   }
   const expected = contentTypeOf(photo.key);
-  if (contentType.toLowerCase() !== expected) {
+  if (given !== expected) {
     throw new InvalidParameterError(`contentType must be ${expected} for a name ending ${photo.key.slice(photo.key.lastIndexOf("."))}`);
   }
   if (typeof size !== "number" || !Number.isInteger(size) || size < 1)
     throw new InvalidParameterError("size must be the photo's size in bytes, a positive integer");
   if (size > maxBytes) throw new InvalidParameterError(`size must be at most ${maxBytes} bytes (the largest photo the pipeline takes)`);
-  return { key: photo.key, imageId: photo.imageId, contentType: contentType.toLowerCase(), size };
+  return { key: photo.key, imageId: photo.imageId, contentType: given, size };
 }
 
 const amzDate = (date: Date) =>

@@ -18,8 +18,8 @@ beforeAll(async () => {
 });
 afterAll(() => rm(dataDir, { recursive: true, force: true }));
 
-function routes(getObject: LocalRoutesDeps["getObject"] = (key) => (key === "users/alice/beach-1.jpg" ? JPEG : undefined)) {
-  return createLocalRoutes({ issueDevToken: auth.issueDevToken, getObject });
+function routes(getObject: LocalRoutesDeps["getObject"] = (key) => (key === "users/alice/beach-1.jpg" ? JPEG : undefined), queueDepth = async () => 3) {
+  return createLocalRoutes({ issueDevToken: auth.issueDevToken, getObject, queueDepth });
 }
 
 describe("local routes", () => {
@@ -89,9 +89,18 @@ describe("local routes", () => {
     },
   );
 
+  it("says how many messages the local queue holds, uncached, and 404 where there is no queue", async () => {
+    const res = await routes().request("/local/queue");
+    expect(res.status).toBe(200);
+    expect(res.headers.get("Cache-Control")).toBe("no-store");
+    expect(await res.json()).toEqual({ messages: 3 });
+    const without = createLocalRoutes({ issueDevToken: auth.issueDevToken, getObject: () => undefined });
+    expect((await without.request("/local/queue")).status).toBe(404);
+  });
+
   it("answers only for a loopback host", async () => {
     const app = routes();
-    for (const path of ["/", "/local/token?user=alice", "/local/images/alice/beach-1.jpg"]) {
+    for (const path of ["/", "/local/token?user=alice", "/local/images/alice/beach-1.jpg", "/local/queue"]) {
       expect((await app.request(`http://attacker.example${path}`)).status).toBe(403);
       expect((await app.request(`http://127.0.0.1:3000${path}`)).status).toBe(200);
     }
