@@ -55,11 +55,11 @@ describe("the local queue poller", () => {
   });
 
   /**
-   * One message, handled in 3.5 s by two loops against a 1 s visibility timeout, for `seconds`; what
+   * One message, handled in `handlerSeconds` by two loops against a 1 s visibility timeout, for `seconds`; what
    * was received, as `<body>#<receive count>`. Waits out the last test's 1 s long poll first: aborted
    * by its stop, it still waits in the emulator and would take the message.
    */
-  async function slowBatch(body: string, seconds: number, maxBatchSeconds?: number): Promise<string[]> {
+  async function slowBatch(body: string, seconds: number, handlerSeconds: number, maxBatchSeconds?: number): Promise<string[]> {
     await new Promise((r) => setTimeout(r, 1500));
     await emulator.sqs.send(new SendMessageCommand({ QueueUrl: emulator.queueUrl, MessageBody: body }));
     const receives: string[] = [];
@@ -73,7 +73,7 @@ describe("the local queue poller", () => {
       logger: silentLogger,
       handler: async (event) => {
         receives.push(...event.Records.map((r) => `${r.body}#${r.attributes?.ApproximateReceiveCount}`));
-        await new Promise((r) => setTimeout(r, 3500));
+        await new Promise((r) => setTimeout(r, handlerSeconds * 1000));
         return { batchItemFailures: [] };
       },
     });
@@ -84,7 +84,7 @@ describe("the local queue poller", () => {
 
   it("keeps a batch that outlasts the visibility timeout from being delivered again while it is handled", async () => {
     // Act
-    const receives = await slowBatch("slow", 5);
+    const receives = await slowBatch("slow", 5, 3.5);
     // Assess: handled once, on its first receive, and deleted.
     expect(receives).toEqual(["slow#1"]);
     const { Attributes } = await emulator.sqs.send(
@@ -94,8 +94,9 @@ describe("the local queue poller", () => {
   });
 
   it("lets a batch that outlasts maxBatchSeconds go back to the queue, as a timed-out function's would", async () => {
-    // Act: renewed for at most 1.5 s.
-    const receives = await slowBatch("hung", 4, 1.5);
+    // Act: renewed for at most 1.5 s, so visible again by 2.5 s, taken by the other loop by 3.5 s,
+    // well before the first handler's 5 s are up (when it deletes the message).
+    const receives = await slowBatch("hung", 6, 5, 1.5);
     // Assess: received again by the other loop once renewal stopped.
     expect(receives.slice(0, 2)).toEqual(["hung#1", "hung#2"]);
   });
