@@ -83,7 +83,12 @@ async function invoke<T>(n: number, run: (context: { awsRequestId: string }) => 
   vi.stubEnv("_X_AMZN_TRACE_ID", `Root=${traceId(n)};Parent=53995c3f42cd8ad${n};Sampled=1`);
   const [seenSegments, seenLines] = [segments.length, lines.length];
   const result = await run({ awsRequestId: `request-${n}` });
-  await new Promise((r) => setTimeout(r, 100)); // the datagrams' way to the socket
+  // The datagrams' way to the socket: until none has come for 100 ms (at most 3 s), however busy the machine.
+  for (let count = -1, quiet = 0, waited = 0; quiet < 100 && waited < 3000; waited += 20) {
+    quiet = segments.length === count ? quiet + 20 : 0;
+    count = segments.length;
+    await new Promise((r) => setTimeout(r, 20));
+  }
   return {
     result,
     segments: segments.slice(seenSegments),

@@ -12,16 +12,7 @@ import { listBucket } from "./cli/object-listing.ts";
 import { startEmulator } from "./emulator.ts";
 
 export async function benchBackfill(n = 2000, runs = 5): Promise<Record<string, unknown>> {
-  const emulator = await startEmulator({
-    port: 0,
-    bucket: "photos",
-    queue: "uploads",
-    deadLetterQueue: "uploads-dlq",
-    delaySeconds: 0,
-    visibilityTimeoutSeconds: 30,
-    maxReceiveCount: 3,
-    onObjectChange: () => {},
-  });
+  const emulator = await startEmulator();
   const dir = await mkdtemp(join(tmpdir(), "bench-backfill-"));
   try {
     for (let i = 0; i < n; i += 50) {

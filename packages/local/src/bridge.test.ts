@@ -19,16 +19,7 @@ describe("the local S3 notification bridge", () => {
   let emulator: Emulator;
   beforeAll(async () => {
     let send = (_: unknown) => {};
-    emulator = await startEmulator({
-      port: 0,
-      bucket: "photos",
-      queue: "uploads",
-      deadLetterQueue: "uploads-dlq",
-      delaySeconds: 0,
-      visibilityTimeoutSeconds: 30,
-      maxReceiveCount: 3,
-      onObjectChange: (c) => send(c),
-    });
+    emulator = await startEmulator({ onObjectChange: (c) => send(c) });
     send = notificationSender(emulator.sqs, emulator.queueUrl, (e) => {
       throw e;
     }) as typeof send;

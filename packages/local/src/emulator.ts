@@ -16,6 +16,7 @@ export const LOCAL_REGION = "us-east-1";
 export const MAX_PUT_BYTES = 1024 * 1024 * 1024;
 
 export interface EmulatorOptions {
+  /** 0 (the default) picks a free port. */
   port: number;
   bucket: string;
   queue: string;
@@ -25,6 +26,22 @@ export interface EmulatorOptions {
   maxReceiveCount: number;
   onObjectChange(change: ObjectChange): void;
 }
+
+export const LOCAL_BUCKET = "photos";
+export const LOCAL_QUEUE = "uploads";
+export const LOCAL_DLQ = "uploads-dlq";
+
+/** The local runtime's names, no delay, a 30 s visibility timeout, 3 receives, nobody told of changes. */
+const EMULATOR_DEFAULTS: EmulatorOptions = {
+  port: 0,
+  bucket: LOCAL_BUCKET,
+  queue: LOCAL_QUEUE,
+  deadLetterQueue: LOCAL_DLQ,
+  delaySeconds: 0,
+  visibilityTimeoutSeconds: 30,
+  maxReceiveCount: 3,
+  onObjectChange: () => {},
+};
 
 export interface Emulator {
   endpoint: string;
@@ -42,7 +59,8 @@ export function localClients(endpoint: string) {
 }
 
 /** S3 and SQS on 127.0.0.1 (fauxqs), with the bucket, the queue and its dead-letter queue created. */
-export async function startEmulator(options: EmulatorOptions): Promise<Emulator> {
+export async function startEmulator(given: Partial<EmulatorOptions> = {}): Promise<Emulator> {
+  const options = { ...EMULATOR_DEFAULTS, ...given };
   const app = buildApp({ logger: false, defaultRegion: LOCAL_REGION });
   // fauxqs refuses a request body over 11 MiB, and the SDK reports that as an XML parse error; S3
   // takes a single PUT of up to 5 GB. Its wildcard parser (the S3 bodies) gets a limit of its own, so

@@ -7,16 +7,7 @@ import { startQueuePoller } from "./queue-poller.ts";
 describe("the local queue poller", () => {
   let emulator: Emulator;
   beforeAll(async () => {
-    emulator = await startEmulator({
-      port: 0,
-      bucket: "photos",
-      queue: "uploads",
-      deadLetterQueue: "uploads-dlq",
-      delaySeconds: 0,
-      visibilityTimeoutSeconds: 1,
-      maxReceiveCount: 3,
-      onObjectChange: () => {},
-    });
+    emulator = await startEmulator({ visibilityTimeoutSeconds: 1 });
   });
   afterAll(() => emulator?.stop());
 
@@ -53,11 +44,21 @@ describe("the local queue poller", () => {
     );
     expect(Attributes).toMatchObject({ ApproximateNumberOfMessages: "0", ApproximateNumberOfMessagesNotVisible: "0" });
   });
+});
+
+describe("the local queue poller, with a batch slower than the visibility timeout", () => {
+  // Its own queue, with a 2 s visibility timeout: renewed every 0.67 s, so a test process held up by
+  // a busy machine for over a second still renews in time.
+  let emulator: Emulator;
+  beforeAll(async () => {
+    emulator = await startEmulator({ visibilityTimeoutSeconds: 2 });
+  });
+  afterAll(() => emulator?.stop());
 
   /**
-   * One message, handled in `handlerSeconds` by two loops against a 1 s visibility timeout, for `seconds`; what
-   * was received, as `<body>#<receive count>`. Waits out the last test's 1 s long poll first: aborted
-   * by its stop, it still waits in the emulator and would take the message.
+   * One message, handled in `handlerSeconds` by two loops, for `seconds`; what was received, as
+   * `<body>#<receive count>`. Waits out the last test's 1 s long poll first: aborted by its stop, it
+   * still waits in the emulator and would take the message.
    */
   async function slowBatch(body: string, seconds: number, handlerSeconds: number, maxBatchSeconds?: number): Promise<string[]> {
     await new Promise((r) => setTimeout(r, 1500));
@@ -67,7 +68,7 @@ describe("the local queue poller", () => {
       sqs: emulator.sqs,
       queueUrl: emulator.queueUrl,
       batchSize: 10,
-      visibilityTimeoutSeconds: 1,
+      visibilityTimeoutSeconds: 2,
       maxBatchSeconds,
       concurrency: 2,
       logger: silentLogger,
@@ -82,9 +83,9 @@ describe("the local queue poller", () => {
     return receives;
   }
 
-  it("keeps a batch that outlasts the visibility timeout from being delivered again while it is handled", async () => {
-    // Act
-    const receives = await slowBatch("slow", 5, 3.5);
+  it("keeps it from being delivered again while it is handled", async () => {
+    // Act: 2.5 visibility timeouts of work.
+    const receives = await slowBatch("slow", 6.5, 5);
     // Assess: handled once, on its first receive, and deleted.
     expect(receives).toEqual(["slow#1"]);
     const { Attributes } = await emulator.sqs.send(
@@ -93,10 +94,10 @@ describe("the local queue poller", () => {
     expect(Attributes).toMatchObject({ ApproximateNumberOfMessages: "0", ApproximateNumberOfMessagesNotVisible: "0" });
   });
 
-  it("lets a batch that outlasts maxBatchSeconds go back to the queue, as a timed-out function's would", async () => {
-    // Act: renewed for at most 1.5 s, so visible again by 2.5 s, taken by the other loop by 3.5 s,
-    // well before the first handler's 5 s are up (when it deletes the message).
-    const receives = await slowBatch("hung", 6, 5, 1.5);
+  it("lets it go back to the queue after maxBatchSeconds, as a timed-out function's would", async () => {
+    // Act: renewed for at most 3 s, so visible again by 5 s, taken by the other loop by 6 s, well
+    // before the first handler's 8 s are up (when it deletes the message).
+    const receives = await slowBatch("hung", 9, 8, 3);
     // Assess: received again by the other loop once renewal stopped.
     expect(receives.slice(0, 2)).toEqual(["hung#1", "hung#2"]);
   });

@@ -15,16 +15,13 @@ import { createUploadSigner } from "@photo-clusters/functions/api/uploads";
 import { DEFAULT_METRICS_NAMESPACE, MAX_OBJECT_BYTES } from "@photo-clusters/functions/config";
 import type { ObjectChange } from "@photo-clusters/core/s3-event";
 import { notificationSender } from "./bridge.ts";
-import { LOCAL_CREDENTIALS, LOCAL_REGION, startEmulator, type Emulator } from "./emulator.ts";
+import { LOCAL_BUCKET, LOCAL_CREDENTIALS, LOCAL_REGION, startEmulator, type Emulator } from "./emulator.ts";
 import { localPollerHandler } from "./local-poller.ts";
 import { superviseModelServer } from "./model-server-supervisor.ts";
 import { createLocalRoutes } from "./page/local-routes.ts";
 import { startQueuePoller } from "./queue-poller.ts";
 
 /** Names fixed by the local contract (DESIGN.md "Local runtime"). */
-export const LOCAL_BUCKET = "photos";
-export const LOCAL_QUEUE = "uploads";
-export const LOCAL_DLQ = "uploads-dlq";
 
 export interface LocalRuntimeOptions {
   /** API and page; 0 picks a free port. */
@@ -91,9 +88,6 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
     let send: (change: ObjectChange) => void = () => {};
     const emulator = await startEmulator({
       port: emulatorPort,
-      bucket: LOCAL_BUCKET,
-      queue: LOCAL_QUEUE,
-      deadLetterQueue: LOCAL_DLQ,
       delaySeconds: options.queueDelaySeconds,
       visibilityTimeoutSeconds: options.visibilityTimeoutSeconds,
       maxReceiveCount: options.maxReceiveCount,

@@ -4,7 +4,8 @@
  */
 import { resolveModelPath } from "@photo-clusters/model-server/model-file";
 import { ConfigError, localConfig } from "./config.ts";
-import { LOCAL_BUCKET, LOCAL_DLQ, LOCAL_QUEUE, PortInUseError, startLocalRuntime } from "./runtime.ts";
+import { LOCAL_BUCKET, LOCAL_DLQ, LOCAL_QUEUE } from "./emulator.ts";
+import { PortInUseError, startLocalRuntime } from "./runtime.ts";
 
 // From the first moment: a signal during start-up (the model can take seconds to load) ends this
 // process at once, and the model-server child with it (it exits when its stdin pipe closes).

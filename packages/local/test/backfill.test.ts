@@ -27,16 +27,7 @@ describe("backfill of a bucket that held photos before the pipeline", () => {
     dataDir = await mkdtemp(join(tmpdir(), "backfill-test-"));
     modelServer = await startModelServer({ port: 0, model: mobilenetV2Int8, modelPath: join(SHARED, "models/mobilenetv2-12-int8.onnx") });
     // No bridge: these objects were uploaded before anything listened.
-    emulator = await startEmulator({
-      port: 0,
-      bucket: "photos",
-      queue: "uploads",
-      deadLetterQueue: "uploads-dlq",
-      delaySeconds: 0,
-      visibilityTimeoutSeconds: 30,
-      maxReceiveCount: 3,
-      onObjectChange: () => {},
-    });
+    emulator = await startEmulator();
     files = (await readdir(PHOTOS)).filter((f) => f.endsWith(".jpg")).slice(0, 40);
     for (const f of files)
       await emulator.s3.send(
@@ -63,12 +54,18 @@ describe("backfill of a bucket that held photos before the pipeline", () => {
     });
 
   it("stores every object exactly once when killed mid-run and run again", async () => {
-    // Act: start at 20 messages a second, kill it once its first checkpoint is written, run it again to the end.
-    const first = cli(["backfill", "--rate", "20"]);
+    // Act: start at 10 messages a second (4 s for the 40), kill it once its first checkpoint is written
+    // (after 10), run it again to the end.
+    const first = cli(["backfill", "--rate", "10"]);
     const firstDone = finished(first);
     const checkpoints = join(dataDir, ".backfill");
     // Only a renamed .json is a checkpoint: a kill between writing its .tmp and the rename leaves nothing to resume from.
-    while (!existsSync(checkpoints) || !(await readdir(checkpoints)).some((f) => f.endsWith(".json"))) await new Promise((r) => setTimeout(r, 20));
+    let exited = false;
+    void firstDone.then(() => (exited = true));
+    while (!existsSync(checkpoints) || !(await readdir(checkpoints)).some((f) => f.endsWith(".json"))) {
+      if (exited) throw new Error("the first backfill ended before its first checkpoint was seen");
+      await new Promise((r) => setTimeout(r, 20));
+    }
     first.kill("SIGKILL");
     await firstDone;
     const second = await finished(cli(["backfill", "--rate", "200"]));

@@ -30,6 +30,8 @@ describe("a local run's metric lines", () => {
       queueDelaySeconds: 1,
       visibilityTimeoutSeconds: 60,
       maxReceiveCount: 3,
+      // Exact counts below: a busy machine must not get the model server restarted (and a photo retried).
+      modelServerPingMs: 5_000,
       logger: jsonLogger({}, { write }),
       writeMetrics: write,
     });

@@ -30,16 +30,7 @@ describe("the poller, on real S3 (emulated), the real model server and the real 
     store = openStore({ root: dataDir, model: mobilenetV2Int8 });
     modelServer = await startModelServer({ port: 0, model: mobilenetV2Int8, modelPath: MODEL_PATH, logger });
     await modelServer.ready;
-    emulator = await startEmulator({
-      port: 0,
-      bucket: "photos",
-      queue: "uploads",
-      deadLetterQueue: "uploads-dlq",
-      delaySeconds: 0,
-      visibilityTimeoutSeconds: 30,
-      maxReceiveCount: 3,
-      onObjectChange: () => {},
-    });
+    emulator = await startEmulator();
   });
   afterAll(async () => {
     await emulator?.stop();

@@ -15,8 +15,17 @@ let cleanup: () => Promise<void>;
 beforeEach(async () => ({ root, cleanup } = await tempRoot()));
 afterEach(() => cleanup());
 
-function startWorker(args: string[]): { child: ChildProcess; acked: string[]; done: Promise<number | null>; stderr: () => string } {
-  const child = spawn(process.execPath, ["--import", "tsx", worker, ...args], { cwd: repoRoot, stdio: ["ignore", "pipe", "pipe"] });
+/**
+ * A writer process. `lockStaleMs` is how old a lock may get before another writer takes it over: 2 s
+ * where writers are killed (the next must not wait long), 20 s where they all live, so a live writer
+ * held up by a busy machine never has its lock taken.
+ */
+function startWorker(args: string[], lockStaleMs = 20_000): { child: ChildProcess; acked: string[]; done: Promise<number | null>; stderr: () => string } {
+  const child = spawn(process.execPath, ["--import", "tsx", worker, ...args], {
+    cwd: repoRoot,
+    stdio: ["ignore", "pipe", "pipe"],
+    env: { ...process.env, LOCK_STALE_MS: String(lockStaleMs) },
+  });
   const acked: string[] = [];
   let buffered = "";
   let stderr = "";
@@ -68,7 +77,7 @@ describe("embedding store across processes", () => {
     const model = testModel(1280, 0.3);
     const acked: string[] = [];
     for (const [round, killAfter] of [5, 17, 29].entries()) {
-      const w = startWorker([root, "alice", `k${round + 1}`, "forever", "1280"]);
+      const w = startWorker([root, "alice", `k${round + 1}`, "forever", "1280"], 2_000);
       await new Promise<void>((resolve, reject) => {
         const timer = setInterval(() => {
           if (w.acked.length < killAfter) return;

@@ -17,7 +17,8 @@ describe("store lock", () => {
     const lock = await acquireLock(target, `${target}.lock`, { waitMs: 1000, staleMs: 2000, logger });
 
     await rm(`${target}.lock`, { recursive: true });
-    await new Promise((resolve) => setTimeout(resolve, 1500));
+    // Its keep-alive (every staleMs / 2) finds the lock gone: wait for that, however late it runs.
+    for (let waited = 0; lock.lost() === null && waited < 10_000; waited += 50) await new Promise((resolve) => setTimeout(resolve, 50));
 
     expect(lock.lost()).toBeInstanceOf(Error);
     expect(warnings.some((w) => /compromised/.test(w))).toBe(true);

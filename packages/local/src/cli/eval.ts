@@ -115,7 +115,7 @@ export async function runEval(dir: string, options: { thresholds?: number[] } = 
       } else out.write("\n");
     } else {
       out.write(
-        `\ningestion   ${endToEnd.toFixed(1)} photos/s from first upload, including the queue's 1 s delivery delay; too few photos for a steady rate (it needs ${MIN_STEADY_SECONDS} s of storing: 200 photos or more)\n`,
+        `\ningestion   ${endToEnd.toFixed(1)} photos/s from first upload, including the queue's 1 s delivery delay; too few photos for a steady rate (it needs ${MIN_STEADY_PHOTOS} photos or more, over ${MIN_STEADY_SECONDS} s of storing or more)\n`,
       );
     }
     out.write(`model alone ${modelAlone.batch1.toFixed(1)} photos/s (inference on preprocessed tensors, batch 1, median of 3 runs)\n`);
@@ -139,8 +139,12 @@ export async function readGroups(path: string): Promise<Map<string, string>> {
 
 type CpuMs = Record<"runtime" | "modelServer", number>;
 
-/** The steady span must last this long, or its rate is mostly the 100 ms polling's rounding. */
+/**
+ * The steady span must last this long, or its rate is mostly the 100 ms polling's rounding, and hold
+ * this many photos (a small folder stored slowly on a busy machine is still too small to say much).
+ */
 const MIN_STEADY_SECONDS = 1;
+const MIN_STEADY_PHOTOS = 200;
 
 /**
  * When each photo became readable, polled every 100 ms. The steady span runs from the first poll
@@ -179,7 +183,7 @@ async function waitUntilStored(
   const perPhoto = (k: keyof CpuMs) => (cpuAtFirst && cpuAtLast && photos > 0 ? (cpuAtLast[k] - cpuAtFirst[k]) / photos : NaN);
   return {
     times,
-    steady: seconds >= MIN_STEADY_SECONDS ? { rate: photos / seconds } : undefined,
+    steady: seconds >= MIN_STEADY_SECONDS && times.length >= MIN_STEADY_PHOTOS ? { rate: photos / seconds } : undefined,
     cpuMsPerPhoto: { runtime: perPhoto("runtime"), modelServer: perPhoto("modelServer") },
   };
 }
