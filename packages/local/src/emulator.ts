@@ -27,6 +27,7 @@ export interface EmulatorOptions {
   onObjectChange(change: ObjectChange): void;
 }
 
+/** Names fixed by the local contract (DESIGN.md "Local runtime"). */
 export const LOCAL_BUCKET = "photos";
 export const LOCAL_QUEUE = "uploads";
 export const LOCAL_DLQ = "uploads-dlq";

@@ -12,7 +12,9 @@ import type { SqsBatchResponse, SqsEvent } from "@photo-clusters/functions/polle
  * photo), so while the handler works, the batch's messages are kept invisible: every third of the
  * visibility timeout their visibility is renewed. A batch is never delivered twice at once, and a
  * slow one uses up no receive count. Renewal stops after `maxBatchSeconds` (as Lambda would have
- * timed the function out), so a handler that hangs lets its messages go back to the queue.
+ * timed the function out), so a handler that hangs lets its messages go back to the queue. Unlike a
+ * timed-out function, one that finishes after that still has its successes deleted: the copies
+ * delivered again meanwhile are duplicates, which the store ignores.
  */
 export interface QueuePollerOptions {
   sqs: SQSClient;

@@ -21,8 +21,6 @@ import { superviseModelServer } from "./model-server-supervisor.ts";
 import { createLocalRoutes } from "./page/local-routes.ts";
 import { startQueuePoller } from "./queue-poller.ts";
 
-/** Names fixed by the local contract (DESIGN.md "Local runtime"). */
-
 export interface LocalRuntimeOptions {
   /** API and page; 0 picks a free port. */
   port: number;

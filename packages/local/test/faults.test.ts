@@ -218,12 +218,18 @@ describe("pnpm start killed with SIGKILL mid-ingest", () => {
       const first = run();
       await first.running;
       expect(first.stderr()).toContain("photo-clusters is running");
-      const uploading = upload().catch(() => {});
+      let killed = false;
+      let failedBeforeKill: unknown;
+      const uploading = upload().catch((error) => {
+        if (!killed) failedBeforeKill = error;
+      });
       for (let i = 0; i < 300 && (await stored()) < 5; i++) await new Promise((r) => setTimeout(r, 50));
       const kept = await stored();
+      killed = true;
       first.child.kill("SIGKILL");
       await first.exited;
       await uploading;
+      expect(failedBeforeKill).toBeUndefined();
       // The emulated S3 and SQS lived in that process: the user uploads the folder again.
       const second = run();
       await second.running;

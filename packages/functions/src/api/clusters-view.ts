@@ -173,10 +173,10 @@ export function clustersView(view: UserView, params: PageParams, model: ModelDes
       images: [],
     };
     bytes += Buffer.byteLength(JSON.stringify(body)) + 40; // and `imagesOffset`, a comma
-    // A page cut inside this cluster names it in nextCursor: room for that is kept (an id JSON
-    // escapes makes it up to MAX_CURSOR_LENGTH). A page ended by `limit` names the next cluster,
-    // whose cursor may exceed what is left by that much: far inside Lambda's 6 MB.
-    const cursorBytes = encodeCursor({ size: rows.length, first: firstId, sent: rows.length }, threshold, minSize).length;
+    // A page cut inside this cluster names it in nextCursor, and one that ends after it names the
+    // next: room for the longer of the two is kept (an id JSON escapes makes one up to MAX_CURSOR_LENGTH).
+    const cursorOf = (f: Found, sent: number) => encodeCursor({ size: f.rows.length, first: view.imageId(f.rows[0]), sent }, threshold, minSize).length;
+    const cursorBytes = Math.max(cursorOf(found[i], rows.length), i + 1 < found.length ? cursorOf(found[i + 1], 0) : 0);
     let k = offset;
     for (; k < rows.length; k++) {
       const image = { imageId: view.imageId(rows[k]), key: view.key(rows[k]) };

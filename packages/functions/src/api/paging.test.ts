@@ -68,6 +68,19 @@ describe("paging clusters", () => {
     expect(clusters).toEqual(whole.clusters.map((c) => ({ ...c, imagesOffset: undefined })));
   });
 
+  it("keeps room for the next cluster's cursor, however long its id: every page within its bytes", () => {
+    // 100 clusters of short ids, then 5 whose every id is 1,000 control characters (JSON: 6 bytes each).
+    // (cliques lists rows round-robin over the groups: groups 100–104 hold the rows i < 315 with i % 105 ≥ 100.)
+    const idOf = (i: number) => (i < 315 && i % 105 >= 100 ? `${"\u0001".repeat(1000)}${i}` : `s${String(i).padStart(4, "0")}`);
+    const mixed = cliques("alice", [...Array(100).fill(4), ...Array(5).fill(3)], idOf);
+    // From a page that holds one long image (12 KB) and a long cursor (8 KB) on.
+    for (let maxBytes = 24_000; maxBytes <= 60_000; maxBytes += 1_000) {
+      const { pages, clusters } = walk((cursor) => clustersView(mixed, { ...params, limit: 1000, cursor, maxBytes }, testModel));
+      for (const p of pages) expect(Buffer.byteLength(JSON.stringify(p)), `maxBytes ${maxBytes}`).toBeLessThanOrEqual(maxBytes);
+      expect(clusters).toHaveLength(105);
+    }
+  });
+
   it("refuses a cursor from another threshold, or one it never gave", () => {
     const first = clustersView(view, { ...params, limit: 5 }, testModel);
 
