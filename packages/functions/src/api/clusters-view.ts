@@ -26,6 +26,7 @@ import {
 import { compareIds } from "@photo-clusters/core/keys";
 import type { UserView } from "@photo-clusters/core/store/index";
 import { InvalidParameterError } from "./errors.ts";
+import { cursorLengthBound } from "./params.ts";
 
 /** Above this many photos a threshold below the model's graph floor is refused (about 1 s of work at 3000). */
 export const MAX_IMAGES_BELOW_FLOOR = 3000;
@@ -157,6 +158,8 @@ export function clustersView(view: UserView, params: PageParams, model: ModelDes
   const page: ClusterBody[] = [];
   let bytes = Buffer.byteLength(JSON.stringify({ userId: view.userId, model: view.model, threshold, imageCount: 0, singletonCount: 0, clusters: [] })) + 60; // the counts' digits, and `"nextCursor":""`
   let next: Cursor | undefined;
+  const cursorBound = (f: Found) => cursorLengthBound(Buffer.byteLength(JSON.stringify(view.imageId(f.rows[0]))));
+  let nextCursor = start < found.length ? cursorBound(found[start]) : 0;
   for (let i = start; i < found.length; i++) {
     const { cluster, rows } = found[i];
     const firstId = view.imageId(rows[0]);
@@ -175,8 +178,9 @@ export function clustersView(view: UserView, params: PageParams, model: ModelDes
     bytes += Buffer.byteLength(JSON.stringify(body)) + 40; // and `imagesOffset`, a comma
     // A page cut inside this cluster names it in nextCursor, and one that ends after it names the
     // next: room for the longer of the two is kept (an id JSON escapes makes one up to MAX_CURSOR_LENGTH).
-    const cursorOf = (f: Found, sent: number) => encodeCursor({ size: f.rows.length, first: view.imageId(f.rows[0]), sent }, threshold, minSize).length;
-    const cursorBytes = Math.max(cursorOf(found[i], rows.length), i + 1 < found.length ? cursorOf(found[i + 1], 0) : 0);
+    const ownCursor = nextCursor;
+    nextCursor = i + 1 < found.length ? cursorBound(found[i + 1]) : 0;
+    const cursorBytes = Math.max(ownCursor, nextCursor);
     let k = offset;
     for (; k < rows.length; k++) {
       const image = { imageId: view.imageId(rows[k]), key: view.key(rows[k]) };

@@ -69,10 +69,13 @@ export function parseClusterLimit(query: QueryValues): number {
 }
 
 /**
- * The longest cursor the API gives: base64url of a JSON array holding an image id of up to 1,024
- * bytes, which JSON may escape to 6 bytes each (control characters as \u0001), and four numbers.
+ * At most how long a cursor is (base64url of a JSON array: an image id, `idJsonBytes` long as JSON
+ * with its quotes, and four numbers, which with the punctuation fit in 64 bytes).
  */
-export const MAX_CURSOR_LENGTH = Math.ceil(((6 * 1024 + 64) * 4) / 3);
+export const cursorLengthBound = (idJsonBytes: number) => Math.ceil(((idJsonBytes + 64) * 4) / 3);
+
+/** The longest cursor the API gives: an id of 1,024 bytes that JSON escapes to 6 each (control characters as \u0001). */
+export const MAX_CURSOR_LENGTH = cursorLengthBound(6 * 1024 + 2);
 
 /** The opaque `cursor` a previous page gave; clustersView checks what it says. */
 export function parseCursor(query: QueryValues): string | undefined {
