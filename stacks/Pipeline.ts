@@ -124,8 +124,9 @@ export function Pipeline({ stack, app }: StackContext) {
   const pollerHandler = "packages/functions/src/poller.handler";
   const poller = new SstFunction(stack, "Poller", {
     handler: pollerHandler,
-    // sharp (downsizing before InvokeEndpoint) is native: installed for Lambda, not bundled.
-    ...withNativePackages(pollerHandler, ["sharp"], "arm_64"),
+    // sharp (each photo's one decode) is native, and libheif-js (HEIC, in WebAssembly) loads only on
+    // the first HEIC: both are installed beside the bundle for Lambda's arm64, not bundled.
+    ...withNativePackages(pollerHandler, ["sharp", "libheif-js"], "arm_64"),
     description: "Embeds uploaded photos and hands the vectors to the writer",
     timeout: settings.poller.timeoutSeconds,
     memorySize: settings.poller.memoryMb,

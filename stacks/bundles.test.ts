@@ -45,9 +45,18 @@ describe("the Lambda bundles", () => {
     expect(read(writer, "packages/functions/src/writer.mjs")).not.toMatch(/onnxruntime|SageMakerRuntimeClient|S3Client/);
   });
 
-  it("ship the poller's sharp for Lambda's linux-arm64, outside the bundle", () => {
+  it("ship the poller's sharp for Lambda's linux-arm64 and its HEIC decoder's WebAssembly, outside the bundle", () => {
     const poller = bundles.get("poller")!;
-    expect(poller.files).toEqual(expect.arrayContaining(["node_modules/sharp/package.json", "node_modules/@img/sharp-linux-arm64/package.json"]));
+    expect(poller.files).toEqual(
+      expect.arrayContaining([
+        "node_modules/sharp/package.json",
+        "node_modules/@img/sharp-linux-arm64/package.json",
+        "node_modules/libheif-js/wasm-bundle.js",
+        "node_modules/libheif-js/libheif-wasm/libheif-bundle.js",
+      ]),
+    );
+    // Loaded on the first HEIC, not at cold start: the bundle imports it by name.
+    expect(read(poller, "packages/functions/src/poller.mjs")).toMatch(/import\(\s*"libheif-js\/wasm-bundle"\s*\)/);
     expect(poller.files.some((f) => f.includes("sharp-linux-x64") || f.includes("sharp-darwin"))).toBe(false);
     expect(read(poller, "packages/functions/src/poller.mjs")).not.toMatch(/onnxruntime/);
     expect(poller.deflated).toBeLessThan(50_000_000);

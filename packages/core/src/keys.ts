@@ -2,13 +2,17 @@ import { InvalidKeyError } from "./errors.ts";
 
 /** User ids name a directory: safe as one path segment on any filesystem, never `.` or `..`. */
 export const ID_PATTERN = /^[A-Za-z0-9_-]{1,128}$/;
-export const IMAGE_EXTENSIONS = ["jpg", "jpeg", "png", "webp"] as const;
+/** Photo extensions, in any letter case: heic is the iPhone camera's default; heif and avif come from Android phones and scanners. */
+export const IMAGE_EXTENSIONS = ["jpg", "jpeg", "png", "webp", "heic", "heif", "avif"] as const;
 /** The one Content-Type each photo extension is stored and served with. */
 export const CONTENT_TYPES: Readonly<Record<(typeof IMAGE_EXTENSIONS)[number], string>> = {
   jpg: "image/jpeg",
   jpeg: "image/jpeg",
   png: "image/png",
   webp: "image/webp",
+  heic: "image/heic",
+  heif: "image/heif",
+  avif: "image/avif",
 };
 
 /** A photo file's Content-Type by its extension; application/octet-stream for anything else. */

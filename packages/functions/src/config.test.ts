@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { descriptorFileText } from "@photo-clusters/core/descriptor-file";
 import { resnet50V1 } from "@photo-clusters/core/models";
 import { describe, expect, it } from "vitest";
-import { apiConfig, ConfigError, DEFAULT_MAX_IMAGE_BYTES, pollerConfig, writerConfig } from "./config.ts";
+import { apiConfig, ConfigError, pollerConfig, writerConfig } from "./config.ts";
 
 const api = {
   DATA_DIR: "/mnt/embeddings",
@@ -81,23 +81,14 @@ describe("writerConfig", () => {
 describe("pollerConfig", () => {
   const poller = { BUCKET_NAME: "photos", ENDPOINT_NAME: "embed", WRITER_FUNCTION_NAME: "writer", MODEL_ID: "mobilenetv2-12-int8" };
 
-  it("reads its names and defaults the image size cap", () => {
-    expect(pollerConfig(poller)).toMatchObject({
-      bucketName: "photos",
-      endpointName: "embed",
-      writerFunctionName: "writer",
-      maxImageBytes: DEFAULT_MAX_IMAGE_BYTES,
-    });
-    expect(pollerConfig({ ...poller, MAX_IMAGE_BYTES: "1000000" }).maxImageBytes).toBe(1_000_000);
+  it("reads its names and the model, whose input scale sets the image the endpoint is sent", () => {
+    expect(pollerConfig(poller)).toMatchObject({ bucketName: "photos", endpointName: "embed", writerFunctionName: "writer" });
+    expect(pollerConfig(poller).model.input.preprocessing.resizeShorter).toBe(256);
   });
 
   it("embeds 4 photos at once unless the stack says fewer, and refuses 0", () => {
     expect(pollerConfig(poller).embedConcurrency).toBe(4);
     expect(pollerConfig({ ...poller, EMBED_CONCURRENCY: "1" }).embedConcurrency).toBe(1);
     expect(() => pollerConfig({ ...poller, EMBED_CONCURRENCY: "0" })).toThrow(/EMBED_CONCURRENCY must be a positive integer/);
-  });
-
-  it.each(["0", "-5", "4MB", "1.5"])("rejects MAX_IMAGE_BYTES=%s", (value) => {
-    expect(() => pollerConfig({ ...poller, MAX_IMAGE_BYTES: value })).toThrow(/MAX_IMAGE_BYTES must be a positive integer/);
   });
 });

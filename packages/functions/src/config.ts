@@ -171,16 +171,12 @@ export interface PollerConfig {
   endpointName: string;
   writerFunctionName: string;
   model: ModelDescriptor;
-  /** Images above this size are downsized before they are sent to the endpoint. */
-  maxImageBytes: number;
   /** Photos one invocation embeds at once; the stack sets it so that all pollers stay within the endpoint's concurrency. */
   embedConcurrency: number;
   maxReceiveCount: number;
   metricsNamespace: string;
 }
 
-/** SageMaker serverless endpoints take at most 4 MB a request; stay under it with headroom for headers. */
-export const DEFAULT_MAX_IMAGE_BYTES = 4_000_000;
 /** No phone photo comes near this: the poller refuses anything larger before downloading it, and uploads are signed up to it. */
 export const MAX_OBJECT_BYTES = 25 * 1024 * 1024;
 
@@ -190,7 +186,6 @@ export function pollerConfig(env: Env = process.env): PollerConfig {
   const endpointName = r.required("ENDPOINT_NAME", "the SageMaker embedding endpoint");
   const writerFunctionName = r.required("WRITER_FUNCTION_NAME", "the writer Lambda to invoke");
   const model = r.model();
-  const maxImageBytes = r.positiveInteger("MAX_IMAGE_BYTES", DEFAULT_MAX_IMAGE_BYTES);
   const embedConcurrency = r.positiveInteger("EMBED_CONCURRENCY", 4);
   // The queue's redrive maxReceiveCount: a message failing on that delivery is recorded as failed for good.
   const maxReceiveCount = r.positiveInteger("MAX_RECEIVE_COUNT", 3);
@@ -199,7 +194,6 @@ export function pollerConfig(env: Env = process.env): PollerConfig {
     endpointName,
     writerFunctionName,
     model: model!,
-    maxImageBytes,
     embedConcurrency,
     maxReceiveCount,
     metricsNamespace: r.metricsNamespace(),

@@ -22,7 +22,10 @@ const metrics = emfMetrics({ namespace: config.metricsNamespace, service: "polle
 
 export const handler = withInvocation(
   createPollerHandler({
-    fetchImage: createS3ImageSource(traceClient(new S3Client(clientOptions)), { maxObjectBytes: MAX_OBJECT_BYTES, maxPayloadBytes: config.maxImageBytes }),
+    fetchImage: createS3ImageSource(traceClient(new S3Client(clientOptions)), {
+      maxObjectBytes: MAX_OBJECT_BYTES,
+      preprocessing: config.model.input.preprocessing,
+    }),
     embed: createSageMakerEmbedder(sagemaker, config.endpointName, metrics),
     write: createLambdaWriter(traceClient(new LambdaClient(clientOptions)), config.writerFunctionName),
     model: config.model.id,

@@ -5,7 +5,7 @@ import type { Logger } from "@photo-clusters/core/logger";
 import type { Metrics } from "@photo-clusters/core/metrics";
 import type { ModelDescriptor } from "@photo-clusters/core/models";
 import type { EmbeddingStore } from "@photo-clusters/core/store/index";
-import { DEFAULT_MAX_IMAGE_BYTES, MAX_OBJECT_BYTES } from "@photo-clusters/functions/config";
+import { MAX_OBJECT_BYTES } from "@photo-clusters/functions/config";
 import { createPollerHandler } from "@photo-clusters/functions/poller/poller-handler";
 import { createS3ImageSource } from "@photo-clusters/functions/poller/s3-images";
 import { createSageMakerEmbedder } from "@photo-clusters/functions/poller/sagemaker-embedder";
@@ -52,7 +52,10 @@ export function localPollerHandler(deps: {
     requestHandler,
   });
   return createPollerHandler({
-    fetchImage: createS3ImageSource(deps.s3, { maxObjectBytes: MAX_OBJECT_BYTES, maxPayloadBytes: DEFAULT_MAX_IMAGE_BYTES }),
+    fetchImage: createS3ImageSource(deps.s3, {
+      maxObjectBytes: MAX_OBJECT_BYTES,
+      preprocessing: deps.model.input.preprocessing,
+    }),
     embed: createSageMakerEmbedder(sagemaker, "local", deps.metrics?.poller),
     write: async (events) => (JSON.parse(await invokeWriter(JSON.stringify({ events }))) as WriteResponse).results,
     model: deps.model.id,

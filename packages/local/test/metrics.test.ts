@@ -65,7 +65,7 @@ describe("a local run's metric lines", () => {
     expect(metricSum(data, "PhotosStored", { service: "writer" })).toBe(GOOD.length);
     expect(metricSum(data, "PhotosSkipped", { service: "writer" })).toBe(1);
     expect(metricSum(data, "PhotosFailed", { service: "poller" })).toBe(1);
-    expect(metricSum(data, "PhotosFailed", { service: "poller", code: "rejected_by_model" })).toBe(1);
+    expect(metricSum(data, "PhotosFailed", { service: "poller", code: "not_an_image" })).toBe(1);
     // Every photo that reached the model and came back embedded: the four, and the first one again.
     expect(data.filter((d) => d.name === "EmbeddingLatency" && Object.keys(d.dimensions).length === 1).flatMap((d) => d.values)).toHaveLength(GOOD.length + 1);
     expect(metricSum(data, "EmbeddingRetries", { service: "poller" })).toBe(0);

@@ -90,9 +90,11 @@ describe("the page in a browser, uploading a folder", () => {
     const ids = Object.keys(FOLDER).map(idOf);
     expect(await clustersShown()).toEqual([ids.slice(0, 5).sort(), ids.slice(5).sort()].sort((a, b) => a[0].localeCompare(b[0])));
     const failed = await page.$$eval("#failed li", (items) => items.map((li) => li.textContent));
-    expect(failed).toEqual([expect.stringMatching(/^broken: the model server refused the image.* \(rejected_by_model\)$/)]);
+    expect(failed).toEqual([expect.stringMatching(/^broken: the file's bytes are not a photo.* \(not_an_image\)$/)]);
     const refused = await page.$$eval("#refused li", (items) => items.map((li) => li.textContent));
-    expect(refused).toEqual([expect.stringMatching(/^notes\.txt: name is not a photo name: .*extension must be one of/)]);
+    expect(refused).toEqual([
+      expect.stringMatching(/^notes\.txt: name is not a photo name: .*extension must be one of jpg, jpeg, png, webp, heic, heif, avif/),
+    ]);
     expect(await page.$eval("#summary", (p) => p.textContent)).toMatch(/^10 photos · 2 clusters holding 10/);
     await page.screenshot({ path: join(work, "page.png"), fullPage: true });
 

@@ -134,8 +134,8 @@ describe("the whole pipeline on one machine", () => {
       {
         key: "users/frank/holiday/notes.jpg",
         imageId: "holiday/notes",
-        code: "rejected_by_model",
-        message: expect.stringMatching(/refused the image/),
+        code: "not_an_image",
+        message: expect.stringMatching(/not a photo/),
         at: expect.any(String),
       },
     ]);

@@ -85,9 +85,9 @@ describe("the poller, on real S3 (emulated), the real model server and the real 
     expect(snapshot.images.map((i) => i.key).sort()).toEqual(good.map((m) => m.messageId).sort());
     const reasonFor = (key: string) => logs.find((l) => l.message === "record failed" && l.key === key)?.reason as string;
     expect(reasonFor("users/alice/empty.jpg")).toMatch(/empty/);
-    expect(reasonFor("users/alice/text.jpg")).toMatch(/not a readable image/);
+    expect(reasonFor("users/alice/text.jpg")).toMatch(/not a photo/);
     expect(reasonFor("users/alice/truncated.jpg")).toMatch(/truncated|corrupt|not a readable image/);
-    expect(reasonFor("users/alice/huge.png")).toMatch(/20000×20000.*limit/);
+    expect(reasonFor("users/alice/huge.png")).toMatch(/20000×20000, over 50 megapixels/);
     expect(reasonFor("users/alice/big.jpg")).toMatch(/over the .*-byte limit/);
     expect(snapshot.images.map((i) => i.imageId).sort()).toEqual(names.map((n) => n.slice(0, n.lastIndexOf("."))).sort());
     expect(logs.some((l) => l.key === "users/alice/2024/" && /folder marker/.test(String(l.message)))).toBe(true);

@@ -1,12 +1,14 @@
 /**
  * Image bytes → the model's input tensor, with sharp: EXIF orientation applied, RGB, shorter
- * side resized to `resizeShorter` (bilinear), center crop `size`, /255, mean/std, NCHW float32.
+ * side resized to `resizeShorter` (bilinear), center crop `size` (core's modelInputBox), /255,
+ * mean/std, NCHW float32.
  *
  * Limits are checked before any pixel is decoded: the byte length, then the dimensions read
  * from the header (`metadata()` parses the header only). sharp's own `limitInputPixels` is
  * set to the same value as a second guard.
  */
 import sharp from "sharp";
+import { modelInputBox } from "@photo-clusters/core/model-input";
 import type { Preprocessing } from "@photo-clusters/core/models";
 import { ImageTooLargeError, InvalidImageError, UnsupportedMediaTypeError } from "./errors.ts";
 
@@ -23,7 +25,7 @@ export interface ImageLimits {
 
 /**
  * 6 MB is SageMaker's InvokeEndpoint payload cap for real-time endpoints (serverless ones cap
- * at 4 MB, and the poller downsizes anything above 4 MB), so nothing legitimate is refused.
+ * at 4 MB; the poller sends tens of KB), so nothing legitimate is refused.
  * 50 megapixels covers 48 MP phone sensors; decoding one takes about 150 MB of memory.
  */
 export const DEFAULT_LIMITS: ImageLimits = { maxBytes: 6 * 1024 * 1024, maxPixels: 50_000_000 };
@@ -70,22 +72,18 @@ export async function inspectImage(bytes: Uint8Array, limits: ImageLimits): Prom
   return { width: swapped ? height : width, height: swapped ? width : height, format };
 }
 
-/** Decodes, orients, resizes and crops to `size`×`size` RGB bytes (HWC, uint8). */
+/**
+ * Decodes, orients, resizes and crops to `size`×`size` RGB bytes (HWC, uint8). An image already
+ * `size`×`size` (what the poller sends: the input cut from the whole photo) is taken as it is.
+ */
 export async function decodeToRgb(bytes: Uint8Array, p: Preprocessing, limits: ImageLimits): Promise<Buffer> {
   const { width, height } = await inspectImage(bytes, limits);
-  const scale = p.resizeShorter / Math.min(width, height);
-  const w = Math.max(p.size, Math.round(width * scale));
-  const h = Math.max(p.size, Math.round(height * scale));
+  const box = modelInputBox(width, height, p);
   try {
-    const { data, info } = await sharp(bytes, { limitInputPixels: limits.maxPixels, failOn: "error" })
-      .rotate()
-      .flatten({ background: "#ffffff" })
-      .toColourspace("srgb")
-      .resize(w, h, { fit: "fill", kernel: "linear" })
-      .extract({ left: Math.round((w - p.size) / 2), top: Math.round((h - p.size) / 2), width: p.size, height: p.size })
-      .removeAlpha()
-      .raw()
-      .toBuffer({ resolveWithObject: true });
+    let image = sharp(bytes, { limitInputPixels: limits.maxPixels, failOn: "error" }).rotate().flatten({ background: "#ffffff" }).toColourspace("srgb");
+    if (box)
+      image = image.resize(box.width, box.height, { fit: "fill", kernel: "linear" }).extract({ left: box.left, top: box.top, width: p.size, height: p.size });
+    const { data, info } = await image.removeAlpha().raw().toBuffer({ resolveWithObject: true });
     if (info.channels !== 3 || data.length !== p.size * p.size * 3) {
       throw new Error(`unexpected decode result: ${info.width}×${info.height}×${info.channels}`);
     }

@@ -1,16 +1,20 @@
 import { GetObjectCommand, type GetObjectCommandOutput, type S3Client } from "@aws-sdk/client-s3";
 import { type FetchedImage, PermanentRecordError } from "@photo-clusters/core/ingest/index";
+import type { Preprocessing } from "@photo-clusters/core/models";
 import type { ObjectChange } from "@photo-clusters/core/s3-event";
-import { fitPayload } from "./fit-payload.ts";
+import { smallImage } from "./small-image.ts";
 
 export interface S3ImageOptions {
   /** Objects larger than this are refused without downloading them (MAX_OBJECT_BYTES). */
   maxObjectBytes: number;
-  /** Images above this are downscaled before they are sent to the endpoint (SageMaker's cap is 4 MB). */
-  maxPayloadBytes: number;
+  /** The model's preprocessing: the endpoint is sent the model's input cut from the photo. */
+  preprocessing: Preprocessing;
 }
 
-/** Reads an uploaded photo at exactly the etag its event names; a newer or deleted object is "gone". */
+/**
+ * Reads an uploaded photo at exactly the etag its event names (a newer or deleted object is "gone")
+ * and decodes it once, to the small upright image the endpoint is sent.
+ */
 export function createS3ImageSource(s3: S3Client, options: S3ImageOptions) {
   return async (change: ObjectChange): Promise<FetchedImage | "gone"> => {
     let response: GetObjectCommandOutput;
@@ -29,8 +33,7 @@ export function createS3ImageSource(s3: S3Client, options: S3ImageOptions) {
       throw new PermanentRecordError("too_large", `object is ${length} bytes, over the ${options.maxObjectBytes}-byte limit`);
     }
     if (length === 0) throw new PermanentRecordError("empty_object", "object is empty (0 bytes)");
-    const bytes = await response.Body!.transformToByteArray();
-    const contentType = response.ContentType ?? "application/octet-stream";
-    return fitPayload({ bytes, contentType }, options.maxPayloadBytes);
+    const small = await smallImage(await response.Body!.transformToByteArray(), options.preprocessing);
+    return { bytes: small.bytes, contentType: small.contentType };
   };
 }

@@ -64,7 +64,13 @@ async function main(argv: string[]): Promise<void> {
       const user = required(values.user, "--user");
       if (positionals.length === 0) throw new Error("upload needs at least one file or folder");
       if (values["via-api"] && (values.aws || values.bucket)) throw new Error("--via-api uploads where the API signs for; it takes no --aws or --bucket");
-      const items = await collectPhotos(user, positionals);
+      let skipped = 0;
+      const items = await collectPhotos(user, positionals, (path, reason) => {
+        skipped++;
+        process.stderr.write(`skipping ${path}: ${reason}\n`);
+      });
+      if (items.length === 0) throw new Error(`no photos to upload in ${positionals.join(", ")}${skipped ? ` (${skipped} skipped, reasons above)` : ""}`);
+      const left = skipped ? `; ${skipped} skipped (reasons above)` : "";
       if (values["via-api"]) {
         const token = values.token ?? (await (await createDevAuth(dataDir)).issueDevToken(user, 3600));
         try {
@@ -74,7 +80,7 @@ async function main(argv: string[]): Promise<void> {
             throw new Error(`cannot reach the API at ${apiUrl} or the S3 it signs for; is \`pnpm start\` running?`);
           throw error;
         }
-        process.stderr.write(`uploaded ${items.length} photos through ${apiUrl} for user ${user}\n`);
+        process.stderr.write(`uploaded ${items.length} photos through ${apiUrl} for user ${user}${left}\n`);
         return;
       }
       const s3 = values.aws ? new S3Client({}) : localClients(emulator).s3;
@@ -88,7 +94,7 @@ async function main(argv: string[]): Promise<void> {
           throw new Error(`cannot reach the local S3 at ${emulator}; start it with \`pnpm start\``);
         throw error;
       }
-      process.stderr.write(`uploaded ${items.length} photos to s3://${bucket}/users/${user}/\n`);
+      process.stderr.write(`uploaded ${items.length} photos to s3://${bucket}/users/${user}/${left}\n`);
       return;
     }
     case "clusters": {

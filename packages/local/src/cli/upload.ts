@@ -9,20 +9,31 @@ export interface UploadItem {
   key: string;
 }
 
+/** Told of every file or folder the upload leaves out, and why. */
+export type OnSkip = (path: string, reason: string) => void;
+
+const toStderr: OnSkip = (path, reason) => process.stderr.write(`skipping ${path}: ${reason}\n`);
+
 /**
- * The photos under the given files and folders (hidden ones skipped), with their keys: a file's key
- * is `users/<userId>/` and its name, a folder's photos keep their path below the folder
- * (`photos/2024/05/IMG 0001.JPG` → `users/<userId>/2024/05/IMG 0001.JPG`), exactly as named.
+ * The photos under the given files and folders, with their keys: a file's key is `users/<userId>/`
+ * and its name, a folder's photos keep their path below the folder (`photos/2024/05/IMG 0001.JPG` →
+ * `users/<userId>/2024/05/IMG 0001.JPG`), exactly as named. Everything left out (hidden files and
+ * folders, files that are not photos, names that cannot be keys, a second photo for one image id)
+ * is reported to `onSkip` with the reason, by default on stderr.
  */
-export async function collectPhotos(userId: string, paths: string[]): Promise<UploadItem[]> {
+export async function collectPhotos(userId: string, paths: string[], onSkip: OnSkip = toStderr): Promise<UploadItem[]> {
   if (!isValidId(userId)) throw new Error(`user id "${userId}" must match ^[A-Za-z0-9_-]{1,128}$`);
   const found: Array<{ path: string; name: string }> = [];
   const walk = async (path: string, name: string) => {
     const info = await stat(path).catch(() => undefined);
     if (!info) throw new Error(`${path}: no such file or folder`);
     if (info.isDirectory()) {
-      for (const entry of (await readdir(path)).sort()) if (!entry.startsWith(".")) await walk(join(path, entry), name ? `${name}/${entry}` : entry);
+      for (const entry of (await readdir(path)).sort()) {
+        if (entry.startsWith(".")) onSkip(join(path, entry), "hidden (its name starts with a dot)");
+        else await walk(join(path, entry), name ? `${name}/${entry}` : entry);
+      }
     } else if ((IMAGE_EXTENSIONS as readonly string[]).includes(extname(path).slice(1).toLowerCase())) found.push({ path, name: name || basename(path) });
+    else onSkip(path, `not a photo: the name must end in ${IMAGE_EXTENSIONS.map((e) => `.${e}`).join(", ")} (any letter case)`);
   };
   for (const p of paths) await walk(p, "");
   const seen = new Set<string>();
@@ -33,12 +44,12 @@ export async function collectPhotos(userId: string, paths: string[]): Promise<Up
     try {
       imageId = parseObjectKey(key).imageId;
     } catch (error) {
-      process.stderr.write(`skipping ${path}: ${(error as Error).message}\n`);
+      onSkip(path, (error as Error).message);
       continue;
     }
     // One photo per image id: a.jpg and a.png would otherwise be two keys for the same id.
     if (seen.has(imageId)) {
-      process.stderr.write(`skipping ${path}: another photo already has the image id "${imageId}"\n`);
+      onSkip(path, `another photo already has the image id "${imageId}"`);
       continue;
     }
     seen.add(imageId);

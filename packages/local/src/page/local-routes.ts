@@ -8,6 +8,7 @@ import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { Hono, type Context } from "hono";
 import { isValidId, parseObjectKey, type ObjectKey } from "@photo-clusters/core/keys";
+import { decodePhoto } from "@photo-clusters/functions/poller/small-image";
 
 export type LocalObject = Uint8Array | { bytes: Uint8Array; contentType?: string };
 
@@ -32,6 +33,8 @@ const IMAGE_TYPES: Record<string, string> = {
   gif: "image/gif",
   avif: "image/avif",
 };
+/** Browsers show no HEIC: the page gets such photos as a JPEG of this shorter side, decoded as the poller decodes them. */
+const HEIC_PREVIEW_SIDE = 512;
 
 const inlineHash = (html: string, tag: "script" | "style") => {
   const body = new RegExp(`<${tag}>([\\s\\S]*?)</${tag}>`).exec(html)?.[1] ?? "";
@@ -95,9 +98,19 @@ export function createLocalRoutes(deps: LocalRoutesDeps): Hono {
     }
     const object = await deps.getObject(photo.key);
     if (object === undefined) return error(c, 404, "not_found", "no such image");
-    const bytes = object instanceof Uint8Array ? object : object.bytes;
+    let bytes = object instanceof Uint8Array ? object : object.bytes;
+    let type = IMAGE_TYPES[photo.ext] ?? "application/octet-stream";
+    if (photo.ext === "heic" || photo.ext === "heif") {
+      try {
+        const { image } = await decodePhoto(bytes);
+        bytes = await image.resize(HEIC_PREVIEW_SIDE, HEIC_PREVIEW_SIDE, { fit: "outside", withoutEnlargement: true }).jpeg({ quality: 85 }).toBuffer();
+        type = "image/jpeg";
+      } catch (e) {
+        return error(c, 400, "invalid_image", `the photo cannot be shown: ${(e as Error).message}`);
+      }
+    }
     return c.body(new Uint8Array(bytes), 200, {
-      "Content-Type": IMAGE_TYPES[photo.ext] ?? "application/octet-stream",
+      "Content-Type": type,
       "Content-Security-Policy": "default-src 'none'; sandbox",
       "X-Content-Type-Options": "nosniff",
       // Other sites may not embed a local photo (the Host check alone lets <img> tags through).
