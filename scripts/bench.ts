@@ -2,6 +2,7 @@
  * Similarity and clustering benchmarks. `pnpm bench` prints one JSON line per case:
  * {"case","n","d","median_ms","min_ms","runs",...}. `pnpm bench --kernels` adds the kernel
  * comparison (plain JS loops, WASM SIMD f32 and int16, ml-matrix). `--quick` runs fewer sizes.
+ * `--edge` runs only what a 12 MP JPEG or HEIC costs at the edge (bench-edge.ts; `pnpm cost` prices it).
  * `--serve` runs only the serving cases (bench-serve.ts: first request, after a write, warm, writer
  * appends, memory per cached user) at n = 2000, 10000 and 50000, d = 2048.
  * `--embeddings <file.json>` runs only cold-file: the cold case on the first 500, 1000 and 2000
@@ -13,7 +14,7 @@
  * Other processes share the cores: read medians, and min_ms as the uncontended estimate.
  */
 import { spawn } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -36,6 +37,7 @@ import { benchAppend } from "../packages/core/src/store/bench-append.ts";
 import { benchApi } from "../packages/functions/src/api/bench-api.ts";
 import { benchServe } from "../packages/functions/src/api/bench-serve.ts";
 import { benchBackfill } from "../packages/local/src/bench-backfill.ts";
+import { benchEdge } from "./bench-edge.ts";
 
 /** ml-matrix is a devDependency of core, so it resolves from there. */
 interface MlMatrix {
@@ -298,6 +300,13 @@ async function kernels(): Promise<void> {
   if (sink === 42) print({ sink });
 }
 
+if (args.has("--edge")) {
+  // What a phone photo costs at the edge, also written to .bench/edge.jsonl for `pnpm cost`; nothing else.
+  const lines = await benchEdge(print, quick);
+  mkdirSync(join(import.meta.dirname, "../.bench"), { recursive: true });
+  writeFileSync(join(import.meta.dirname, "../.bench/edge.jsonl"), lines.map((l) => `${JSON.stringify(l)}\n`).join(""));
+  process.exit(0);
+}
 if (args.has("--serve")) {
   // Serving at 2,000, 10,000 and 50,000 photos of 2048 dimensions; nothing else (see bench-serve.ts).
   await benchServe(print, quick ? [2000, 10_000] : undefined);

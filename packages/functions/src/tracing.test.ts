@@ -9,6 +9,7 @@ import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { encodeVector } from "@photo-clusters/core/ingest/index";
+import sharp from "sharp";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 
 const traceId = (n: number) => `1-5759e988-bd862e3fe1be46a99427279${n}`;
@@ -17,6 +18,10 @@ const lines: Array<Record<string, unknown>> = [];
 const daemon = createSocket("udp4");
 let server: Server;
 let dataDir: string;
+// A real (tiny) photo: the poller decodes what it fetches before it calls the endpoint.
+const PHOTO = await sharp({ create: { width: 32, height: 24, channels: 3, background: "#3a6" } })
+  .jpeg()
+  .toBuffer();
 
 /** S3 GetObject (path-style), InvokeEndpoint and Invoke, answered as the services would. */
 function fakeAws(): Server {
@@ -25,8 +30,8 @@ function fakeAws(): Server {
     req.on("data", (c) => chunks.push(c));
     req.on("end", () => {
       if (req.method === "GET" && req.url?.startsWith("/photos/users/u1/a.jpg")) {
-        res.writeHead(200, { "content-type": "image/jpeg", "content-length": "3", etag: '"e1"' });
-        return res.end(Buffer.from([1, 2, 3]));
+        res.writeHead(200, { "content-type": "image/jpeg", "content-length": String(PHOTO.length), etag: '"e1"' });
+        return res.end(PHOTO);
       }
       res.writeHead(200, { "content-type": "application/json" });
       if (req.url?.startsWith("/endpoints/")) return res.end(JSON.stringify({ model: "mobilenetv2-12-int8", dimension: 2, embedding: [0.6, 0.8] }));
