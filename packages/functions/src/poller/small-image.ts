@@ -42,7 +42,7 @@ export async function decodePhoto(bytes: Uint8Array, maxPixels = MAX_PIXELS): Pr
   try {
     if (format === "heic") {
       const heic = await decodeHeic(bytes, maxPixels);
-      return { image: sharp(heic.rgba, { raw: { width: heic.width, height: heic.height, channels: 4 } }), format, width: heic.width, height: heic.height };
+      return { image: sharp(heic.rgb, { raw: { width: heic.width, height: heic.height, channels: 3 } }), format, width: heic.width, height: heic.height };
     }
     // The header alone first: a pixel bomb is refused by its declared size, before any decode.
     const meta = await sharp(bytes, { limitInputPixels: false }).metadata();
