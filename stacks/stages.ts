@@ -55,7 +55,8 @@ const development: StageSettings = {
   browserOrigins: [],
   queue: { deliveryDelaySeconds: 5, maxReceiveCount: 3, dlqAlarmThreshold: 1, oldestMessageAlarmSeconds: 3600 },
   poller: { timeoutSeconds: 120, memoryMb: 1024, batchSize: 5, maxBatchingWindowSeconds: 5 },
-  endpoint: { memoryMb: 3072, maxConcurrency: 2 },
+  // The model server's measured peak and ResNet-50's estimated one fit in half of this (docs/edge.md).
+  endpoint: { memoryMb: 2048, maxConcurrency: 2 },
   writer: { timeoutSeconds: 30, memoryMb: 512 },
   api: {
     timeoutSeconds: 10,
@@ -72,7 +73,7 @@ const production: StageSettings = {
   browserOrigins: [],
   queue: { deliveryDelaySeconds: 10, maxReceiveCount: 5, dlqAlarmThreshold: 1, oldestMessageAlarmSeconds: 1800 },
   poller: { timeoutSeconds: 120, memoryMb: 1536, batchSize: 10, maxBatchingWindowSeconds: 5 },
-  endpoint: { memoryMb: 4096, maxConcurrency: 20 },
+  endpoint: { memoryMb: 2048, maxConcurrency: 20 },
   writer: { timeoutSeconds: 30, memoryMb: 1024 },
   api: {
     timeoutSeconds: 10,

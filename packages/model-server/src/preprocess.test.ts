@@ -2,7 +2,7 @@ import sharp from "sharp";
 import { describe, expect, it } from "vitest";
 import { mobilenetV2Int8 } from "@photo-clusters/core/models";
 import { ImageTooLargeError, InvalidImageError, UnsupportedMediaTypeError } from "./errors.ts";
-import { checkContentType, DEFAULT_LIMITS, inspectImage, preprocess } from "./preprocess.ts";
+import { checkContentType, DEFAULT_LIMITS, inspectImage, normalise, preprocess } from "./preprocess.ts";
 import { photo, pngClaiming } from "./testing.ts";
 
 const p = mobilenetV2Int8.input.preprocessing;
@@ -18,6 +18,23 @@ describe("preprocess", () => {
     const hi = (1 - 0.406) / 0.225;
     expect(tensor.reduce((a, b) => Math.min(a, b))).toBeGreaterThanOrEqual(lo - 1e-4);
     expect(tensor.reduce((a, b) => Math.max(a, b))).toBeLessThanOrEqual(hi + 1e-4);
+  });
+
+  it("takes an image already 224×224 (what the poller sends) as the input itself, pixel for pixel", async () => {
+    // Prepare: 224×224 pixels, and the same pixels with one more column, which must be resized
+    const pixels = await sharp(photo(JPEG)).resize(224, 224, { fit: "cover" }).raw().toBuffer();
+    const exact = await sharp(pixels, { raw: { width: 224, height: 224, channels: 3 } })
+      .webp({ lossless: true })
+      .toBuffer();
+    const wider = await sharp(pixels, { raw: { width: 224, height: 224, channels: 3 } })
+      .extend({ right: 1, extendWith: "copy" })
+      .png()
+      .toBuffer();
+    // Act
+    const [fromExact, fromWider] = await Promise.all([preprocess(exact, p), preprocess(wider, p)]);
+    // Assess
+    expect(fromExact).toEqual(normalise(pixels, p));
+    expect(fromWider).not.toEqual(normalise(pixels, p));
   });
 
   it("gives three channels for greyscale and transparent images", async () => {

@@ -19,7 +19,7 @@ export interface FailureRecord {
   /** S3's sequencer of the failed event: a later store or delete of the key (a greater one) settles it. */
   sequencer: string;
   imageId: string;
-  /** Why: `invalid_image`, `empty_object`, `too_large`, `rejected_by_model`, `invalid_key`, … */
+  /** Why: `not_an_image`, `invalid_image`, `empty_object`, `too_large`, `rejected_by_model`, `invalid_key`, … */
   code: string;
   message: string;
   /** ISO 8601 time of the attempt that failed. */
