@@ -15,6 +15,9 @@ describe("parseObjectKey", () => {
     ["Unicode", "users/alice/café ☕.webp", "café ☕"],
     ["sub-folders", "users/alice/2024/05/IMG 0001.JPG", "2024/05/IMG 0001"],
     ["dots inside", "users/alice/.hidden/x.y.png", ".hidden/x.y"],
+    ["an iPhone's upper-case HEIC", "users/alice/IMG_0001.HEIC", "IMG_0001"],
+    ["a HEIF", "users/alice/scan.heif", "scan"],
+    ["an AVIF", "users/alice/PXL_2024.avif", "PXL_2024"],
   ])("accepts a key with %s, its path as the image id", (_, key, imageId) => {
     expect(parseObjectKey(key)).toMatchObject({ key, userId: "alice", imageId });
   });

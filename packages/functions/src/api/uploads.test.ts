@@ -73,6 +73,16 @@ describe("POST /users/{userId}/uploads", () => {
     expect(policy.conditions).toContainEqual(["content-length-range", 1, MAX]);
   });
 
+  it.each([
+    ["IMG_0001.HEIC", "image/heic"],
+    ["scan.heif", "image/heif"],
+    ["PXL_2024.avif", "image/avif"],
+  ])("signs an iPhone's or Android phone's %s as %s", async (name, contentType) => {
+    const { status, body } = await ask({ name, contentType, size: 10 });
+    expect(status).toBe(200);
+    expect(body.upload.fields["Content-Type"]).toBe(contentType);
+  });
+
   it("signs only for the token's own user", async () => {
     const { status, body } = await ask({ name: "a.jpg", contentType: "image/jpeg", size: 10 }, { user: "bob", as: "alice" });
     expect(status).toBe(403);
@@ -88,6 +98,7 @@ describe("POST /users/{userId}/uploads", () => {
     [{ name: "a.jpg", contentType: "image/svg+xml", size: 10 }, /^contentType must be one of/],
     [{ name: "a.jpg", size: 10 }, /^contentType must be one of/],
     [{ name: "a.png", contentType: "image/jpeg", size: 10 }, /^contentType must be image\/png for a name ending \.png/],
+    [{ name: "IMG_0001.HEIC", contentType: "image/jpeg", size: 10 }, /^contentType must be image\/heic for a name ending \.HEIC/],
     [{ name: `\${filename}.jpg`, contentType: "image/jpeg", size: 10 }, /^name must not contain "\$\{"/],
     [{ name: "a.jpg", contentType: "image/jpeg", size: MAX + 1 }, new RegExp(`^size must be at most ${MAX} bytes`)],
     [{ name: "a.jpg", contentType: "image/jpeg", size: 0 }, /^size must be the photo's size in bytes/],
