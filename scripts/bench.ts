@@ -4,7 +4,7 @@
  * comparison (plain JS loops, WASM SIMD f32 and int16, ml-matrix). `--quick` runs fewer sizes.
  * `--edge` runs only what a 12 MP JPEG or HEIC costs at the edge (bench-edge.ts; `pnpm cost` prices it).
  * `--serve` runs only the serving cases (bench-serve.ts: first request, after a write, warm, writer
- * appends, memory per cached user) at n = 2000, 10000 and 50000, d = 2048.
+ * appends, memory per cached user) at n = 2000, 10000, 50000 and 100000 (`--large`: and 200000), d = 2048.
  * `--embeddings <file.json>` runs only cold-file: the cold case on the first 500, 1000 and 2000
  * rows (`--quick`: 2000) of a file of real embeddings ({"dimension", "embeddings": {name: number[]}};
  * scripts/real-embeddings.ts makes one), at 1 and 2 threads, interleaved run by run with the
@@ -309,7 +309,7 @@ if (args.has("--edge")) {
 }
 if (args.has("--serve")) {
   // Serving at 2,000, 10,000 and 50,000 photos of 2048 dimensions; nothing else (see bench-serve.ts).
-  await benchServe(print, quick ? [2000, 10_000] : undefined);
+  await benchServe(print, quick ? [2000, 10_000] : [2000, 10_000, 50_000, 100_000, ...(args.has("--large") ? [200_000] : [])]);
   process.exit(0);
 }
 if (embeddingsFile) {

@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { descriptorFileText } from "@photo-clusters/core/descriptor-file";
 import { resnet50V1 } from "@photo-clusters/core/models";
 import { describe, expect, it } from "vitest";
-import { apiConfig, ConfigError, pollerConfig, writerConfig } from "./config.ts";
+import { apiConfig, ConfigError, pollerConfig, writerConfig, writerMemoryBudget } from "./config.ts";
 
 const api = {
   DATA_DIR: "/mnt/embeddings",
@@ -75,6 +75,13 @@ describe("writerConfig", () => {
   it("reads the data directory and the model", () => {
     expect(writerConfig({ DATA_DIR: "/d", MODEL_ID: "mobilenetv2-12-int8" })).toMatchObject({ dataDir: "/d", model: { id: "mobilenetv2-12-int8" } });
     expect(() => writerConfig({ MODEL_ID: "mobilenetv2-12-int8" })).toThrow(/DATA_DIR is not set/);
+  });
+
+  it("gives the store's LiveSets half the function's memory, split with the previous model's store during a switch", () => {
+    const env = { DATA_DIR: "/d", MODEL_ID: "resnet50-v1-12", AWS_LAMBDA_FUNCTION_MEMORY_SIZE: "1024" };
+    expect(writerMemoryBudget(writerConfig(env))).toBe(512 * 1024 * 1024);
+    expect(writerMemoryBudget(writerConfig({ ...env, PREVIOUS_MODEL_ID: "mobilenetv2-12-int8" }))).toBe(256 * 1024 * 1024);
+    expect(() => writerConfig({ ...env, AWS_LAMBDA_FUNCTION_MEMORY_SIZE: "lots" })).toThrow(/AWS_LAMBDA_FUNCTION_MEMORY_SIZE must be a positive integer/);
   });
 });
 

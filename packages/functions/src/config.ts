@@ -156,6 +156,17 @@ export interface WriterConfig {
   model: ModelDescriptor;
   previousModel?: ModelDescriptor;
   metricsNamespace: string;
+  /** The function's memory (Lambda sets AWS_LAMBDA_FUNCTION_MEMORY_SIZE); the store's LiveSets take a share. */
+  memoryMb: number;
+}
+
+/**
+ * What the writer's stores may hold in LiveSets: half the function's memory, the rest for Node, the
+ * handler, one log chunk and a batch (docs/store.md#memory). Shared by the current and the previous model's store.
+ */
+export function writerMemoryBudget(config: Pick<WriterConfig, "memoryMb" | "previousModel">): number {
+  const half = (config.memoryMb * 1024 * 1024) / 2;
+  return Math.floor(config.previousModel ? half / 2 : half);
 }
 
 export function writerConfig(env: Env = process.env): WriterConfig {
@@ -163,7 +174,8 @@ export function writerConfig(env: Env = process.env): WriterConfig {
   const dataDir = r.required("DATA_DIR", "the directory holding the embedding files, e.g. /mnt/embeddings");
   const model = r.model();
   const previousModel = r.previousModel(model);
-  return r.done(() => ({ dataDir, model: model!, previousModel, metricsNamespace: r.metricsNamespace() }));
+  const memoryMb = r.positiveInteger("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", 1024);
+  return r.done(() => ({ dataDir, model: model!, previousModel, metricsNamespace: r.metricsNamespace(), memoryMb }));
 }
 
 export interface PollerConfig {

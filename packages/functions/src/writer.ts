@@ -3,7 +3,7 @@ import type { WritePayload, WriteResponse } from "@photo-clusters/core/ingest/in
 import { jsonLogger } from "@photo-clusters/core/logger";
 import { emfMetrics } from "@photo-clusters/core/metrics";
 import { type EmbeddingStore, openStore } from "@photo-clusters/core/store/index";
-import { writerConfig } from "./config.ts";
+import { writerConfig, writerMemoryBudget } from "./config.ts";
 import { traced, traceFields, withInvocation } from "./tracing.ts";
 import { writeEvents } from "./writer/write-events.ts";
 
@@ -15,10 +15,11 @@ const tracedStore = (store: EmbeddingStore): EmbeddingStore => ({
   ...store,
   write: (userId, events) => traced("store.write", () => store.write(userId, events)),
 });
-const store = tracedStore(openStore({ root: config.dataDir, model: config.model, logger, metrics }));
+const memoryBudgetBytes = writerMemoryBudget(config);
+const store = tracedStore(openStore({ root: config.dataDir, model: config.model, logger, metrics, memoryBudgetBytes }));
 // One writer's metrics for both stores: during a model switch only deletes reach the previous
 // model's store, and its lock waits and compactions are this writer's work as much as the current's.
-const previous = config.previousModel && tracedStore(openStore({ root: config.dataDir, model: config.previousModel, logger, metrics }));
+const previous = config.previousModel && tracedStore(openStore({ root: config.dataDir, model: config.previousModel, logger, metrics, memoryBudgetBytes }));
 
 export const handler = withInvocation(
   async (payload: WritePayload): Promise<WriteResponse> => ({

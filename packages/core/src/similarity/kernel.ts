@@ -403,6 +403,50 @@ function dotAllBody(): Bytes[] {
   return [...set(END, get(N)), ...set(R, op.i32Const(0)), ...whileLt(R, END, perRow)];
 }
 
+/**
+ * dotAllI8(rows, n, rowBytes, q, out): int32 out[r] = Σ row r · q over int8 rows of rowBytes bytes (a
+ * multiple of 16) for r < n (a multiple of 4), exact: each byte pair widened to int16, multiplied and
+ * summed in int32 (|sum| ≤ 127²·rowBytes). The store's compact rows (compact-rows.ts) screen with it.
+ */
+function dotAllI8Body(): Bytes[] {
+  const [ROWS, N, RB, Q, OUT, R, K, P0, END] = [0, 1, 2, 3, 4, 5, 6, 7, 8];
+  const ACC = 9; // four accumulators, then the query's low and high halves, then one row's vector
+  const [VQL, VQH, V] = [13, 14, 15];
+  const step: Bytes[] = [
+    ...set(VQL, ...add(get(Q), get(K)), op.v128Load(), op.i16x8ExtendLowI8x16S),
+    ...set(VQH, ...add(get(Q), get(K)), op.v128Load(), op.i16x8ExtendHighI8x16S),
+  ];
+  for (let i = 0; i < 4; i++) {
+    const addr: Bytes[] = i === 0 ? add(get(P0), get(K)) : [get(P0), get(RB), op.i32Const(i), op.i32Mul, op.i32Add, get(K), op.i32Add];
+    step.push(
+      ...set(V, ...addr, op.v128Load()),
+      ...set(
+        ACC + i,
+        get(ACC + i),
+        get(V),
+        op.i16x8ExtendLowI8x16S,
+        get(VQL),
+        op.i32x4DotI16x8S,
+        op.i32x4Add,
+        get(V),
+        op.i16x8ExtendHighI8x16S,
+        get(VQH),
+        op.i32x4DotI16x8S,
+        op.i32x4Add,
+      ),
+    );
+  }
+  const perRow: Bytes[] = [
+    ...set(P0, get(ROWS), get(R), get(RB), op.i32Mul, op.i32Add),
+    ...[0, 1, 2, 3].flatMap((i) => set(ACC + i, op.v128Const0)),
+    ...set(K, op.i32Const(0)),
+    ...whileLt(K, RB, [...step, ...set(K, ...add(get(K), op.i32Const(16)))]),
+  ];
+  for (let i = 0; i < 4; i++) perRow.push(get(OUT), get(R), op.i32Const(2), op.i32Shl, op.i32Add, ...I16.reduce(ACC + i), op.i32Store(4 * i));
+  perRow.push(...set(R, ...add(get(R), op.i32Const(4))));
+  return [...set(END, get(N)), ...set(R, op.i32Const(0)), ...whileLt(R, END, perRow)];
+}
+
 /** Largest shared memory, in 64 KB pages (1 GB). */
 const SHARED_MAX_PAGES = 16384;
 
@@ -475,6 +519,16 @@ export function kernelBytes(shared = false): Uint8Array {
         ],
         body: dotAllBody(),
       },
+      {
+        name: "dotAllI8",
+        params: [i32, i32, i32, i32, i32],
+        results: [],
+        locals: [
+          [4, i32],
+          [7, v128],
+        ],
+        body: dotAllI8Body(),
+      },
     ],
     shared ? { sharedMaxPages: SHARED_MAX_PAGES } : {},
   );
@@ -522,6 +576,8 @@ export interface Kernel {
   dotRow(a: number, b: number, bytes: number): number;
   /** out[r] = <row r, q> for r < n (a multiple of 4), rows at `rows` with stride and length rowBytes (a multiple of 16); byte offsets; each value as dotRow gives it. */
   dotAll(rows: number, n: number, rowBytes: number, q: number, out: number): void;
+  /** int32 out[r] = <row r, q> for r < n (a multiple of 4) over int8 rows of rowBytes bytes (a multiple of 16), exact. */
+  dotAllI8(rows: number, n: number, rowBytes: number, q: number, out: number): void;
   /** Grows the memory to hold at least `bytes`; views on `memory.buffer` must be re-taken after. */
   reserve(bytes: number): void;
 }
@@ -556,6 +612,7 @@ export function createKernel(memory?: WasmMemory): Kernel {
     gather16: instance.exports.gather16 as Kernel["gather16"],
     gather16Packed: instance.exports.gather16Packed as Kernel["gather16Packed"],
     dotAll: instance.exports.dotAll as Kernel["dotAll"],
+    dotAllI8: instance.exports.dotAllI8 as Kernel["dotAllI8"],
     reserve(needed) {
       const have = memory.buffer.byteLength;
       if (needed > have) memory.grow(Math.ceil((needed - have) / 65536));

@@ -76,6 +76,8 @@ export const op = {
   i32x4ExtractLane: (lane: number) => [0xfd, ...uleb(0x1b), lane],
   i32x4Add: [0xfd, ...uleb(0xae)],
   i32x4DotI16x8S: [0xfd, ...uleb(0xba)],
+  i16x8ExtendLowI8x16S: [0xfd, ...uleb(0x87)],
+  i16x8ExtendHighI8x16S: [0xfd, ...uleb(0x88)],
   v128Store: (offset = 0) => [0xfd, ...uleb(0x0b), 4, ...uleb(offset)],
   i32x4Splat: [0xfd, ...uleb(0x11)],
   i32x4GeS: [0xfd, ...uleb(0x3f)],

@@ -26,7 +26,7 @@ import { userPaths } from "./store-paths.ts";
 import type { EmbeddingStore, EventResult, StoreEvent, StoreLogger, StoreOptions, WriteResult } from "./types.ts";
 import { openUserFiles, type FilesContext, type OpenFiles, type UserState } from "./user-files.ts";
 
-const DEFAULTS = { lockWaitMs: 10_000, lockStaleMs: 5_000, minDead: 500, ratio: 0.5, cachedUsers: 8 };
+const DEFAULTS = { lockWaitMs: 10_000, lockStaleMs: 5_000, minDead: 500, ratio: 0.5, memoryBudget: 256 * 1024 * 1024 };
 
 export function openStore(options: StoreOptions): EmbeddingStore {
   const { root, model } = options;
@@ -41,7 +41,9 @@ export function openStore(options: StoreOptions): EmbeddingStore {
 
   const failureOptions = { logger, lockWaitMs, staleMs };
   const metrics = options.metrics ?? noMetrics;
-  const context = (userId: string): FilesContext => ({ paths: userPaths(root, userId, model.id), model, logger, metrics });
+  // What the cached LiveSets may take together, and one user's at most (see user-files.ts).
+  const memoryBudget = options.memoryBudgetBytes ?? DEFAULTS.memoryBudget;
+  const context = (userId: string): FilesContext => ({ paths: userPaths(root, userId, model.id), model, logger, metrics, memoryBudget });
 
   /** Runs `task` holding the user's lock; calls of one process queue up instead of spinning on it. */
   async function locked<T>(userId: string, task: (ctx: FilesContext, files: OpenFiles, lost: () => Error | null) => Promise<T>): Promise<T> {
@@ -76,11 +78,20 @@ export function openStore(options: StoreOptions): EmbeddingStore {
     }
   }
 
+  /**
+   * Keeps the user's state for its next write; the least recently written users go first when their
+   * LiveSets pass the budget. A user that outgrew the budget alone is not kept: its next write opens
+   * it afresh, scored against its log on disk.
+   */
   function remember(userId: string, state: UserState): void {
+    if (state.live.bytes > memoryBudget) return;
     cache.set(userId, state);
-    for (const key of cache.keys()) {
-      if (cache.size <= DEFAULTS.cachedUsers) break;
+    let bytes = 0;
+    for (const s of cache.values()) bytes += s.live.bytes;
+    for (const [key, s] of cache) {
+      if (bytes <= memoryBudget || key === userId) break;
       cache.delete(key);
+      bytes -= s.live.bytes;
     }
   }
 
@@ -102,6 +113,9 @@ export function openStore(options: StoreOptions): EmbeddingStore {
       const from = live.recordCount;
       const frames: Buffer[] = [];
       const refs: RefEntry[] = [];
+      // The batch's vectors, by record ordinal, until they are in the log.
+      const pending = new Map<number, Float32Array>();
+      let batchBytes = 0;
       const results: EventResult[] = prepared.map((p, i) => {
         if (!p.ok) return { key: String(events[i]?.key), outcome: "error", error: p.error };
         const event = p.event;
@@ -113,7 +127,12 @@ export function openStore(options: StoreOptions): EmbeddingStore {
           const etag = event.kind === "put" ? event.etag : "";
           refs.push({ kind: event.kind, key: event.key, imageId: event.imageId, etag, supersedes: current?.ordinal ?? -1, crc });
           const slot = live.apply({ ...event, etag: event.kind === "put" ? event.etag : "" }, crc);
-          if (event.kind === "put") live.matrix.set(event.vector, slot * live.dimension);
+          if (event.kind === "put") {
+            // The vector ends its frame: where it will lie once the batch is appended.
+            live.setRow(slot, event.vector, 0, state.logSize + batchBytes + frame.length - 4 * live.dimension);
+            pending.set(live.recordCount - 1, event.vector);
+          }
+          batchBytes += frame.length;
         }
         return { key: event.key, outcome: decision.outcome };
       });
@@ -121,7 +140,8 @@ export function openStore(options: StoreOptions): EmbeddingStore {
       if (frames.length > 0) {
         const to = live.recordCount;
         const edges = new EdgeList(64);
-        await addEdgesFrom(live, from, model.defaults.graphFloor, edges);
+        if (!live.rows) metrics.count("StreamedWrites");
+        await addEdgesFrom(live, from, model.defaults.graphFloor, edges, { log: files.log, logStart: state.logStart, logEnd: state.logSize, pending });
         const graphFrame = encodeGraphFrame(from, to, recordsCrc(live.crcs, from, to), edges);
         const batch = Buffer.concat(frames);
         // A lease lock can be lost in a long stall without the heartbeat having noticed yet. Files that
@@ -217,7 +237,7 @@ export function openStore(options: StoreOptions): EmbeddingStore {
     },
     rebuildGraph: async (userId) => {
       assertId("user id", userId);
-      return locked(userId, async (ctx, files) => ({ userId, edges: await rebuildUserGraph(ctx, files.state) }));
+      return locked(userId, async (ctx, files) => ({ userId, edges: await rebuildUserGraph(ctx, files.state, files.log) }));
     },
     listUsers: async () => {
       try {

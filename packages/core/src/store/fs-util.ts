@@ -61,14 +61,21 @@ export async function writeAt(fh: FileHandle, buf: Uint8Array, position: number)
 
 /** Writes a new file next to `path`, fsyncs it and returns its name, ready for `commitFile`. */
 export async function writeTemp(path: string, chunks: readonly Uint8Array[]): Promise<string> {
+  return writeTempWith(path, async (append) => {
+    for (const chunk of chunks) await append(chunk);
+  });
+}
+
+/** The same, for contents made as they are written (`fill` appends each chunk in turn). */
+export async function writeTempWith(path: string, fill: (append: (chunk: Uint8Array) => Promise<void>) => Promise<void>): Promise<string> {
   const temp = join(dirname(path), `.${basename(path)}.${randomBytes(6).toString("hex")}.tmp`);
   const fh = await open(temp, "wx");
   try {
     let at = 0;
-    for (const chunk of chunks) {
+    await fill(async (chunk) => {
       await writeAt(fh, chunk, at);
       at += chunk.length;
-    }
+    });
     await fh.sync();
   } catch (err) {
     await fh.close().catch(() => {});

@@ -1,12 +1,15 @@
 /**
- * A writer's in-memory view of one user's log: the latest state of every key, and the vectors of
- * live images packed densely in one row-major matrix (rows in no particular order; `slotOrdinal`
- * says which log record each row came from). Built once from the log, then kept in step with every
- * record appended, so an append costs O(n·d) for the graph rather than a re-read of the file.
+ * A writer's in-memory view of one user's log: the latest state of every key, and each live image's
+ * row: where its float32 vector lies in the log, and its compact int8 form (compact-rows.ts) that the
+ * writer screens new photos against. Rows are dense, in no particular order (`slotOrdinal` says which
+ * log record each came from). Built once from the log, read in bounded chunks, then kept in step with
+ * every record appended, so an append costs a screen of n int8 rows and a few exact re-scores rather
+ * than a re-read of the file, and the memory a photo takes is a quarter of its float32 vector.
+ *
+ * A user whose compact rows would not fit the writer's memory budget gets a LiveSet without rows
+ * (`compact: false`): keys only, and new photos are scored against the log streamed from disk.
  */
-import { KernelMatrix } from "../similarity/dot.ts";
-import type { RecordView } from "./record-codec.ts";
-import { copyVector } from "./record-codec.ts";
+import { CompactRows } from "./compact-rows.ts";
 
 export interface KeyState {
   live: boolean;
@@ -15,7 +18,7 @@ export interface KeyState {
   sequencer: string;
   /** Ordinal of the latest record for this key. */
   ordinal: number;
-  /** Matrix row when live, else -1. */
+  /** Row when live, else -1. */
   slot: number;
 }
 
@@ -27,11 +30,16 @@ export interface AppliedRecord {
   sequencer: string;
 }
 
+/** What a key's state and its strings take in V8, roughly: for the memory budget, not exact. */
+const KEY_BYTES = 320;
+
 export class LiveSet {
   readonly keys = new Map<string, KeyState>();
-  /** The live rows, in a WASM kernel's memory (see KernelMatrix). */
-  private readonly rows: KernelMatrix;
+  /** The compact rows, or null for a user scored against the log on disk. */
+  readonly rows: CompactRows | null;
   slotOrdinal: Int32Array;
+  /** Byte offset in the log of each row's float32 vector. */
+  slotOffset: Float64Array;
   readonly slotKey: string[] = [];
   /** Live rows. */
   n = 0;
@@ -42,26 +50,28 @@ export class LiveSet {
 
   constructor(
     readonly dimension: number,
-    capacity = 64,
+    options: { capacity?: number; compact?: boolean } = {},
   ) {
-    this.rows = new KernelMatrix(dimension, capacity);
+    const capacity = Math.max(4, options.capacity ?? 64);
+    this.rows = options.compact === false ? null : new CompactRows(dimension, capacity);
     this.slotOrdinal = new Int32Array(capacity);
+    this.slotOffset = new Float64Array(capacity);
     this.crcs = new Uint32Array(Math.max(capacity, 64));
   }
 
-  static fromLog(buf: Buffer, records: RecordView[], crcs: Uint32Array, dimension: number): LiveSet {
-    const set = new LiveSet(dimension, Math.max(64, records.length));
-    for (let i = 0; i < records.length; i++) {
-      const r = records[i];
-      const slot = set.apply(r, crcs[i]);
-      if (slot >= 0) copyVector(buf, r, set.matrix, slot);
-    }
-    return set;
+  /** What a LiveSet of `rows` live photos with compact rows takes, about. */
+  static bytesFor(dimension: number, rows: number): number {
+    return CompactRows.bytesFor(dimension, rows) + rows * (16 + KEY_BYTES);
+  }
+
+  /** Memory this view holds, about: what the writer's budget counts. */
+  get bytes(): number {
+    return (this.rows?.bytes ?? 0) + this.slotOrdinal.length * 12 + this.crcs.length * 4 + this.keys.size * KEY_BYTES;
   }
 
   /**
-   * Applies the record appended at ordinal `recordCount`. Returns the matrix row reserved for a put
-   * (the caller fills it), or -1 for a delete.
+   * Applies the record appended at ordinal `recordCount`. Returns the row reserved for a put (the
+   * caller fills it with setRow), or -1 for a delete.
    */
   apply(record: AppliedRecord, crc: number): number {
     const ordinal = this.recordCount++;
@@ -84,18 +94,10 @@ export class LiveSet {
     return slot;
   }
 
-  /** The row-major matrix of live rows (slot·dimension): a view, valid until the next put. */
-  get matrix(): Float32Array {
-    return this.rows.rows;
-  }
-
-  /** out[s] = similarity of row `slot` to row s, for every live row s; as dotF32 computes it. */
-  scoresOf(slot: number, out: Float32Array): Float32Array {
-    return this.rows.dotRowAgainstAll(slot, this.n, out);
-  }
-
-  row(slot: number): Float32Array {
-    return this.matrix.subarray(slot * this.dimension, (slot + 1) * this.dimension);
+  /** Row `slot`: its vector (d values of `values` from `at`) and where that vector lies in the log. */
+  setRow(slot: number, values: Float32Array, at: number, logOffset: number): void {
+    this.rows?.set(slot, values, at);
+    this.slotOffset[slot] = logOffset;
   }
 
   private takeSlot(key: string, ordinal: number): number {
@@ -103,8 +105,9 @@ export class LiveSet {
     if (slot === this.slotOrdinal.length) {
       const capacity = slot * 2;
       this.slotOrdinal = grow(this.slotOrdinal, capacity);
-      this.rows.ensureRows(capacity);
+      this.slotOffset = grow(this.slotOffset, capacity);
     }
+    this.rows?.ensureRows(slot + 1);
     this.slotOrdinal[slot] = ordinal;
     this.slotKey[slot] = key;
     return slot;
@@ -114,9 +117,9 @@ export class LiveSet {
   private freeSlot(slot: number): void {
     const last = --this.n;
     if (slot !== last) {
-      const d = this.dimension;
-      this.matrix.copyWithin(slot * d, last * d, (last + 1) * d);
+      this.rows?.move(last, slot);
       this.slotOrdinal[slot] = this.slotOrdinal[last];
+      this.slotOffset[slot] = this.slotOffset[last];
       const movedKey = this.slotKey[last];
       this.slotKey[slot] = movedKey;
       this.keys.get(movedKey)!.slot = slot;
@@ -126,7 +129,7 @@ export class LiveSet {
 }
 
 /** A copy of a typed array with room for `capacity` elements. */
-export function grow<T extends Uint8Array | Uint16Array | Int32Array | Uint32Array>(arr: T, capacity: number): T {
+export function grow<T extends Uint8Array | Uint16Array | Int32Array | Uint32Array | Float64Array>(arr: T, capacity: number): T {
   const next = new (arr.constructor as new (n: number) => T)(capacity);
   next.set(arr);
   return next;

@@ -6,12 +6,13 @@
  * new file with an old one sees different file ids and reads again. Compaction also upgrades files
  * of an older format: what it writes is always the current one.
  */
+import { type FileHandle, open, unlink } from "node:fs/promises";
 import { CorruptStoreError } from "../errors.ts";
 import { EdgeList } from "./edge-list.ts";
-import { encodeGraphHeader, encodeLogHeader, encodeRefsHeader, newFileId } from "./file-header.ts";
-import { atomicWrite, commitFiles, readIfExists, writeTemp } from "./fs-util.ts";
+import { decodeLogHeader, encodeGraphHeader, encodeLogHeader, encodeRefsHeader, newFileId } from "./file-header.ts";
+import { atomicWrite, commitFiles, readIfExists, readRange, writeTemp, writeTempWith } from "./fs-util.ts";
 import { encodeGraphFrame, parseGraph, recordsCrc } from "./graph-file.ts";
-import { parseLog } from "./log-file.ts";
+import { scanLog } from "./log-stream.ts";
 import { addEdgesFrom } from "./neighbour-graph.ts";
 import { encodeRefsFrame, type RefEntry } from "./refs-file.ts";
 import type { CompactResult } from "./types.ts";
@@ -19,33 +20,84 @@ import type { FilesContext, UserState } from "./user-files.ts";
 
 export async function compactUser(ctx: FilesContext, userId: string, state: UserState): Promise<CompactResult> {
   const { paths, model } = ctx;
-  const floor = model.defaults.graphFloor;
-  const buf = (await readIfExists(paths.log))!;
-  const log = parseLog(buf, paths.log);
-  if (!log || log.header.fileId !== state.fileId || log.records.length !== state.live.recordCount) {
-    throw new CorruptStoreError(`${paths.log} changed under the lock during compaction`);
-  }
-  const keep = [...state.live.keys.values()].map((k) => k.ordinal).sort((x, y) => x - y);
-  const newOf = new Int32Array(log.records.length).fill(-1);
-  const crcs = new Uint32Array(keep.length);
+  const { live } = state;
+  const recordCount = live.recordCount;
+  const keep = new Uint8Array(recordCount);
+  for (const k of live.keys.values()) keep[k.ordinal] = 1;
+  const newOf = new Int32Array(recordCount).fill(-1);
+  const crcs = new Uint32Array(live.keys.size);
   const fileId = newFileId();
-  const chunks: Uint8Array[] = [encodeLogHeader(model.id, model.dimension, fileId)];
   const refs: RefEntry[] = [];
-  keep.forEach((ordinal, i) => {
-    const start = ordinal === 0 ? log.header.length : log.frameEnds[ordinal - 1];
-    chunks.push(buf.subarray(start, log.frameEnds[ordinal]));
-    newOf[ordinal] = i;
-    crcs[i] = log.crcs[ordinal];
-    const r = log.records[ordinal];
-    refs.push({ kind: r.kind, key: r.key, imageId: r.imageId, etag: r.etag, supersedes: -1, crc: crcs[i] });
-  });
+  const log = await open(paths.log, "r");
+  let bytesBefore = 0;
+  let bytesAfter = 0;
+  let tempLog: string;
+  try {
+    const header = decodeLogHeader((await readRange(log, 0, state.logStart)) as Buffer);
+    bytesBefore = (await log.stat()).size;
+    if (header.status !== "ok" || header.header.fileId !== state.fileId) throw new CorruptStoreError(`${paths.log} changed under the lock during compaction`);
+    // The kept records' frames, copied a chunk of the log at a time: memory stays one chunk.
+    let ordinal = 0;
+    let kept = 0;
+    tempLog = await writeTempWith(paths.log, async (append) => {
+      const head = encodeLogHeader(model.id, model.dimension, fileId);
+      await append(head);
+      bytesAfter += head.length;
+      await scanLog(log, state.logStart, state.logSize, model.dimension, async ({ buf, parsed }) => {
+        let start = 0;
+        for (let i = 0; i < parsed.records.length; i++) {
+          const r = parsed.records[i]!;
+          const o = ordinal++;
+          const end = parsed.frameEnds[i]!;
+          if (o < recordCount && keep[o]) {
+            await append(buf.subarray(start, end));
+            bytesAfter += end - start;
+            newOf[o] = kept;
+            crcs[kept++] = parsed.crcs[i]!;
+            refs.push({ kind: r.kind, key: r.key, imageId: r.imageId, etag: r.etag, supersedes: -1, crc: parsed.crcs[i]! });
+          }
+          start = end;
+        }
+      });
+    });
+    if (ordinal !== recordCount || kept !== crcs.length) throw new CorruptStoreError(`${paths.log} changed under the lock during compaction`);
+  } finally {
+    await log.close();
+  }
+  try {
+    await rewriteDerived(ctx, state, { fileId, tempLog, newOf, crcs, refs });
+  } catch (err) {
+    await unlink(tempLog).catch(() => {});
+    throw err;
+  }
+  ctx.metrics.count("Compactions");
+  ctx.logger.debug("store: compacted", { file: paths.log, recordsBefore: recordCount, recordsAfter: crcs.length });
+  return { userId, recordsBefore: recordCount, recordsAfter: crcs.length, bytesBefore, bytesAfter };
+}
+
+/** The compacted log's refs and graph (the old graph's edges renumbered), then all three files committed. */
+async function rewriteDerived(
+  ctx: FilesContext,
+  state: UserState,
+  done: { fileId: string; tempLog: string; newOf: Int32Array; crcs: Uint32Array; refs: RefEntry[] },
+): Promise<void> {
+  const { paths, model } = ctx;
+  const floor = model.defaults.graphFloor;
+  const { live } = state;
+  const recordCount = live.recordCount;
+  const { fileId, tempLog, newOf, crcs, refs } = done;
   const graphBuf = await readIfExists(paths.graph);
-  const graph = graphBuf && parseGraph(graphBuf, state.fileId, log.crcs, floor);
+  const graph = graphBuf && parseGraph(graphBuf, state.fileId, live.crcs.subarray(0, recordCount), floor);
   let old: EdgeList;
-  if (graph && graph.covered === log.records.length) old = graph.edges;
+  if (graph && graph.covered === recordCount) old = graph.edges;
   else {
     old = new EdgeList();
-    await addEdgesFrom(state.live, 0, floor, old);
+    const fh = await open(paths.log, "r");
+    try {
+      await addEdgesFrom(live, 0, floor, old, { log: fh, logStart: state.logStart, logEnd: state.logSize });
+    } finally {
+      await fh.close();
+    }
   }
   const edges = new EdgeList(Math.max(16, old.length));
   for (let i = 0; i < old.length; i++) {
@@ -53,9 +105,8 @@ export async function compactUser(ctx: FilesContext, userId: string, state: User
     const b = newOf[old.b[i]];
     if (a >= 0 && b >= 0) edges.push(a, b, old.s[i]);
   }
-  const graphChunks = [encodeGraphHeader(floor, fileId), encodeGraphFrame(0, keep.length, recordsCrc(crcs, 0, keep.length), edges)];
+  const graphChunks = [encodeGraphHeader(floor, fileId), encodeGraphFrame(0, crcs.length, recordsCrc(crcs, 0, crcs.length), edges)];
   const refsChunks = [encodeRefsHeader(model.id, model.dimension, fileId), encodeRefsFrame(0, refs)];
-  const tempLog = await writeTemp(paths.log, chunks);
   const tempRefs = await writeTemp(paths.refs, refsChunks);
   const tempGraph = await writeTemp(paths.graph, graphChunks);
   await commitFiles([
@@ -63,17 +114,13 @@ export async function compactUser(ctx: FilesContext, userId: string, state: User
     [tempRefs, paths.refs],
     [tempGraph, paths.graph],
   ]);
-  const bytesAfter = chunks.reduce((n, c) => n + c.length, 0);
-  ctx.metrics.count("Compactions");
-  ctx.logger.debug("store: compacted", { file: paths.log, recordsBefore: log.records.length, recordsAfter: keep.length });
-  return { userId, recordsBefore: log.records.length, recordsAfter: keep.length, bytesBefore: buf.length, bytesAfter };
 }
 
 /** A fresh graph file from every live vector: O(n²·d), for repair or a changed floor. */
-export async function rebuildUserGraph(ctx: FilesContext, state: UserState): Promise<number> {
+export async function rebuildUserGraph(ctx: FilesContext, state: UserState, log: FileHandle): Promise<number> {
   const floor = ctx.model.defaults.graphFloor;
   const edges = new EdgeList();
-  await addEdgesFrom(state.live, 0, floor, edges);
+  await addEdgesFrom(state.live, 0, floor, edges, { log, logStart: state.logStart, logEnd: state.logSize });
   const to = state.live.recordCount;
   await atomicWrite(ctx.paths.graph, [encodeGraphHeader(floor, state.fileId), encodeGraphFrame(0, to, recordsCrc(state.live.crcs, 0, to), edges)]);
   return edges.length;

@@ -126,8 +126,14 @@ export interface StoreOptions {
   compaction?: { minDead?: number; ratio?: number };
   /** fdatasync the log after each batch (default true). */
   sync?: boolean;
-  /** LockWait, GraphCatchUps and Compactions are recorded here; whoever owns it flushes. */
+  /** LockWait, GraphCatchUps, Compactions and StreamedWrites are recorded here; whoever owns it flushes. */
   metrics?: Metrics;
+  /**
+   * Bytes the writer's cached LiveSets may take together (least recently written users go first), and
+   * one user's at most: a user whose compact rows would not fit is scored against its log on disk.
+   * Default 256 MB; the writer Lambda passes a share of its memory.
+   */
+  memoryBudgetBytes?: number;
 }
 
 export interface EmbeddingStore {

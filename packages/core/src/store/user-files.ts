@@ -28,7 +28,7 @@ import {
 import { atomicWrite, readRange, writeAt } from "./fs-util.ts";
 import { encodeGraphFrame, readGraphFrames, recordsCrc } from "./graph-file.ts";
 import { LiveSet } from "./live-set.ts";
-import { parseRecords } from "./log-file.ts";
+import { scanLog } from "./log-stream.ts";
 import { addEdgesFrom } from "./neighbour-graph.ts";
 import { copyVector } from "./record-codec.ts";
 import { encodeRefsFrame, ENTRY, entryLength, readRefsFrame, type RefEntry } from "./refs-file.ts";
@@ -38,6 +38,8 @@ import type { StoreLogger } from "./types.ts";
 export interface UserState {
   fileId: string;
   live: LiveSet;
+  /** The log header's length: where its records start. */
+  logStart: number;
   logIno: number;
   logSize: number;
   graphIno: number;
@@ -65,8 +67,10 @@ export interface FilesContext {
   paths: UserPaths;
   model: ModelDescriptor;
   logger: StoreLogger;
-  /** GraphCatchUps and Compactions are counted here. */
+  /** GraphCatchUps, Compactions and StreamedWrites are counted here. */
   metrics: Metrics;
+  /** Bytes a user's LiveSet may take; a larger user is scored against its log streamed from disk. */
+  memoryBudget: number;
 }
 
 export function assertModel(header: LogHeader, model: ModelDescriptor, file: string): void {
@@ -154,7 +158,8 @@ export async function openUserFiles(ctx: FilesContext, cached: UserState | undef
       ? cached
       : {
           fileId,
-          live: new LiveSet(model.dimension),
+          live: newLiveSet(ctx, logStat.size - header.length),
+          logStart: header.length,
           logIno: logStat.ino,
           logSize: header.length,
           graphIno: graph.ino,
@@ -179,6 +184,24 @@ export async function openUserFiles(ctx: FilesContext, cached: UserState | undef
     for (const fh of [log, ...derived.map((d) => d.fh)]) await fh?.close().catch(() => {});
     throw err;
   }
+}
+
+/**
+ * A LiveSet sized for a log of `recordBytes`: with compact rows when they fit the memory budget
+ * (counted as if every record were a live photo), else without, and a warning and a metric.
+ */
+function newLiveSet(ctx: FilesContext, recordBytes: number): LiveSet {
+  const d = ctx.model.dimension;
+  const rows = Math.ceil(Math.max(0, recordBytes) / (4 * d + 48));
+  const needs = LiveSet.bytesFor(d, rows);
+  if (needs <= ctx.memoryBudget) return new LiveSet(d, { capacity: rows + 16 });
+  ctx.logger.warn("store: user too large for the writer's memory budget; scoring new photos against the log on disk", {
+    file: ctx.paths.log,
+    records: rows,
+    needsBytes: needs,
+    budgetBytes: ctx.memoryBudget,
+  });
+  return new LiveSet(d, { capacity: 64, compact: false });
 }
 
 const headerCrc = (d: Derived) => d.header.readUInt32LE(d.header.length - 4);
@@ -214,21 +237,29 @@ async function catchUp(
   const { paths, logger, model } = ctx;
   const { live } = state;
   const from = live.recordCount;
+  const d = model.dimension;
 
-  const logTail = await readRange(log, state.logSize, logBytes);
-  const parsed = parseRecords(logTail, 0, model.dimension);
-  if (parsed.tailBytes > 0) {
-    logger.warn("store: cutting torn tail of log", { file: paths.log, bytes: parsed.tailBytes, keptBytes: state.logSize + parsed.validEnd });
-    await log.truncate(state.logSize + parsed.validEnd);
+  // The log's new records, read in bounded chunks: each put's vector goes into the LiveSet's compact
+  // row and is not kept; what the refs need of each record (its strings) is, in case they lag.
+  const fresh: RefEntry[] = [];
+  const scratch = new Float32Array(d);
+  const read = await scanLog(log, state.logSize, logBytes, d, ({ buf, base, parsed }) => {
+    parsed.records.forEach((r, i) => {
+      const supersedes = live.keys.get(r.key)?.ordinal ?? -1;
+      const slot = live.apply(r, parsed.crcs[i]);
+      if (slot >= 0) {
+        copyVector(buf, r, scratch, 0);
+        live.setRow(slot, scratch, 0, base + r.vectorOffset);
+      }
+      fresh.push({ kind: r.kind, key: r.key, imageId: r.imageId, etag: r.etag, supersedes, crc: parsed.crcs[i] });
+    });
+  });
+  if (read.tailBytes > 0) {
+    logger.warn("store: cutting torn tail of log", { file: paths.log, bytes: read.tailBytes, keptBytes: read.validEnd });
+    await log.truncate(read.validEnd);
     await log.sync();
   }
-  const supersedes = new Int32Array(parsed.records.length);
-  parsed.records.forEach((r, i) => {
-    supersedes[i] = live.keys.get(r.key)?.ordinal ?? -1;
-    const slot = live.apply(r, parsed.crcs[i]);
-    if (slot >= 0) copyVector(logTail, r, live.matrix, slot);
-  });
-  state.logSize += parsed.validEnd;
+  state.logSize = read.validEnd;
   const crcs = live.crcs.subarray(0, live.recordCount);
 
   const graphTail = graph.fh ? await readRange(graph.fh, state.graphSize, graph.size) : Buffer.alloc(0);
@@ -256,7 +287,7 @@ async function catchUp(
   const out = { graph: null as Buffer | null, refs: null as Buffer | null };
   if (state.graphCovered < to) {
     const edges = new EdgeList();
-    await addEdgesFrom(live, state.graphCovered, model.defaults.graphFloor, edges);
+    await addEdgesFrom(live, state.graphCovered, model.defaults.graphFloor, edges, { log, logStart: state.logStart, logEnd: state.logSize });
     out.graph = encodeGraphFrame(state.graphCovered, to, recordsCrc(crcs, state.graphCovered, to), edges);
     logger.debug("store: graph caught up", { file: paths.graph, from: state.graphCovered, to, edges: edges.length });
     state.graphCovered = to;
@@ -264,12 +295,7 @@ async function catchUp(
   if (state.refsCovered < to) {
     // Refs are checked up to what this writer saw before, so the missing entries are all in this tail.
     if (state.refsCovered < from) throw new CorruptStoreError(`${paths.refs} covers fewer records than when last read`);
-    const entries: RefEntry[] = [];
-    for (let o = state.refsCovered; o < to; o++) {
-      const r = parsed.records[o - from];
-      entries.push({ kind: r.kind, key: r.key, imageId: r.imageId, etag: r.etag, supersedes: supersedes[o - from], crc: crcs[o] });
-    }
-    out.refs = encodeRefsFrame(state.refsCovered, entries);
+    out.refs = encodeRefsFrame(state.refsCovered, fresh.slice(state.refsCovered - from));
     logger.debug("store: refs caught up", { file: paths.refs, from: state.refsCovered, to });
     state.refsCovered = to;
   }
