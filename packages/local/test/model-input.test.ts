@@ -47,6 +47,7 @@ describe("the image the poller sends the endpoint (its bytes: pnpm bench --edge)
 
     // Assess
     expect(files.length).toBeGreaterThan(290);
-    expect(Math.min(...cosines)).toBeGreaterThanOrEqual(0.99);
+    // The same pixels: the same embedding but for float rounding (the lowest measured: 0.99999999).
+    expect(Math.min(...cosines)).toBeGreaterThanOrEqual(0.99999);
   }, 180_000);
 });

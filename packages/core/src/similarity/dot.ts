@@ -1,4 +1,4 @@
-import { createKernel, type Kernel, sharedKernel } from "./kernel.ts";
+import { sharedKernel } from "./kernel.ts";
 
 /**
  * Dot products in plain JavaScript, rounded exactly like the WASM kernel (see kernel.ts):
@@ -33,8 +33,7 @@ export function dotF32(x: Float32Array, xOff: number, y: Float32Array, yOff: num
 /**
  * out[r] = <rows[r], query> for each of the n rows of a flat row-major n×d matrix; values match the
  * exact path bit for bit. When d is a multiple of 4 the rows are copied into the shared kernel's
- * memory and dotAll runs there (n = 2000, d = 1280: 0.75 ms with the copy, 3.4 ms in the JS loop);
- * the store keeps its rows in a KernelMatrix instead, which needs no copy.
+ * memory and dotAll runs there (n = 2000, d = 1280: 0.75 ms with the copy, 3.4 ms in the JS loop).
  */
 export function dotAgainstAll(rows: Float32Array, n: number, d: number, query: Float32Array, out: Float32Array): Float32Array {
   if (query.length !== d) throw new RangeError(`query has ${query.length} values, expected ${d}`);
@@ -57,54 +56,4 @@ export function dotAgainstAll(rows: Float32Array, n: number, d: number, query: F
   out.set(mem.subarray(outOff >> 2, (outOff >> 2) + n4));
   for (let r = n4; r < n; r++) out[r] = k.dotRow(r * rowBytes, qOff, rowBytes);
   return out;
-}
-
-/**
- * A growable row-major matrix of float32 rows of length d that lives in a WASM kernel's own
- * memory, so one row against all rows runs the SIMD kernel (dotAll) in place, with no copy.
- * `rows` is a view on that memory: take it again after `ensureRows`, which may grow the memory.
- * Every value equals dotF32's bit for bit (rows of a length that is not a multiple of 4 use it).
- */
-export class KernelMatrix {
-  private readonly kernel: Kernel = createKernel();
-  private cap = 0;
-  rows: Float32Array;
-
-  constructor(
-    readonly d: number,
-    capacity: number,
-  ) {
-    this.rows = new Float32Array(0);
-    this.ensureRows(capacity);
-  }
-
-  get capacity(): number {
-    return this.cap;
-  }
-
-  /** Room for at least `count` rows, keeping the rows held so far. */
-  ensureRows(count: number): void {
-    if (count <= this.cap) return;
-    this.cap = Math.max(count, this.cap);
-    // The rows, then room for one result per row (rounded up to four).
-    this.kernel.reserve(this.cap * this.d * 4 + ((this.cap + 3) & ~3) * 4);
-    this.rows = new Float32Array(this.kernel.memory.buffer, 0, this.cap * this.d);
-  }
-
-  /** out[r] = <row r, row q> for r < n. */
-  dotRowAgainstAll(q: number, n: number, out: Float32Array): Float32Array {
-    const d = this.d;
-    if (!(q >= 0 && q < this.cap && n <= this.cap)) throw new RangeError(`row ${q} or count ${n} outside a matrix of ${this.cap} rows`);
-    if (out.length < n) throw new RangeError(`output holds ${out.length} values, expected ${n}`);
-    if (d % 4 !== 0) return dotAgainstAll(this.rows, n, d, this.rows.subarray(q * d, q * d + d), out);
-    const k = this.kernel;
-    const rowBytes = d * 4;
-    const outOff = this.cap * rowBytes;
-    const n4 = n & ~3;
-    k.dotAll(0, n4, rowBytes, q * rowBytes, outOff);
-    const res = new Float32Array(k.memory.buffer, outOff, n4);
-    out.set(res);
-    for (let r = n4; r < n; r++) out[r] = k.dotRow(r * rowBytes, q * rowBytes, rowBytes);
-    return out;
-  }
 }

@@ -7,12 +7,13 @@
  * Rows are zero-padded to a multiple of 8 floats (8 int16), so the inner loop has no tail. Each dot is
  * accumulated in four f32 lanes (lane l takes k ≡ l mod 4, in order) and reduced as
  * (l0 + l1) + (l2 + l3); `dotF32` in dot.ts reproduces this bit for bit in plain JavaScript,
- * so the stored graph (built with dotAll, see KernelMatrix in dot.ts) and the exact path agree to the last bit.
+ * so the stored graph (whose pairs the writer re-scores with dotF32) and the exact path agree to the last bit.
  *
  * `blockI16` does the same on int16-quantised rows with i32x4.dot_i16x8_s (8 products per
  * instruction, twice the f32 rate), exactly in int32, the rows packed four by four (blockI16Body): edgesAbove uses it on a prefix of the
  * dimensions to screen pairs with a proven bound (screen.ts), then recomputes the survivors with
- * the f32 arithmetic above (dotPairs). dotAll runs one row against all rows (the store's graph).
+ * the f32 arithmetic above (dotPairs). dotAll runs one row against all rows (`similar`); dotAllI8 one
+ * int8 row against all (the store writer's screen, compact-rows.ts).
  */
 import { encodeModule, f32, i32, op, v128, type Bytes } from "./wasm-encoder.ts";
 

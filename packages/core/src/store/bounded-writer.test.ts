@@ -7,6 +7,7 @@
 import fc from "fast-check";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { dotF32 } from "../similarity/dot.ts";
+import { createKernel } from "../similarity/kernel.ts";
 import { CompactRows } from "./compact-rows.ts";
 import { del, put, quietLogger, tempRoot, testModel } from "./fixtures/factories.ts";
 import { openStore } from "./index.ts";
@@ -131,6 +132,23 @@ describe("the writer's bounded memory", () => {
     expect(counts.filter((c) => c === "StreamedWrites").length).toBe(events.length - 1);
   });
 
+  it("scores one batch of more photos than a streamed block against each other too, for a user too large for its budget", async () => {
+    const many = clustered(600, 5);
+    const store = openStore({ root, model, memoryBudgetBytes: 1, logger: quietLogger });
+    await store.write("ann", [put("ann", "first", 1, { vector: many[0] })]);
+
+    await store.write(
+      "ann",
+      many.map((v, k) => put("ann", `p${k}`, k + 2, { vector: v })),
+    );
+    const snapshot = await store.read("ann");
+
+    const { want, got } = pairs(snapshot, floor);
+    expect(snapshot.images.length).toBe(601);
+    expect(want.size).toBeGreaterThan(10_000);
+    expect(got).toEqual(want);
+  });
+
   it("rebuilds and compacts the graph of a user too large for its budget a block of rows at a time, exactly", async () => {
     // Prepare: 700 photos (more than one block of 512), a tenth of them replaced
     const many = clustered(700, 11);
@@ -161,6 +179,30 @@ describe("the writer's bounded memory", () => {
 });
 
 describe("compact rows", () => {
+  it("take every int8 dot product exactly, whatever the rows' length and count", () => {
+    for (const [n, d] of [
+      [1, 1],
+      [5, 16],
+      [9, 50],
+      [33, 2048],
+    ]) {
+      const kernel = createKernel();
+      const rowBytes = (d + 15) & ~15;
+      const n4 = (n + 3) & ~3;
+      kernel.reserve(n4 * rowBytes + rowBytes + n4 * 4);
+      const mem = new Int8Array(kernel.memory.buffer);
+      for (let i = 0; i < n4 * rowBytes + rowBytes; i++) mem[i] = ((i * 7919) % 255) - 127; // -127..127, padding included
+      const q = n4 * rowBytes;
+      kernel.dotAllI8(0, n4, rowBytes, q, q + rowBytes);
+      const out = new Int32Array(kernel.memory.buffer, q + rowBytes, n4);
+      for (let r = 0; r < n4; r++) {
+        let want = 0;
+        for (let k = 0; k < rowBytes; k++) want += mem[r * rowBytes + k]! * mem[q + k]!;
+        expect(out[r], `n=${n} d=${d} row ${r}`).toBe(want);
+      }
+    }
+  });
+
   it("mark every row whose float32 dot with a query reaches the floor, for any vectors and floor", () => {
     fc.assert(
       fc.property(

@@ -43,7 +43,7 @@ export function openStore(options: StoreOptions): EmbeddingStore {
   const metrics = options.metrics ?? noMetrics;
   // What the cached LiveSets may take together, and one user's at most (see user-files.ts).
   const memoryBudget = options.memoryBudgetBytes ?? DEFAULTS.memoryBudget;
-  const context = (userId: string): FilesContext => ({ paths: userPaths(root, userId, model.id), model, logger, metrics, memoryBudget });
+  const context = (userId: string): FilesContext => ({ paths: userPaths(root, userId, model.id), model, logger, metrics, memoryBudget, makeRoom });
 
   /** Runs `task` holding the user's lock; calls of one process queue up instead of spinning on it. */
   async function locked<T>(userId: string, task: (ctx: FilesContext, files: OpenFiles, lost: () => Error | null) => Promise<T>): Promise<T> {
@@ -78,6 +78,21 @@ export function openStore(options: StoreOptions): EmbeddingStore {
     }
   }
 
+  const cachedBytes = () => {
+    let bytes = 0;
+    for (const s of cache.values()) bytes += s.live.bytes;
+    return bytes;
+  };
+  /** Drops the least recently written users until `bytes` more fit the budget. */
+  function makeRoom(bytes: number): void {
+    let held = cachedBytes();
+    for (const [key, s] of cache) {
+      if (held + bytes <= memoryBudget) break;
+      cache.delete(key);
+      held -= s.live.bytes;
+    }
+  }
+
   /**
    * Keeps the user's state for its next write; the least recently written users go first when their
    * LiveSets pass the budget. A user that outgrew the budget alone is not kept: its next write opens
@@ -85,14 +100,9 @@ export function openStore(options: StoreOptions): EmbeddingStore {
    */
   function remember(userId: string, state: UserState): void {
     if (state.live.bytes > memoryBudget) return;
+    cache.delete(userId);
+    makeRoom(state.live.bytes);
     cache.set(userId, state);
-    let bytes = 0;
-    for (const s of cache.values()) bytes += s.live.bytes;
-    for (const [key, s] of cache) {
-      if (bytes <= memoryBudget || key === userId) break;
-      cache.delete(key);
-      bytes -= s.live.bytes;
-    }
   }
 
   async function write(userId: string, events: readonly StoreEvent[]): Promise<WriteResult> {
@@ -207,12 +217,14 @@ export function openStore(options: StoreOptions): EmbeddingStore {
       assertId("user id", userId);
       // Under the store's lock, against its latest state of each key: a failure that arrives after a
       // later event of its key was stored (a slow retry, a replaced photo) is already settled.
-      const fresh = await locked(userId, async (_ctx, files) =>
-        failures.filter((f) => {
+      const fresh = await locked(userId, async (_ctx, files) => {
+        // Read only: the state stays good for the user's next write (opening a large user anew is slow).
+        remember(userId, files.state);
+        return failures.filter((f) => {
           const current = files.state.live.keys.get(f.key);
           return !current || compareSequencers(current.sequencer, normaliseSequencer(f.sequencer)) < 0;
-        }),
-      );
+        });
+      });
       if (fresh.length > 0)
         await updateFailures(root, userId, { add: fresh.map((f) => ({ ...f, sequencer: normaliseSequencer(f.sequencer) })) }, failureOptions);
     },

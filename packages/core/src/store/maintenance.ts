@@ -43,24 +43,35 @@ export async function compactUser(ctx: FilesContext, userId: string, state: User
       const head = encodeLogHeader(model.id, model.dimension, fileId);
       await append(head);
       bytesAfter += head.length;
-      await scanLog(log, state.logStart, state.logSize, model.dimension, async ({ buf, parsed }) => {
+      const read = await scanLog(log, state.logStart, state.logSize, model.dimension, async ({ buf, parsed }) => {
+        // Runs of kept frames, each appended in one write.
         let start = 0;
+        let run = -1;
         for (let i = 0; i < parsed.records.length; i++) {
           const r = parsed.records[i]!;
           const o = ordinal++;
           const end = parsed.frameEnds[i]!;
           if (o < recordCount && keep[o]) {
-            await append(buf.subarray(start, end));
-            bytesAfter += end - start;
+            if (run < 0) run = start;
             newOf[o] = kept;
             crcs[kept++] = parsed.crcs[i]!;
             refs.push({ kind: r.kind, key: r.key, imageId: r.imageId, etag: r.etag, supersedes: -1, crc: parsed.crcs[i]! });
+          } else if (run >= 0) {
+            await append(buf.subarray(run, start));
+            bytesAfter += start - run;
+            run = -1;
           }
           start = end;
         }
+        if (run >= 0) {
+          await append(buf.subarray(run, start));
+          bytesAfter += start - run;
+        }
       });
+      // Inside the write, so the temp file goes with the error.
+      if (read.validEnd !== state.logSize || ordinal !== recordCount || kept !== crcs.length)
+        throw new CorruptStoreError(`${paths.log} changed under the lock during compaction`);
     });
-    if (ordinal !== recordCount || kept !== crcs.length) throw new CorruptStoreError(`${paths.log} changed under the lock during compaction`);
   } finally {
     await log.close();
   }
@@ -108,12 +119,17 @@ async function rewriteDerived(
   const graphChunks = [encodeGraphHeader(floor, fileId), encodeGraphFrame(0, crcs.length, recordsCrc(crcs, 0, crcs.length), edges)];
   const refsChunks = [encodeRefsHeader(model.id, model.dimension, fileId), encodeRefsFrame(0, refs)];
   const tempRefs = await writeTemp(paths.refs, refsChunks);
-  const tempGraph = await writeTemp(paths.graph, graphChunks);
-  await commitFiles([
-    [tempLog, paths.log],
-    [tempRefs, paths.refs],
-    [tempGraph, paths.graph],
-  ]);
+  try {
+    const tempGraph = await writeTemp(paths.graph, graphChunks);
+    await commitFiles([
+      [tempLog, paths.log],
+      [tempRefs, paths.refs],
+      [tempGraph, paths.graph],
+    ]);
+  } catch (err) {
+    await unlink(tempRefs).catch(() => {});
+    throw err;
+  }
 }
 
 /** A fresh graph file from every live vector: O(n²·d), for repair or a changed floor. */

@@ -10,10 +10,12 @@
  * streamed in bounded chunks. Both give the same edges, with the same similarities, as all pairs.
  */
 import type { FileHandle } from "node:fs/promises";
+import { CorruptStoreError } from "../errors.ts";
 import { dotF32 } from "../similarity/dot.ts";
 import type { EdgeList } from "./edge-list.ts";
 import type { LiveSet } from "./live-set.ts";
 import { readVectorAt, scanLog } from "./log-stream.ts";
+import { copyVector } from "./record-codec.ts";
 
 export interface NeighbourGraph {
   floor: number;
@@ -47,8 +49,11 @@ export async function addEdgesFrom(live: LiveSet, fromOrdinal: number, floor: nu
   const vector = (slot: number) => source.pending?.get(live.slotOrdinal[slot]) ?? readVectorAt(source.log, live.slotOffset[slot], live.dimension);
   if (!live.rows) {
     // By ordinal, in blocks: a graph rebuilt for a large user holds one block of vectors at a time.
+    // A batch being written is one block, whatever its size: its vectors are in memory, not in the
+    // log a block's scan reads.
     fresh.sort((x, y) => live.slotOrdinal[x] - live.slotOrdinal[y]);
-    for (let i = 0; i < fresh.length; i += STREAM_BLOCK) await streamedEdges(live, fresh.slice(i, i + STREAM_BLOCK), floor, edges, source, vector);
+    const block = source.pending && source.pending.size > 0 ? fresh.length : STREAM_BLOCK;
+    for (let i = 0; i < fresh.length; i += block) await streamedEdges(live, fresh.slice(i, i + block), floor, edges, source, vector);
     return;
   }
   const marks = new Uint8Array(live.n);
@@ -101,11 +106,11 @@ async function streamedEdges(
   const oldest = mine[0]!.ordinal;
   const scratch = new Float32Array(d);
   let ordinal = 0;
-  await scanLog(source.log, source.logStart, source.logEnd, d, async ({ buf, parsed }) => {
+  const read = await scanLog(source.log, source.logStart, source.logEnd, d, async ({ buf, parsed }) => {
     for (const r of parsed.records) {
       const o = ordinal++;
       if (o >= oldest || r.kind !== "put" || live.keys.get(r.key)?.ordinal !== o) continue;
-      new Uint8Array(scratch.buffer).set(buf.subarray(r.vectorOffset, r.vectorOffset + d * 4));
+      copyVector(buf, r, scratch, 0);
       for (const m of mine) {
         if (m.ordinal <= o) continue;
         const s = dotF32(m.values, 0, scratch, 0, d);
@@ -114,7 +119,10 @@ async function streamedEdges(
     }
     await new Promise((resolve) => setImmediate(resolve));
   });
-  // In the order the compact path adds them: by new row, then by older row.
+  // Records the writer has read before and checked: a scan that stops short of them is a corrupt log.
+  if (read.validEnd !== source.logEnd)
+    throw new CorruptStoreError(`the log's records end at byte ${read.validEnd}, not ${source.logEnd}, while scoring new photos`);
+  // By new row, then by older row.
   found.sort((x, y) => x[1] - y[1] || x[0] - y[0]);
   for (const [a, b, s] of found) edges.push(a, b, s);
 }

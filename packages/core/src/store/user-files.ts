@@ -71,6 +71,8 @@ export interface FilesContext {
   metrics: Metrics;
   /** Bytes a user's LiveSet may take; a larger user is scored against its log streamed from disk. */
   memoryBudget: number;
+  /** Frees the cache (other users' LiveSets) until `bytes` more fit the budget, before a LiveSet is built. */
+  makeRoom?: (bytes: number) => void;
 }
 
 export function assertModel(header: LogHeader, model: ModelDescriptor, file: string): void {
@@ -194,7 +196,10 @@ function newLiveSet(ctx: FilesContext, recordBytes: number): LiveSet {
   const d = ctx.model.dimension;
   const rows = Math.ceil(Math.max(0, recordBytes) / (4 * d + 48));
   const needs = LiveSet.bytesFor(d, rows);
-  if (needs <= ctx.memoryBudget) return new LiveSet(d, { capacity: rows + 16 });
+  if (needs <= ctx.memoryBudget) {
+    ctx.makeRoom?.(needs);
+    return new LiveSet(d, { capacity: rows + 16 });
+  }
   ctx.logger.warn("store: user too large for the writer's memory budget; scoring new photos against the log on disk", {
     file: ctx.paths.log,
     records: rows,

@@ -5,6 +5,7 @@
  * {"ms","peak_rss_mb","rss_before_mb","streamed"}. The budget defaults to the prod writer's (1024 MB).
  */
 import { readFileSync } from "node:fs";
+import { noMetrics } from "@photo-clusters/core/metrics";
 import { resnet50V1 } from "@photo-clusters/core/models";
 import { prng } from "@photo-clusters/core/similarity/synthetic";
 import { openStore } from "@photo-clusters/core/store/index";
@@ -20,13 +21,13 @@ const store = openStore({
   root,
   model: resnet50V1,
   memoryBudgetBytes: Number(budget) || writerMemoryBudget({ memoryMb: 1024 }),
-  logger: {
-    warn() {
-      streamed = true;
+  metrics: {
+    ...noMetrics,
+    count(name: string) {
+      if (name === "StreamedWrites") streamed = true;
     },
-    error: console.error,
-    debug() {},
   },
+  logger: { warn() {}, error: console.error, debug() {} },
 });
 const before = status("VmRSS");
 const started = performance.now();

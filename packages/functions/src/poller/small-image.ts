@@ -2,7 +2,7 @@
  * The poller's one decode of a photo: whatever the phone wrote (JPEG, PNG, WebP, HEIC/HEIF, AVIF)
  * becomes the model's input itself, the `size`×`size` pixels the model server would cut from the
  * whole photo (core's modelInputBox), sent as a lossless WebP: about 60 KB instead of the
- * original's MBs, and the same embedding as the whole photo's, bit for bit. Why lossless: even a
+ * original's MBs, and the same embedding as the whole photo's (cosine 1.0000 on every dev photo). Why lossless: even a
  * quality-100 JPEG of those pixels moves an int8 model's embedding to a cosine of about 0.98
  * (docs/ingestion.md has the measurements).
  *

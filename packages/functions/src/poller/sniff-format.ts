@@ -16,7 +16,8 @@ export function sniffFormat(bytes: Uint8Array): PhotoFormat | null {
   if (bytes.length >= 12 && ascii(bytes, 0, 4) === "RIFF" && ascii(bytes, 8, 12) === "WEBP") return "webp";
   if (bytes.length >= 16 && ascii(bytes, 4, 8) === "ftyp") {
     // ftyp: size, "ftyp", major brand, minor version, then compatible brands, 4 bytes each.
-    const size = Math.min(((bytes[0]! << 24) | (bytes[1]! << 16) | (bytes[2]! << 8) | bytes[3]!) >>> 0, bytes.length);
+    // At most 64 brands: the box's size is the uploader's to claim.
+    const size = Math.min(((bytes[0]! << 24) | (bytes[1]! << 16) | (bytes[2]! << 8) | bytes[3]!) >>> 0, bytes.length, 16 + 64 * 4);
     const brands = [ascii(bytes, 8, 12)];
     for (let at = 16; at + 4 <= size; at += 4) brands.push(ascii(bytes, at, at + 4));
     if (brands.some((b) => AVIF_BRANDS.has(b))) return "avif";

@@ -16,7 +16,7 @@ import { listBucket, type ListedObject } from "./object-listing.ts";
 import { clustersUrl, getAllClusters, getJson, type StatusBody } from "./api-client.ts";
 import { runCalibrate } from "./calibrate.ts";
 import { runEval } from "./eval.ts";
-import { collectPhotos, putToBucket, putViaApi, uploadPhotos } from "./upload.ts";
+import { collectPhotos, putToBucket, putViaApi, toStderr, uploadPhotos } from "./upload.ts";
 
 const USAGE = `usage: pnpm photo-clusters <command> [options]
 
@@ -67,7 +67,7 @@ async function main(argv: string[]): Promise<void> {
       let skipped = 0;
       const items = await collectPhotos(user, positionals, (path, reason) => {
         skipped++;
-        process.stderr.write(`skipping ${path}: ${reason}\n`);
+        toStderr(path, reason);
       });
       if (items.length === 0) throw new Error(`no photos to upload in ${positionals.join(", ")}${skipped ? ` (${skipped} skipped, reasons above)` : ""}`);
       const left = skipped ? `; ${skipped} skipped (reasons above)` : "";

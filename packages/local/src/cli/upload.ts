@@ -12,7 +12,7 @@ export interface UploadItem {
 /** Told of every file or folder the upload leaves out, and why. */
 export type OnSkip = (path: string, reason: string) => void;
 
-const toStderr: OnSkip = (path, reason) => process.stderr.write(`skipping ${path}: ${reason}\n`);
+export const toStderr: OnSkip = (path, reason) => process.stderr.write(`skipping ${path}: ${reason}\n`);
 
 /**
  * The photos under the given files and folders, with their keys: a file's key is `users/<userId>/`

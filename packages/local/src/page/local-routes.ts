@@ -106,7 +106,8 @@ export function createLocalRoutes(deps: LocalRoutesDeps): Hono {
         bytes = await image.resize(HEIC_PREVIEW_SIDE, HEIC_PREVIEW_SIDE, { fit: "outside", withoutEnlargement: true }).jpeg({ quality: 85 }).toBuffer();
         type = "image/jpeg";
       } catch (e) {
-        return error(c, 400, "invalid_image", `the photo cannot be shown: ${(e as Error).message}`);
+        const code = (e as { code?: string }).code;
+        return error(c, 400, "invalid_image", `the photo cannot be shown${code ? ` (${code})` : ""}`);
       }
     }
     return c.body(new Uint8Array(bytes), 200, {
