@@ -33,10 +33,10 @@ import {
 import { strongCut } from "../packages/core/src/similarity/cluster.ts";
 import { normalizeRows } from "../packages/core/src/similarity/normalize.ts";
 import { clusteredEdges, clusteredVectors } from "../packages/core/src/similarity/synthetic.ts";
-import { benchAppend } from "../packages/core/src/store/bench-append.ts";
-import { benchApi } from "../packages/functions/src/api/bench-api.ts";
-import { benchServe } from "../packages/functions/src/api/bench-serve.ts";
-import { benchBackfill } from "../packages/local/src/bench-backfill.ts";
+import { benchAppend } from "../packages/core/bench/bench-append.ts";
+import { benchApi } from "../packages/functions/bench/bench-api.ts";
+import { benchServe } from "../packages/functions/bench/bench-serve.ts";
+import { benchBackfill } from "../packages/local/bench/bench-backfill.ts";
 import { benchEdge } from "./bench-edge.ts";
 
 /** ml-matrix is a devDependency of core, so it resolves from there. */

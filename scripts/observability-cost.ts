@@ -173,7 +173,7 @@ async function bundlesAndLoadTimes() {
 }
 
 async function emission() {
-  const { benchEmission } = await import("../packages/functions/src/bench-emission.ts");
+  const { benchEmission } = await import("../packages/functions/bench/bench-emission.ts");
   const devNull = openSync("/dev/null", "w");
   const result = await benchEmission({ runs: Math.max(runs, 51), write: (line) => void writeSync(devNull, `${line}\n`) });
   console.log(`\nmetric emission (in-process, interleaved, ${result.runs} runs each; EMF lines written to /dev/null)`);

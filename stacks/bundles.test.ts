@@ -26,6 +26,13 @@ const code = (b: BundleSize) => b.files.filter((f) => !["package.json", "package
 const read = (b: BundleSize & { dir: string }, file: string) => fs.readFileSync(path.join(b.dir, file), "utf8");
 
 describe("the Lambda bundles", () => {
+  it("hold no benchmark or test code (the bench/ and test/ folders' string literals, which minifying keeps)", () => {
+    for (const [name, b] of bundles) {
+      const text = read(b, `packages/functions/src/${name}.mjs`);
+      expect(text, name).not.toMatch(/"(pc-bench-|bench-api-|bench-serve-|bench-emission-|bench-backfill-|api-auth-|beach-1)"/);
+    }
+  });
+
   it("bundle each handler into one ESM file at its handler path", () => {
     expect([...bundles.keys()].sort()).toEqual(["api", "poller", "writer"]);
     for (const [name, b] of bundles) expect(b.files, name).toContain(`packages/functions/src/${name}.mjs`);

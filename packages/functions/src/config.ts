@@ -162,7 +162,7 @@ export interface WriterConfig {
 
 /**
  * What the writer's stores may hold in LiveSets: half the function's memory, the rest for Node, the
- * handler, one log chunk and a batch (docs/store.md#memory). Shared by the current and the previous model's store.
+ * handler, one log chunk and a batch (docs/store.md#the-writers-memory). Shared by the current and the previous model's store.
  */
 export function writerMemoryBudget(config: Pick<WriterConfig, "memoryMb" | "previousModel">): number {
   const half = (config.memoryMb * 1024 * 1024) / 2;

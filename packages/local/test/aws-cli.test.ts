@@ -4,7 +4,7 @@
  * `aws s3 cp --recursive` come back with their exact ids, a 30 MB single PUT is taken by the local S3
  * and refused by the pipeline as too large, and the failure goes once a good photo replaces it.
  */
-import { execFile, execFileSync } from "node:child_process";
+import { execFile } from "node:child_process";
 import { copyFile, mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -12,6 +12,7 @@ import { promisify } from "node:util";
 import { jsonLogger } from "@photo-clusters/core/logger";
 import { mobilenetV2Int8 } from "@photo-clusters/core/models";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { systemTool } from "@photo-clusters/core/test/system-tool";
 import type { ClustersBody, StatusBody } from "../src/cli/api-client.ts";
 import { startLocalRuntime, type LocalRuntime } from "../src/runtime.ts";
 
@@ -24,14 +25,7 @@ const NAMES: Record<string, string> = {
   "a+b.jpeg": "8341dfed",
 };
 
-function awsCli(): string | undefined {
-  try {
-    return execFileSync("sh", ["-c", "command -v aws"], { encoding: "utf8" }).trim() || undefined;
-  } catch {
-    return undefined;
-  }
-}
-const AWS = awsCli();
+const AWS = systemTool("aws", "apt-get install awscli");
 
 describe.skipIf(!AWS)("the local runtime through the AWS CLI", () => {
   let runtime: LocalRuntime;

@@ -4,7 +4,6 @@
  * unreadable one and a non-photo, see the clusters and the failure with its reason, move the
  * threshold and see the clusters change. A screenshot is kept in the test's temp folder.
  */
-import { execFileSync } from "node:child_process";
 import { copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -12,6 +11,7 @@ import { jsonLogger } from "@photo-clusters/core/logger";
 import { mobilenetV2Int8 } from "@photo-clusters/core/models";
 import puppeteer, { type Browser, type Page } from "puppeteer-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { systemTool } from "@photo-clusters/core/test/system-tool";
 import { startLocalRuntime, type LocalRuntime } from "../src/runtime.ts";
 
 const SHARED = join(import.meta.dirname, "../../../../shared");
@@ -30,9 +30,9 @@ const FOLDER: Record<string, string> = {
   "Trip/IMG_0006.jpg": "cfeb2f78",
 };
 const idOf = (name: string) => name.slice(0, name.lastIndexOf("."));
-const browserPath = () => process.env.CHROMIUM ?? execFileSync("sh", ["-c", "command -v chromium-headless-shell"], { encoding: "utf8" }).trim();
+const BROWSER = process.env.CHROMIUM ?? systemTool("chromium-headless-shell", "apt-get install chromium-headless-shell, or CHROMIUM=<path to a Chromium>");
 
-describe("the page in a browser, uploading a folder", () => {
+describe.skipIf(!BROWSER)("the page in a browser, uploading a folder", () => {
   let runtime: LocalRuntime;
   let dataDir: string;
   let work: string;
@@ -62,7 +62,7 @@ describe("the page in a browser, uploading a folder", () => {
     for (const [name, photo] of Object.entries(FOLDER)) await copyFile(join(PHOTOS, `${photo}.jpg`), join(folder, name));
     await writeFile(join(folder, "broken.jpg"), "this is not a JPEG, whatever its name says");
     await writeFile(join(folder, "notes.txt"), "not a photo");
-    browser = await puppeteer.launch({ executablePath: browserPath(), args: ["--no-sandbox", "--disable-gpu"] });
+    browser = await puppeteer.launch({ executablePath: BROWSER!, args: ["--no-sandbox", "--disable-gpu"] });
     page = await browser.newPage();
     page.on("pageerror", (error) => pageErrors.push(String(error)));
     await page.setViewport({ width: 1200, height: 1600 });

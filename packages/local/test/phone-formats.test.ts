@@ -13,12 +13,14 @@ import { jsonLogger } from "@photo-clusters/core/logger";
 import { mobilenetV2Int8 } from "@photo-clusters/core/models";
 import sharp from "sharp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { systemTool } from "@photo-clusters/core/test/system-tool";
 import type { ClustersBody, StatusBody } from "../src/cli/api-client.ts";
 import { collectPhotos, putViaApi, uploadPhotos } from "../src/cli/upload.ts";
 import { startLocalRuntime, type LocalRuntime } from "../src/runtime.ts";
 
 const SHARED = join(import.meta.dirname, "../../../../shared");
 const PHOTOS = join(SHARED, "data/dev-photos");
+const HEIF_ENC = systemTool("heif-enc", "apt-get install libheif-examples");
 // One group of near-duplicates from groups.csv.
 const GROUP = ["4aaa68e8", "68732b28", "7dfc70fa", "8341dfed", "8f8ad469"];
 
@@ -48,7 +50,7 @@ async function phoneLibrary(folder: string): Promise<Record<string, Buffer>> {
   };
 }
 
-describe("phone photo formats through the local runtime", () => {
+describe.skipIf(!HEIF_ENC)("phone photo formats through the local runtime", () => {
   let runtime: LocalRuntime;
   let dataDir: string;
   let folder: string;

@@ -6,7 +6,7 @@ import { mobilenetV2Int8 } from "@photo-clusters/core/models";
 import { describe, expect, it } from "vitest";
 import { loadConfig } from "./config.ts";
 import { ConfigError } from "./errors.ts";
-import { MODEL_PATH } from "./testing.ts";
+import { MODEL_PATH } from "../test/testing.ts";
 
 describe("loadConfig", () => {
   it("defaults to MobileNetV2 on 0.0.0.0:8080 with one thread", () => {

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { mobilenetV2Int8 } from "@photo-clusters/core/models";
 import { createEmbedder, l2NormaliseRows, type Embedder } from "./embedder.ts";
 import { InferenceError, ModelFileError } from "./errors.ts";
-import { cosine, groups, MODEL_PATH, photo, rotatedCopy } from "./testing.ts";
+import { cosine, groups, MODEL_PATH, photo, rotatedCopy } from "../test/testing.ts";
 
 let embedder: Embedder;
 beforeAll(async () => {

@@ -4,7 +4,7 @@ import { createServer } from "node:net";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { bundleModelServer } from "./bundle.ts";
-import { MODEL_PATH, photo } from "./testing.ts";
+import { MODEL_PATH, photo } from "../test/testing.ts";
 
 // The bundle goes inside this package so it resolves onnxruntime-node and sharp like the image does.
 const outDir = join(import.meta.dirname, "../dist-test");

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { mobilenetV2Int8, type ModelDescriptor } from "@photo-clusters/core/models";
 import { ModelFileError } from "./errors.ts";
 import { resolveModelPath } from "./model-file.ts";
-import { MODEL_PATH } from "./testing.ts";
+import { MODEL_PATH } from "../test/testing.ts";
 
 const CONTENT = Buffer.from("pretend these are ONNX bytes");
 const SHA = createHash("sha256").update(CONTENT).digest("hex");

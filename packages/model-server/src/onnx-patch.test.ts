@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { exposeTensor, findGraph, graphTensorNames } from "./onnx-patch.ts";
-import { MODEL_PATH } from "./testing.ts";
+import { MODEL_PATH } from "../test/testing.ts";
 
 const model = readFileSync(MODEL_PATH);
 

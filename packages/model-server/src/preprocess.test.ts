@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import { mobilenetV2Int8 } from "@photo-clusters/core/models";
 import { ImageTooLargeError, InvalidImageError, UnsupportedMediaTypeError } from "./errors.ts";
 import { checkContentType, DEFAULT_LIMITS, inspectImage, normalise, preprocess } from "./preprocess.ts";
-import { photo, pngClaiming } from "./testing.ts";
+import { photo, pngClaiming } from "../test/testing.ts";
 
 const p = mobilenetV2Int8.input.preprocessing;
 const JPEG = "00d7a649.jpg";
@@ -67,12 +67,10 @@ describe("preprocess", () => {
     // Prepare
     const bomb = pngClaiming(20_000, 20_000);
     // Act
-    const started = performance.now();
     const error = await preprocess(bomb, p).catch((e: unknown) => e);
-    // Assess
+    // Assess: refused by the size its header declares (its pixel data is a few bytes)
     expect(error).toBeInstanceOf(ImageTooLargeError);
     expect((error as Error).message).toBe("the image is 20000×20000 (400.0 MP); the limit is 50.0 MP");
-    expect(performance.now() - started).toBeLessThan(1_000);
     expect((await inspectImage(pngClaiming(300, 200), DEFAULT_LIMITS)).width).toBe(300);
   });
 

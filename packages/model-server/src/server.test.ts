@@ -5,7 +5,7 @@ import { silentLogger } from "@photo-clusters/core/logger";
 import { mobilenetV2Int8 } from "@photo-clusters/core/models";
 import { createEmbedder, type Embedder } from "./embedder.ts";
 import { startModelServer, type ModelServer } from "./server.ts";
-import { cosine, MODEL_PATH, photo, pngClaiming } from "./testing.ts";
+import { cosine, MODEL_PATH, photo, pngClaiming } from "../test/testing.ts";
 
 // The real SDK client, as the poller uses it (a dependency of packages/functions).
 const sdk = createRequire(new URL("../../functions/package.json", import.meta.url))("@aws-sdk/client-sagemaker-runtime") as {

@@ -12,8 +12,8 @@
  */
 import { compareSequencers } from "./sequencer.ts";
 import type { KeyState } from "./live-set.ts";
+import type { Outcome } from "./types.ts";
 
-export type Outcome = "stored" | "replaced" | "duplicate" | "stale" | "deleted" | "absent";
 
 export interface Decision {
   outcome: Outcome;

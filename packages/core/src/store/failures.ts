@@ -12,19 +12,8 @@ import { atomicWrite, readIfExists } from "./fs-util.ts";
 import { assertId } from "./ids.ts";
 import { compareSequencers } from "./sequencer.ts";
 import { acquireLock } from "./store-lock.ts";
-import type { StoreLogger } from "./types.ts";
+import type { FailureRecord, Settled, StoreLogger } from "./types.ts";
 
-export interface FailureRecord {
-  key: string;
-  /** S3's sequencer of the failed event: a later store or delete of the key (a greater one) settles it. */
-  sequencer: string;
-  imageId: string;
-  /** Why: `not_an_image`, `invalid_image`, `empty_object`, `too_large`, `rejected_by_model`, `invalid_key`, … */
-  code: string;
-  message: string;
-  /** ISO 8601 time of the attempt that failed. */
-  at: string;
-}
 
 const VERSION = 1;
 export const MAX_FAILURES = 1000;
@@ -49,10 +38,6 @@ export async function readFailures(root: string, userId: string): Promise<Failur
 }
 
 /** A key settled at this sequencer: its older failure records go, and none older is added after. */
-export interface Settled {
-  key: string;
-  sequencer: string;
-}
 
 /**
  * Adds `add` (a key's record replaced only by a newer one) and drops the records `settle` makes

@@ -20,7 +20,7 @@ import { grow } from "./live-set.ts";
 import { decodeGraphHeader, decodeRefsHeader, graphFits } from "./file-header.ts";
 import { readPathFrom } from "./fs-util.ts";
 import { readGraphFrames } from "./graph-file.ts";
-import type { NeighbourGraph } from "./neighbour-graph.ts";
+import type { NeighbourGraph } from "./types.ts";
 import { readSnapshot } from "./read-snapshot.ts";
 import { ENTRY, entryIsPut, readRefsFrame } from "./refs-file.ts";
 import { viewOfSnapshot } from "./snapshot.ts";

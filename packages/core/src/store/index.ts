@@ -22,4 +22,3 @@ export { compareSequencers, normaliseSequencer } from "./sequencer.ts";
 export { userPaths, type UserPaths } from "./store-paths.ts";
 export { crc32 } from "./crc32.ts";
 export { viewOfSnapshot } from "./snapshot.ts";
-export { benchAppend, type AppendBenchResult } from "./bench-append.ts";

@@ -17,12 +17,6 @@ import type { LiveSet } from "./live-set.ts";
 import { readVectorAt, scanLog } from "./log-stream.ts";
 import { copyVector } from "./record-codec.ts";
 
-export interface NeighbourGraph {
-  floor: number;
-  /** Parallel arrays; a, b index the snapshot's `images`, a < b; s is the similarity. */
-  edges: { a: Uint32Array; b: Uint32Array; s: Float32Array };
-}
-
 /** Where the writer finds float32 vectors: those of a batch not yet in the log, by ordinal, and the log. */
 export interface VectorSource {
   log: FileHandle;

@@ -2,13 +2,38 @@
 import type { CoreError } from "../errors.ts";
 import type { Metrics } from "../metrics.ts";
 import type { ModelDescriptor } from "../models.ts";
-import type { Outcome } from "./event-rules.ts";
-import type { FailureRecord, Settled } from "./failures.ts";
-import type { NeighbourGraph } from "./neighbour-graph.ts";
 
-export type { Outcome } from "./event-rules.ts";
-export type { NeighbourGraph } from "./neighbour-graph.ts";
-export type { FailureRecord } from "./failures.ts";
+/** What a write did with one event. */
+export type Outcome = "stored" | "replaced" | "duplicate" | "stale" | "deleted" | "absent";
+
+/**
+ * The neighbour graph: every pair of live images whose similarity (dot product of normalised
+ * vectors, as dotF32 computes it) is at least the model's floor.
+ */
+export interface NeighbourGraph {
+  floor: number;
+  /** Parallel arrays; a, b index the snapshot's `images`, a < b; s is the similarity. */
+  edges: { a: Uint32Array; b: Uint32Array; s: Float32Array };
+}
+
+/** A photo that finally failed (see failures.ts). */
+export interface FailureRecord {
+  key: string;
+  /** S3's sequencer of the failed event: a later store or delete of the key (a greater one) settles it. */
+  sequencer: string;
+  imageId: string;
+  /** Why: `not_an_image`, `invalid_image`, `empty_object`, `too_large`, `rejected_by_model`, `invalid_key`, … */
+  code: string;
+  message: string;
+  /** ISO 8601 time of the attempt that failed. */
+  at: string;
+}
+
+/** A key's later event, which settles its failure records. */
+export interface Settled {
+  key: string;
+  sequencer: string;
+}
 
 export interface PutEvent {
   kind: "put";

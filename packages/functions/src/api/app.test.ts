@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createApiApp, type ApiDeps } from "./app.ts";
 import { MAX_IMAGES_BELOW_FLOOR, type ClustersResponse, type SimilarResponse, type UserSnapshot } from "./clusters-view.ts";
 import { createDevAuth } from "./dev-auth.ts";
-import { emptySnapshot, PHOTOS, snapshotOf, testAuth, testModel, type TestAuth } from "./test-factories.ts";
+import { emptySnapshot, PHOTOS, snapshotOf, testAuth, testModel, type TestAuth } from "../../test/api-factories.ts";
 
 const silent = { info() {}, error() {} };
 let auth: TestAuth;

@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { handle, type LambdaEvent } from "hono/aws-lambda";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { createApiApp } from "./app.ts";
-import { emptySnapshot, PHOTOS, snapshotOf, testAuth, testModel, type TestAuth } from "./test-factories.ts";
+import { emptySnapshot, PHOTOS, snapshotOf, testAuth, testModel, type TestAuth } from "../../test/api-factories.ts";
 
 /** The payload 2.0 member of hono's event union. */
 type APIGatewayProxyEventV2 = Extract<LambdaEvent, { rawPath: string; routeKey: string }>;

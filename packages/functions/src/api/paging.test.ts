@@ -4,7 +4,7 @@ import { handle, type LambdaEvent } from "hono/aws-lambda";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createApiApp } from "./app.ts";
 import { clustersView, type ClusterBody, type ClustersResponse } from "./clusters-view.ts";
-import { cliques, testAuth, testModel, type TestAuth } from "./test-factories.ts";
+import { cliques, testAuth, testModel, type TestAuth } from "../../test/api-factories.ts";
 
 type EventV2 = Extract<LambdaEvent, { rawPath: string; routeKey: string }>;
 

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, expect, it } from "vitest";
 import { createApiApp } from "./app.ts";
 import { cachedReader } from "./snapshot-cache.ts";
 import type { ClustersResponse } from "./clusters-view.ts";
-import { PHOTOS, snapshotOf, testAuth, testModel, type TestAuth } from "./test-factories.ts";
+import { PHOTOS, snapshotOf, testAuth, testModel, type TestAuth } from "../../test/api-factories.ts";
 
 let root: string;
 let auth: TestAuth;

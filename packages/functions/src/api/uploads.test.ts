@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createApiApp } from "./app.ts";
-import { emptySnapshot, testAuth, testModel, type TestAuth } from "./test-factories.ts";
+import { emptySnapshot, testAuth, testModel, type TestAuth } from "../../test/api-factories.ts";
 import { createUploadSigner } from "./uploads.ts";
 
 let auth: TestAuth;

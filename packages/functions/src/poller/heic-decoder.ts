@@ -1,7 +1,7 @@
 /**
  * HEIC (HEVC-coded HEIF, the iPhone camera's default) to RGB with libheif compiled to WebAssembly
  * (libheif-js): sharp's prebuilt libvips reads AVIF but has no HEVC decoder. WebAssembly runs the
- * same on Lambda's arm64 as here. Why this decoder and not another: docs/ingestion.md.
+ * same on Lambda's arm64 as here. Why this decoder and not another: docs/edge.md.
  *
  * libheif applies the HEIF transforms (irot, imir, clap) itself, which is how iPhones store a
  * photo's orientation; an EXIF orientation inside a HEIF file is informational and must not be

@@ -3,13 +3,13 @@
  * `irot` on the grid, with the same turn in EXIF. The files are assembled at run time from tiles
  * encoded by Debian's heif-enc (test/heic-grid.ts), which cannot write grids itself.
  */
-import { execFileSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { mobilenetV2Int8 } from "@photo-clusters/core/models";
 import sharp from "sharp";
 import { afterAll, describe, expect, it } from "vitest";
+import { systemTool } from "@photo-clusters/core/test/system-tool";
 import { gridHeic } from "../../test/heic-grid.ts";
 import { decodePhoto, smallImage } from "./small-image.ts";
 
@@ -18,15 +18,8 @@ const PHOTO = readFileSync(join(import.meta.dirname, "../../../../../shared/data
 const tmp = mkdtempSync(join(tmpdir(), "heic-grid-"));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
-/** Debian's heif-enc (libheif-examples) encodes the tiles; CI installs it. */
-const heifEnc = (() => {
-  try {
-    execFileSync("heif-enc", ["--help"], { stdio: "ignore" });
-    return true;
-  } catch (error) {
-    return (error as { status?: number }).status !== undefined;
-  }
-})();
+/** Debian's heif-enc (libheif-examples) makes real HEVC-coded HEIC files; CI installs it. */
+const heifEnc = systemTool("heif-enc", "apt-get install libheif-examples") !== null;
 /**
  * The photo at half an iPhone's 4032×3024: 4×3 tiles of 512 on a 2048×1536 canvas, so the grid's
  * output size crops padding off the right and bottom tiles, as on an iPhone.

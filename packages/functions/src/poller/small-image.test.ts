@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { mobilenetV2Int8 } from "@photo-clusters/core/models";
 import sharp from "sharp";
 import { afterAll, describe, expect, it } from "vitest";
+import { systemTool } from "@photo-clusters/core/test/system-tool";
 import { decodePhoto, smallImage } from "./small-image.ts";
 
 const p = mobilenetV2Int8.input.preprocessing;
@@ -13,14 +14,7 @@ const tmp = mkdtempSync(join(tmpdir(), "small-image-"));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
 /** Debian's heif-enc (libheif-examples) makes real HEVC-coded HEIC files; CI installs it. */
-const heifEnc = (() => {
-  try {
-    execFileSync("heif-enc", ["--help"], { stdio: "ignore" });
-    return true;
-  } catch (error) {
-    return (error as { status?: number }).status !== undefined;
-  }
-})();
+const heifEnc = systemTool("heif-enc", "apt-get install libheif-examples") !== null;
 function heic(jpeg: Uint8Array, name = "photo"): Buffer {
   writeFileSync(join(tmp, `${name}.jpg`), jpeg);
   execFileSync("heif-enc", ["-q", "80", "-o", join(tmp, `${name}.heic`), join(tmp, `${name}.jpg`)], { stdio: "ignore" });

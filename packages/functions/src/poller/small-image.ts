@@ -4,7 +4,7 @@
  * whole photo (core's modelInputBox), sent as a lossless WebP: about 60 KB instead of the
  * original's MBs, and the same embedding as the whole photo's (cosine 1.0000 on every dev photo). Why lossless: even a
  * quality-100 JPEG of those pixels moves an int8 model's embedding to a cosine of about 0.98
- * (docs/ingestion.md has the measurements).
+ * (docs/edge.md has the measurements).
  *
  * JPEG is decoded with libvips's shrink-on-load (a 12 MP photo decodes at a fraction of its size),
  * PNG, WebP and AVIF by sharp too. HEVC-coded HEIC, which sharp's prebuilt libvips cannot read,

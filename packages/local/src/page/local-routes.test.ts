@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createApiApp } from "@photo-clusters/functions/api/app";
 import { createDevAuth, type DevAuth } from "@photo-clusters/functions/api/dev-auth";
-import { emptySnapshot, snapshotOf, testModel } from "@photo-clusters/functions/api/test-factories";
+import { emptySnapshot, snapshotOf, testModel } from "@photo-clusters/functions/test/api-factories";
 import { Hono } from "hono";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createLocalRoutes, type LocalRoutesDeps } from "./local-routes.ts";

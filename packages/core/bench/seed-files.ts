@@ -4,15 +4,15 @@
  * ordinal), so a library of 50,000 photos needs no 50,000² comparisons to set up.
  */
 import { mkdir } from "node:fs/promises";
-import type { ModelDescriptor } from "../models.ts";
-import { EdgeList } from "./edge-list.ts";
-import { encodeGraphHeader, encodeLogHeader, encodeRefsHeader, newFileId } from "./file-header.ts";
-import { atomicWrite } from "./fs-util.ts";
-import { encodeGraphFrame, recordsCrc } from "./graph-file.ts";
-import { encodeRecord } from "./record-codec.ts";
-import { encodeRefsFrame } from "./refs-file.ts";
-import { userPaths } from "./store-paths.ts";
-import type { PutEvent } from "./types.ts";
+import type { ModelDescriptor } from "../src/models.ts";
+import { EdgeList } from "../src/store/edge-list.ts";
+import { encodeGraphHeader, encodeLogHeader, encodeRefsHeader, newFileId } from "../src/store/file-header.ts";
+import { atomicWrite } from "../src/store/fs-util.ts";
+import { encodeGraphFrame, recordsCrc } from "../src/store/graph-file.ts";
+import { encodeRecord } from "../src/store/record-codec.ts";
+import { encodeRefsFrame } from "../src/store/refs-file.ts";
+import { userPaths } from "../src/store/store-paths.ts";
+import type { PutEvent } from "../src/store/types.ts";
 
 export async function seedUser(root: string, model: ModelDescriptor, userId: string, puts: readonly PutEvent[], edges: EdgeList, batch = 10): Promise<void> {
   const paths = userPaths(root, userId, model.id);

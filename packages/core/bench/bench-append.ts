@@ -6,9 +6,9 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { mobilenetV2Int8, type ModelDescriptor } from "../models.ts";
-import { openStore } from "./embedding-store.ts";
-import type { PutEvent } from "./types.ts";
+import { mobilenetV2Int8, type ModelDescriptor } from "../src/models.ts";
+import { openStore } from "../src/store/embedding-store.ts";
+import type { PutEvent } from "../src/store/types.ts";
 
 export interface AppendBenchResult {
   n: number;

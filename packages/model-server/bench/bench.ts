@@ -8,9 +8,9 @@
 import { readdir, readFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { mobilenetV2Int8 } from "@photo-clusters/core/models";
-import { createEmbedder } from "./embedder.ts";
-import { resolveModelPath } from "./model-file.ts";
-import { measureEndToEndThroughput, measureModelThroughput } from "./throughput.ts";
+import { createEmbedder } from "../src/embedder.ts";
+import { resolveModelPath } from "../src/model-file.ts";
+import { measureEndToEndThroughput, measureModelThroughput } from "../src/throughput.ts";
 
 const dir = resolve(process.argv[2] ?? join(import.meta.dirname, "../../../../shared/data/dev-photos"));
 const count = Number(process.argv[3] ?? 32);

@@ -7,9 +7,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { PutObjectCommand } from "@aws-sdk/client-s3";
 import { PurgeQueueCommand } from "@aws-sdk/client-sqs";
-import { backfill } from "./cli/backfill.ts";
-import { listBucket } from "./cli/object-listing.ts";
-import { startEmulator } from "./emulator.ts";
+import { backfill } from "../src/cli/backfill.ts";
+import { listBucket } from "../src/cli/object-listing.ts";
+import { startEmulator } from "../src/emulator.ts";
 
 export async function benchBackfill(n = 2000, runs = 5): Promise<Record<string, unknown>> {
   const emulator = await startEmulator();

@@ -4,7 +4,7 @@
  */
 import { resnet50V1 } from "@photo-clusters/core/models";
 import { openStore, type UserView } from "@photo-clusters/core/store/index";
-import { cachedReader } from "./snapshot-cache.ts";
+import { cachedReader } from "../src/api/snapshot-cache.ts";
 
 const [root, userId] = process.argv.slice(2);
 const gc = (globalThis as { gc?: () => void }).gc;

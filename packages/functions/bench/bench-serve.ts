@@ -25,10 +25,10 @@ import { dotF32 } from "@photo-clusters/core/similarity/dot";
 import { clusteredVectors, prng } from "@photo-clusters/core/similarity/synthetic";
 import { EdgeList } from "@photo-clusters/core/store/edge-list";
 import { openStore, viewOfSnapshot, type PutEvent } from "@photo-clusters/core/store/index";
-import { seedUser } from "@photo-clusters/core/store/seed-files";
-import { createApiApp } from "./app.ts";
-import { createDevAuth } from "./dev-auth.ts";
-import { cachedReader } from "./snapshot-cache.ts";
+import { seedUser } from "@photo-clusters/core/bench/seed-files";
+import { createApiApp } from "../src/api/app.ts";
+import { createDevAuth } from "../src/api/dev-auth.ts";
+import { cachedReader } from "../src/api/snapshot-cache.ts";
 
 const run = promisify(execFile);
 

@@ -9,7 +9,7 @@ import { noMetrics } from "@photo-clusters/core/metrics";
 import { resnet50V1 } from "@photo-clusters/core/models";
 import { prng } from "@photo-clusters/core/similarity/synthetic";
 import { openStore } from "@photo-clusters/core/store/index";
-import { writerMemoryBudget } from "../config.ts";
+import { writerMemoryBudget } from "../src/config.ts";
 
 const [root, userId, seed, budget] = process.argv.slice(2);
 const status = (field: string) => Number(new RegExp(`${field}:\\s*(\\d+) kB`).exec(readFileSync("/proc/self/status", "utf8"))![1]) / 1024;

@@ -12,10 +12,10 @@ import { emfMetrics, type Metrics, noMetrics } from "@photo-clusters/core/metric
 import { mobilenetV2Int8 } from "@photo-clusters/core/models";
 import { clusteredVectors } from "@photo-clusters/core/similarity/synthetic";
 import { openStore } from "@photo-clusters/core/store/index";
-import { createApiApp } from "./api/app.ts";
-import { createDevAuth } from "./api/dev-auth.ts";
-import { cachedReader } from "./api/snapshot-cache.ts";
-import { writeEvents } from "./writer/write-events.ts";
+import { createApiApp } from "../src/api/app.ts";
+import { createDevAuth } from "../src/api/dev-auth.ts";
+import { cachedReader } from "../src/api/snapshot-cache.ts";
+import { writeEvents } from "../src/writer/write-events.ts";
 
 export interface EmissionCase {
   case: string;

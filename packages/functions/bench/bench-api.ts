@@ -8,9 +8,9 @@ import { join } from "node:path";
 import { mobilenetV2Int8 } from "@photo-clusters/core/models";
 import { clusteredVectors } from "@photo-clusters/core/similarity/synthetic";
 import { openStore } from "@photo-clusters/core/store/index";
-import { createApiApp } from "./app.ts";
-import { createDevAuth } from "./dev-auth.ts";
-import { cachedReader } from "./snapshot-cache.ts";
+import { createApiApp } from "../src/api/app.ts";
+import { createDevAuth } from "../src/api/dev-auth.ts";
+import { cachedReader } from "../src/api/snapshot-cache.ts";
 
 export async function benchApi(n = 2000, runs = 21): Promise<Record<string, unknown>> {
   const model = mobilenetV2Int8;

@@ -8,8 +8,8 @@ import { join } from "node:path";
 import { base64url, SignJWT } from "jose";
 import { mobilenetV2Int8, type ModelDescriptor } from "@photo-clusters/core/models";
 import { viewOfSnapshot } from "@photo-clusters/core/store/index";
-import type { UserSnapshot } from "./clusters-view.ts";
-import { createDevAuth, DEV_AUDIENCE, DEV_ISSUER, DEV_KEY_FILE, type DevAuth } from "./dev-auth.ts";
+import type { UserSnapshot } from "../src/api/clusters-view.ts";
+import { createDevAuth, DEV_AUDIENCE, DEV_ISSUER, DEV_KEY_FILE, type DevAuth } from "../src/api/dev-auth.ts";
 
 export const D = 8;
 
