@@ -44,7 +44,8 @@ for (const file of production) {
     const to = target(file, spec);
     if (!to) continue;
     if (/\/packages\/[^/]+\/(bench|test)\//.test(to)) problems.push(`${name(file)} imports benchmark or test code: ${spec}`);
-    if (name(file).startsWith("packages/core/") && /^@photo-clusters\/(?!core\b)/.test(spec)) problems.push(`${name(file)}: core imports another package: ${spec}`);
+    if (name(file).startsWith("packages/core/") && /^@photo-clusters\/(?!core\b)/.test(spec))
+      problems.push(`${name(file)}: core imports another package: ${spec}`);
     out.push(to);
   }
   edges.set(file, out);

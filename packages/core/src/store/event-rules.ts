@@ -14,7 +14,6 @@ import { compareSequencers } from "./sequencer.ts";
 import type { KeyState } from "./live-set.ts";
 import type { Outcome } from "./types.ts";
 
-
 export interface Decision {
   outcome: Outcome;
   /** Whether a record must be appended. */

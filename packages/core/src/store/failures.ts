@@ -14,7 +14,6 @@ import { compareSequencers } from "./sequencer.ts";
 import { acquireLock } from "./store-lock.ts";
 import type { FailureRecord, Settled, StoreLogger } from "./types.ts";
 
-
 const VERSION = 1;
 export const MAX_FAILURES = 1000;
 
