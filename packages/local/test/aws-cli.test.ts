@@ -9,12 +9,10 @@ import { copyFile, mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { jsonLogger } from "@photo-clusters/core/logger";
-import { mobilenetV2Int8 } from "@photo-clusters/core/models";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { systemTool } from "@photo-clusters/core/test/system-tool";
 import type { ClustersBody, StatusBody } from "../src/cli/api-client.ts";
-import { startLocalRuntime, type LocalRuntime } from "../src/runtime.ts";
+import { startTestRuntime, type TestRuntime } from "./test-runtime.ts";
 
 const SHARED = join(import.meta.dirname, "../../../../shared");
 const PHOTOS = join(SHARED, "data/dev-photos");
@@ -28,8 +26,7 @@ const NAMES: Record<string, string> = {
 const AWS = systemTool("aws", "apt-get install awscli");
 
 describe.skipIf(!AWS)("the local runtime through the AWS CLI", () => {
-  let runtime: LocalRuntime;
-  let dataDir: string;
+  let runtime: TestRuntime;
   let work: string;
   const run = promisify(execFile);
   const aws = (...args: string[]) =>
@@ -48,23 +45,11 @@ describe.skipIf(!AWS)("the local runtime through the AWS CLI", () => {
     });
 
   beforeAll(async () => {
-    dataDir = await mkdtemp(join(tmpdir(), "aws-cli-data-"));
     work = await mkdtemp(join(tmpdir(), "aws-cli-"));
-    runtime = await startLocalRuntime({
-      port: 0,
-      emulatorPort: 0,
-      dataDir,
-      model: mobilenetV2Int8,
-      modelPath: join(SHARED, "models/mobilenetv2-12-int8.onnx"),
-      queueDelaySeconds: 1,
-      visibilityTimeoutSeconds: 5,
-      maxReceiveCount: 3,
-      logger: jsonLogger({}, { write() {} }),
-    });
+    runtime = await startTestRuntime();
   });
   afterAll(async () => {
     await runtime?.stop();
-    await rm(dataDir, { recursive: true, force: true });
     await rm(work, { recursive: true, force: true });
   });
 

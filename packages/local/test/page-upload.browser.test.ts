@@ -4,15 +4,13 @@
  * unreadable one and a non-photo, see the clusters and the failure with its reason, move the
  * threshold and see the clusters change. A screenshot is kept in the test's temp folder.
  */
-import { copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { copyFile, mkdir, mkdtemp, readFile, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { jsonLogger } from "@photo-clusters/core/logger";
-import { mobilenetV2Int8 } from "@photo-clusters/core/models";
 import puppeteer, { type Browser, type Page } from "puppeteer-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { systemTool } from "@photo-clusters/core/test/system-tool";
-import { startLocalRuntime, type LocalRuntime } from "../src/runtime.ts";
+import { startTestRuntime, type TestRuntime } from "./test-runtime.ts";
 
 const SHARED = join(import.meta.dirname, "../../../../shared");
 const PHOTOS = join(SHARED, "data/dev-photos");
@@ -33,28 +31,16 @@ const idOf = (name: string) => name.slice(0, name.lastIndexOf("."));
 const BROWSER = process.env.CHROMIUM ?? systemTool("chromium-headless-shell", "apt-get install chromium-headless-shell, or CHROMIUM=<path to a Chromium>");
 
 describe.skipIf(!BROWSER)("the page in a browser, uploading a folder", () => {
-  let runtime: LocalRuntime;
-  let dataDir: string;
+  let runtime: TestRuntime;
   let work: string;
   let browser: Browser;
   let page: Page;
   const pageErrors: string[] = [];
 
   beforeAll(async () => {
-    dataDir = await mkdtemp(join(tmpdir(), "page-upload-data-"));
     // Kept after the test: it holds the screenshot.
     work = await mkdtemp(join(tmpdir(), "page-upload-"));
-    runtime = await startLocalRuntime({
-      port: 0,
-      emulatorPort: 0,
-      dataDir,
-      model: mobilenetV2Int8,
-      modelPath: join(SHARED, "models/mobilenetv2-12-int8.onnx"),
-      queueDelaySeconds: 1,
-      visibilityTimeoutSeconds: 5,
-      maxReceiveCount: 3,
-      logger: jsonLogger({}, { write() {} }),
-    });
+    runtime = await startTestRuntime();
     const folder = join(work, "Holiday");
     await mkdir(join(folder, "2024/05"), { recursive: true });
     await mkdir(join(folder, "Trip"), { recursive: true });
@@ -70,7 +56,6 @@ describe.skipIf(!BROWSER)("the page in a browser, uploading a folder", () => {
   afterAll(async () => {
     await browser?.close();
     await runtime?.stop();
-    await rm(dataDir, { recursive: true, force: true });
   });
 
   const clustersShown = () =>

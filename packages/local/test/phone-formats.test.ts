@@ -9,14 +9,12 @@ import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { PutObjectCommand } from "@aws-sdk/client-s3";
-import { jsonLogger } from "@photo-clusters/core/logger";
-import { mobilenetV2Int8 } from "@photo-clusters/core/models";
 import sharp from "sharp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { systemTool } from "@photo-clusters/core/test/system-tool";
 import type { ClustersBody, StatusBody } from "../src/cli/api-client.ts";
 import { collectPhotos, putViaApi, uploadPhotos } from "../src/cli/upload.ts";
-import { startLocalRuntime, type LocalRuntime } from "../src/runtime.ts";
+import { startTestRuntime, type TestRuntime } from "./test-runtime.ts";
 
 const SHARED = join(import.meta.dirname, "../../../../shared");
 const PHOTOS = join(SHARED, "data/dev-photos");
@@ -51,31 +49,18 @@ async function phoneLibrary(folder: string): Promise<Record<string, Buffer>> {
 }
 
 describe.skipIf(!HEIF_ENC)("phone photo formats through the local runtime", () => {
-  let runtime: LocalRuntime;
-  let dataDir: string;
+  let runtime: TestRuntime;
   let folder: string;
   let library: Record<string, Buffer>;
 
   beforeAll(async () => {
-    dataDir = await mkdtemp(join(tmpdir(), "phone-formats-"));
     folder = await mkdtemp(join(tmpdir(), "phone-library-"));
     library = await phoneLibrary(folder);
     for (const [name, bytes] of Object.entries(library)) await writeFile(join(folder, name), bytes);
-    runtime = await startLocalRuntime({
-      port: 0,
-      emulatorPort: 0,
-      dataDir,
-      model: mobilenetV2Int8,
-      modelPath: join(SHARED, "models/mobilenetv2-12-int8.onnx"),
-      queueDelaySeconds: 1,
-      visibilityTimeoutSeconds: 10,
-      maxReceiveCount: 3,
-      logger: jsonLogger({}, { write() {} }),
-    });
+    runtime = await startTestRuntime({ visibilityTimeoutSeconds: 10 });
   });
   afterAll(async () => {
     await runtime?.stop();
-    await rm(dataDir, { recursive: true, force: true });
     await rm(folder, { recursive: true, force: true });
   });
 

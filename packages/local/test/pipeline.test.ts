@@ -2,11 +2,9 @@ import { mkdir, mkdtemp, readFile, rm, symlink } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { DeleteObjectCommand, PutObjectCommand } from "@aws-sdk/client-s3";
-import { jsonLogger } from "@photo-clusters/core/logger";
-import { mobilenetV2Int8 } from "@photo-clusters/core/models";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { collectPhotos, putToBucket, uploadPhotos } from "../src/cli/upload.ts";
-import { startLocalRuntime, type LocalRuntime } from "../src/runtime.ts";
+import { startTestRuntime, type TestRuntime } from "./test-runtime.ts";
 
 const SHARED = join(import.meta.dirname, "../../../../shared");
 const PHOTOS = join(SHARED, "data/dev-photos");
@@ -20,29 +18,16 @@ interface ClustersBody {
 }
 
 describe("the whole pipeline on one machine", () => {
-  let runtime: LocalRuntime;
-  let dataDir: string;
+  let runtime: TestRuntime;
   let token: string;
   const logs: Array<Record<string, unknown>> = [];
 
   beforeAll(async () => {
-    dataDir = await mkdtemp(join(tmpdir(), "pipeline-test-"));
-    runtime = await startLocalRuntime({
-      port: 0,
-      emulatorPort: 0,
-      dataDir,
-      model: mobilenetV2Int8,
-      modelPath: join(SHARED, "models/mobilenetv2-12-int8.onnx"),
-      queueDelaySeconds: 1,
-      visibilityTimeoutSeconds: 5,
-      maxReceiveCount: 3,
-      logger: jsonLogger({}, { write: (line) => logs.push(JSON.parse(line)) }),
-    });
+    runtime = await startTestRuntime({ onLog: (entry) => logs.push(entry) });
     token = await runtime.auth.issueDevToken("carol");
   });
   afterAll(async () => {
     await runtime?.stop();
-    await rm(dataDir, { recursive: true, force: true });
   });
 
   const upload = async (imageId: string, file = imageId) =>

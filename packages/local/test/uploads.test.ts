@@ -9,13 +9,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { HeadObjectCommand } from "@aws-sdk/client-s3";
-import { jsonLogger } from "@photo-clusters/core/logger";
-import { mobilenetV2Int8 } from "@photo-clusters/core/models";
 import { MAX_OBJECT_BYTES } from "@photo-clusters/functions/config";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ClustersBody, StatusBody } from "../src/cli/api-client.ts";
 import { collectPhotos, putViaApi, uploadPhotos } from "../src/cli/upload.ts";
-import { startLocalRuntime, type LocalRuntime } from "../src/runtime.ts";
+import { startTestRuntime, type TestRuntime } from "./test-runtime.ts";
 
 const SHARED = join(import.meta.dirname, "../../../../shared");
 const PHOTOS = join(SHARED, "data/dev-photos");
@@ -29,23 +27,11 @@ interface Signed {
 }
 
 describe("presigned uploads through the local runtime", () => {
-  let runtime: LocalRuntime;
-  let dataDir: string;
+  let runtime: TestRuntime;
   let folder: string;
 
   beforeAll(async () => {
-    dataDir = await mkdtemp(join(tmpdir(), "uploads-test-"));
-    runtime = await startLocalRuntime({
-      port: 0,
-      emulatorPort: 0,
-      dataDir,
-      model: mobilenetV2Int8,
-      modelPath: join(SHARED, "models/mobilenetv2-12-int8.onnx"),
-      queueDelaySeconds: 1,
-      visibilityTimeoutSeconds: 5,
-      maxReceiveCount: 3,
-      logger: jsonLogger({}, { write() {} }),
-    });
+    runtime = await startTestRuntime();
     // A folder named as phones and exports name photos: a group of near-duplicates.
     folder = await mkdtemp(join(tmpdir(), "uploads-folder-"));
     await mkdir(join(folder, "2024/05"), { recursive: true });
@@ -54,7 +40,6 @@ describe("presigned uploads through the local runtime", () => {
   });
   afterAll(async () => {
     await runtime?.stop();
-    await rm(dataDir, { recursive: true, force: true });
     await rm(folder, { recursive: true, force: true });
   });
 
@@ -142,7 +127,7 @@ describe("presigned uploads through the local runtime", () => {
     const run = promisify(execFile);
     const { stderr } = await run(process.execPath, ["--import", "tsx", "packages/local/src/cli/main.ts", "upload", "--via-api", "--user", "dave", folder], {
       cwd: REPO,
-      env: { ...process.env, API_URL: runtime.apiUrl, DATA_DIR: dataDir },
+      env: { ...process.env, API_URL: runtime.apiUrl, DATA_DIR: runtime.dataDir },
     });
     expect(stderr).toContain(`uploaded 3 photos through ${runtime.apiUrl} for user dave`);
     expect((await untilStored("dave", 3)).stored).toBe(3);
