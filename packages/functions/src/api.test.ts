@@ -7,13 +7,13 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { handle, type LambdaEvent } from "hono/aws-lambda";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
-import { createApiApp } from "./app.ts";
-import { emptySnapshot, PHOTOS, snapshotOf, testAuth, testModel, type TestAuth } from "../../test/api-factories.ts";
+import { createApiApp } from "./api/app.ts";
+import { emptySnapshot, PHOTOS, snapshotOf, testAuth, testModel, type TestAuth } from "../test/api-factories.ts";
 
 /** The payload 2.0 member of hono's event union. */
 type APIGatewayProxyEventV2 = Extract<LambdaEvent, { rawPath: string; routeKey: string }>;
 
-const fixturePath = new URL("../../test/fixtures/apigw-v2-clusters.json", import.meta.url);
+const fixturePath = new URL("../test/fixtures/apigw-v2-clusters.json", import.meta.url);
 let event: APIGatewayProxyEventV2;
 let auth: TestAuth;
 
@@ -127,14 +127,14 @@ describe("api.ts", () => {
   });
 
   it("serves a user without photos from an empty data directory", async () => {
-    const { handler } = await import("../api.ts");
+    const { handler } = await import("./api.ts");
     const result = await handler(event);
     expect(result.statusCode).toBe(200);
     expect(JSON.parse(result.body)).toEqual({ userId: "alice", model: "mobilenetv2-12-int8", threshold: 0.8, imageCount: 0, singletonCount: 0, clusters: [] });
   });
 
   it("signs an upload for the caller's own prefix with the function's session credentials", async () => {
-    const { handler } = await import("../api.ts");
+    const { handler } = await import("./api.ts");
     const post = withEvent((e) => {
       e.routeKey = "POST /users/{userId}/uploads";
       e.rawPath = "/users/alice/uploads";
