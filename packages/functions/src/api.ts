@@ -11,8 +11,8 @@ import { handle } from "hono/aws-lambda";
 import { createApiApp } from "./api/app.ts";
 import { createJwtVerifier } from "./api/auth.ts";
 import { cachedReader } from "./api/snapshot-cache.ts";
-import { createUploadSigner, credentialsFromEnv } from "./api/uploads.ts";
-import { apiConfig, MAX_OBJECT_BYTES } from "./config.ts";
+import { createUploadSigner } from "./api/uploads.ts";
+import { apiConfig, MAX_OBJECT_BYTES, uploadCredentials } from "./config.ts";
 import { traced, traceFields, withInvocation } from "./tracing.ts";
 
 const cfg = apiConfig();
@@ -35,7 +35,7 @@ export const app = createApiApp({
   logger,
   metrics,
   // Signed with the function's own role, which may put objects under users/ only.
-  uploads: createUploadSigner({ ...cfg.uploads, maxBytes: MAX_OBJECT_BYTES, credentials: async () => credentialsFromEnv() }),
+  uploads: createUploadSigner({ ...cfg.uploads, maxBytes: MAX_OBJECT_BYTES, credentials: async () => uploadCredentials() }),
 });
 
 export const handler = withInvocation(handle(app));

@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { descriptorFileText } from "@photo-clusters/core/descriptor-file";
 import { resnet50V1 } from "@photo-clusters/core/models";
 import { describe, expect, it } from "vitest";
-import { apiConfig, ConfigError, pollerConfig, writerConfig, writerMemoryBudget } from "./config.ts";
+import { apiConfig, ConfigError, pollerConfig, uploadCredentials, writerConfig, writerMemoryBudget } from "./config.ts";
 
 const api = {
   DATA_DIR: "/mnt/embeddings",
@@ -97,5 +97,16 @@ describe("pollerConfig", () => {
     expect(pollerConfig(poller).embedConcurrency).toBe(4);
     expect(pollerConfig({ ...poller, EMBED_CONCURRENCY: "1" }).embedConcurrency).toBe(1);
     expect(() => pollerConfig({ ...poller, EMBED_CONCURRENCY: "0" })).toThrow(/EMBED_CONCURRENCY must be a positive integer/);
+  });
+});
+
+describe("uploadCredentials", () => {
+  it("reads the function's own credentials for signing upload forms, and names what is missing", () => {
+    expect(uploadCredentials({ AWS_ACCESS_KEY_ID: "AKID", AWS_SECRET_ACCESS_KEY: "s", AWS_SESSION_TOKEN: "t" })).toEqual({
+      accessKeyId: "AKID",
+      secretAccessKey: "s",
+      sessionToken: "t",
+    });
+    expect(() => uploadCredentials({ AWS_ACCESS_KEY_ID: "AKID" })).toThrow(/AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY must be set/);
   });
 });

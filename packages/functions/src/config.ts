@@ -211,3 +211,13 @@ export function pollerConfig(env: Env = process.env): PollerConfig {
     metricsNamespace: r.metricsNamespace(),
   }));
 }
+
+/**
+ * The API function's own credentials, which Lambda puts in its environment (read on each signing:
+ * they rotate), for signing upload forms.
+ */
+export function uploadCredentials(env: Env = process.env): { accessKeyId: string; secretAccessKey: string; sessionToken?: string } {
+  const { AWS_ACCESS_KEY_ID: accessKeyId, AWS_SECRET_ACCESS_KEY: secretAccessKey, AWS_SESSION_TOKEN: sessionToken } = env;
+  if (!accessKeyId || !secretAccessKey) throw new ConfigError(["AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY must be set to sign uploads"]);
+  return { accessKeyId, secretAccessKey, sessionToken };
+}

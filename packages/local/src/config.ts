@@ -15,6 +15,19 @@ export interface LocalConfig {
   visibilityTimeoutSeconds: number;
   maxReceiveCount: number;
   logger: Logger;
+  /** API_URL: the API the CLI talks to; by default the local one on PORT. */
+  apiUrl: string;
+  /** AWS_REGION, for the CLI's commands that reach AWS (calibrate --endpoint); us-east-1 when unset. */
+  awsRegion: string;
+}
+
+/**
+ * On Node 20 every SDK client prints a 7-line warning that SDK releases after January 2027 need
+ * Node 22. The lockfile pins today's SDK and the Lambdas run Node 24 (docs/development.md): the
+ * local entry points (pnpm start, the CLI) silence it before they make a client.
+ */
+export function quietSdkNodeWarning(env: NodeJS.ProcessEnv = process.env): void {
+  env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
 }
 
 export class ConfigError extends Error {}
@@ -22,8 +35,9 @@ export class ConfigError extends Error {}
 export function localConfig(env: NodeJS.ProcessEnv = process.env): LocalConfig {
   const level = env.LOG_LEVEL ?? "info";
   if (!["debug", "info", "warn", "error"].includes(level)) throw new ConfigError(`LOG_LEVEL must be debug, info, warn or error, not "${level}"`);
+  const port = integer(env, "PORT", 3000, 0, 65535);
   return {
-    port: integer(env, "PORT", 3000, 0, 65535),
+    port,
     emulatorPort: integer(env, "EMULATOR_PORT", 4566, 0, 65535),
     dataDir: env.DATA_DIR || ".data",
     modelPath: env.MODEL_PATH || undefined,
@@ -33,6 +47,8 @@ export function localConfig(env: NodeJS.ProcessEnv = process.env): LocalConfig {
     visibilityTimeoutSeconds: integer(env, "VISIBILITY_TIMEOUT_SECONDS", 30, 1, 43200),
     maxReceiveCount: integer(env, "MAX_RECEIVE_COUNT", 3, 1, 1000),
     logger: jsonLogger({}, { level: level as "info" }),
+    apiUrl: env.API_URL || `http://127.0.0.1:${port}`,
+    awsRegion: env.AWS_REGION || "us-east-1",
   };
 }
 

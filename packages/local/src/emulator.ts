@@ -5,10 +5,6 @@ import type { ObjectChange } from "@photo-clusters/core/s3-event";
 import { observeObjectChanges } from "./bridge.ts";
 import { checkPostObject, s3ErrorXml } from "./post-object.ts";
 
-// On Node 20 every SDK client would print a 7-line warning that SDK releases after January 2027 need
-// Node 22. The lockfile pins today's SDK and the Lambdas run Node 24; docs/development.md says it once.
-process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
-
 /** Credentials the emulator accepts; any will do, the real SDK clients just need some. */
 export const LOCAL_CREDENTIALS = { accessKeyId: "local", secretAccessKey: "local" };
 export const LOCAL_REGION = "us-east-1";

@@ -3,7 +3,7 @@
  * the poller, the model server, the writer on DATA_DIR and the API with its page.
  */
 import { resolveModelPath } from "@photo-clusters/model-server/model-file";
-import { ConfigError, localConfig } from "./config.ts";
+import { ConfigError, localConfig, quietSdkNodeWarning } from "./config.ts";
 import { LOCAL_BUCKET, LOCAL_DLQ, LOCAL_QUEUE } from "./emulator.ts";
 import { PortInUseError, startLocalRuntime } from "./runtime.ts";
 
@@ -23,6 +23,7 @@ process.on("SIGTERM", () => void shutdown("SIGTERM"));
 
 async function main(): Promise<void> {
   const config = localConfig();
+  quietSdkNodeWarning();
   const modelPath = await resolveModelPath(config.model, { modelPath: config.modelPath });
   runtime = await startLocalRuntime({
     ...config,

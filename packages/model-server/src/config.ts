@@ -25,6 +25,8 @@ export interface ServerConfig {
   port: number;
   threads: number;
   limits: ImageLimits;
+  /** EXIT_WITH_PARENT=1: exit when stdin closes (the local runtime holds it open while it lives). */
+  exitWithParent: boolean;
 }
 
 export function loadConfig(env: Record<string, string | undefined> = process.env): ServerConfig {
@@ -69,6 +71,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       maxBytes: int("MAX_BODY_BYTES", DEFAULT_LIMITS.maxBytes, 1024, 1024 * 1024 * 1024),
       maxPixels: int("MAX_PIXELS", DEFAULT_LIMITS.maxPixels, 224 * 224, 1_000_000_000),
     },
+    exitWithParent: env.EXIT_WITH_PARENT === "1",
   };
   if (problems.length > 0) throw new ConfigError(`invalid model server environment:\n  - ${problems.join("\n  - ")}`);
   return config;

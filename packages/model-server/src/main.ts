@@ -33,7 +33,7 @@ const server = await startModelServer({ ...config, logger, waitForModel: false }
 logger.info("model server listening", { url: server.url, model: config.model.id });
 // Run by the local runtime, it exits with its parent: the parent holds our stdin open, and the pipe
 // closes however the parent ends (a signal during start-up, SIGKILL), so no server is left behind.
-if (process.env.EXIT_WITH_PARENT === "1") {
+if (config.exitWithParent) {
   process.stdin.on("end", () => {
     logger.info("parent process gone; exiting");
     process.exit(0);

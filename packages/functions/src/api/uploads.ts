@@ -117,10 +117,3 @@ export function createUploadSigner(options: SignerOptions): UploadSigner {
     },
   };
 }
-
-/** The Lambda's own credentials, which the runtime puts in its environment. */
-export function credentialsFromEnv(env: NodeJS.ProcessEnv = process.env): Credentials {
-  const { AWS_ACCESS_KEY_ID: accessKeyId, AWS_SECRET_ACCESS_KEY: secretAccessKey, AWS_SESSION_TOKEN: sessionToken } = env;
-  if (!accessKeyId || !secretAccessKey) throw new Error("AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY must be set to sign uploads");
-  return { accessKeyId, secretAccessKey, sessionToken };
-}

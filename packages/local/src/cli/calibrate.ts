@@ -101,7 +101,7 @@ type Embed = ((bytes: Uint8Array, contentType: string) => Promise<Float32Array>)
 async function embedderFor(model: ModelDescriptor, options: CalibrateOptions): Promise<Embed> {
   if (options.endpoint) {
     const client = new SageMakerRuntimeClient({
-      region: options.region ?? process.env.AWS_REGION ?? "us-east-1",
+      region: options.region ?? "us-east-1",
       ...(options.endpointUrl ? { endpoint: options.endpointUrl } : {}),
     });
     const invoke = createSageMakerEmbedder(client, options.endpoint);

@@ -20,10 +20,10 @@ import { collectPhotos, putToBucket, uploadPhotos } from "./upload.ts";
  * `eval <dir>`: the whole local pipeline on a folder with groups.csv (file,group), measured the
  * way a user meets it: uploads through S3, clusters read over HTTP with a token.
  */
-export async function runEval(dir: string, options: { thresholds?: number[] } = {}): Promise<void> {
+export async function runEval(dir: string, options: { thresholds?: number[]; modelPath?: string } = {}): Promise<void> {
   const model = mobilenetV2Int8;
   const groups = await readGroups(join(dir, "groups.csv"));
-  const modelPath = await resolveModelPath(model, { modelPath: process.env.MODEL_PATH });
+  const modelPath = await resolveModelPath(model, { modelPath: options.modelPath });
   const dataDir = await mkdtemp(join(tmpdir(), "photo-clusters-eval-"));
   let stop: (() => Promise<void>) | undefined;
   try {

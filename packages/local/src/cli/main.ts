@@ -9,7 +9,7 @@ import { GetQueueUrlCommand, SQSClient } from "@aws-sdk/client-sqs";
 import { parseObjectKey } from "@photo-clusters/core/keys";
 import { openStore, type EmbeddingStore } from "@photo-clusters/core/store/index";
 import { createDevAuth } from "@photo-clusters/functions/api/dev-auth";
-import { localConfig } from "../config.ts";
+import { localConfig, quietSdkNodeWarning } from "../config.ts";
 import { LOCAL_BUCKET, LOCAL_QUEUE, localClients } from "../emulator.ts";
 import { backfill } from "./backfill.ts";
 import { listBucket, type ListedObject } from "./object-listing.ts";
@@ -48,10 +48,10 @@ environment: PORT (3000), EMULATOR_PORT (4566), DATA_DIR (.data), MODEL_PATH, MO
 
 async function main(argv: string[]): Promise<void> {
   const [command, ...rest] = argv;
-  const env = process.env;
   // The same settings as `pnpm start`, so the CLI finds its emulator, API, data and model.
-  const config = localConfig(env);
-  const apiUrl = env.API_URL ?? `http://127.0.0.1:${config.port}`;
+  const config = localConfig();
+  quietSdkNodeWarning();
+  const apiUrl = config.apiUrl;
   const dataDir = config.dataDir;
   const emulator = `http://127.0.0.1:${config.emulatorPort}`;
   switch (command) {
@@ -179,7 +179,7 @@ async function main(argv: string[]): Promise<void> {
     case "eval": {
       const { values, positionals } = parseArgs({ args: rest, allowPositionals: true, options: { threshold: { type: "string", multiple: true } } });
       if (positionals.length !== 1) throw new Error("eval needs one folder holding photos and groups.csv");
-      await runEval(positionals[0], { thresholds: values.threshold?.map(Number) });
+      await runEval(positionals[0], { thresholds: values.threshold?.map(Number), modelPath: config.modelPath });
       return;
     }
     case "calibrate": {
@@ -203,7 +203,7 @@ async function main(argv: string[]): Promise<void> {
         modelPath: values["model-path"] ?? config.modelPath,
         endpoint: values.endpoint,
         endpointUrl: values["endpoint-url"],
-        region: values.region,
+        region: values.region ?? config.awsRegion,
         center: values.center,
         out: values.out!,
       });
