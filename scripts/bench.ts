@@ -3,6 +3,8 @@
  * {"case","n","d","median_ms","min_ms","runs",...}. `pnpm bench --kernels` adds the kernel
  * comparison (plain JS loops, WASM SIMD f32 and int16, ml-matrix). `--quick` runs fewer sizes.
  * `--edge` runs only what a 12 MP JPEG or HEIC costs at the edge (bench-edge.ts; `pnpm cost` prices it).
+ * `--exact` runs only the exact path below the graph's floor (bench-exact.ts: its cost per photo and
+ * per pair, and a request at the limits the dev and prod API functions get).
  * `--serve` runs only the serving cases (bench-serve.ts: first request, after a write, warm, writer
  * appends, memory per cached user) at n = 2000, 10000, 50000 and 100000 (`--large`: and 200000), d = 2048.
  * `--embeddings <file.json>` runs only cold-file: the cold case on the first 500, 1000 and 2000
@@ -35,7 +37,9 @@ import { normalizeRows } from "../packages/core/src/similarity/normalize.ts";
 import { clusteredEdges, clusteredVectors } from "../packages/core/src/similarity/synthetic.ts";
 import { benchAppend } from "../packages/core/bench/bench-append.ts";
 import { benchApi } from "../packages/functions/bench/bench-api.ts";
+import { benchExact } from "../packages/functions/bench/bench-exact.ts";
 import { benchServe } from "../packages/functions/bench/bench-serve.ts";
+import { stageSettings } from "../stacks/stages.ts";
 import { benchBackfill } from "../packages/local/bench/bench-backfill.ts";
 import { benchEdge } from "./bench-edge.ts";
 
@@ -310,6 +314,12 @@ if (args.has("--edge")) {
 if (args.has("--serve")) {
   // Serving at 2,000, 10,000 and 50,000 photos of 2048 dimensions; nothing else (see bench-serve.ts).
   await benchServe(print, quick ? [2000, 10_000] : [2000, 10_000, 50_000, 100_000, ...(args.has("--large") ? [200_000] : [])]);
+  process.exit(0);
+}
+if (args.has("--exact")) {
+  // A clusters request below the graph's floor, and the limits the dev and prod API functions get; nothing else.
+  const stages = ["dev", "prod"].map((stage) => ({ stage, ...stageSettings(stage).api }));
+  await benchExact(print, stages, quick);
   process.exit(0);
 }
 if (embeddingsFile) {

@@ -58,7 +58,15 @@ export function Api({ stack, app }: StackContext) {
     vpcSubnets: { subnetType: ec2.SubnetType.PRIVATE_ISOLATED },
     securityGroups: [securityGroup],
     filesystem: efsMount(accessPoint, DATA_DIR, "read"),
-    environment: { DATA_DIR, ...embedding.modelEnv, JWT_ISSUER: jwt.issuer, JWT_AUDIENCE: jwt.audience.join(","), PHOTOS_BUCKET: photos.bucketName },
+    environment: {
+      DATA_DIR,
+      ...embedding.modelEnv,
+      JWT_ISSUER: jwt.issuer,
+      JWT_AUDIENCE: jwt.audience.join(","),
+      PHOTOS_BUCKET: photos.bucketName,
+      // The exact path's budget is a share of it (apiExactBudget).
+      API_TIMEOUT_SECONDS: String(settings.api.timeoutSeconds),
+    },
     logGroup: functionLogs,
   });
   // The presigned POSTs of `POST /users/{userId}/uploads` carry this role's authority: putting photos

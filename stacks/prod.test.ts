@@ -287,6 +287,12 @@ describe("the API", () => {
     expect(fn.Properties.Environment.Variables.PHOTOS_BUCKET).toEqual({ "Fn::ImportValue": expect.stringMatching(/Pipeline:ExportsOutputRefPhotos/) });
   });
 
+  it("is told its own timeout, which the exact path's budget takes a share of", () => {
+    const [, fn] = lambdaByHandler(synth.template(Api), API);
+    expect(fn.Properties.Timeout).toBe(prod.api.timeoutSeconds);
+    expect(fn.Properties.Environment.Variables.API_TIMEOUT_SECONDS).toBe(String(fn.Properties.Timeout));
+  });
+
   it("checks tokens from the stack's own user pool", () => {
     const t = synth.template(Api);
     const [poolId] = Object.keys(resources(t, "AWS::Cognito::UserPool"));

@@ -48,6 +48,16 @@ export class InvalidParameterError extends CoreError {
   }
 }
 
+/**
+ * The exact path found more pairs at or above the cut than it may cluster within its budget
+ * (`limit`): a lower threshold than this library allows. A higher threshold can succeed.
+ */
+export class TooManyPairsError extends CoreError {
+  constructor(readonly limit: number) {
+    super("too_many_pairs", `more than ${limit} pairs of photos are at or above this threshold`);
+  }
+}
+
 /** A vector that cannot be stored: zero length or non-finite values (normalising it would give NaN). */
 export class InvalidVectorError extends CoreError {
   constructor(message: string) {

@@ -9,6 +9,8 @@
  * - serve-after-write: a request after another store instance appended one photo;
  * - serve-warm: a request with nothing new;
  * - serve-writer-after-write: a writer's append after another instance appended one;
+ * - serve-similar-sparse: `similar` for a photo the graph holds no neighbour of, answered by the
+ *   store's bounded scan of the log, in a child process with its peak resident memory;
  * - serve-writer-first: a writer's first append in a new container (it reads the whole log, in
  *   bounded chunks), in a child process that does only that, with its peak resident memory.
  * The user is seeded with the store's own encoders (seed-files.ts): groups of near-duplicates and
@@ -160,6 +162,38 @@ export async function benchServe(print: (fields: Record<string, unknown>) => voi
       const warm = [];
       for (let r = 0; r < runs; r++) warm.push(await measured(() => request(api)));
       report("serve-warm", warm);
+
+      // `similar` for a photo with no neighbour in the graph (a singleton): the store's bounded scan of
+      // the log, in a child process for the API's peak memory (bench-similar-sparse.ts).
+      const lonely = labels.findIndex((g) => g < 0);
+      const { stdout: sparseOut } = await run(process.execPath, [
+        "--import",
+        "tsx",
+        fileURLToPath(new URL("./bench-similar-sparse.ts", import.meta.url)),
+        root,
+        "bench",
+        put(lonely, vectors.subarray(0, d)).imageId,
+        String(n >= 50_000 ? 3 : 5),
+      ]);
+      const sparse = JSON.parse(sparseOut) as {
+        first_ms: number;
+        median_ms: number;
+        bytes_read: number;
+        peak_rss_mb: number;
+        rss_before_mb: number;
+        results: number;
+      };
+      print({
+        case: "serve-similar-sparse",
+        n,
+        d,
+        median_ms: round(sparse.median_ms),
+        first_ms: round(sparse.first_ms),
+        bytes_read: sparse.bytes_read,
+        peak_rss_mb: sparse.peak_rss_mb,
+        rss_before_mb: sparse.rss_before_mb,
+        results: sparse.results,
+      });
 
       const other = openStore({ root, model, logger: quiet });
       // A new container's writer, alone in a child process, for its peak memory (bench-writer-first.ts).

@@ -12,7 +12,7 @@ import { createApiApp } from "./api/app.ts";
 import { createJwtVerifier } from "./api/auth.ts";
 import { cachedReader } from "./api/snapshot-cache.ts";
 import { createUploadSigner } from "./api/uploads.ts";
-import { apiConfig, MAX_OBJECT_BYTES, uploadCredentials } from "./config.ts";
+import { apiConfig, apiExactBudget, MAX_OBJECT_BYTES, uploadCredentials } from "./config.ts";
 import { traced, traceFields, withInvocation } from "./tracing.ts";
 
 const cfg = apiConfig();
@@ -25,13 +25,17 @@ const reader = (model: typeof cfg.model) => cachedReader(store(model), { maxByte
 const current = reader(cfg.model);
 const failures = store(cfg.model);
 const previous = cfg.previousModel && reader(cfg.previousModel);
+// `similar` beyond the graph scans the log of the model the view was served from.
+const scanners = new Map([cfg.model, cfg.previousModel].flatMap((m) => (m ? [[m.id, store(m)] as const] : [])));
 
 export const app = createApiApp({
   // The store's reads are X-Ray subsegments of the request.
   readUser: (userId, need) => traced("store.read", () => servingSnapshot(userId, current, previous, need)),
   readFailures: (userId) => traced("store.failures", () => failures.failures(userId)),
+  nearest: (userId, imageId, limit, view) => traced("store.nearest", async () => scanners.get(view.model)?.nearest(userId, imageId, limit, view)),
   verifyToken: createJwtVerifier(cfg.auth),
   model: cfg.model,
+  exactBudget: apiExactBudget(cfg),
   logger,
   metrics,
   // Signed with the function's own role, which may put objects under users/ only.

@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { descriptorFileText } from "@photo-clusters/core/descriptor-file";
 import { resnet50V1 } from "@photo-clusters/core/models";
 import { describe, expect, it } from "vitest";
-import { apiConfig, ConfigError, pollerConfig, uploadCredentials, writerConfig, writerMemoryBudget } from "./config.ts";
+import { apiConfig, apiExactBudget, ConfigError, pollerConfig, uploadCredentials, writerConfig, writerMemoryBudget } from "./config.ts";
 
 const api = {
   DATA_DIR: "/mnt/embeddings",
@@ -21,6 +21,13 @@ describe("apiConfig", () => {
     expect(cfg.dataDir).toBe("/mnt/embeddings");
     expect(cfg.model.id).toBe("mobilenetv2-12-int8");
     expect(cfg.auth).toEqual({ issuer: "https://issuer.example/pool", audience: ["client-1"], jwksUrl: "https://issuer.example/pool/.well-known/jwks.json" });
+  });
+
+  it("gives the exact path a quarter of the function's memory and half of its timeout", () => {
+    const cfg = apiConfig({ ...api, AWS_LAMBDA_FUNCTION_MEMORY_SIZE: "1769", API_TIMEOUT_SECONDS: "10" });
+    expect(apiExactBudget(cfg)).toEqual({ memoryBytes: (1769 * 2 ** 20) / 4, seconds: 5 });
+    expect(apiConfig(api).timeoutSeconds).toBe(10);
+    expect(() => apiConfig({ ...api, API_TIMEOUT_SECONDS: "soon" })).toThrow(ConfigError);
   });
 
   it("accepts several audiences, comma-separated as the stack passes them", () => {

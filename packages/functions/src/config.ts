@@ -4,6 +4,7 @@
  */
 import { chooseModel, parseDescriptorFile } from "@photo-clusters/core/descriptor-file";
 import { MODELS, modelById, type ModelDescriptor } from "@photo-clusters/core/models";
+import type { ExactBudget } from "./api/clusters-view.ts";
 
 export class ConfigError extends Error {
   constructor(readonly problems: string[]) {
@@ -117,6 +118,8 @@ export interface ApiConfig {
   previousModel?: ModelDescriptor;
   /** The function's memory (Lambda sets AWS_LAMBDA_FUNCTION_MEMORY_SIZE); the snapshot cache takes a share. */
   memoryMb: number;
+  /** The function's timeout (the stack sets API_TIMEOUT_SECONDS from the stage's settings; default 10). */
+  timeoutSeconds: number;
   /** The photo bucket that `POST /users/{userId}/uploads` signs for, and its region (Lambda sets AWS_REGION). */
   uploads: { bucket: string; region: string };
   metricsNamespace: string;
@@ -137,6 +140,7 @@ export function apiConfig(env: Env = process.env): ApiConfig {
   // Cognito, Auth0 and most OIDC providers publish their keys here.
   const jwksUrl = r.url("JWT_JWKS_URL", r.optional("JWT_JWKS_URL") ?? (issuer ? `${issuer.replace(/\/+$/, "")}/.well-known/jwks.json` : undefined));
   const memoryMb = r.positiveInteger("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", 1024);
+  const timeoutSeconds = r.positiveInteger("API_TIMEOUT_SECONDS", 10);
   const bucket = r.required("PHOTOS_BUCKET", "the photo bucket uploads are signed for");
   const region = r.required("AWS_REGION", "the region of the photo bucket (Lambda sets it)");
   const metricsNamespace = r.metricsNamespace();
@@ -146,9 +150,18 @@ export function apiConfig(env: Env = process.env): ApiConfig {
     auth: { issuer, audience, jwksUrl: jwksUrl! },
     previousModel,
     memoryMb,
+    timeoutSeconds,
     uploads: { bucket, region },
     metricsNamespace,
   }));
+}
+
+/**
+ * What one clusters request below the graph's floor (the exact path) may spend: a quarter of the
+ * function's memory (the snapshot cache has another) and half of its timeout (docs/api.md).
+ */
+export function apiExactBudget(config: Pick<ApiConfig, "memoryMb" | "timeoutSeconds">): ExactBudget {
+  return { memoryBytes: (config.memoryMb * 2 ** 20) / 4, seconds: config.timeoutSeconds / 2 };
 }
 
 export interface WriterConfig {

@@ -167,6 +167,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
       createApiApp({
         readUser: cachedReader(store, {}, apiMetrics),
         readFailures: (userId) => store.failures(userId),
+        nearest: (userId, imageId, limit, view) => store.nearest(userId, imageId, limit, view),
         verifyToken: auth.verifyToken,
         model,
         logger: logger.child({ component: "api" }),

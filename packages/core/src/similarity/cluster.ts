@@ -37,6 +37,8 @@ export interface ClusterOptions {
   minSize?: number;
   bands: { medium: number; high: number };
   calibration?: Calibration;
+  /** clusterVectors: past this many pairs at or above the floor, TooManyPairsError (the exact path's budget). */
+  maxPairs?: number;
 }
 
 /** Options from a model's defaults, with the caller's threshold and minSize. */
@@ -214,5 +216,5 @@ export function strongCut(opts: ClusterOptions): number {
  */
 export function clusterVectors(vectors: Float32Array, n: number, d: number, opts: ClusterOptions): Cluster[] {
   checkOptions(opts);
-  return clusterEdges(n, edgesForCut(vectors, n, d, opts.floor, strongCut(opts)), opts);
+  return clusterEdges(n, edgesForCut(vectors, n, d, opts.floor, strongCut(opts), { maxPairs: opts.maxPairs }), opts);
 }

@@ -2,6 +2,7 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { dotAgainstAll, dotF32 } from "./dot.ts";
 import { edgesAbove, edgesForCut, sortEdges, withinComponents } from "./edges.ts";
+import { TooManyPairsError } from "../errors.ts";
 import { sharedKernel } from "./kernel.ts";
 import { normalizeRows } from "./normalize.ts";
 import { PAIR_CAPACITY, prepareScreen, scanTiles, TILE, tileList } from "./screen.ts";
@@ -370,5 +371,28 @@ describe("dotAgainstAll", () => {
 
   it("keeps its contract checks", () => {
     expect(() => dotAgainstAll(new Float32Array(8), 2, 4, new Float32Array(3), new Float32Array(2))).toThrow(RangeError);
+  });
+});
+
+describe("edgesAbove with a pair limit", () => {
+  it.each(["i16", "f32"] as const)("returns every pair up to the limit and refuses one more (%s kernel)", (kernel) => {
+    // Prepare: 300 rows in tight groups, so hundreds of pairs pass the floor
+    const { vectors } = clusteredVectors({ n: 300, d: 64, seed: 11, singletons: 0 });
+    const all = edgesAbove(vectors, 300, 64, 0.5, { kernel });
+    expect(all.a.length).toBeGreaterThan(500);
+    // Act
+    const atLimit = edgesAbove(vectors, 300, 64, 0.5, { kernel, maxPairs: all.a.length });
+    const refuse = () => edgesAbove(vectors, 300, 64, 0.5, { kernel, maxPairs: all.a.length - 1 });
+    // Assess
+    expect(atLimit).toEqual(all);
+    expect(refuse).toThrow(TooManyPairsError);
+    expect(refuse).toThrow(`more than ${all.a.length - 1} pairs`);
+  });
+
+  it("refuses through edgesForCut when the cut's components hold more pairs than the limit", () => {
+    const { vectors } = clusteredVectors({ n: 300, d: 64, seed: 12, singletons: 0 });
+    const all = edgesForCut(vectors, 300, 64, 0.5, 0.8);
+    expect(edgesForCut(vectors, 300, 64, 0.5, 0.8, { maxPairs: all.a.length })).toEqual(all);
+    expect(() => edgesForCut(vectors, 300, 64, 0.5, 0.8, { maxPairs: all.a.length - 1 })).toThrow(TooManyPairsError);
   });
 });

@@ -2,7 +2,7 @@
  * Exact all-pairs edges at or above a floor similarity, computed tile by tile with the WASM
  * kernel so that n = 5000 never holds n² floats at once (one tile of TILE×TILE at a time).
  */
-import { InvalidParameterError } from "../errors.ts";
+import { InvalidParameterError, TooManyPairsError } from "../errors.ts";
 import { type Kernel, sharedKernel } from "./kernel.ts";
 import { checkMatrix } from "./normalize.ts";
 import { PAIR_CAPACITY, prepareScreen, type ScreenLayout, scanTiles, TILE, tileList } from "./screen.ts";
@@ -56,6 +56,8 @@ export interface EdgesOptions {
    * float32 kernel on every pair. Both return the same edges with the same values, bit for bit.
    */
   kernel?: "i16" | "f32";
+  /** Past this many pairs, throw TooManyPairsError instead of holding them all (the exact path's budget). */
+  maxPairs?: number;
 }
 
 /**
@@ -65,14 +67,15 @@ export interface EdgesOptions {
 export function edgesAbove(vectors: Float32Array, n: number, d: number, floor: number, options: EdgesOptions = {}): Edges {
   checkMatrix(vectors, n, d);
   if (!(floor > 0 && floor <= 1)) throw new InvalidParameterError(`floor must be in (0, 1], got ${floor}`);
-  const out = new EdgeBuffer(Math.max(1024, n * 4));
+  const maxPairs = options.maxPairs ?? Number.POSITIVE_INFINITY;
+  const out = new EdgeBuffer(Math.max(1024, Math.min(n * 4, maxPairs)));
   if (n < 2) return out.finish();
-  if (options.kernel === "f32") edgesF32(vectors, n, d, floor, out);
-  else edgesI16(vectors, n, d, floor, out);
+  if (options.kernel === "f32") edgesF32(vectors, n, d, floor, out, maxPairs);
+  else edgesI16(vectors, n, d, floor, out, maxPairs);
   return sortEdges(out.finish());
 }
 
-function edgesF32(vectors: Float32Array, n: number, d: number, floor: number, out: EdgeBuffer): void {
+function edgesF32(vectors: Float32Array, n: number, d: number, floor: number, out: EdgeBuffer, maxPairs: number): void {
   const kernel = sharedKernel();
   const dp = (d + 7) & ~7; // 4 lanes × 2 (the f32 kernel's unrolling)
   const npad = (n + 3) & ~3;
@@ -97,6 +100,7 @@ function edgesF32(vectors: Float32Array, n: number, d: number, floor: number, ou
           if (s >= floor) out.push(ti + i, tj + j, s);
         }
       }
+      if (out.length > maxPairs) throw new TooManyPairsError(maxPairs);
     }
   }
 }
@@ -110,13 +114,17 @@ function edgesF32(vectors: Float32Array, n: number, d: number, floor: number, ou
  * (2000 real MobileNetV2 embeddings: about 55 ms in all, against 90 for the screen at the floor). When the components hold more than
  * an eighth of all pairs, or strong ≤ floor, it is edgesAbove at the floor.
  */
-export function edgesForCut(vectors: Float32Array, n: number, d: number, floor: number, strong: number): Edges {
+export function edgesForCut(vectors: Float32Array, n: number, d: number, floor: number, strong: number, options: Pick<EdgesOptions, "maxPairs"> = {}): Edges {
   checkMatrix(vectors, n, d);
-  if (!(strong > floor && strong <= 1) || n < 2) return edgesAbove(vectors, n, d, floor);
+  if (!(strong > floor && strong <= 1) || n < 2) return edgesAbove(vectors, n, d, floor, options);
   const kernel = sharedKernel();
   const layout = prepareScreen(vectors, n, d, strong, kernel, 1);
-  const found = scanTiles(kernel, layout, 0, tileList(layout.npad), strong, TILE, PAIR_CAPACITY);
-  return withinComponents(kernel, layout, found, floor) ?? edgesAbove(vectors, n, d, floor);
+  const maxPairs = options.maxPairs ?? Number.POSITIVE_INFINITY;
+  const found = scanTiles(kernel, layout, 0, tileList(layout.npad), strong, TILE, PAIR_CAPACITY, maxPairs);
+  if (found.a.length > maxPairs) throw new TooManyPairsError(maxPairs);
+  const edges = withinComponents(kernel, layout, found, floor) ?? edgesAbove(vectors, n, d, floor, options);
+  if (edges.a.length > maxPairs) throw new TooManyPairsError(maxPairs);
+  return edges;
 }
 
 /** root[i]: the smallest member of i's component in the graph of the pairs (a[e], b[e]) with keep(e). */
@@ -216,10 +224,11 @@ export function withinComponents(
   return sortEdges(out.finish());
 }
 
-function edgesI16(vectors: Float32Array, n: number, d: number, floor: number, out: EdgeBuffer): void {
+function edgesI16(vectors: Float32Array, n: number, d: number, floor: number, out: EdgeBuffer, maxPairs: number): void {
   const kernel = sharedKernel();
   const layout = prepareScreen(vectors, n, d, floor, kernel, 1);
-  const found = scanTiles(kernel, layout, 0, tileList(layout.npad), floor, TILE, PAIR_CAPACITY);
+  const found = scanTiles(kernel, layout, 0, tileList(layout.npad), floor, TILE, PAIR_CAPACITY, maxPairs);
+  if (found.a.length > maxPairs) throw new TooManyPairsError(maxPairs);
   for (let k = 0; k < found.a.length; k++) out.push(found.a[k], found.b[k], found.s[k]);
 }
 

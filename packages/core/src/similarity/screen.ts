@@ -255,6 +255,7 @@ export function tileList(npad: number): number[] {
  * the prefix bound on each tile (blockI16), then for its survivors the int16 dot over the rest of
  * the dimensions (dotPairsI16), which with the tile's prefix dot makes the dot over all of them,
  * against its tighter bound, then the float32 recompute (dotPairs) of what is left.
+ * Stops after the tile that takes it past `maxPairs` pairs (the caller then refuses).
  * Self-contained (no outer references, no inner functions, which a bundler may wrap in helpers; the
  * tile and pair buffer sizes are passed in), so parallel.ts can ship its source to worker threads.
  */
@@ -266,6 +267,7 @@ export function scanTiles(
   floor: number,
   tileRows: number,
   pairCap: number,
+  maxPairs = Number.POSITIVE_INFINITY,
 ): { a: number[]; b: number[]; s: number[] } {
   const { n, p, npad, threshold, threshold2 } = l;
   const rowBytes = p * 2;
@@ -341,6 +343,8 @@ export function scanTiles(
         out.s.push(res[i]);
       }
     }
+    // Past the caller's limit the answer is a refusal: stop holding pairs (a tile adds at most pairCap).
+    if (out.a.length > maxPairs) return out;
   }
   return out;
 }

@@ -4,7 +4,7 @@
  * then its records in one positional write to the log, an fdatasync, then its refs frame.
  */
 import { readdir, mkdir, stat } from "node:fs/promises";
-import { LockCompromisedError, type CoreError } from "../errors.ts";
+import { CoreError, LockCompromisedError } from "../errors.ts";
 import { EdgeList } from "./edge-list.ts";
 import { writeAt } from "./fs-util.ts";
 import { decideDelete, decidePut } from "./event-rules.ts";
@@ -17,13 +17,15 @@ import { addEdgesFrom } from "./neighbour-graph.ts";
 import { prepareEvent } from "./prepare-event.ts";
 import { readFailures, updateFailures } from "./failures.ts";
 import { readView } from "./graph-view.ts";
+import { nearestInLog, type ScannableView } from "./log-nearest.ts";
+import { topSimilar } from "../similarity/top-similar.ts";
 import { readSnapshot } from "./read-snapshot.ts";
 import { encodeRefsFrame, type RefEntry } from "./refs-file.ts";
 import { encodeRecord } from "./record-codec.ts";
 import { compareSequencers, normaliseSequencer } from "./sequencer.ts";
 import { acquireLock } from "./store-lock.ts";
 import { userPaths } from "./store-paths.ts";
-import type { EmbeddingStore, EventResult, StoreEvent, StoreLogger, StoreOptions, WriteResult } from "./types.ts";
+import type { EmbeddingStore, EventResult, StoreEvent, StoreLogger, StoreOptions, UserView, WriteResult } from "./types.ts";
 import { openUserFiles, type FilesContext, type OpenFiles, type UserState } from "./user-files.ts";
 
 const DEFAULTS = { lockWaitMs: 10_000, lockStaleMs: 5_000, minDead: 500, ratio: 0.5, memoryBudget: 256 * 1024 * 1024 };
@@ -213,6 +215,23 @@ export function openStore(options: StoreOptions): EmbeddingStore {
     write,
     read: async (userId) => readSnapshot(context(userId), userId),
     readView: async (userId, previous) => readView(context(userId), userId, previous),
+    nearest: async (userId, imageId, limit, previous) => {
+      const ctx = context(userId);
+      // A compaction between reading the view and scanning the log: read the view again.
+      for (let attempt = 1; attempt <= 3; attempt++) {
+        const view = await readView(ctx, userId, attempt === 1 ? previous : undefined);
+        const row = view.rowOf(imageId);
+        if (row < 0) return undefined;
+        if (view.vectors) {
+          const neighbours = topSimilar(view.vectors, view.rows, view.dimension, row, limit).map((n) => ({ row: n.index, cosine: n.similarity }));
+          return { view, neighbours };
+        }
+        // A view without vectors is read from the refs file, which gives each row's checksum.
+        const found = await nearestInLog(ctx.paths.log, view as UserView & ScannableView, row, limit);
+        if (found !== "stale") return { view, neighbours: found };
+      }
+      throw new CoreError("files_changed", `the files of user ${userId} were replaced during three reads; try again`, { retryable: true });
+    },
     recordFailures: async (userId, failures) => {
       assertId("user id", userId);
       // Under the store's lock, against its latest state of each key: a failure that arrives after a

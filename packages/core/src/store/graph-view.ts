@@ -104,6 +104,11 @@ class GraphView implements UserView {
     return this.alive[row] === 1;
   }
 
+  /** The frame checksum of row's record in the log, as the refs file gives it. */
+  crc(row: number): number {
+    return this.crcs[row];
+  }
+
   key(row: number): string {
     return this.text.toString("utf8", this.textAt[row], this.textAt[row] + this.keyLen[row]);
   }

@@ -8,6 +8,7 @@ export type {
   FailureRecord,
   ImageRef,
   MigrateResult,
+  Nearest,
   NeighbourGraph,
   Outcome,
   PutEvent,

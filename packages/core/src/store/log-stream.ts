@@ -20,16 +20,16 @@ export interface LogChunk {
 }
 
 /**
- * Calls `onChunk` with the complete records of [start, end) in file order, a chunk at a time.
- * Returns the offset just past the last complete record and how many bytes after it are not one (a
- * torn tail: a crash mid-append, a corrupt frame and everything after it).
+ * Calls `onChunk` with the complete records of [start, end) in file order, a chunk at a time, until
+ * it returns "stop". Returns the offset just past the last complete record read and how many bytes
+ * after it are not one (a torn tail: a crash mid-append, a corrupt frame and everything after it).
  */
 export async function scanLog(
   fh: FileHandle,
   start: number,
   end: number,
   dimension: number,
-  onChunk: (chunk: LogChunk) => void | Promise<void>,
+  onChunk: (chunk: LogChunk) => void | "stop" | Promise<void | "stop">,
   chunkBytes = LOG_CHUNK_BYTES,
 ): Promise<{ validEnd: number; tailBytes: number }> {
   let pos = start;
@@ -45,14 +45,15 @@ export async function scanLog(
     pos = readEnd;
     const data = filled === buf.length ? buf : buf.subarray(0, filled);
     const parsed = parseRecords(data, 0, dimension);
-    if (parsed.records.length > 0) await onChunk({ buf: data, base, parsed });
+    const stop = parsed.records.length > 0 && (await onChunk({ buf: data, base, parsed })) === "stop";
     base += parsed.validEnd;
+    if (stop) return { validEnd: base, tailBytes: 0 };
     carry = data.subarray(parsed.validEnd);
     if (pos >= end) return { validEnd: base, tailBytes: carry.length };
     // A frame cut by the chunk's end is read whole with the next chunk; anything else that stops the
     // parse (a bad checksum, a record of another dimension) ends the records, as in a whole buffer.
-    const stop = readFrame(data, parsed.validEnd).status;
-    if (stop !== "truncated" && stop !== "end") return { validEnd: base, tailBytes: end - base };
+    const next = readFrame(data, parsed.validEnd).status;
+    if (next !== "truncated" && next !== "end") return { validEnd: base, tailBytes: end - base };
   }
 }
 

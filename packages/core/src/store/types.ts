@@ -117,6 +117,12 @@ export interface UserView {
   readonly bytes: number;
 }
 
+/** A row of a view and its raw cosine to another (as dotF32 gives it: the graph's values). */
+export interface Nearest {
+  row: number;
+  cosine: number;
+}
+
 export interface CompactResult {
   userId: string;
   recordsBefore: number;
@@ -171,6 +177,13 @@ export interface EmbeddingStore {
    * view this returned before, it reads only what the files grew by, and may return that view updated.
    */
   readView(userId: string, previous?: UserView): Promise<UserView>;
+  /**
+   * The `limit` live photos most similar to one, best first (ties by row), with the view their rows
+   * index: `similar` beyond what the graph holds, in bounded memory (a scan of the log in chunks, see
+   * log-nearest.ts). Given the view the caller holds, it reads only what the files grew by. Undefined
+   * for an image the user does not have.
+   */
+  nearest(userId: string, imageId: string, limit: number, previous?: UserView): Promise<{ view: UserView; neighbours: Nearest[] } | undefined>;
   /**
    * Records photos that finally failed (see failures.ts), less those whose key this store already
    * holds at the failed event's sequencer or a later one; a key's record goes when it is stored or deleted.

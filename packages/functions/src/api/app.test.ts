@@ -1,7 +1,12 @@
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { openStore } from "@photo-clusters/core/store/index";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createApiApp, type ApiDeps } from "./app.ts";
-import { MAX_IMAGES_BELOW_FLOOR, type ClustersResponse, type SimilarResponse, type UserSnapshot } from "./clusters-view.ts";
+import { exactLimits, type ClustersResponse, type SimilarResponse, type UserSnapshot } from "./clusters-view.ts";
 import { createDevAuth } from "./dev-auth.ts";
+import { cachedReader } from "./snapshot-cache.ts";
 import { emptySnapshot, PHOTOS, snapshotOf, testAuth, testModel, type TestAuth } from "../../test/api-factories.ts";
 
 const silent = { info() {}, error() {} };
@@ -94,10 +99,12 @@ describe("GET /users/:userId/clusters", () => {
     expect(body.clusters[0].band).toBe("low");
   });
 
-  it("refuses a threshold below the graph's floor for a library too large to compute exactly", async () => {
-    // Prepare: one more photo than the exact path accepts, all copies of the seven
-    const many = Array.from({ length: MAX_IMAGES_BELOW_FLOOR + 1 }, (_, i) => ({ imageId: `p${i}`, vector: PHOTOS[i % PHOTOS.length].vector }));
-    const app = appWith({ alice: snapshotOf("alice", many) });
+  it("refuses a threshold below the graph's floor for more photos than the exact path's budget holds", async () => {
+    // Prepare: a budget of memory for 20 photos of this dimension (time is not the limit here), and 21 photos
+    const budget = { memoryBytes: 2 * 14 * testModel.dimension * 20, seconds: 60 };
+    expect(exactLimits(testModel.dimension, budget).maxImages).toBe(20);
+    const many = Array.from({ length: 21 }, (_, i) => ({ imageId: `p${i}`, vector: PHOTOS[i % PHOTOS.length].vector }));
+    const app = appWith({ alice: snapshotOf("alice", many) }, { exactBudget: budget });
     // Act
     const low = await app.request("/users/alice/clusters?threshold=0.5", bearer(alice));
     const usual = await app.request("/users/alice/clusters?threshold=0.85", bearer(alice));
@@ -105,12 +112,43 @@ describe("GET /users/:userId/clusters", () => {
     // Assess
     expect(low.status).toBe(400);
     expect(await low.json()).toEqual({
-      error: { code: "invalid_parameter", message: expect.stringMatching(/^threshold must be at least 0\.\d+ for a user with more than 3000 photos$/) },
+      error: { code: "invalid_parameter", message: expect.stringMatching(/^threshold must be at least 0\.\d+ for a user with more than 20 photos$/) },
     });
     expect(usual.status).toBe(200);
     // Threshold 0 needs no pair at all: every photo is in one group, answered from the graph.
     expect(zero.status).toBe(200);
-    expect(((await zero.json()) as ClustersResponse).clusters.map((c) => c.size)).toEqual([MAX_IMAGES_BELOW_FLOOR + 1]);
+    expect(((await zero.json()) as ClustersResponse).clusters.map((c) => c.size)).toEqual([21]);
+  });
+
+  it("refuses a threshold below the graph's floor that lets through more pairs than the budget holds", async () => {
+    // Prepare: 21 photos, three copies of each of seven, with 57 pairs at or above 0.5 (and below the
+    // floor); one budget holds 57 pairs, the other 56
+    const many = Array.from({ length: 21 }, (_, i) => ({ imageId: `p${i}`, vector: PHOTOS[i % PHOTOS.length].vector }));
+    const appFor = (pairs: number) => {
+      const budget = { memoryBytes: 2 * 350 * pairs, seconds: 60 };
+      expect(exactLimits(testModel.dimension, budget)).toEqual({ maxImages: expect.any(Number), maxPairs: pairs });
+      expect(exactLimits(testModel.dimension, budget).maxImages).toBeGreaterThanOrEqual(21);
+      return appWith({ alice: snapshotOf("alice", many) }, { exactBudget: budget });
+    };
+    // Act
+    const fits = await appFor(57).request("/users/alice/clusters?threshold=0.5", bearer(alice));
+    const over = await appFor(56).request("/users/alice/clusters?threshold=0.5", bearer(alice));
+    // Assess
+    expect(fits.status).toBe(200);
+    expect(((await fits.json()) as ClustersResponse).clusters.map((c) => c.size)).toEqual([9, 6, 3, 3]);
+    expect(over.status).toBe(400);
+    expect(((await over.json()) as { error: { message: string } }).error.message).toMatch(
+      /^threshold 0\.5 is too low for this library: more than 56 pairs of photos are at or above it; raise it \(the graph answers any threshold from 0\.\d+\)$/,
+    );
+  });
+
+  it("derives the exact path's limits from its budget: more memory and time, more photos and pairs", () => {
+    const small = exactLimits(2048, { memoryBytes: 256 * 2 ** 20, seconds: 5 });
+    const large = exactLimits(2048, { memoryBytes: 1024 * 2 ** 20, seconds: 20 });
+    expect(large.maxImages).toBeGreaterThan(small.maxImages);
+    expect(large.maxPairs).toBeGreaterThan(small.maxPairs);
+    // Fewer dimensions cost less a pair to screen: more photos within the same budget.
+    expect(exactLimits(1280).maxImages).toBeGreaterThan(exactLimits(2048).maxImages);
   });
 
   it("gives a user with no photos 200 and no clusters", async () => {
@@ -259,6 +297,41 @@ describe("GET /users/:userId/images/:imageId/similar", () => {
     expect(body).toMatchObject({ userId: "alice", imageId: "beach-1", model: testModel.id });
     expect(body.results.map((r) => r.imageId)).toEqual(["beach-2", "beach-3", "dog-2"]);
     expect(body.results[0]).toEqual({ imageId: "beach-2", key: "users/alice/beach-2.jpg", similarity: 0.9861 });
+  });
+
+  it("ranks beyond the graph with the store's scan of the log, as the vectors do, without reading them", async () => {
+    // Prepare: the seven photos in a real store (the graph keeps few neighbours of each), and every
+    // read of the API recorded
+    const root = await mkdtemp(join(tmpdir(), "similar-"));
+    try {
+      const store = openStore({ root, model: testModel, logger: { warn() {}, error() {}, debug() {} } });
+      await store.write(
+        "alice",
+        PHOTOS.map((p, i) => ({
+          kind: "put" as const,
+          key: `users/alice/${p.imageId}.jpg`,
+          imageId: p.imageId,
+          etag: `e${i}`,
+          sequencer: `0${i + 1}`,
+          vector: Float32Array.from(p.vector),
+        })),
+      );
+      const needs: Array<string | undefined> = [];
+      const read = cachedReader(store);
+      const app = appWith(undefined, {
+        readUser: (userId, need) => (needs.push(need), read(userId, need)),
+        nearest: (userId, imageId, limit, view) => store.nearest(userId, imageId, limit, view),
+      });
+      // Act
+      const scanned = await app.request("/users/alice/images/car/similar?limit=6", bearer(alice));
+      // Assess: the answer of the in-memory vectors, and no read of them
+      expect(scanned.status).toBe(200);
+      const fromVectors = await appWith().request("/users/alice/images/car/similar?limit=6", bearer(alice));
+      expect(await scanned.json()).toEqual(await fromVectors.json());
+      expect(needs).toEqual([undefined]);
+    } finally {
+      await rm(root, { recursive: true, force: true });
+    }
   });
 
   it("defaults to 10 results and never lists the photo itself", async () => {

@@ -8,9 +8,9 @@ import { Hono, type Context } from "hono";
 import { jsonLogger, type Logger } from "@photo-clusters/core/logger";
 import type { Metrics } from "@photo-clusters/core/metrics";
 import { MODELS, type ModelDescriptor } from "@photo-clusters/core/models";
-import type { FailureRecord } from "@photo-clusters/core/store/index";
+import type { FailureRecord, Nearest } from "@photo-clusters/core/store/index";
 import { bearerToken, gatewaySubject, type VerifyToken } from "./auth.ts";
-import { clustersView, needsVectors, similarView, type UserSnapshot } from "./clusters-view.ts";
+import { clustersView, type ExactBudget, exactLimits, nearestView, needsVectors, similarView, type UserSnapshot } from "./clusters-view.ts";
 import { ApiError, errorBody, ForbiddenError, INTERNAL_ERROR, InvalidParameterError, NotFoundError, UnauthorizedError } from "./errors.ts";
 import { parseClusterLimit, parseCursor, parseId, parseImageId, parseLimit, parseMinSize, parseThreshold } from "./params.ts";
 import { parseUploadRequest, type UploadSigner } from "./uploads.ts";
@@ -23,9 +23,16 @@ export interface ApiDeps {
    * hold the vectors (the exact path, and `similar` beyond what the graph holds).
    */
   readUser(userId: string, need?: "vectors"): Promise<UserSnapshot>;
+  /**
+   * `similar` beyond what the graph holds, in bounded memory: the store's `nearest` for the view's
+   * model, given the view the request holds. Without it, the view is read again with its vectors.
+   */
+  nearest?(userId: string, imageId: string, limit: number, view: UserSnapshot): Promise<{ view: UserSnapshot; neighbours: Nearest[] } | undefined>;
   verifyToken: VerifyToken;
   model: ModelDescriptor;
   logger?: ApiLogger;
+  /** What one request below the graph's floor may spend (default DEFAULT_EXACT_BUDGET); its limits follow. */
+  exactBudget?: ExactBudget;
   /** JSON bytes a clusters page may hold (default MAX_PAGE_BYTES, the most Lambda allows). */
   maxPageBytes?: number;
   /** The user's photos that finally failed, newest first (the store's `failures`); none when absent. */
@@ -98,8 +105,9 @@ export function createApiApp(deps: ApiDeps): Hono<ApiEnv> {
     let view = await deps.readUser(userId);
     const served = modelOf(view);
     const threshold = parseThreshold(query(c), served.defaults.threshold);
-    if (needsVectors(view, threshold, served)) view = await deps.readUser(userId, "vectors");
-    return c.json(clustersView(view, { threshold, minSize, limit, cursor, maxBytes: deps.maxPageBytes }, modelOf(view)));
+    const exact = exactLimits(view.dimension, deps.exactBudget);
+    if (needsVectors(view, threshold, served, exact)) view = await deps.readUser(userId, "vectors");
+    return c.json(clustersView(view, { threshold, minSize, limit, cursor, maxBytes: deps.maxPageBytes, exact }, modelOf(view)));
   });
 
   // The id may hold '/': percent-encoded as %2F locally, already decoded by API Gateway in AWS.
@@ -109,7 +117,10 @@ export function createApiApp(deps: ApiDeps): Hono<ApiEnv> {
     const limit = parseLimit(query(c));
     const view = await deps.readUser(userId);
     let answer = similarView(view, imageId, limit, modelOf(view));
-    if (answer === null) {
+    if (answer === null && deps.nearest) {
+      const found = await deps.nearest(userId, imageId, limit, view);
+      answer = found && nearestView(found.view, imageId, found.neighbours, modelOf(found.view));
+    } else if (answer === null) {
       const full = await deps.readUser(userId, "vectors");
       answer = similarView(full, imageId, limit, modelOf(full));
     }

@@ -21,15 +21,59 @@ import {
   topSimilar,
   type Band,
   type Cluster,
+  type ClusterOptions,
   type Edges,
 } from "@photo-clusters/core/similarity/index";
+import { TooManyPairsError } from "@photo-clusters/core/errors";
 import { compareIds } from "@photo-clusters/core/keys";
 import type { UserView } from "@photo-clusters/core/store/index";
 import { InvalidParameterError } from "./errors.ts";
 import { cursorLengthBound } from "./params.ts";
 
-/** Above this many photos a threshold below the model's graph floor is refused (about 1 s of work at 3000). */
-export const MAX_IMAGES_BELOW_FLOOR = 3000;
+/**
+ * A threshold below the model's graph floor is answered from the vectors (the exact path): all
+ * pairs of the user's photos are screened, O(n²·d), and every pair at or above the threshold is
+ * clustered. What one such request may spend: a share of the function's memory and of its timeout.
+ */
+export interface ExactBudget {
+  memoryBytes: number;
+  seconds: number;
+}
+
+/** The API function's default share: a quarter of 1024 MB and half of a 10 s timeout. */
+export const DEFAULT_EXACT_BUDGET: ExactBudget = { memoryBytes: 256 * 2 ** 20, seconds: 5 };
+
+/** The exact path's limits: the most photos it screens and the most pairs it clusters. */
+export interface ExactLimits {
+  maxImages: number;
+  maxPairs: number;
+}
+
+/*
+ * Costs of the exact path, measured on this repository's machine by `pnpm bench --exact` (d = 2048;
+ * docs/api.md has the figures), rounded up:
+ * - screening every pair: 5·10⁻¹¹ s per pair and dimension, n²/2·d of them, with the read;
+ * - the vectors read and prepared: 14 bytes per photo and dimension (float32 rows, and the screen's);
+ * - each pair at or above the threshold: 350 bytes and 6 µs, its edge and average linkage over it
+ *   (measured: 240–340 bytes and 3.6–3.8 µs, with all pairs in one component, the worst case).
+ */
+const SCREEN_SECONDS_PER_PAIR_DIM = 5e-11;
+const BYTES_PER_PHOTO_DIM = 14;
+const PAIR_BYTES = 350;
+const PAIR_SECONDS = 6e-6;
+
+/**
+ * Half of the budget for the photos (their vectors in memory, and screening every pair of them),
+ * half for the pairs at or above the threshold: the largest library, and the most pairs, that fit.
+ */
+export function exactLimits(dimension: number, budget: ExactBudget = DEFAULT_EXACT_BUDGET): ExactLimits {
+  const byMemory = budget.memoryBytes / 2 / (BYTES_PER_PHOTO_DIM * dimension);
+  const byTime = Math.sqrt(budget.seconds / (SCREEN_SECONDS_PER_PAIR_DIM * dimension));
+  return {
+    maxImages: Math.floor(Math.min(byMemory, byTime)),
+    maxPairs: Math.floor(Math.min(budget.memoryBytes / 2 / PAIR_BYTES, budget.seconds / 2 / PAIR_SECONDS)),
+  };
+}
 /**
  * Lambda's response limit is 6 MB, and API Gateway's Lambda integration carries the body as a JSON
  * string inside the response, where every `"` and `\` takes two bytes: a body of at most 2.75 MiB
@@ -85,6 +129,8 @@ export interface PageParams {
   cursor?: string;
   /** Default MAX_PAGE_BYTES. */
   maxBytes?: number;
+  /** The exact path's limits (default: exactLimits of the view's dimension and DEFAULT_EXACT_BUDGET). */
+  exact?: ExactLimits;
 }
 
 const round = (x: number): number => Math.round(x * 10_000) / 10_000;
@@ -95,22 +141,37 @@ function clusterId(userId: string, smallestImageId: string): string {
 }
 
 /** Whether answering these parameters needs the vectors, which a view from the graph files lacks. */
-export function needsVectors(view: UserView, threshold: number, model: ModelDescriptor): boolean {
+export function needsVectors(view: UserView, threshold: number, model: ModelDescriptor, exact?: ExactLimits): boolean {
   if (view.vectors || view.imageCount === 0) return false;
-  const opts = optionsFor(view, threshold, model);
+  const opts = optionsFor(view, threshold, model, exact);
   return !view.graph || !graphAnswers(view.graph.floor, opts);
 }
 
-function optionsFor(view: UserView, threshold: number, model: ModelDescriptor) {
+function optionsFor(view: UserView, threshold: number, model: ModelDescriptor, exact = exactLimits(view.dimension)) {
   const base = clusterOptionsFor(model, { threshold, minSize: 1 });
   // Below the model's floor the cut needs pairs the graph never kept: compute them exactly, which
-  // costs O(n²) time and edges, so only for libraries small enough to answer within the timeout.
+  // costs O(n²·d) time and a cost per pair, so only within the exact path's limits.
   const cut = toCosine(threshold, base.calibration);
-  if (cut > 0 && cut < base.floor && view.imageCount > MAX_IMAGES_BELOW_FLOOR) {
-    const lowest = Math.ceil(toSimilarity(base.floor, base.calibration) * 100) / 100;
-    throw new InvalidParameterError(`threshold must be at least ${lowest} for a user with more than ${MAX_IMAGES_BELOW_FLOOR} photos`);
+  if (!(cut > 0 && cut < base.floor)) return base;
+  if (view.imageCount > exact.maxImages)
+    throw new InvalidParameterError(`threshold must be at least ${lowestAnswered(base)} for a user with more than ${exact.maxImages} photos`);
+  return { ...base, floor: cut, maxPairs: exact.maxPairs };
+}
+
+/** The lowest threshold the graph answers for any number of photos, rounded up to a hundredth. */
+const lowestAnswered = (opts: ClusterOptions): number => Math.ceil(toSimilarity(opts.floor, opts.calibration) * 100) / 100;
+
+/** clusterVectors, with a refusal a caller can act on when the threshold lets through too many pairs. */
+function exactClusters(vectors: Float32Array, n: number, d: number, opts: ClusterOptions, model: ModelDescriptor): Cluster[] {
+  try {
+    return clusterVectors(vectors, n, d, opts);
+  } catch (error) {
+    if (!(error instanceof TooManyPairsError)) throw error;
+    const base = clusterOptionsFor(model);
+    throw new InvalidParameterError(
+      `threshold ${opts.threshold} is too low for this library: more than ${error.limit} pairs of photos are at or above it; raise it (the graph answers any threshold from ${lowestAnswered(base)})`,
+    );
   }
-  return cut > 0 && cut < base.floor ? { ...base, floor: cut } : base;
 }
 
 interface Found {
@@ -124,13 +185,13 @@ export function clustersView(view: UserView, params: PageParams, model: ModelDes
   const after = params.cursor === undefined ? undefined : decodeCursor(params.cursor, threshold, minSize);
   // Clusters of two or more: every live image outside them is alone (a replaced or deleted
   // record's row has no edges, so it is in none of them and is no image).
-  const opts = { ...optionsFor(view, threshold, model), minSize: 2 };
+  const opts = { ...optionsFor(view, threshold, model, params.exact), minSize: 2 };
   const graph = view.graph;
   let clusters: Cluster[] = [];
   if (view.imageCount > 0) {
     if (graph && graphAnswers(graph.floor, opts))
       clusters = toCosine(threshold, opts.calibration) <= 0 ? allInOne(view, graph.edges, opts) : clusterEdges(view.rows, graph.edges, opts);
-    else if (view.vectors) clusters = clusterVectors(view.vectors, view.rows, view.dimension, opts);
+    else if (view.vectors) clusters = exactClusters(view.vectors, view.rows, view.dimension, opts, model);
     else throw new Error("clustersView needs the vectors for this threshold (see needsVectors)");
   }
 
@@ -272,6 +333,26 @@ export function similarView(view: UserView, imageId: string, limit: number, mode
     near.sort((x, y) => y.cosine - x.cosine || x.index - y.index);
     ranked = near.slice(0, limit).map((x) => ({ index: x.index, similarity: toSimilarity(x.cosine, calibration) }));
   }
+  return similarBody(view, imageId, ranked, model);
+}
+
+/** The answer from rows the store ranked (its `nearest`: raw cosines, best first). */
+export function nearestView(
+  view: UserView,
+  imageId: string,
+  neighbours: ReadonlyArray<{ row: number; cosine: number }>,
+  model: ModelDescriptor,
+): SimilarResponse {
+  const calibration = model.defaults.calibration;
+  return similarBody(
+    view,
+    imageId,
+    neighbours.map((n) => ({ index: n.row, similarity: toSimilarity(n.cosine, calibration) })),
+    model,
+  );
+}
+
+function similarBody(view: UserView, imageId: string, ranked: Array<{ index: number; similarity: number }>, model: ModelDescriptor): SimilarResponse {
   return {
     userId: view.userId,
     imageId,
