@@ -21,14 +21,13 @@ import { execFileSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { encodeVector, type WriteEventWire } from "../packages/core/src/ingest/index.ts";
+import { encodeVector, type WriteEventWire, writeEvents } from "../packages/core/src/ingest/index.ts";
 import { jsonLogger } from "../packages/core/src/logger.ts";
 import { mobilenetV2Int8, resnet50V1 } from "../packages/core/src/models.ts";
 import { s3EventMessage } from "../packages/core/src/s3-event.ts";
 import { openStore } from "../packages/core/src/store/index.ts";
 import { createPollerHandler } from "../packages/functions/src/poller/poller-handler.ts";
 import { smallImage } from "../packages/functions/src/poller/small-image.ts";
-import { writeEvents } from "../packages/functions/src/writer/write-events.ts";
 import { startModelServerProcess } from "../packages/local/src/model-server-process.ts";
 import { createRequire } from "node:module";
 

@@ -58,6 +58,18 @@ export class TooManyPairsError extends CoreError {
   }
 }
 
+/**
+ * A process's environment is incomplete or malformed, found at start: `problems` names each one
+ * (every package reads its settings in its config module and throws this).
+ */
+export class ConfigError extends CoreError {
+  readonly problems: readonly string[];
+  constructor(message: string, problems: readonly string[] = [message]) {
+    super("config", message);
+    this.problems = problems;
+  }
+}
+
 /** A vector that cannot be stored: zero length or non-finite values (normalising it would give NaN). */
 export class InvalidVectorError extends CoreError {
   constructor(message: string) {

@@ -9,7 +9,7 @@ import { mobilenetV2Int8 } from "@photo-clusters/core/models";
 import { clusteredVectors } from "@photo-clusters/core/similarity/synthetic";
 import { openStore } from "@photo-clusters/core/store/index";
 import { createApiApp } from "../src/api/app.ts";
-import { createDevAuth } from "../src/api/dev-auth.ts";
+import { testAuth } from "../test/api-factories.ts";
 import { cachedReader } from "../src/api/snapshot-cache.ts";
 
 export async function benchApi(n = 2000, runs = 21): Promise<Record<string, unknown>> {
@@ -33,7 +33,7 @@ export async function benchApi(n = 2000, runs = 21): Promise<Record<string, unkn
       }
       await store.write("bench", events);
     }
-    const auth = await createDevAuth(root);
+    const auth = await testAuth();
     const app = createApiApp({ readUser: cachedReader(store), verifyToken: auth.verifyToken, model, logger: { info() {}, error() {} } });
     const headers = { Authorization: `Bearer ${await auth.issueDevToken("bench")}` };
     const request = async () => {

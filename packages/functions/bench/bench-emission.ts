@@ -5,17 +5,15 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { WriteEventWire } from "@photo-clusters/core/ingest/index";
-import { encodeVector } from "@photo-clusters/core/ingest/index";
+import { encodeVector, type WriteEventWire, writeEvents } from "@photo-clusters/core/ingest/index";
 import { silentLogger } from "@photo-clusters/core/logger";
 import { emfMetrics, type Metrics, noMetrics } from "@photo-clusters/core/metrics";
 import { mobilenetV2Int8 } from "@photo-clusters/core/models";
 import { clusteredVectors } from "@photo-clusters/core/similarity/synthetic";
 import { openStore } from "@photo-clusters/core/store/index";
 import { createApiApp } from "../src/api/app.ts";
-import { createDevAuth } from "../src/api/dev-auth.ts";
+import { testAuth } from "../test/api-factories.ts";
 import { cachedReader } from "../src/api/snapshot-cache.ts";
-import { writeEvents } from "../src/writer/write-events.ts";
 
 export interface EmissionCase {
   case: string;
@@ -70,7 +68,7 @@ export async function benchEmission(options: {
     const write = async (side: "with" | "without") => writeEvents(stores[side], batch(side, 10), silentLogger, undefined, writer[side] as Metrics);
     const writerCase = await interleave(runs, write, () => lines);
 
-    const auth = await createDevAuth(root);
+    const auth = await testAuth();
     const apiMetrics = metrics("api");
     const apps = {
       with: createApiApp({

@@ -29,7 +29,7 @@ import { EdgeList } from "@photo-clusters/core/store/edge-list";
 import { openStore, viewOfSnapshot, type PutEvent } from "@photo-clusters/core/store/index";
 import { seedUser } from "@photo-clusters/core/bench/seed-files";
 import { createApiApp } from "../src/api/app.ts";
-import { createDevAuth } from "../src/api/dev-auth.ts";
+import { testAuth } from "../test/api-factories.ts";
 import { cachedReader } from "../src/api/snapshot-cache.ts";
 
 const run = promisify(execFile);
@@ -88,7 +88,7 @@ export async function benchServe(print: (fields: Record<string, unknown>) => voi
         Array.from({ length: n }, (_, i) => put(i, vectors.subarray(i * d, (i + 1) * d))),
         edges,
       );
-      const auth = await createDevAuth(root);
+      const auth = await testAuth();
       const headers = { Authorization: `Bearer ${await auth.issueDevToken("bench", 3600)}` };
       const appOf = (readUser: Parameters<typeof createApiApp>[0]["readUser"]) =>
         createApiApp({ readUser, verifyToken: auth.verifyToken, model, logger: { info() {}, error() {} } });

@@ -10,7 +10,7 @@ import { readFileSync } from "node:fs";
 import { resnet50V1 } from "@photo-clusters/core/models";
 import { openStore } from "@photo-clusters/core/store/index";
 import { createApiApp } from "../src/api/app.ts";
-import { createDevAuth } from "../src/api/dev-auth.ts";
+import { testAuth } from "../test/api-factories.ts";
 import { cachedReader } from "../src/api/snapshot-cache.ts";
 
 const [root, userId, imageId, runs] = process.argv.slice(2);
@@ -18,7 +18,7 @@ const status = (field: string) => Number(new RegExp(`${field}:\\s*(\\d+) kB`).ex
 const bytesRead = () => Number(/^rchar: (\d+)/m.exec(readFileSync("/proc/self/io", "utf8"))![1]);
 const quiet = { warn() {}, error: console.error, debug() {} };
 const store = openStore({ root, model: resnet50V1, logger: quiet });
-const auth = await createDevAuth(root);
+const auth = await testAuth();
 const headers = { Authorization: `Bearer ${await auth.issueDevToken(userId, 3600)}` };
 const app = createApiApp({
   readUser: cachedReader(store),

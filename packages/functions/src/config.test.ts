@@ -4,7 +4,8 @@ import { join } from "node:path";
 import { descriptorFileText } from "@photo-clusters/core/descriptor-file";
 import { resnet50V1 } from "@photo-clusters/core/models";
 import { describe, expect, it } from "vitest";
-import { apiConfig, apiExactBudget, ConfigError, pollerConfig, uploadCredentials, writerConfig, writerMemoryBudget } from "./config.ts";
+import { ConfigError } from "@photo-clusters/core/errors";
+import { apiConfig, apiExactBudget, pollerConfig, uploadCredentials, writerConfig, writerMemoryBudget } from "./config.ts";
 
 const api = {
   DATA_DIR: "/mnt/embeddings",

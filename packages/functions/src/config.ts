@@ -3,15 +3,12 @@
  * cold start; a missing or malformed variable fails the init with every problem named at once.
  */
 import { chooseModel, parseDescriptorFile } from "@photo-clusters/core/descriptor-file";
+import { ConfigError } from "@photo-clusters/core/errors";
 import { MODELS, modelById, type ModelDescriptor } from "@photo-clusters/core/models";
 import type { ExactBudget } from "./api/clusters-view.ts";
 
-export class ConfigError extends Error {
-  constructor(readonly problems: string[]) {
-    super(`invalid configuration: ${problems.join("; ")}`);
-    this.name = "ConfigError";
-  }
-}
+/** Every problem of an environment at once. */
+const invalid = (problems: string[]) => new ConfigError(`invalid configuration: ${problems.join("; ")}`, problems);
 
 type Env = Record<string, string | undefined>;
 
@@ -104,7 +101,7 @@ class Reader {
 
   /** Builds the config only when nothing was wrong, so `build` may assert what was read. */
   done<T>(build: () => T): T {
-    if (this.problems.length) throw new ConfigError(this.problems);
+    if (this.problems.length) throw invalid(this.problems);
     return build();
   }
 }
@@ -231,6 +228,6 @@ export function pollerConfig(env: Env = process.env): PollerConfig {
  */
 export function uploadCredentials(env: Env = process.env): { accessKeyId: string; secretAccessKey: string; sessionToken?: string } {
   const { AWS_ACCESS_KEY_ID: accessKeyId, AWS_SECRET_ACCESS_KEY: secretAccessKey, AWS_SESSION_TOKEN: sessionToken } = env;
-  if (!accessKeyId || !secretAccessKey) throw new ConfigError(["AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY must be set to sign uploads"]);
+  if (!accessKeyId || !secretAccessKey) throw invalid(["AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY must be set to sign uploads"]);
   return { accessKeyId, secretAccessKey, sessionToken };
 }

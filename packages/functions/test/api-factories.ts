@@ -1,15 +1,13 @@
 /**
  * Test factories for the API: small hand-made snapshots whose similarities are known exactly,
- * and dev tokens signed by a real key in a temporary data directory.
+ * and tokens signed by a real key.
  */
-import { mkdtemp, readFile, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { base64url, SignJWT } from "jose";
+import { randomBytes } from "node:crypto";
+import { SignJWT } from "jose";
 import { mobilenetV2Int8, type ModelDescriptor } from "@photo-clusters/core/models";
 import { viewOfSnapshot } from "@photo-clusters/core/store/index";
 import type { UserSnapshot } from "../src/api/clusters-view.ts";
-import { createDevAuth, DEV_AUDIENCE, DEV_ISSUER, DEV_KEY_FILE, type DevAuth } from "../src/api/dev-auth.ts";
+import { createJwtVerifier, type VerifyToken } from "../src/api/auth.ts";
 
 export const D = 8;
 
@@ -107,23 +105,35 @@ export function cliques(userId: string, sizes: number[], idOf: (i: number) => st
   });
 }
 
-export interface TestAuth extends DevAuth {
-  dataDir: string;
+/** HS256 tokens for tests, as an identity provider would issue them, verified by the API's own verifier. */
+export interface TestAuth {
+  /** A signed token for `userId`, valid for `ttlSeconds` (default one hour). */
+  issueDevToken(userId: string, ttlSeconds?: number): Promise<string>;
+  verifyToken: VerifyToken;
   /** A token signed with the right key but any claims, e.g. an expiry in the past. */
   sign(claims: { sub?: string; iss?: string; aud?: string; exp?: number }): Promise<string>;
   cleanup(): Promise<void>;
 }
 
+export const TEST_ISSUER = "photo-clusters-test";
+export const TEST_AUDIENCE = "photo-clusters-api";
+
+/** A new key each call: another call's tokens do not verify. */
 export async function testAuth(): Promise<TestAuth> {
-  const dataDir = await mkdtemp(join(tmpdir(), "api-auth-"));
-  const auth = await createDevAuth(dataDir);
-  const key = base64url.decode((JSON.parse(await readFile(join(dataDir, DEV_KEY_FILE), "utf8")) as { k: string }).k);
+  const key = randomBytes(32);
+  const sign: TestAuth["sign"] = ({ sub = "alice", iss = TEST_ISSUER, aud = TEST_AUDIENCE, exp = Math.floor(Date.now() / 1000) + 600 }) =>
+    new SignJWT({})
+      .setProtectedHeader({ alg: "HS256", typ: "JWT" })
+      .setSubject(sub)
+      .setIssuer(iss)
+      .setAudience(aud)
+      .setIssuedAt()
+      .setExpirationTime(exp)
+      .sign(key);
   return {
-    ...auth,
-    dataDir,
-    async sign({ sub = "alice", iss = DEV_ISSUER, aud = DEV_AUDIENCE, exp = Math.floor(Date.now() / 1000) + 600 }) {
-      return new SignJWT({}).setProtectedHeader({ alg: "HS256" }).setSubject(sub).setIssuer(iss).setAudience(aud).setExpirationTime(exp).sign(key);
-    },
-    cleanup: () => rm(dataDir, { recursive: true, force: true }),
+    issueDevToken: (userId, ttlSeconds = 3600) => sign({ sub: userId, exp: Math.floor(Date.now() / 1000) + ttlSeconds }),
+    verifyToken: createJwtVerifier({ issuer: TEST_ISSUER, audience: TEST_AUDIENCE, secret: key }),
+    sign,
+    cleanup: async () => {},
   };
 }

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { ConfigError, localConfig, quietSdkNodeWarning } from "./config.ts";
+import { ConfigError } from "@photo-clusters/core/errors";
+import { localConfig, quietSdkNodeWarning } from "./config.ts";
 
 describe("localConfig", () => {
   it("reads every setting of pnpm start and the CLI from the environment, with the documented defaults", () => {

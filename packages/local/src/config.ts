@@ -1,3 +1,4 @@
+import { ConfigError } from "@photo-clusters/core/errors";
 import { jsonLogger, type Logger } from "@photo-clusters/core/logger";
 import { chooseModel } from "@photo-clusters/core/descriptor-file";
 import { mobilenetV2Int8, type ModelDescriptor } from "@photo-clusters/core/models";
@@ -29,8 +30,6 @@ export interface LocalConfig {
 export function quietSdkNodeWarning(env: NodeJS.ProcessEnv = process.env): void {
   env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
 }
-
-export class ConfigError extends Error {}
 
 export function localConfig(env: NodeJS.ProcessEnv = process.env): LocalConfig {
   const level = env.LOG_LEVEL ?? "info";

@@ -1,6 +1,6 @@
 import { SageMakerRuntimeClient } from "@aws-sdk/client-sagemaker-runtime";
 import type { S3Client } from "@aws-sdk/client-s3";
-import type { WritePayload, WriteResponse } from "@photo-clusters/core/ingest/index";
+import { type WritePayload, type WriteResponse, writeEvents } from "@photo-clusters/core/ingest/index";
 import type { Logger } from "@photo-clusters/core/logger";
 import type { Metrics } from "@photo-clusters/core/metrics";
 import type { ModelDescriptor } from "@photo-clusters/core/models";
@@ -9,7 +9,6 @@ import { MAX_OBJECT_BYTES } from "@photo-clusters/functions/config";
 import { createPollerHandler } from "@photo-clusters/functions/poller/poller-handler";
 import { createS3ImageSource } from "@photo-clusters/functions/poller/s3-images";
 import { createSageMakerEmbedder } from "@photo-clusters/functions/poller/sagemaker-embedder";
-import { writeEvents } from "@photo-clusters/functions/writer/write-events";
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from "./emulator.ts";
 
 /** A photo takes the model server milliseconds; 10 s means it is stalled. */

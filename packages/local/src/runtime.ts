@@ -10,7 +10,7 @@ import type { ModelDescriptor } from "@photo-clusters/core/models";
 import { openStore, type EmbeddingStore } from "@photo-clusters/core/store/index";
 import { createApiApp } from "@photo-clusters/functions/api/app";
 import { cachedReader } from "@photo-clusters/functions/api/snapshot-cache";
-import { createDevAuth, type DevAuth } from "@photo-clusters/functions/api/dev-auth";
+import { createDevAuth, type DevAuth } from "./dev-auth.ts";
 import { createUploadSigner } from "@photo-clusters/functions/api/uploads";
 import { DEFAULT_METRICS_NAMESPACE, MAX_OBJECT_BYTES } from "@photo-clusters/functions/config";
 import type { ObjectChange } from "@photo-clusters/core/s3-event";

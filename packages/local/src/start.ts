@@ -3,7 +3,8 @@
  * the poller, the model server, the writer on DATA_DIR and the API with its page.
  */
 import { resolveModelPath } from "@photo-clusters/model-server/model-file";
-import { ConfigError, localConfig, quietSdkNodeWarning } from "./config.ts";
+import { ConfigError } from "@photo-clusters/core/errors";
+import { localConfig, quietSdkNodeWarning } from "./config.ts";
 import { LOCAL_BUCKET, LOCAL_DLQ, LOCAL_QUEUE } from "./emulator.ts";
 import { PortInUseError, startLocalRuntime } from "./runtime.ts";
 

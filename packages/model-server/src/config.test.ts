@@ -5,7 +5,7 @@ import { descriptorFileText } from "@photo-clusters/core/descriptor-file";
 import { mobilenetV2Int8 } from "@photo-clusters/core/models";
 import { describe, expect, it } from "vitest";
 import { loadConfig } from "./config.ts";
-import { ConfigError } from "./errors.ts";
+import { ConfigError } from "@photo-clusters/core/errors";
 import { MODEL_PATH } from "../test/testing.ts";
 
 describe("loadConfig", () => {

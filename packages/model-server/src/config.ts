@@ -14,7 +14,7 @@
 import { existsSync } from "node:fs";
 import { chooseModel } from "@photo-clusters/core/descriptor-file";
 import { MODELS, mobilenetV2Int8, type ModelDescriptor } from "@photo-clusters/core/models";
-import { ConfigError } from "./errors.ts";
+import { ConfigError } from "@photo-clusters/core/errors";
 import { DEFAULT_LIMITS, type ImageLimits } from "./preprocess.ts";
 
 export interface ServerConfig {
@@ -73,6 +73,6 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     },
     exitWithParent: env.EXIT_WITH_PARENT === "1",
   };
-  if (problems.length > 0) throw new ConfigError(`invalid model server environment:\n  - ${problems.join("\n  - ")}`);
+  if (problems.length > 0) throw new ConfigError(`invalid model server environment:\n  - ${problems.join("\n  - ")}`, problems);
   return config;
 }

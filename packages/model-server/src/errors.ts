@@ -65,10 +65,3 @@ export class InferenceError extends ModelServerError {
     super("inference_failed", message, { status: 500, errorType: "ModelError", retryable: true, cause });
   }
 }
-
-/** The environment of the entrypoint is incomplete or malformed. */
-export class ConfigError extends ModelServerError {
-  constructor(message: string) {
-    super("config", message);
-  }
-}

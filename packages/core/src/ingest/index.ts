@@ -1,2 +1,3 @@
 export * from "./ingest-batch.ts";
 export * from "./write-payload.ts";
+export * from "./write-events.ts";

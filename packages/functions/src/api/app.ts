@@ -11,7 +11,8 @@ import { MODELS, type ModelDescriptor } from "@photo-clusters/core/models";
 import type { FailureRecord, Nearest } from "@photo-clusters/core/store/index";
 import { bearerToken, gatewaySubject, type VerifyToken } from "./auth.ts";
 import { clustersView, type ExactBudget, exactLimits, nearestView, needsVectors, similarView, type UserSnapshot } from "./clusters-view.ts";
-import { ApiError, errorBody, ForbiddenError, INTERNAL_ERROR, InvalidParameterError, NotFoundError, UnauthorizedError } from "./errors.ts";
+import { InvalidParameterError } from "@photo-clusters/core/errors";
+import { ApiError, errorBody, ForbiddenError, INTERNAL_ERROR, NotFoundError, UnauthorizedError } from "./errors.ts";
 import { parseClusterLimit, parseCursor, parseId, parseImageId, parseLimit, parseMinSize, parseThreshold } from "./params.ts";
 import { parseUploadRequest, type UploadSigner } from "./uploads.ts";
 
@@ -156,7 +157,7 @@ export function createApiApp(deps: ApiDeps): Hono<ApiEnv> {
   app.notFound((c) => c.json(errorBody("not_found", "no such route"), 404, { ...RESPONSE_HEADERS }));
 
   app.onError((error, c) => {
-    if (error instanceof ApiError || isCoreParameterError(error)) {
+    if (error instanceof ApiError || error instanceof InvalidParameterError) {
       const status = error instanceof ApiError ? error.status : 400;
       const code = error instanceof ApiError ? error.code : "invalid_parameter";
       if (status === 401) {
@@ -180,9 +181,4 @@ export function createApiApp(deps: ApiDeps): Hono<ApiEnv> {
 /** The metrics' route dimension, named by the route's last segment; none for a path no route has. */
 function routeOf(path: string): string | undefined {
   return /^\/users\/[^/]+\/(?:(clusters|status|uploads)|images\/.+\/(similar))$/.exec(path)?.slice(1).find(Boolean);
-}
-
-/** core's InvalidParameterError, recognised by its code so the API need not share its class. */
-function isCoreParameterError(error: unknown): boolean {
-  return error instanceof Error && (error as { code?: unknown }).code === "invalid_parameter";
 }

@@ -24,10 +24,9 @@ import {
   type ClusterOptions,
   type Edges,
 } from "@photo-clusters/core/similarity/index";
-import { TooManyPairsError } from "@photo-clusters/core/errors";
 import { compareIds } from "@photo-clusters/core/keys";
 import type { UserView } from "@photo-clusters/core/store/index";
-import { InvalidParameterError } from "./errors.ts";
+import { InvalidParameterError, TooManyPairsError } from "@photo-clusters/core/errors";
 import { cursorLengthBound } from "./params.ts";
 
 /**

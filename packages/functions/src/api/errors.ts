@@ -1,23 +1,17 @@
 /**
  * Errors of the HTTP edge. An `ApiError` is safe to show: its status and message go to the
- * client as they are (`expose`). Anything else becomes a generic 500 and is only logged.
+ * client as they are (`expose`), as is core's InvalidParameterError (a 400), which the API throws for
+ * a parameter outside its form or range. Anything else becomes a generic 500 and is only logged.
  */
 export class ApiError extends Error {
-  readonly status: 400 | 401 | 403 | 404;
+  readonly status: 401 | 403 | 404;
   readonly code: string;
   readonly expose = true;
-  constructor(status: 400 | 401 | 403 | 404, code: string, message: string, options: { cause?: unknown } = {}) {
+  constructor(status: 401 | 403 | 404, code: string, message: string, options: { cause?: unknown } = {}) {
     super(message, { cause: options.cause });
     this.name = new.target.name;
     this.status = status;
     this.code = code;
-  }
-}
-
-/** A path or query parameter outside its allowed form or range. */
-export class InvalidParameterError extends ApiError {
-  constructor(message: string) {
-    super(400, "invalid_parameter", message);
   }
 }
 

@@ -3,7 +3,7 @@
  * what the contract allows or a 400 that says what was expected. `Number("")` is 0 and
  * `parseInt("2abc")` is 2, so both are avoided in favour of whole-string patterns.
  */
-import { InvalidParameterError } from "./errors.ts";
+import { InvalidParameterError } from "@photo-clusters/core/errors";
 import { imageIdProblem, isValidId } from "@photo-clusters/core/keys";
 
 const DECIMAL = /^(?:\d+(?:\.\d*)?|\.\d+)$/;

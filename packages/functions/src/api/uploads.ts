@@ -6,7 +6,7 @@
 import { Hash } from "@smithy/hash-node";
 import { SignatureV4 } from "@smithy/signature-v4";
 import { CONTENT_TYPES, contentTypeOf, type ObjectKey, objectKey, parseObjectKey } from "@photo-clusters/core/keys";
-import { InvalidParameterError } from "./errors.ts";
+import { InvalidParameterError } from "@photo-clusters/core/errors";
 
 export interface UploadRequest {
   key: string;

@@ -8,7 +8,7 @@ import { S3Client } from "@aws-sdk/client-s3";
 import { GetQueueUrlCommand, SQSClient } from "@aws-sdk/client-sqs";
 import { parseObjectKey } from "@photo-clusters/core/keys";
 import { openStore, type EmbeddingStore } from "@photo-clusters/core/store/index";
-import { createDevAuth } from "@photo-clusters/functions/api/dev-auth";
+import { createDevAuth } from "../dev-auth.ts";
 import { localConfig, quietSdkNodeWarning } from "../config.ts";
 import { LOCAL_BUCKET, LOCAL_QUEUE, localClients } from "../emulator.ts";
 import { backfill } from "./backfill.ts";

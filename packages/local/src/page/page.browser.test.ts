@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { serve } from "@hono/node-server";
 import { createApiApp } from "@photo-clusters/functions/api/app";
-import { createDevAuth } from "@photo-clusters/functions/api/dev-auth";
+import { createDevAuth } from "../dev-auth.ts";
 import { cliques, testModel } from "@photo-clusters/functions/test/api-factories";
 import { Hono } from "hono";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";

@@ -7,7 +7,7 @@ import { randomBytes } from "node:crypto";
 import { chmod, link, mkdir, readFile, stat, unlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { base64url, SignJWT } from "jose";
-import { createJwtVerifier, type VerifyToken } from "./auth.ts";
+import { createJwtVerifier, type VerifyToken } from "@photo-clusters/functions/api/auth";
 import { isValidId } from "@photo-clusters/core/keys";
 
 export const DEV_ISSUER = "photo-clusters-local";

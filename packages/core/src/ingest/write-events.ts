@@ -1,8 +1,8 @@
-import { CoreError } from "@photo-clusters/core/errors";
-import { decodeVector, type WriteEventWire, type WriteReply } from "@photo-clusters/core/ingest/index";
-import type { Logger } from "@photo-clusters/core/logger";
-import { type Metrics, noMetrics } from "@photo-clusters/core/metrics";
-import type { EmbeddingStore, StoreEvent } from "@photo-clusters/core/store/index";
+import { CoreError } from "../errors.ts";
+import { decodeVector, type WriteEventWire, type WriteReply } from "./write-payload.ts";
+import type { Logger } from "../logger.ts";
+import { type Metrics, noMetrics } from "../metrics.ts";
+import type { EmbeddingStore, StoreEvent } from "../store/index.ts";
 
 /**
  * Groups the poller's events by user and writes each user's share under one lock. During a model

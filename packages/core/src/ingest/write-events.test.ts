@@ -1,10 +1,10 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { encodeVector, type WriteEventWire } from "@photo-clusters/core/ingest/index";
-import { jsonLogger } from "@photo-clusters/core/logger";
-import { mobilenetV2Int8 } from "@photo-clusters/core/models";
-import { openStore } from "@photo-clusters/core/store/index";
+import { encodeVector, type WriteEventWire } from "./write-payload.ts";
+import { jsonLogger } from "../logger.ts";
+import { mobilenetV2Int8 } from "../models.ts";
+import { openStore } from "../store/index.ts";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { writeEvents } from "./write-events.ts";
 
