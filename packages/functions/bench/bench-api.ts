@@ -5,9 +5,7 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { mobilenetV2Int8 } from "@photo-clusters/core/models";
-import { clusteredVectors } from "@photo-clusters/core/similarity/synthetic";
-import { openStore } from "@photo-clusters/core/store/index";
+import { clusteredVectors, mobilenetV2Int8, openStore } from "@photo-clusters/core";
 import { createApiApp } from "../src/api/app.ts";
 import { testAuth } from "../test/api-factories.ts";
 import { cachedReader } from "../src/api/snapshot-cache.ts";

@@ -5,12 +5,18 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { encodeVector, type WriteEventWire, writeEvents } from "@photo-clusters/core/ingest/index";
-import { silentLogger } from "@photo-clusters/core/logger";
-import { emfMetrics, type Metrics, noMetrics } from "@photo-clusters/core/metrics";
-import { mobilenetV2Int8 } from "@photo-clusters/core/models";
-import { clusteredVectors } from "@photo-clusters/core/similarity/synthetic";
-import { openStore } from "@photo-clusters/core/store/index";
+import {
+  clusteredVectors,
+  emfMetrics,
+  encodeVector,
+  type Metrics,
+  mobilenetV2Int8,
+  noMetrics,
+  openStore,
+  silentLogger,
+  writeEvents,
+  type WriteEventWire,
+} from "@photo-clusters/core";
 import { createApiApp } from "../src/api/app.ts";
 import { testAuth } from "../test/api-factories.ts";
 import { cachedReader } from "../src/api/snapshot-cache.ts";

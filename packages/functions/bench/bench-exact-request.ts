@@ -4,9 +4,7 @@
  * node --import tsx bench-exact-request.ts <root> <userId> <threshold>; prints {"n","ms","peak_rss_mb","rss_before_mb","pairs","clusters"}.
  */
 import { readFileSync } from "node:fs";
-import { resnet50V1 } from "@photo-clusters/core/models";
-import { edgesAbove, toCosine } from "@photo-clusters/core/similarity/index";
-import { openStore } from "@photo-clusters/core/store/index";
+import { edgesAbove, openStore, resnet50V1, toCosine } from "@photo-clusters/core";
 import { clustersView } from "../src/api/clusters-view.ts";
 import { cachedReader } from "../src/api/snapshot-cache.ts";
 

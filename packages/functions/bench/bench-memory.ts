@@ -2,8 +2,7 @@
  * Child process of bench-serve.ts: the memory one cached user takes in an API process that does
  * nothing else. Usage: node --expose-gc --import tsx bench-memory.ts <root> <userId>; prints JSON.
  */
-import { resnet50V1 } from "@photo-clusters/core/models";
-import { openStore, type UserView } from "@photo-clusters/core/store/index";
+import { openStore, resnet50V1, type UserView } from "@photo-clusters/core";
 import { cachedReader } from "../src/api/snapshot-cache.ts";
 
 const [root, userId] = process.argv.slice(2);

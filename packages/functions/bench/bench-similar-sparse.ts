@@ -7,8 +7,7 @@
  * reads the view too; the median and the bytes read are of the `runs` after it.
  */
 import { readFileSync } from "node:fs";
-import { resnet50V1 } from "@photo-clusters/core/models";
-import { openStore } from "@photo-clusters/core/store/index";
+import { openStore, resnet50V1 } from "@photo-clusters/core";
 import { createApiApp } from "../src/api/app.ts";
 import { testAuth } from "../test/api-factories.ts";
 import { cachedReader } from "../src/api/snapshot-cache.ts";

@@ -5,10 +5,7 @@
  * {"ms","peak_rss_mb","rss_before_mb","streamed"}. The budget defaults to the prod writer's (1024 MB).
  */
 import { readFileSync } from "node:fs";
-import { noMetrics } from "@photo-clusters/core/metrics";
-import { resnet50V1 } from "@photo-clusters/core/models";
-import { prng } from "@photo-clusters/core/similarity/synthetic";
-import { openStore } from "@photo-clusters/core/store/index";
+import { noMetrics, openStore, prng, resnet50V1 } from "@photo-clusters/core";
 import { writerMemoryBudget } from "../src/config.ts";
 
 const [root, userId, seed, budget] = process.argv.slice(2);

@@ -3,10 +3,7 @@
  * authorizer has verified the token before we run; the app reads its claims from the event and
  * only verifies a token itself (against the issuer's JWKS) when a request arrives without them.
  */
-import { jsonLogger } from "@photo-clusters/core/logger";
-import { emfMetrics } from "@photo-clusters/core/metrics";
-import { servingSnapshot } from "@photo-clusters/core/model-switch";
-import { openStore } from "@photo-clusters/core/store/index";
+import { emfMetrics, jsonLogger, openStore, servingSnapshot } from "@photo-clusters/core";
 import { handle } from "hono/aws-lambda";
 import { createApiApp } from "./api/app.ts";
 import { createJwtVerifier } from "./api/auth.ts";

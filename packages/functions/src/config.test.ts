@@ -1,10 +1,8 @@
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { descriptorFileText } from "@photo-clusters/core/descriptor-file";
-import { resnet50V1 } from "@photo-clusters/core/models";
+import { ConfigError, descriptorFileText, resnet50V1 } from "@photo-clusters/core";
 import { describe, expect, it } from "vitest";
-import { ConfigError } from "@photo-clusters/core/errors";
 import { apiConfig, apiExactBudget, pollerConfig, uploadCredentials, writerConfig, writerMemoryBudget } from "./config.ts";
 
 const api = {

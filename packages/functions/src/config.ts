@@ -2,9 +2,7 @@
  * The only place the handlers read `process.env`. Each handler calls its function once at
  * cold start; a missing or malformed variable fails the init with every problem named at once.
  */
-import { chooseModel, parseDescriptorFile } from "@photo-clusters/core/descriptor-file";
-import { ConfigError } from "@photo-clusters/core/errors";
-import { MODELS, modelById, type ModelDescriptor } from "@photo-clusters/core/models";
+import { chooseModel, ConfigError, modelById, type ModelDescriptor, MODELS, parseDescriptorFile } from "@photo-clusters/core";
 import type { ExactBudget } from "./api/clusters-view.ts";
 
 /** Every problem of an environment at once. */

@@ -2,8 +2,7 @@
 import { LambdaClient } from "@aws-sdk/client-lambda";
 import { S3Client } from "@aws-sdk/client-s3";
 import { SageMakerRuntimeClient } from "@aws-sdk/client-sagemaker-runtime";
-import { jsonLogger } from "@photo-clusters/core/logger";
-import { emfMetrics } from "@photo-clusters/core/metrics";
+import { emfMetrics, jsonLogger } from "@photo-clusters/core";
 import { MAX_OBJECT_BYTES, pollerConfig } from "./config.ts";
 import { createLambdaWriter } from "./poller/lambda-writer.ts";
 import { createPollerHandler } from "./poller/poller-handler.ts";

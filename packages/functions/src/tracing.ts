@@ -5,7 +5,7 @@
  * Outside Lambda (tests, `pnpm start`) the Tracer is off and all of this costs a function call.
  */
 import { Tracer } from "@aws-lambda-powertools/tracer";
-import type { Fields } from "@photo-clusters/core/logger";
+import type { Fields } from "@photo-clusters/core";
 
 // HTTP is not patched: the SDK clients are captured one by one, and nothing else here talks to AWS.
 const tracer = new Tracer({ captureHTTPsRequests: false });

@@ -1,8 +1,5 @@
 /** Lambda (in the VPC, EFS at DATA_DIR): appends the poller's embeddings to each user's file under its lock. */
-import { type WritePayload, type WriteResponse, writeEvents } from "@photo-clusters/core/ingest/index";
-import { jsonLogger } from "@photo-clusters/core/logger";
-import { emfMetrics } from "@photo-clusters/core/metrics";
-import { type EmbeddingStore, openStore } from "@photo-clusters/core/store/index";
+import { type EmbeddingStore, emfMetrics, jsonLogger, openStore, writeEvents, type WritePayload, type WriteResponse } from "@photo-clusters/core";
 import { writerConfig, writerMemoryBudget } from "./config.ts";
 import { traced, traceFields, withInvocation } from "./tracing.ts";
 

@@ -4,8 +4,7 @@
  */
 import { randomBytes } from "node:crypto";
 import { SignJWT } from "jose";
-import { mobilenetV2Int8, type ModelDescriptor } from "@photo-clusters/core/models";
-import { viewOfSnapshot } from "@photo-clusters/core/store/index";
+import { mobilenetV2Int8, type ModelDescriptor, viewOfSnapshot } from "@photo-clusters/core";
 import type { UserSnapshot } from "../src/api/clusters-view.ts";
 import { createJwtVerifier, type VerifyToken } from "../src/api/auth.ts";
 

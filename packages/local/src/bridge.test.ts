@@ -10,7 +10,7 @@ import {
   UploadPartCommand,
 } from "@aws-sdk/client-s3";
 import { ReceiveMessageCommand } from "@aws-sdk/client-sqs";
-import { parseS3Message } from "@photo-clusters/core/s3-event";
+import { parseS3Message } from "@photo-clusters/core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { notificationSender } from "./bridge.ts";
 import { startEmulator, type Emulator } from "./emulator.ts";

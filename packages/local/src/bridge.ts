@@ -1,5 +1,5 @@
 import { SendMessageCommand, type SQSClient } from "@aws-sdk/client-sqs";
-import { type ObjectChange, s3EventMessage } from "@photo-clusters/core/s3-event";
+import { type ObjectChange, s3EventMessage } from "@photo-clusters/core";
 import type { buildApp } from "fauxqs";
 
 /**

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { ConfigError } from "@photo-clusters/core/errors";
+import { ConfigError } from "@photo-clusters/core";
 import { localConfig, quietSdkNodeWarning } from "./config.ts";
 
 describe("localConfig", () => {

@@ -1,7 +1,4 @@
-import { ConfigError } from "@photo-clusters/core/errors";
-import { jsonLogger, type Logger } from "@photo-clusters/core/logger";
-import { chooseModel } from "@photo-clusters/core/descriptor-file";
-import { mobilenetV2Int8, type ModelDescriptor } from "@photo-clusters/core/models";
+import { chooseModel, ConfigError, jsonLogger, type Logger, mobilenetV2Int8, type ModelDescriptor } from "@photo-clusters/core";
 
 /** The local runtime's settings, all from the environment, with the defaults of DESIGN.md. */
 export interface LocalConfig {

@@ -7,8 +7,8 @@ import { randomBytes } from "node:crypto";
 import { chmod, link, mkdir, readFile, stat, unlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { base64url, SignJWT } from "jose";
-import { createJwtVerifier, type VerifyToken } from "@photo-clusters/functions/api/auth";
-import { isValidId } from "@photo-clusters/core/keys";
+import { createJwtVerifier, type VerifyToken } from "@photo-clusters/functions";
+import { isValidId } from "@photo-clusters/core";
 
 export const DEV_ISSUER = "photo-clusters-local";
 export const DEV_AUDIENCE = "photo-clusters-api";

@@ -1,7 +1,7 @@
 import { buildApp } from "fauxqs";
 import { CreateBucketCommand, S3Client } from "@aws-sdk/client-s3";
 import { CreateQueueCommand, GetQueueAttributesCommand, SQSClient } from "@aws-sdk/client-sqs";
-import type { ObjectChange } from "@photo-clusters/core/s3-event";
+import type { ObjectChange } from "@photo-clusters/core";
 import { observeObjectChanges } from "./bridge.ts";
 import { checkPostObject, s3ErrorXml } from "./post-object.ts";
 

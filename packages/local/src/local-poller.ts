@@ -1,14 +1,7 @@
 import { SageMakerRuntimeClient } from "@aws-sdk/client-sagemaker-runtime";
 import type { S3Client } from "@aws-sdk/client-s3";
-import { type WritePayload, type WriteResponse, writeEvents } from "@photo-clusters/core/ingest/index";
-import type { Logger } from "@photo-clusters/core/logger";
-import type { Metrics } from "@photo-clusters/core/metrics";
-import type { ModelDescriptor } from "@photo-clusters/core/models";
-import type { EmbeddingStore } from "@photo-clusters/core/store/index";
-import { MAX_OBJECT_BYTES } from "@photo-clusters/functions/config";
-import { createPollerHandler } from "@photo-clusters/functions/poller/poller-handler";
-import { createS3ImageSource } from "@photo-clusters/functions/poller/s3-images";
-import { createSageMakerEmbedder } from "@photo-clusters/functions/poller/sagemaker-embedder";
+import { type EmbeddingStore, type Logger, type Metrics, type ModelDescriptor, writeEvents, type WritePayload, type WriteResponse } from "@photo-clusters/core";
+import { createPollerHandler, createS3ImageSource, createSageMakerEmbedder, MAX_OBJECT_BYTES } from "@photo-clusters/functions";
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from "./emulator.ts";
 
 /** A photo takes the model server milliseconds; 10 s means it is stalled. */

@@ -2,8 +2,7 @@ import { spawn } from "node:child_process";
 import { setPriority } from "node:os";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
-import type { Logger } from "@photo-clusters/core/logger";
-import type { ModelDescriptor } from "@photo-clusters/core/models";
+import type { Logger, ModelDescriptor } from "@photo-clusters/core";
 
 const REPO_ROOT = fileURLToPath(new URL("../../..", import.meta.url));
 const ENTRYPOINT = fileURLToPath(new URL("../../model-server/src/main.ts", import.meta.url));

@@ -7,8 +7,7 @@
  * so through `onGiveUp`. While the server is down, `whenHealthy` holds back whoever waits on it (the
  * queue poller), so no new message is received until it is back.
  */
-import type { Logger } from "@photo-clusters/core/logger";
-import type { ModelDescriptor } from "@photo-clusters/core/models";
+import type { Logger, ModelDescriptor } from "@photo-clusters/core";
 import { startModelServerProcess, type ModelServerProcess } from "./model-server-process.ts";
 
 export interface SupervisedModelServer {

@@ -2,7 +2,7 @@
  * The local S3's check of a presigned POST, fed forms signed by the API's signer: two independent
  * implementations of Signature Version 4 must agree, and every way of stretching a form is refused.
  */
-import { createUploadSigner, type PresignedPost } from "@photo-clusters/functions/api/uploads";
+import { createUploadSigner, type PresignedPost } from "@photo-clusters/functions";
 import { describe, expect, it } from "vitest";
 import { checkPostObject } from "./post-object.ts";
 

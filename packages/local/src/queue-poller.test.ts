@@ -1,5 +1,5 @@
 import { GetQueueAttributesCommand, ReceiveMessageCommand, SendMessageCommand } from "@aws-sdk/client-sqs";
-import { silentLogger } from "@photo-clusters/core/logger";
+import { silentLogger } from "@photo-clusters/core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startEmulator, type Emulator } from "./emulator.ts";
 import { startQueuePoller } from "./queue-poller.ts";

@@ -1,6 +1,6 @@
 import { ChangeMessageVisibilityBatchCommand, DeleteMessageBatchCommand, ReceiveMessageCommand, type SQSClient } from "@aws-sdk/client-sqs";
-import type { Logger } from "@photo-clusters/core/logger";
-import type { SqsBatchResponse, SqsEvent } from "@photo-clusters/functions/poller/poller-handler";
+import type { Logger } from "@photo-clusters/core";
+import type { SqsBatchResponse, SqsEvent } from "@photo-clusters/functions";
 
 /**
  * What Lambda's SQS event source mapping does, on one machine: receive batches, call the handler,

@@ -2,8 +2,8 @@
  * `pnpm start`: the whole pipeline on 127.0.0.1 — emulated S3 and SQS, the notification bridge,
  * the poller, the model server, the writer on DATA_DIR and the API with its page.
  */
-import { resolveModelPath } from "@photo-clusters/model-server/model-file";
-import { ConfigError } from "@photo-clusters/core/errors";
+import { resolveModelPath } from "@photo-clusters/model-server";
+import { ConfigError } from "@photo-clusters/core";
 import { localConfig, quietSdkNodeWarning } from "./config.ts";
 import { LOCAL_BUCKET, LOCAL_DLQ, LOCAL_QUEUE } from "./emulator.ts";
 import { PortInUseError, startLocalRuntime } from "./runtime.ts";

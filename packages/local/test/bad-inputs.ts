@@ -1,5 +1,5 @@
 import { deflateSync } from "node:zlib";
-import { crc32 } from "@photo-clusters/core/store/index";
+import { crc32 } from "@photo-clusters/core";
 
 /** A valid PNG whose header claims width×height; the pixel data is a few bytes, so it costs nothing to make. */
 export function pngClaiming(width: number, height: number): Buffer {

@@ -2,9 +2,7 @@ import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { PutObjectCommand } from "@aws-sdk/client-s3";
-import { metricSum, readEmf } from "@photo-clusters/core/emf-reader";
-import { jsonLogger } from "@photo-clusters/core/logger";
-import { mobilenetV2Int8 } from "@photo-clusters/core/models";
+import { jsonLogger, metricSum, mobilenetV2Int8, readEmf } from "@photo-clusters/core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startLocalRuntime, type LocalRuntime } from "../src/runtime.ts";
 

@@ -2,8 +2,7 @@ import { execFile } from "node:child_process";
 import { mkdtemp, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { mobilenetV2Int8 } from "@photo-clusters/core/models";
-import { openStore, userPaths } from "@photo-clusters/core/store/index";
+import { mobilenetV2Int8, openStore, userPaths } from "@photo-clusters/core";
 import { afterEach, describe, expect, it } from "vitest";
 
 const REPO = join(import.meta.dirname, "../../..");

@@ -4,10 +4,9 @@
  */
 import { readdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { jsonLogger } from "@photo-clusters/core/logger";
-import { mobilenetV2Int8 } from "@photo-clusters/core/models";
-import { smallImage } from "@photo-clusters/functions/poller/small-image";
-import { startModelServer, type ModelServer } from "@photo-clusters/model-server/server";
+import { jsonLogger, mobilenetV2Int8 } from "@photo-clusters/core";
+import { smallImage } from "@photo-clusters/functions";
+import { startModelServer, type ModelServer } from "@photo-clusters/model-server";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 const SHARED = join(import.meta.dirname, "../../../../shared");

@@ -5,9 +5,8 @@
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { PutObjectCommand } from "@aws-sdk/client-s3";
-import { mobilenetV2Int8 } from "@photo-clusters/core/models";
-import type { ObjectChange } from "@photo-clusters/core/s3-event";
-import { createS3ImageSource } from "@photo-clusters/functions/poller/s3-images";
+import { mobilenetV2Int8, type ObjectChange } from "@photo-clusters/core";
+import { createS3ImageSource } from "@photo-clusters/functions";
 import sharp from "sharp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startEmulator, type Emulator } from "../src/emulator.ts";

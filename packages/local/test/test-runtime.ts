@@ -6,8 +6,7 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { jsonLogger } from "@photo-clusters/core/logger";
-import { mobilenetV2Int8 } from "@photo-clusters/core/models";
+import { jsonLogger, mobilenetV2Int8 } from "@photo-clusters/core";
 import { type LocalRuntime, type LocalRuntimeOptions, startLocalRuntime } from "../src/runtime.ts";
 
 export const SHARED = join(import.meta.dirname, "../../../../shared");

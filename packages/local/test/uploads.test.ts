@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { HeadObjectCommand } from "@aws-sdk/client-s3";
-import { MAX_OBJECT_BYTES } from "@photo-clusters/functions/config";
+import { MAX_OBJECT_BYTES } from "@photo-clusters/functions";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ClustersBody, StatusBody } from "../src/cli/api-client.ts";
 import { collectPhotos, putViaApi, uploadPhotos } from "../src/cli/upload.ts";

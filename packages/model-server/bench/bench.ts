@@ -7,7 +7,7 @@
  */
 import { readdir, readFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
-import { mobilenetV2Int8 } from "@photo-clusters/core/models";
+import { mobilenetV2Int8 } from "@photo-clusters/core";
 import { createEmbedder } from "../src/embedder.ts";
 import { resolveModelPath } from "../src/model-file.ts";
 import { measureEndToEndThroughput, measureModelThroughput } from "../src/throughput.ts";

@@ -1,11 +1,9 @@
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { descriptorFileText } from "@photo-clusters/core/descriptor-file";
-import { mobilenetV2Int8 } from "@photo-clusters/core/models";
+import { ConfigError, descriptorFileText, mobilenetV2Int8 } from "@photo-clusters/core";
 import { describe, expect, it } from "vitest";
 import { loadConfig } from "./config.ts";
-import { ConfigError } from "@photo-clusters/core/errors";
 import { MODEL_PATH } from "../test/testing.ts";
 
 describe("loadConfig", () => {

@@ -12,9 +12,7 @@
  *   MAX_BODY_BYTES  default 6291456 (6 MB); MAX_PIXELS default 50000000
  */
 import { existsSync } from "node:fs";
-import { chooseModel } from "@photo-clusters/core/descriptor-file";
-import { MODELS, mobilenetV2Int8, type ModelDescriptor } from "@photo-clusters/core/models";
-import { ConfigError } from "@photo-clusters/core/errors";
+import { chooseModel, ConfigError, mobilenetV2Int8, type ModelDescriptor, MODELS } from "@photo-clusters/core";
 import { DEFAULT_LIMITS, type ImageLimits } from "./preprocess.ts";
 
 export interface ServerConfig {

@@ -1,6 +1,6 @@
 import sharp from "sharp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { mobilenetV2Int8 } from "@photo-clusters/core/models";
+import { mobilenetV2Int8 } from "@photo-clusters/core";
 import { createEmbedder, l2NormaliseRows, type Embedder } from "./embedder.ts";
 import { InferenceError, ModelFileError } from "./errors.ts";
 import { cosine, groups, MODEL_PATH, photo, rotatedCopy } from "../test/testing.ts";

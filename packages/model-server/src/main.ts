@@ -4,7 +4,7 @@
  * port is taken, or the model cannot be loaded.
  */
 import { loadConfig } from "./config.ts";
-import { jsonLogger } from "@photo-clusters/core/logger";
+import { jsonLogger } from "@photo-clusters/core";
 import { startModelServer } from "./server.ts";
 
 const logger = jsonLogger({ component: "model-server" });

@@ -5,7 +5,7 @@ import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { mobilenetV2Int8, type ModelDescriptor } from "@photo-clusters/core/models";
+import { mobilenetV2Int8, type ModelDescriptor } from "@photo-clusters/core";
 import { ModelFileError } from "./errors.ts";
 import { resolveModelPath } from "./model-file.ts";
 import { MODEL_PATH } from "../test/testing.ts";

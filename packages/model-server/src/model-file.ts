@@ -9,7 +9,7 @@ import { mkdir, open, rename, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { basename, dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import type { ModelDescriptor } from "@photo-clusters/core/models";
+import type { ModelDescriptor } from "@photo-clusters/core";
 import { ModelFileError } from "./errors.ts";
 
 export interface ResolveOptions {

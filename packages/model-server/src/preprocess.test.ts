@@ -1,6 +1,6 @@
 import sharp from "sharp";
 import { describe, expect, it } from "vitest";
-import { mobilenetV2Int8 } from "@photo-clusters/core/models";
+import { mobilenetV2Int8 } from "@photo-clusters/core";
 import { ImageTooLargeError, InvalidImageError, UnsupportedMediaTypeError } from "./errors.ts";
 import { checkContentType, DEFAULT_LIMITS, inspectImage, normalise, preprocess } from "./preprocess.ts";
 import { photo, pngClaiming } from "../test/testing.ts";

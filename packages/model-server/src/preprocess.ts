@@ -8,8 +8,7 @@
  * set to the same value as a second guard.
  */
 import sharp from "sharp";
-import { modelInputBox } from "@photo-clusters/core/model-input";
-import type { Preprocessing } from "@photo-clusters/core/models";
+import { modelInputBox, type Preprocessing } from "@photo-clusters/core";
 import { ImageTooLargeError, InvalidImageError, UnsupportedMediaTypeError } from "./errors.ts";
 
 // Every request is a new image, so libvips's operation cache never hits; without it decoding

@@ -1,8 +1,7 @@
 import { request } from "node:http";
 import { createRequire } from "node:module";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { silentLogger } from "@photo-clusters/core/logger";
-import { mobilenetV2Int8 } from "@photo-clusters/core/models";
+import { mobilenetV2Int8, silentLogger } from "@photo-clusters/core";
 import { createEmbedder, type Embedder } from "./embedder.ts";
 import { startModelServer, type ModelServer } from "./server.ts";
 import { cosine, MODEL_PATH, photo, pngClaiming } from "../test/testing.ts";

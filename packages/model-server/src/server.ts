@@ -8,11 +8,10 @@
  */
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
-import type { ModelDescriptor } from "@photo-clusters/core/models";
+import { jsonLogger, type Logger, type ModelDescriptor } from "@photo-clusters/core";
 import { createEmbedder, type Embedder } from "./embedder.ts";
 import { ModelNotReadyError, ModelServerError } from "./errors.ts";
 import { readBody } from "./http-body.ts";
-import { jsonLogger, type Logger } from "@photo-clusters/core/logger";
 import { resolveModelPath } from "./model-file.ts";
 import { DEFAULT_LIMITS, type ImageLimits } from "./preprocess.ts";
 

@@ -1,7 +1,7 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { openStore } from "@photo-clusters/core/store/index";
+import { openStore } from "@photo-clusters/core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createApiApp, type ApiDeps } from "./app.ts";
 import { exactLimits, type ClustersResponse, type SimilarResponse, type UserSnapshot } from "./clusters-view.ts";

@@ -5,13 +5,18 @@
  */
 import { randomUUID } from "node:crypto";
 import { Hono, type Context } from "hono";
-import { jsonLogger, type Logger } from "@photo-clusters/core/logger";
-import type { Metrics } from "@photo-clusters/core/metrics";
-import { MODELS, type ModelDescriptor } from "@photo-clusters/core/models";
-import type { FailureRecord, Nearest } from "@photo-clusters/core/store/index";
+import {
+  type FailureRecord,
+  InvalidParameterError,
+  jsonLogger,
+  type Logger,
+  type Metrics,
+  type ModelDescriptor,
+  MODELS,
+  type Nearest,
+} from "@photo-clusters/core";
 import { bearerToken, gatewaySubject, type VerifyToken } from "./auth.ts";
 import { clustersView, type ExactBudget, exactLimits, nearestView, needsVectors, similarView, type UserSnapshot } from "./clusters-view.ts";
-import { InvalidParameterError } from "@photo-clusters/core/errors";
 import { ApiError, errorBody, ForbiddenError, INTERNAL_ERROR, NotFoundError, UnauthorizedError } from "./errors.ts";
 import { parseClusterLimit, parseCursor, parseId, parseImageId, parseLimit, parseMinSize, parseThreshold } from "./params.ts";
 import { parseUploadRequest, type UploadSigner } from "./uploads.ts";

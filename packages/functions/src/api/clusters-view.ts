@@ -10,23 +10,24 @@
  * images were sent: a write between two pages moves no cluster already past the cursor.
  */
 import { createHash } from "node:crypto";
-import type { ModelDescriptor } from "@photo-clusters/core/models";
 import {
-  clusterEdges,
-  clusterOptionsFor,
-  clusterVectors,
-  graphAnswers,
-  toCosine,
-  toSimilarity,
-  topSimilar,
   type Band,
   type Cluster,
+  clusterEdges,
   type ClusterOptions,
+  clusterOptionsFor,
+  clusterVectors,
+  compareIds,
   type Edges,
-} from "@photo-clusters/core/similarity/index";
-import { compareIds } from "@photo-clusters/core/keys";
-import type { UserView } from "@photo-clusters/core/store/index";
-import { InvalidParameterError, TooManyPairsError } from "@photo-clusters/core/errors";
+  graphAnswers,
+  InvalidParameterError,
+  type ModelDescriptor,
+  toCosine,
+  TooManyPairsError,
+  topSimilar,
+  toSimilarity,
+  type UserView,
+} from "@photo-clusters/core";
 import { cursorLengthBound } from "./params.ts";
 
 /**

@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { InvalidParameterError } from "@photo-clusters/core/errors";
+import { InvalidParameterError } from "@photo-clusters/core";
 import { parseId, parseLimit, parseMinSize, parseThreshold } from "./params.ts";
 
 const one = (value: string | undefined) => () => (value === undefined ? undefined : [value]);

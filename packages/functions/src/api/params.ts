@@ -3,8 +3,7 @@
  * what the contract allows or a 400 that says what was expected. `Number("")` is 0 and
  * `parseInt("2abc")` is 2, so both are avoided in favour of whole-string patterns.
  */
-import { InvalidParameterError } from "@photo-clusters/core/errors";
-import { imageIdProblem, isValidId } from "@photo-clusters/core/keys";
+import { imageIdProblem, InvalidParameterError, isValidId } from "@photo-clusters/core";
 
 const DECIMAL = /^(?:\d+(?:\.\d*)?|\.\d+)$/;
 const INTEGER = /^\d{1,9}$/;

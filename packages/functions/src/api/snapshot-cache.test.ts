@@ -1,10 +1,8 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { mobilenetV2Int8, type ModelDescriptor } from "@photo-clusters/core/models";
-import { openStore } from "@photo-clusters/core/store/index";
+import { mobilenetV2Int8, type ModelDescriptor, openStore, type UserView } from "@photo-clusters/core";
 import { afterEach, describe, expect, it } from "vitest";
-import type { UserView } from "@photo-clusters/core/store/index";
 import { cachedReader } from "./snapshot-cache.ts";
 
 const model: ModelDescriptor = { ...mobilenetV2Int8, id: "tiny-4", dimension: 4 };

@@ -1,6 +1,4 @@
-import type { EmbeddingStore, UserView } from "@photo-clusters/core/store/index";
-import { viewOfSnapshot } from "@photo-clusters/core/store/index";
-import { type Metrics, noMetrics } from "@photo-clusters/core/metrics";
+import { type EmbeddingStore, type Metrics, noMetrics, type UserView, viewOfSnapshot } from "@photo-clusters/core";
 
 /**
  * A warm API container answers the same user many times, while that user's uploads land. Each

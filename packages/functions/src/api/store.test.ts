@@ -2,7 +2,7 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { openStore } from "@photo-clusters/core/store/index";
+import { openStore } from "@photo-clusters/core";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { createApiApp } from "./app.ts";
 import { cachedReader } from "./snapshot-cache.ts";

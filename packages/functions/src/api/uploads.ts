@@ -5,8 +5,7 @@
  */
 import { Hash } from "@smithy/hash-node";
 import { SignatureV4 } from "@smithy/signature-v4";
-import { CONTENT_TYPES, contentTypeOf, type ObjectKey, objectKey, parseObjectKey } from "@photo-clusters/core/keys";
-import { InvalidParameterError } from "@photo-clusters/core/errors";
+import { CONTENT_TYPES, contentTypeOf, InvalidParameterError, type ObjectKey, objectKey, parseObjectKey } from "@photo-clusters/core";
 
 export interface UploadRequest {
   key: string;

@@ -7,7 +7,7 @@
  * photo's orientation; an EXIF orientation inside a HEIF file is informational and must not be
  * applied again. Grid images (iPhones write 512×512 tiles) are assembled by libheif.
  */
-import { PermanentRecordError } from "@photo-clusters/core/ingest/index";
+import { PermanentRecordError } from "@photo-clusters/core";
 
 export interface DecodedHeic {
   /** Interleaved RGB, width × height × 3, upright. */

@@ -6,7 +6,7 @@
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { mobilenetV2Int8 } from "@photo-clusters/core/models";
+import { mobilenetV2Int8 } from "@photo-clusters/core";
 import sharp from "sharp";
 import { afterAll, describe, expect, it } from "vitest";
 import { systemTool } from "@photo-clusters/core/test/system-tool";

@@ -7,10 +7,7 @@ import { createServer, type Server } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { LambdaClient } from "@aws-sdk/client-lambda";
-import { encodeVector, type WritePayload, writeEvents } from "@photo-clusters/core/ingest/index";
-import { jsonLogger } from "@photo-clusters/core/logger";
-import { mobilenetV2Int8 } from "@photo-clusters/core/models";
-import { openStore } from "@photo-clusters/core/store/index";
+import { encodeVector, jsonLogger, mobilenetV2Int8, openStore, writeEvents, type WritePayload } from "@photo-clusters/core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createLambdaWriter } from "./lambda-writer.ts";
 

@@ -1,6 +1,5 @@
 import { InvokeCommand, type LambdaClient } from "@aws-sdk/client-lambda";
-import { CoreError } from "@photo-clusters/core/errors";
-import type { WriteEventWire, WriteReply, WriteResponse } from "@photo-clusters/core/ingest/index";
+import { CoreError, type WriteEventWire, type WriteReply, type WriteResponse } from "@photo-clusters/core";
 
 /** Hands embeddings to the writer function (inside the VPC, next to EFS) and waits for its per-record results. */
 export function createLambdaWriter(lambda: LambdaClient, functionName: string) {

@@ -1,7 +1,4 @@
-import { type FetchedImage, PermanentRecordError, type WriteEventWire } from "@photo-clusters/core/ingest/index";
-import { CoreError } from "@photo-clusters/core/errors";
-import { jsonLogger } from "@photo-clusters/core/logger";
-import { s3EventMessage } from "@photo-clusters/core/s3-event";
+import { CoreError, type FetchedImage, jsonLogger, PermanentRecordError, s3EventMessage, type WriteEventWire } from "@photo-clusters/core";
 import { describe, expect, it } from "vitest";
 import { createPollerHandler } from "./poller-handler.ts";
 

@@ -1,4 +1,4 @@
-import { type IngestPorts, ingestBatch } from "@photo-clusters/core/ingest/index";
+import { type IngestPorts, ingestBatch } from "@photo-clusters/core";
 
 /** The subset of Lambda's SQS event the poller reads. */
 export interface SqsEvent {

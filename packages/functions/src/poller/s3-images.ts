@@ -1,7 +1,5 @@
 import { GetObjectCommand, type GetObjectCommandOutput, type S3Client } from "@aws-sdk/client-s3";
-import { type FetchedImage, PermanentRecordError } from "@photo-clusters/core/ingest/index";
-import type { Preprocessing } from "@photo-clusters/core/models";
-import type { ObjectChange } from "@photo-clusters/core/s3-event";
+import { type FetchedImage, type ObjectChange, PermanentRecordError, type Preprocessing } from "@photo-clusters/core";
 import { smallImage } from "./small-image.ts";
 
 export interface S3ImageOptions {

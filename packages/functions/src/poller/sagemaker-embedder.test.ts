@@ -1,6 +1,6 @@
 import { createServer, type Server } from "node:http";
 import { SageMakerRuntimeClient } from "@aws-sdk/client-sagemaker-runtime";
-import { emfMetrics } from "@photo-clusters/core/metrics";
+import { emfMetrics } from "@photo-clusters/core";
 import { afterEach, describe, expect, it } from "vitest";
 import { createSageMakerEmbedder } from "./sagemaker-embedder.ts";
 

@@ -1,7 +1,5 @@
 import { InvokeEndpointCommand, type SageMakerRuntimeClient } from "@aws-sdk/client-sagemaker-runtime";
-import { CoreError } from "@photo-clusters/core/errors";
-import { type FetchedImage, PermanentRecordError } from "@photo-clusters/core/ingest/index";
-import { type Metrics, noMetrics } from "@photo-clusters/core/metrics";
+import { CoreError, type FetchedImage, type Metrics, noMetrics, PermanentRecordError } from "@photo-clusters/core";
 
 interface EndpointReply {
   model: string;

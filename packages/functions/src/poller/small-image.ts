@@ -10,9 +10,7 @@
  * PNG, WebP and AVIF by sharp too. HEVC-coded HEIC, which sharp's prebuilt libvips cannot read,
  * goes through libheif compiled to WebAssembly (heic-decoder.ts), loaded on the first HEIC only.
  */
-import { type FetchedImage, PermanentRecordError } from "@photo-clusters/core/ingest/index";
-import { modelInputBox } from "@photo-clusters/core/model-input";
-import type { Preprocessing } from "@photo-clusters/core/models";
+import { type FetchedImage, modelInputBox, PermanentRecordError, type Preprocessing } from "@photo-clusters/core";
 import sharp from "sharp";
 import { decodeHeic } from "./heic-decoder.ts";
 import { type PhotoFormat, sniffFormat } from "./sniff-format.ts";

@@ -1,6 +1,6 @@
 import type { AddressInfo } from "node:net";
 import { serve } from "@hono/node-server";
-import { createApiApp } from "@photo-clusters/functions/api/app";
+import { createApiApp } from "@photo-clusters/functions";
 import { cliques, testAuth, testModel, type TestAuth } from "@photo-clusters/functions/test/api-factories";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { clustersUrl, getAllClusters, type ClustersBody } from "./api-client.ts";

@@ -2,8 +2,7 @@ import { createHash } from "node:crypto";
 import { mkdir, readFile, rename, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { SendMessageBatchCommand, type SQSClient } from "@aws-sdk/client-sqs";
-import { parseObjectKey } from "@photo-clusters/core/keys";
-import { s3EventMessage } from "@photo-clusters/core/s3-event";
+import { parseObjectKey, s3EventMessage } from "@photo-clusters/core";
 import { readInventory, type ListedObject } from "./object-listing.ts";
 import { progressBar } from "./progress.ts";
 

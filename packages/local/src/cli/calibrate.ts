@@ -8,14 +8,22 @@ import { createHash } from "node:crypto";
 import { readdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { SageMakerRuntimeClient } from "@aws-sdk/client-sagemaker-runtime";
-import { contentTypeOf } from "@photo-clusters/core/keys";
-import { fitDefaults, type Fit, type LabelledSet, SCORED_THRESHOLDS, scoreAt } from "@photo-clusters/core/calibrate/fit";
-import { descriptorFileText, readDescriptorFile } from "@photo-clusters/core/descriptor-file";
-import { modelById, type ModelDescriptor } from "@photo-clusters/core/models";
-import { meanRow, postprocessRows } from "@photo-clusters/core/postprocess";
-import { createSageMakerEmbedder } from "@photo-clusters/functions/poller/sagemaker-embedder";
-import { createEmbedder } from "@photo-clusters/model-server/embedder";
-import { resolveModelPath } from "@photo-clusters/model-server/model-file";
+import {
+  contentTypeOf,
+  descriptorFileText,
+  type Fit,
+  fitDefaults,
+  type LabelledSet,
+  meanRow,
+  modelById,
+  type ModelDescriptor,
+  postprocessRows,
+  readDescriptorFile,
+  scoreAt,
+  SCORED_THRESHOLDS,
+} from "@photo-clusters/core";
+import { createSageMakerEmbedder } from "@photo-clusters/functions";
+import { createEmbedder, resolveModelPath } from "@photo-clusters/model-server";
 import { readGroups } from "./eval.ts";
 import { progressBar } from "./progress.ts";
 import { crossValidatedSection, scoresTable } from "./scores-table.ts";

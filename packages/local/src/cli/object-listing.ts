@@ -4,7 +4,7 @@ import { dirname, join, basename } from "node:path";
 import { createInterface } from "node:readline";
 import { createGunzip } from "node:zlib";
 import { ListObjectsV2Command, type S3Client } from "@aws-sdk/client-s3";
-import { decodeS3Key } from "@photo-clusters/core/keys";
+import { decodeS3Key } from "@photo-clusters/core";
 
 /** One object of a bucket, as a listing or an S3 Inventory report gives it. */
 export interface ListedObject {

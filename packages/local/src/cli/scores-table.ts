@@ -1,5 +1,5 @@
 /** The pairwise-score tables `eval` and `calibrate` print: in-sample and cross-validated. */
-import { canCrossValidate, crossValidate, type Fit, type FoldScores, type LabelledSet, SCORED_THRESHOLDS } from "@photo-clusters/core/calibrate/fit";
+import { canCrossValidate, crossValidate, type Fit, type FoldScores, type LabelledSet, SCORED_THRESHOLDS } from "@photo-clusters/core";
 
 export const FOLDS = 5;
 

@@ -1,7 +1,7 @@
 import { readdir, readFile, stat } from "node:fs/promises";
 import { basename, extname, join } from "node:path";
 import { PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
-import { contentTypeOf, IMAGE_EXTENSIONS, isValidId, objectKey, parseObjectKey } from "@photo-clusters/core/keys";
+import { contentTypeOf, IMAGE_EXTENSIONS, isValidId, objectKey, parseObjectKey } from "@photo-clusters/core";
 import { progressBar } from "./progress.ts";
 
 export interface UploadItem {

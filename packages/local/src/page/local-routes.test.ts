@@ -1,7 +1,7 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { createApiApp } from "@photo-clusters/functions/api/app";
+import { createApiApp } from "@photo-clusters/functions";
 import { createDevAuth, type DevAuth } from "../dev-auth.ts";
 import { emptySnapshot, snapshotOf, testModel } from "@photo-clusters/functions/test/api-factories";
 import { Hono } from "hono";

@@ -7,8 +7,8 @@
 import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { Hono, type Context } from "hono";
-import { isValidId, parseObjectKey, type ObjectKey } from "@photo-clusters/core/keys";
-import { decodePhoto } from "@photo-clusters/functions/poller/small-image";
+import { isValidId, parseObjectKey, type ObjectKey } from "@photo-clusters/core";
+import { decodePhoto } from "@photo-clusters/functions";
 
 export type LocalObject = Uint8Array | { bytes: Uint8Array; contentType?: string };
 

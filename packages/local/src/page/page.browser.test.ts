@@ -8,7 +8,7 @@ import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { serve } from "@hono/node-server";
-import { createApiApp } from "@photo-clusters/functions/api/app";
+import { createApiApp } from "@photo-clusters/functions";
 import { createDevAuth } from "../dev-auth.ts";
 import { cliques, testModel } from "@photo-clusters/functions/test/api-factories";
 import { Hono } from "hono";
