@@ -5,12 +5,12 @@
  */
 import { mkdir } from "node:fs/promises";
 import type { ModelDescriptor } from "../src/models.ts";
-import { EdgeList } from "../src/store/edge-list.ts";
-import { encodeGraphHeader, encodeLogHeader, encodeRefsHeader, newFileId } from "../src/store/file-header.ts";
+import { EdgeList } from "../src/store/format/edge-list.ts";
+import { encodeGraphHeader, encodeLogHeader, encodeRefsHeader, newFileId } from "../src/store/format/file-header.ts";
 import { atomicWrite } from "../src/store/fs-util.ts";
-import { encodeGraphFrame, recordsCrc } from "../src/store/graph-file.ts";
-import { encodeRecord } from "../src/store/record-codec.ts";
-import { encodeRefsFrame } from "../src/store/refs-file.ts";
+import { encodeGraphFrame, recordsCrc } from "../src/store/format/graph-file.ts";
+import { encodeRecord } from "../src/store/format/record-codec.ts";
+import { encodeRefsFrame } from "../src/store/format/refs-file.ts";
 import { userPaths } from "../src/store/store-paths.ts";
 import type { PutEvent } from "../src/store/types.ts";
 

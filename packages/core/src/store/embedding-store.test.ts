@@ -5,7 +5,7 @@ import { InvalidKeyError, InvalidVectorError, LockTimeoutError, ModelMismatchErr
 import { del, put, quietLogger, recordingLogger, tempRoot, testModel, vectorFor } from "./fixtures/factories.ts";
 import { expectGraphExact } from "./fixtures/graph-check.ts";
 import { openStore, userPaths, type EmbeddingStore } from "./index.ts";
-import { parseLog } from "./log-file.ts";
+import { parseLog } from "./format/log-file.ts";
 
 let root: string;
 let cleanup: () => Promise<void>;

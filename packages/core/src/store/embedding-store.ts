@@ -5,28 +5,28 @@
  */
 import { readdir, mkdir, stat } from "node:fs/promises";
 import { CoreError, LockCompromisedError } from "../errors.ts";
-import { EdgeList } from "./edge-list.ts";
+import { EdgeList } from "./format/edge-list.ts";
 import { writeAt } from "./fs-util.ts";
-import { decideDelete, decidePut } from "./event-rules.ts";
-import { encodeGraphFrame, recordsCrc } from "./graph-file.ts";
+import { decideDelete, decidePut } from "./write/event-rules.ts";
+import { encodeGraphFrame, recordsCrc } from "./format/graph-file.ts";
 import { isValidId } from "../keys.ts";
 import { noMetrics } from "../metrics.ts";
 import { assertId } from "./ids.ts";
-import { compactUser, rebuildUserGraph } from "./maintenance.ts";
-import { addEdgesFrom } from "./neighbour-graph.ts";
-import { prepareEvent } from "./prepare-event.ts";
-import { readFailures, updateFailures } from "./failures.ts";
-import { readView } from "./graph-view.ts";
-import { nearestInLog, type ScannableView } from "./log-nearest.ts";
+import { compactUser, rebuildUserGraph } from "./write/maintenance.ts";
+import { addEdgesFrom } from "./write/neighbour-graph.ts";
+import { prepareEvent } from "./write/prepare-event.ts";
+import { readFailures, updateFailures } from "./write/failures.ts";
+import { readView } from "./read/graph-view.ts";
+import { nearestInLog, type ScannableView } from "./read/log-nearest.ts";
 import { topSimilar } from "../similarity/top-similar.ts";
-import { readSnapshot } from "./read-snapshot.ts";
-import { encodeRefsFrame, type RefEntry } from "./refs-file.ts";
-import { encodeRecord } from "./record-codec.ts";
-import { compareSequencers, normaliseSequencer } from "./sequencer.ts";
-import { acquireLock } from "./store-lock.ts";
+import { readSnapshot } from "./read/read-snapshot.ts";
+import { encodeRefsFrame, type RefEntry } from "./format/refs-file.ts";
+import { encodeRecord } from "./format/record-codec.ts";
+import { compareSequencers, normaliseSequencer } from "./write/sequencer.ts";
+import { acquireLock } from "./write/store-lock.ts";
 import { userPaths } from "./store-paths.ts";
 import type { EmbeddingStore, EventResult, StoreEvent, StoreLogger, StoreOptions, UserView, WriteResult } from "./types.ts";
-import { openUserFiles, type FilesContext, type OpenFiles, type UserState } from "./user-files.ts";
+import { openUserFiles, type FilesContext, type OpenFiles, type UserState } from "./write/user-files.ts";
 
 const DEFAULTS = { lockWaitMs: 10_000, lockStaleMs: 5_000, minDead: 500, ratio: 0.5, memoryBudget: 256 * 1024 * 1024 };
 

@@ -19,7 +19,7 @@ export type {
   UserView,
   WriteResult,
 } from "./types.ts";
-export { compareSequencers, normaliseSequencer } from "./sequencer.ts";
+export { compareSequencers, normaliseSequencer } from "./write/sequencer.ts";
 export { userPaths, type UserPaths } from "./store-paths.ts";
-export { crc32 } from "./crc32.ts";
-export { viewOfSnapshot } from "./snapshot.ts";
+export { crc32 } from "./format/crc32.ts";
+export { viewOfSnapshot } from "./read/snapshot.ts";

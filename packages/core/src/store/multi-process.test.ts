@@ -5,7 +5,7 @@ import { quietLogger, tempRoot, testModel } from "./fixtures/factories.ts";
 import { readFile } from "node:fs/promises";
 import { expectGraphExact } from "./fixtures/graph-check.ts";
 import { openStore, userPaths } from "./index.ts";
-import { parseLog } from "./log-file.ts";
+import { parseLog } from "./format/log-file.ts";
 
 const worker = fileURLToPath(new URL("./fixtures/append-worker.ts", import.meta.url));
 const repoRoot = fileURLToPath(new URL("../../../../", import.meta.url));

@@ -1,12 +1,12 @@
 import { appendFile, readFile, stat } from "node:fs/promises";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { EdgeList } from "./edge-list.ts";
+import { EdgeList } from "./format/edge-list.ts";
 import { put, recordingLogger, tempRoot, testModel, vectorFor } from "./fixtures/factories.ts";
 import { expectGraphExact } from "./fixtures/graph-check.ts";
-import { encodeGraphFrame } from "./graph-file.ts";
+import { encodeGraphFrame } from "./format/graph-file.ts";
 import { openStore, userPaths } from "./index.ts";
-import { parseLog } from "./log-file.ts";
-import { encodeRecord } from "./record-codec.ts";
+import { parseLog } from "./format/log-file.ts";
+import { encodeRecord } from "./format/record-codec.ts";
 
 let root: string;
 let cleanup: () => Promise<void>;

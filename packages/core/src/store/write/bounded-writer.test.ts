@@ -6,12 +6,12 @@
  */
 import fc from "fast-check";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { dotF32 } from "../similarity/dot.ts";
-import { createKernel } from "../similarity/kernel.ts";
+import { dotF32 } from "../../similarity/dot.ts";
+import { createKernel } from "../../similarity/kernel.ts";
 import { CompactRows } from "./compact-rows.ts";
-import { del, put, quietLogger, tempRoot, testModel } from "./fixtures/factories.ts";
-import { openStore } from "./index.ts";
-import type { Snapshot, StoreEvent } from "./types.ts";
+import { del, put, quietLogger, tempRoot, testModel } from "../fixtures/factories.ts";
+import { openStore } from "../index.ts";
+import type { Snapshot, StoreEvent } from "../types.ts";
 
 let root: string;
 let cleanup: () => Promise<void>;

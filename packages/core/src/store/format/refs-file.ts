@@ -13,6 +13,7 @@
  * writer, like the graph.
  */
 import { allocFrame, FRAME_HEADER_BYTES, readFrame, sealFrame } from "./frame.ts";
+import { KIND_DELETE, KIND_PUT } from "./record-codec.ts";
 
 export interface RefEntry {
   kind: "put" | "delete";
@@ -23,13 +24,9 @@ export interface RefEntry {
   crc: number;
 }
 
-const FIXED = 16;
-const KIND_PUT = 1;
-const KIND_DELETE = 2;
-
 export function encodeRefsFrame(from: number, entries: readonly RefEntry[]): Buffer {
   const texts = entries.map((e) => [e.key, e.imageId, e.etag].map((t) => Buffer.from(t, "utf8")));
-  const size = 8 + texts.reduce((n, t) => n + FIXED + t[0].length + t[1].length + t[2].length, 0);
+  const size = 8 + texts.reduce((n, t) => n + ENTRY.fixed + t[0].length + t[1].length + t[2].length, 0);
   const frame = allocFrame(size);
   let p = FRAME_HEADER_BYTES;
   frame.writeUInt32LE(from, p);
@@ -43,7 +40,7 @@ export function encodeRefsFrame(from: number, entries: readonly RefEntry[]): Buf
     frame.writeUInt16LE(etag.length, p + 6);
     frame.writeInt32LE(e.supersedes, p + 8);
     frame.writeUInt32LE(e.crc >>> 0, p + 12);
-    p += FIXED;
+    p += ENTRY.fixed;
     for (const t of [key, id, etag]) p += t.copy(frame, p);
   });
   sealFrame(frame);
@@ -74,9 +71,9 @@ export function readRefsFrame(buf: Buffer, offset: number): RefsFrameRead {
   p += 8;
   const at = p;
   let idBytes = 0;
-  if (count > (end - p) / FIXED) return { status: "corrupt" };
+  if (count > (end - p) / ENTRY.fixed) return { status: "corrupt" };
   for (let i = 0; i < count; i++) {
-    if (p + FIXED > end) return { status: "corrupt" };
+    if (p + ENTRY.fixed > end) return { status: "corrupt" };
     const kindByte = buf[p];
     const supersedes = buf.readInt32LE(p + 8);
     if ((kindByte !== KIND_PUT && kindByte !== KIND_DELETE) || supersedes < -1 || supersedes >= from + i) return { status: "corrupt" };

@@ -7,8 +7,8 @@ import { mkdtemp, open, rm, stat, truncate } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { put, quietLogger, testModel } from "./fixtures/factories.ts";
-import { openStore } from "./index.ts";
+import { put, quietLogger, testModel } from "../fixtures/factories.ts";
+import { openStore } from "../index.ts";
 
 const root = process.getuid?.() === 0;
 let dir: string;

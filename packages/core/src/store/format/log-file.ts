@@ -3,7 +3,7 @@
  * is incomplete or fails its checksum. Everything from there on is a torn tail (a crash, or a writer
  * still appending): never data. Only a writer under the lock truncates it.
  */
-import { CorruptStoreError } from "../errors.ts";
+import { CorruptStoreError } from "../../errors.ts";
 import { decodeLogHeader, type LogHeader } from "./file-header.ts";
 import { readFrame } from "./frame.ts";
 import { decodeRecord, type RecordView } from "./record-codec.ts";

@@ -9,12 +9,12 @@
  * compaction), and the scan answers "stale" for the caller to read the view again.
  */
 import { open } from "node:fs/promises";
-import { CorruptStoreError } from "../errors.ts";
-import { dotAgainstAll } from "../similarity/dot.ts";
-import { decodeLogHeader } from "./file-header.ts";
-import { LOG_CHUNK_BYTES, type LogChunk, scanLog } from "./log-stream.ts";
-import { copyVector } from "./record-codec.ts";
-import type { Nearest } from "./types.ts";
+import { CorruptStoreError } from "../../errors.ts";
+import { dotAgainstAll } from "../../similarity/dot.ts";
+import { decodeLogHeader } from "../format/file-header.ts";
+import { LOG_CHUNK_BYTES, type LogChunk, scanLog } from "../format/log-stream.ts";
+import { copyVector } from "../format/record-codec.ts";
+import type { Nearest } from "../types.ts";
 
 /** What the scan needs of a view: its rows, which are live, and each row's frame checksum. */
 export interface ScannableView {

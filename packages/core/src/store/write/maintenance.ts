@@ -7,15 +7,15 @@
  * of an older format: what it writes is always the current one.
  */
 import { type FileHandle, open, unlink } from "node:fs/promises";
-import { CorruptStoreError } from "../errors.ts";
-import { EdgeList } from "./edge-list.ts";
-import { decodeLogHeader, encodeGraphHeader, encodeLogHeader, encodeRefsHeader, newFileId } from "./file-header.ts";
-import { atomicWrite, commitFiles, readIfExists, readRange, writeTemp, writeTempWith } from "./fs-util.ts";
-import { encodeGraphFrame, parseGraph, recordsCrc } from "./graph-file.ts";
-import { scanLog } from "./log-stream.ts";
+import { CorruptStoreError } from "../../errors.ts";
+import { EdgeList } from "../format/edge-list.ts";
+import { decodeLogHeader, encodeGraphHeader, encodeLogHeader, encodeRefsHeader, newFileId } from "../format/file-header.ts";
+import { atomicWrite, commitFiles, readIfExists, readRange, writeTemp, writeTempWith } from "../fs-util.ts";
+import { encodeGraphFrame, parseGraph, recordsCrc } from "../format/graph-file.ts";
+import { scanLog } from "../format/log-stream.ts";
 import { addEdgesFrom } from "./neighbour-graph.ts";
-import { encodeRefsFrame, type RefEntry } from "./refs-file.ts";
-import type { CompactResult } from "./types.ts";
+import { encodeRefsFrame, type RefEntry } from "../format/refs-file.ts";
+import type { CompactResult } from "../types.ts";
 import type { FilesContext, UserState } from "./user-files.ts";
 
 export async function compactUser(ctx: FilesContext, userId: string, state: UserState): Promise<CompactResult> {

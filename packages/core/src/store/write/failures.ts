@@ -7,12 +7,12 @@
  */
 import { mkdir, stat } from "node:fs/promises";
 import { join } from "node:path";
-import { CorruptStoreError } from "../errors.ts";
-import { atomicWrite, readIfExists } from "./fs-util.ts";
-import { assertId } from "./ids.ts";
+import { CorruptStoreError } from "../../errors.ts";
+import { atomicWrite, readIfExists } from "../fs-util.ts";
+import { assertId } from "../ids.ts";
 import { compareSequencers } from "./sequencer.ts";
 import { acquireLock } from "./store-lock.ts";
-import type { FailureRecord, Settled, StoreLogger } from "./types.ts";
+import type { FailureRecord, Settled, StoreLogger } from "../types.ts";
 
 const VERSION = 1;
 export const MAX_FAILURES = 1000;

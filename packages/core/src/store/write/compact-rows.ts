@@ -15,7 +15,7 @@
  *   Q/(s_a s_b) + (½|q_a|₁ + ½|q_b|₁ + ¼d)/(s_a s_b) + δ ≥ floor;
  * every other pair is dropped, every pair that passes is computed again exactly.
  */
-import { createKernel, type Kernel } from "../similarity/kernel.ts";
+import { createKernel, type Kernel } from "../../similarity/kernel.ts";
 
 /** Slack on top of the proven bound, for the double arithmetic that evaluates it. */
 const SLACK = 1e-9;

@@ -14,18 +14,18 @@
  * included, as `read` does (see snapshot.ts).
  */
 import { stat } from "node:fs/promises";
-import { CorruptStoreError } from "../errors.ts";
-import { EdgeList } from "./edge-list.ts";
-import { grow } from "./live-set.ts";
-import { decodeGraphHeader, decodeRefsHeader, graphFits } from "./file-header.ts";
-import { readPathFrom } from "./fs-util.ts";
-import { readGraphFrames } from "./graph-file.ts";
-import type { NeighbourGraph } from "./types.ts";
+import { CorruptStoreError } from "../../errors.ts";
+import { EdgeList } from "../format/edge-list.ts";
+import { grow } from "../write/live-set.ts";
+import { decodeGraphHeader, decodeRefsHeader, graphFits } from "../format/file-header.ts";
+import { readPathFrom } from "../fs-util.ts";
+import { readGraphFrames } from "../format/graph-file.ts";
+import type { NeighbourGraph } from "../types.ts";
 import { readSnapshot } from "./read-snapshot.ts";
-import { ENTRY, entryIsPut, readRefsFrame } from "./refs-file.ts";
+import { ENTRY, entryIsPut, readRefsFrame } from "../format/refs-file.ts";
 import { viewOfSnapshot } from "./snapshot.ts";
-import type { UserView } from "./types.ts";
-import { assertModel, type FilesContext } from "./user-files.ts";
+import type { UserView } from "../types.ts";
+import { assertModel, type FilesContext } from "../write/user-files.ts";
 
 const ATTEMPTS = 3;
 const u16 = (b: Buffer, p: number): number => b[p] | (b[p + 1] << 8);

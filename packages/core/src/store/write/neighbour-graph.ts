@@ -10,12 +10,12 @@
  * streamed in bounded chunks. Both give the same edges, with the same similarities, as all pairs.
  */
 import type { FileHandle } from "node:fs/promises";
-import { CorruptStoreError } from "../errors.ts";
-import { dotF32 } from "../similarity/dot.ts";
-import type { EdgeList } from "./edge-list.ts";
+import { CorruptStoreError } from "../../errors.ts";
+import { dotF32 } from "../../similarity/dot.ts";
+import type { EdgeList } from "../format/edge-list.ts";
 import type { LiveSet } from "./live-set.ts";
-import { readVectorAt, scanLog } from "./log-stream.ts";
-import { copyVector } from "./record-codec.ts";
+import { readVectorAt, scanLog } from "../format/log-stream.ts";
+import { copyVector } from "../format/record-codec.ts";
 
 /** Where the writer finds float32 vectors: those of a batch not yet in the log, by ordinal, and the log. */
 export interface VectorSource {

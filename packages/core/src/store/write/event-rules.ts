@@ -12,7 +12,7 @@
  */
 import { compareSequencers } from "./sequencer.ts";
 import type { KeyState } from "./live-set.ts";
-import type { Outcome } from "./types.ts";
+import type { Outcome } from "../types.ts";
 
 export interface Decision {
   outcome: Outcome;

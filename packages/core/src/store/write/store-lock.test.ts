@@ -1,8 +1,8 @@
 import { mkdir, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { LockTimeoutError } from "../errors.ts";
-import { recordingLogger, tempRoot } from "./fixtures/factories.ts";
+import { LockTimeoutError } from "../../errors.ts";
+import { recordingLogger, tempRoot } from "../fixtures/factories.ts";
 import { acquireLock } from "./store-lock.ts";
 
 let root: string;

@@ -3,13 +3,13 @@ import { cp, rm, stat, truncate } from "node:fs/promises";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { clusterEdges, clusterVectors, type ClusterOptions } from "../similarity/index.ts";
-import { del, put, quietLogger, tempRoot, testModel } from "./fixtures/factories.ts";
-import { openStore, userPaths, type EmbeddingStore, type UserView } from "./index.ts";
+import { clusterEdges, clusterVectors, type ClusterOptions } from "../../similarity/index.ts";
+import { del, put, quietLogger, tempRoot, testModel } from "../fixtures/factories.ts";
+import { openStore, userPaths, type EmbeddingStore, type UserView } from "../index.ts";
 
-const worker = fileURLToPath(new URL("./fixtures/command-worker.ts", import.meta.url));
-const legacy = fileURLToPath(new URL("./fixtures/format-v1", import.meta.url));
-const repoRoot = fileURLToPath(new URL("../../../../", import.meta.url));
+const worker = fileURLToPath(new URL("../fixtures/command-worker.ts", import.meta.url));
+const legacy = fileURLToPath(new URL("../fixtures/format-v1", import.meta.url));
+const repoRoot = fileURLToPath(new URL("../../../../../", import.meta.url));
 const model = testModel(16, 0.3);
 const opts: ClusterOptions = { threshold: 0.45, floor: 0.3, minSize: 2, bands: { medium: 0.6, high: 0.8 } };
 

@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { del, put, quietLogger, tempRoot, testModel, vectorFor } from "./fixtures/factories.ts";
-import { expectGraphExact } from "./fixtures/graph-check.ts";
-import { openStore } from "./index.ts";
+import { del, put, quietLogger, tempRoot, testModel, vectorFor } from "../fixtures/factories.ts";
+import { expectGraphExact } from "../fixtures/graph-check.ts";
+import { openStore } from "../index.ts";
 
 let root: string;
 let cleanup: () => Promise<void>;

@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { del, put, quietLogger, sequencer, tempRoot, testModel } from "./fixtures/factories.ts";
-import { openStore, type EmbeddingStore } from "./index.ts";
+import { del, put, quietLogger, sequencer, tempRoot, testModel } from "../fixtures/factories.ts";
+import { openStore, type EmbeddingStore } from "../index.ts";
 
 let root: string;
 let cleanup: () => Promise<void>;

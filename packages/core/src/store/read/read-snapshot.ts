@@ -5,13 +5,13 @@
  * buildSnapshot); if it belongs to another log file (a compaction renamed the two files between
  * our reads) the read starts over, a few times at most.
  */
-import { readIfExists } from "./fs-util.ts";
-import { decodeGraphHeader } from "./file-header.ts";
-import { parseGraph } from "./graph-file.ts";
-import { parseLog } from "./log-file.ts";
+import { readIfExists } from "../fs-util.ts";
+import { decodeGraphHeader } from "../format/file-header.ts";
+import { parseGraph } from "../format/graph-file.ts";
+import { parseLog } from "../format/log-file.ts";
 import { buildSnapshot, emptySnapshot } from "./snapshot.ts";
-import type { Snapshot } from "./types.ts";
-import { assertModel, type FilesContext } from "./user-files.ts";
+import type { Snapshot } from "../types.ts";
+import { assertModel, type FilesContext } from "../write/user-files.ts";
 
 const ATTEMPTS = 3;
 

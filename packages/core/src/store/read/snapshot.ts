@@ -2,13 +2,13 @@
  * Turning a parsed log (and the graph frames that cover it) into what the API needs: the live images
  * in log order, their vectors in one n×d matrix, and the graph re-indexed onto those rows.
  */
-import { dotF32 } from "../similarity/dot.ts";
-import { EdgeList } from "./edge-list.ts";
-import type { ParsedGraph } from "./graph-file.ts";
-import type { ParsedLog } from "./log-file.ts";
-import { copyVector } from "./record-codec.ts";
-import { compareIds } from "../keys.ts";
-import type { ImageRef, NeighbourGraph, Snapshot, UserView } from "./types.ts";
+import { dotF32 } from "../../similarity/dot.ts";
+import { EdgeList } from "../format/edge-list.ts";
+import type { ParsedGraph } from "../format/graph-file.ts";
+import type { ParsedLog } from "../format/log-file.ts";
+import { copyVector } from "../format/record-codec.ts";
+import { compareIds } from "../../keys.ts";
+import type { ImageRef, NeighbourGraph, Snapshot, UserView } from "../types.ts";
 
 export function emptySnapshot(userId: string, model: string, dimension: number, floor: number): Snapshot {
   return { userId, model, dimension, images: [], vectors: new Float32Array(0), graph: { floor, edges: empty() } };

@@ -5,7 +5,7 @@
  * Vectors start 4-aligned within the payload so a reader can copy them as whole floats.
  */
 import { allocFrame, FRAME_HEADER_BYTES, sealFrame } from "./frame.ts";
-import type { DeleteEvent, PutEvent } from "./types.ts";
+import type { DeleteEvent, PutEvent } from "../types.ts";
 
 /** What the log holds is the event itself, less the model (the file's header names it). */
 export type PutRecord = Omit<PutEvent, "model">;
@@ -23,9 +23,11 @@ export interface RecordView {
   vectorOffset: number;
 }
 
+/** Bytes of a record's payload before its text: kind, four text lengths, dimension. */
 const FIXED = 16;
-const KIND_PUT = 1;
-const KIND_DELETE = 2;
+/** A record's kind byte, in the log and in the refs file alike. */
+export const KIND_PUT = 1;
+export const KIND_DELETE = 2;
 /** S3 keys are at most 1024 bytes; etags and sequencers are far shorter. */
 export const MAX_FIELD_BYTES = 1024;
 

@@ -2,12 +2,12 @@
  * Checks one event before the lock is taken and puts it in stored form (upper-case sequencer,
  * L2-normalised copy of the vector). A bad event fails alone; the rest of its batch goes on.
  */
-import { CoreError, InvalidKeyError, InvalidParameterError, InvalidVectorError, ModelMismatchError } from "../errors.ts";
-import type { ModelDescriptor } from "../models.ts";
-import { assertImageId } from "./ids.ts";
-import { MAX_FIELD_BYTES } from "./record-codec.ts";
+import { CoreError, InvalidKeyError, InvalidParameterError, InvalidVectorError, ModelMismatchError } from "../../errors.ts";
+import type { ModelDescriptor } from "../../models.ts";
+import { assertImageId } from "../ids.ts";
+import { MAX_FIELD_BYTES } from "../format/record-codec.ts";
 import { normaliseSequencer } from "./sequencer.ts";
-import type { StoreEvent } from "./types.ts";
+import type { StoreEvent } from "../types.ts";
 
 export type Prepared = { ok: true; event: StoreEvent } | { ok: false; error: CoreError };
 

@@ -5,12 +5,12 @@
  */
 import fc from "fast-check";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { topSimilar } from "../similarity/top-similar.ts";
-import { del, put, quietLogger, tempRoot, testModel, vectorFor } from "./fixtures/factories.ts";
-import { openStore } from "./index.ts";
+import { topSimilar } from "../../similarity/top-similar.ts";
+import { del, put, quietLogger, tempRoot, testModel, vectorFor } from "../fixtures/factories.ts";
+import { openStore } from "../index.ts";
 import { nearestInLog, type ScannableView } from "./log-nearest.ts";
-import { userPaths } from "./store-paths.ts";
-import type { UserView } from "./types.ts";
+import { userPaths } from "../store-paths.ts";
+import type { UserView } from "../types.ts";
 
 let root: string;
 let cleanup: () => Promise<void>;

@@ -5,8 +5,8 @@
  * failed) is recorded, never thrown asynchronously: the batch checks `lost()` and fails itself.
  */
 import lockfile from "proper-lockfile";
-import { LockTimeoutError } from "../errors.ts";
-import type { StoreLogger } from "./types.ts";
+import { LockTimeoutError } from "../../errors.ts";
+import type { StoreLogger } from "../types.ts";
 
 export interface HeldLock {
   /** The error that compromised the lock, if it was lost. */

@@ -1,7 +1,7 @@
 import { stat } from "node:fs/promises";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { del, put, quietLogger, tempRoot, testModel, vectorFor } from "./fixtures/factories.ts";
-import { openStore, userPaths } from "./index.ts";
+import { del, put, quietLogger, tempRoot, testModel, vectorFor } from "../fixtures/factories.ts";
+import { openStore, userPaths } from "../index.ts";
 
 let root: string;
 let cleanup: () => Promise<void>;

@@ -10,10 +10,10 @@
  */
 import type { FileHandle } from "node:fs/promises";
 import { open } from "node:fs/promises";
-import { CorruptStoreError, ModelMismatchError } from "../errors.ts";
-import type { Metrics } from "../metrics.ts";
-import type { ModelDescriptor } from "../models.ts";
-import { EdgeList } from "./edge-list.ts";
+import { CorruptStoreError, ModelMismatchError } from "../../errors.ts";
+import type { Metrics } from "../../metrics.ts";
+import type { ModelDescriptor } from "../../models.ts";
+import { EdgeList } from "../format/edge-list.ts";
 import {
   decodeGraphHeader,
   decodeLogHeader,
@@ -24,16 +24,16 @@ import {
   graphFits,
   newFileId,
   type LogHeader,
-} from "./file-header.ts";
-import { atomicWrite, readRange, writeAt } from "./fs-util.ts";
-import { encodeGraphFrame, readGraphFrames, recordsCrc } from "./graph-file.ts";
+} from "../format/file-header.ts";
+import { atomicWrite, readRange, writeAt } from "../fs-util.ts";
+import { encodeGraphFrame, readGraphFrames, recordsCrc } from "../format/graph-file.ts";
 import { LiveSet } from "./live-set.ts";
-import { scanLog } from "./log-stream.ts";
+import { scanLog } from "../format/log-stream.ts";
 import { addEdgesFrom } from "./neighbour-graph.ts";
-import { copyVector } from "./record-codec.ts";
-import { encodeRefsFrame, ENTRY, entryLength, readRefsFrame, type RefEntry } from "./refs-file.ts";
-import type { UserPaths } from "./store-paths.ts";
-import type { StoreLogger } from "./types.ts";
+import { copyVector } from "../format/record-codec.ts";
+import { encodeRefsFrame, ENTRY, entryLength, readRefsFrame, type RefEntry } from "../format/refs-file.ts";
+import type { UserPaths } from "../store-paths.ts";
+import type { StoreLogger } from "../types.ts";
 
 export interface UserState {
   fileId: string;

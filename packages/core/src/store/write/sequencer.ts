@@ -2,7 +2,7 @@
  * S3 event sequencers: hex strings, comparable only for the same key. S3 says to compare them as
  * hex numbers of possibly different lengths, so the shorter one is left-padded with zeros first.
  */
-import { InvalidParameterError } from "../errors.ts";
+import { InvalidParameterError } from "../../errors.ts";
 
 const HEX = /^[0-9A-Fa-f]{1,64}$/;
 
