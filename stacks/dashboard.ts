@@ -122,7 +122,7 @@ export function dashboardWidgets(p: DashboardParts): cloudwatch.IWidget[][] {
         [p.httpApi.metricLatency({ statistic: "p99", label: "API Gateway (what callers wait)" }), search("ApiLatency", "p99", "route")],
         { leftAnnotations: [{ value: p.settings.api.p99LatencyAlarmMs, label: "alarm" }] },
       ),
-      graph("Snapshot cache hits and misses", [search("SnapshotCacheHits", "Sum"), search("SnapshotCacheMisses", "Sum")]),
+      graph("View cache hits and misses", [search("ViewCacheHits", "Sum"), search("ViewCacheMisses", "Sum")]),
       graph(
         "Requests and HTTP errors",
         [p.httpApi.metricCount({ label: "requests" }), p.httpApi.metricClientError({ label: "4xx" }), p.httpApi.metricServerError({ label: "5xx" })],

@@ -185,8 +185,8 @@ describe("the dashboard", () => {
       "GraphCatchUps",
       "Compactions",
       "ApiLatency",
-      "SnapshotCacheHits",
-      "SnapshotCacheMisses",
+      "ViewCacheHits",
+      "ViewCacheMisses",
     ];
     for (const name of contract) {
       expect(

@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { mobilenetV2Int8, type ModelDescriptor } from "./models.ts";
-import { servingSnapshot } from "./model-switch.ts";
+import { servingView } from "./model-switch.ts";
 import { openStore, type EmbeddingStore, type UserView } from "./store/index.ts";
 
 const upgraded: ModelDescriptor = { ...mobilenetV2Int8, id: "upgraded-8", dimension: 8 };
@@ -43,13 +43,13 @@ describe("switching the configured model", () => {
     // Act / Assess: while re-embedding, each answer is all old-model
     for (const [i, id] of ["a", "b"].entries()) {
       await put(after, id, i);
-      const snapshot = await servingSnapshot("u", view(after), view(before));
+      const snapshot = await servingView("u", view(after), view(before));
       expect(snapshot.model).toBe(oldModel.id);
       expect(ids(snapshot)).toEqual(["a", "b", "c"]);
       expect(snapshot.dimension).toBe(oldModel.dimension);
     }
     await put(after, "c", 2);
-    const switched = await servingSnapshot("u", view(after), view(before));
+    const switched = await servingView("u", view(after), view(before));
     expect(switched.model).toBe(upgraded.id);
     expect(ids(switched)).toEqual(["a", "b", "c"]);
     expect(switched.dimension).toBe(upgraded.dimension);
@@ -57,6 +57,6 @@ describe("switching the configured model", () => {
 
   it("serves the new model at once for a user the previous model never saw", async () => {
     await put(after, "z", 1);
-    expect((await servingSnapshot("u", view(after), view(before))).model).toBe(upgraded.id);
+    expect((await servingView("u", view(after), view(before))).model).toBe(upgraded.id);
   });
 });

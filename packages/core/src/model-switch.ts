@@ -5,9 +5,9 @@ type Read = (userId: string, need?: "vectors") => Promise<UserView>;
 /**
  * After the configured model changes, a user's photos are re-embedded in the background. Until the
  * new model's set covers every photo the previous model knew, the previous model keeps answering;
- * then the new one does. An answer always comes from one model's snapshot, never a mix.
+ * then the new one does. An answer always comes from one model's view, never a mix.
  */
-export async function servingSnapshot(userId: string, current: Read, previous?: Read, need?: "vectors"): Promise<UserView> {
+export async function servingView(userId: string, current: Read, previous?: Read, need?: "vectors"): Promise<UserView> {
   if (!previous) return current(userId, need);
   const [now, before] = await Promise.all([current(userId, need), previous(userId, need)]);
   const have = new Set(liveKeys(now));

@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { clusteredVectors, mobilenetV2Int8, openStore } from "@photo-clusters/core";
 import { createApiApp } from "../src/api/app.ts";
 import { testAuth } from "../test/api-factories.ts";
-import { cachedReader } from "../src/api/snapshot-cache.ts";
+import { cachedReader } from "../src/api/view-cache.ts";
 
 export async function benchApi(n = 2000, runs = 21): Promise<Record<string, unknown>> {
   const model = mobilenetV2Int8;

@@ -19,7 +19,7 @@ import {
 } from "@photo-clusters/core";
 import { createApiApp } from "../src/api/app.ts";
 import { testAuth } from "../test/api-factories.ts";
-import { cachedReader } from "../src/api/snapshot-cache.ts";
+import { cachedReader } from "../src/api/view-cache.ts";
 
 export interface EmissionCase {
   case: string;
@@ -104,7 +104,7 @@ export async function benchEmission(options: {
       own.writer.flush();
     });
     const ownRequest = ownMs(() => {
-      own.api.count("SnapshotCacheHits");
+      own.api.count("ViewCacheHits");
       own.api.time("ApiLatency", 3.5, { route: "clusters" });
       own.api.flush();
     });

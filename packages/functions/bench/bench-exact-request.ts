@@ -6,7 +6,7 @@
 import { readFileSync } from "node:fs";
 import { edgesAbove, openStore, resnet50V1, toCosine } from "@photo-clusters/core";
 import { clustersView } from "../src/api/clusters-view.ts";
-import { cachedReader } from "../src/api/snapshot-cache.ts";
+import { cachedReader } from "../src/api/view-cache.ts";
 
 const [root, userId, threshold] = process.argv.slice(2);
 const status = (field: string) => Number(new RegExp(`${field}:\\s*(\\d+) kB`).exec(readFileSync("/proc/self/status", "utf8"))![1]) / 1024;

@@ -3,7 +3,7 @@
  * nothing else. Usage: node --expose-gc --import tsx bench-memory.ts <root> <userId>; prints JSON.
  */
 import { openStore, resnet50V1, type UserView } from "@photo-clusters/core";
-import { cachedReader } from "../src/api/snapshot-cache.ts";
+import { cachedReader } from "../src/api/view-cache.ts";
 
 const [root, userId] = process.argv.slice(2);
 const gc = (globalThis as { gc?: () => void }).gc;

@@ -26,7 +26,7 @@ import { clusteredVectors, dotF32, EdgeList, openStore, prng, type PutEvent, res
 import { seedUser } from "@photo-clusters/core/bench/seed-files";
 import { createApiApp } from "../src/api/app.ts";
 import { testAuth } from "../test/api-factories.ts";
-import { cachedReader } from "../src/api/snapshot-cache.ts";
+import { cachedReader } from "../src/api/view-cache.ts";
 
 const run = promisify(execFile);
 

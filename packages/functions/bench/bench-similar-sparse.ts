@@ -10,7 +10,7 @@ import { readFileSync } from "node:fs";
 import { openStore, resnet50V1 } from "@photo-clusters/core";
 import { createApiApp } from "../src/api/app.ts";
 import { testAuth } from "../test/api-factories.ts";
-import { cachedReader } from "../src/api/snapshot-cache.ts";
+import { cachedReader } from "../src/api/view-cache.ts";
 
 const [root, userId, imageId, runs] = process.argv.slice(2);
 const status = (field: string) => Number(new RegExp(`${field}:\\s*(\\d+) kB`).exec(readFileSync("/proc/self/status", "utf8"))![1]) / 1024;

@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { handle, type LambdaEvent } from "hono/aws-lambda";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { createApiApp } from "./api/app.ts";
-import { emptySnapshot, PHOTOS, snapshotOf, testAuth, testModel, type TestAuth } from "../test/api-factories.ts";
+import { emptyView, PHOTOS, viewOf, testAuth, testModel, type TestAuth } from "../test/api-factories.ts";
 
 /** The payload 2.0 member of hono's event union. */
 type APIGatewayProxyEventV2 = Extract<LambdaEvent, { rawPath: string; routeKey: string }>;
@@ -31,7 +31,7 @@ const withEvent = (change: (e: APIGatewayProxyEventV2) => void): APIGatewayProxy
 
 function lambda() {
   const app = createApiApp({
-    readUser: async (userId) => (userId === "alice" ? snapshotOf("alice") : emptySnapshot(userId)),
+    readUser: async (userId) => (userId === "alice" ? viewOf("alice") : emptyView(userId)),
     verifyToken: auth.verifyToken,
     model: testModel,
     logger: { info() {}, error() {} },
@@ -79,7 +79,7 @@ describe("API Lambda handler", () => {
   });
 
   it("finds a photo whose id holds sub-folders and spaces from the path API Gateway passes on decoded", async () => {
-    const named = snapshotOf(
+    const named = viewOf(
       "alice",
       PHOTOS.map((p) => ({ ...p, imageId: `2024/05/${p.imageId} (1)` })),
     );

@@ -3,11 +3,11 @@
  * authorizer has verified the token before we run; the app reads its claims from the event and
  * only verifies a token itself (against the issuer's JWKS) when a request arrives without them.
  */
-import { emfMetrics, jsonLogger, openStore, servingSnapshot } from "@photo-clusters/core";
+import { emfMetrics, jsonLogger, openStore, servingView } from "@photo-clusters/core";
 import { handle } from "hono/aws-lambda";
 import { createApiApp } from "./api/app.ts";
 import { createJwtVerifier } from "./api/auth.ts";
-import { cachedReader } from "./api/snapshot-cache.ts";
+import { cachedReader } from "./api/view-cache.ts";
 import { createUploadSigner } from "./api/uploads.ts";
 import { apiConfig, apiExactBudget, MAX_OBJECT_BYTES, uploadCredentials } from "./config.ts";
 import { traced, traceFields, withInvocation } from "./tracing.ts";
@@ -15,7 +15,7 @@ import { traced, traceFields, withInvocation } from "./tracing.ts";
 const cfg = apiConfig();
 const logger = jsonLogger({ service: "api" }, { context: traceFields });
 const metrics = emfMetrics({ namespace: cfg.metricsNamespace, service: "api" });
-// Cached snapshots may take a quarter of the function's memory, shared by the models it serves.
+// Cached views may take a quarter of the function's memory, shared by the models it serves.
 const maxBytes = (cfg.memoryMb * 2 ** 20) / 4 / (cfg.previousModel ? 2 : 1);
 const store = (model: typeof cfg.model) => openStore({ root: cfg.dataDir, model, logger: logger.child({ component: "store" }) });
 const reader = (model: typeof cfg.model) => cachedReader(store(model), { maxBytes }, metrics);
@@ -27,7 +27,7 @@ const scanners = new Map([cfg.model, cfg.previousModel].flatMap((m) => (m ? [[m.
 
 export const app = createApiApp({
   // The store's reads are X-Ray subsegments of the request.
-  readUser: (userId, need) => traced("store.read", () => servingSnapshot(userId, current, previous, need)),
+  readUser: (userId, need) => traced("store.read", () => servingView(userId, current, previous, need)),
   readFailures: (userId) => traced("store.failures", () => failures.failures(userId)),
   nearest: (userId, imageId, limit, view) => traced("store.nearest", async () => scanners.get(view.model)?.nearest(userId, imageId, limit, view)),
   verifyToken: createJwtVerifier(cfg.auth),

@@ -111,7 +111,7 @@ export interface ApiConfig {
   /** Used when a request did not come through API Gateway's JWT authorizer. */
   auth: { issuer: string; audience: string[]; jwksUrl: string };
   previousModel?: ModelDescriptor;
-  /** The function's memory (Lambda sets AWS_LAMBDA_FUNCTION_MEMORY_SIZE); the snapshot cache takes a share. */
+  /** The function's memory (Lambda sets AWS_LAMBDA_FUNCTION_MEMORY_SIZE); the view cache takes a share. */
   memoryMb: number;
   /** The function's timeout (the stack sets API_TIMEOUT_SECONDS from the stage's settings; default 10). */
   timeoutSeconds: number;
@@ -153,7 +153,7 @@ export function apiConfig(env: Env = process.env): ApiConfig {
 
 /**
  * What one clusters request below the graph's floor (the exact path) may spend: a quarter of the
- * function's memory (the snapshot cache has another) and half of its timeout (docs/api.md).
+ * function's memory (the view cache has another) and half of its timeout (docs/api.md).
  */
 export function apiExactBudget(config: Pick<ApiConfig, "memoryMb" | "timeoutSeconds">): ExactBudget {
   return { memoryBytes: (config.memoryMb * 2 ** 20) / 4, seconds: config.timeoutSeconds / 2 };

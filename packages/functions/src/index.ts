@@ -5,7 +5,7 @@
  */
 export { type ApiDeps, createApiApp } from "./api/app.ts";
 export { createJwtVerifier, type VerifyToken } from "./api/auth.ts";
-export { cachedReader } from "./api/snapshot-cache.ts";
+export { cachedReader } from "./api/view-cache.ts";
 export { createUploadSigner, type PresignedPost } from "./api/uploads.ts";
 export { DEFAULT_METRICS_NAMESPACE, MAX_OBJECT_BYTES } from "./config.ts";
 export { createPollerHandler, type SqsBatchResponse, type SqsEvent } from "./poller/poller-handler.ts";

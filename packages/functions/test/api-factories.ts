@@ -5,7 +5,7 @@
 import { randomBytes } from "node:crypto";
 import { SignJWT } from "jose";
 import { mobilenetV2Int8, type ModelDescriptor, viewOfSnapshot } from "@photo-clusters/core";
-import type { UserSnapshot } from "../src/api/clusters-view.ts";
+import type { UserView } from "../src/api/clusters-view.ts";
 import { createJwtVerifier, type VerifyToken } from "../src/api/auth.ts";
 
 export const D = 8;
@@ -36,7 +36,7 @@ export const PHOTOS: Array<{ imageId: string; vector: number[] }> = [
 ];
 
 /** Every pair at or above `floor`, as the store's neighbour graph keeps them. */
-function graphOf(vectors: Float32Array, n: number, floor: number): NonNullable<UserSnapshot["graph"]> {
+function graphOf(vectors: Float32Array, n: number, floor: number): NonNullable<UserView["graph"]> {
   const a: number[] = [];
   const b: number[] = [];
   const s: number[] = [];
@@ -54,7 +54,7 @@ function graphOf(vectors: Float32Array, n: number, floor: number): NonNullable<U
   return { floor, edges: { a: Uint32Array.from(a), b: Uint32Array.from(b), s: Float32Array.from(s) } };
 }
 
-export function snapshotOf(userId: string, photos = PHOTOS, options: { graphFloor?: number | null } = {}): UserSnapshot {
+export function viewOf(userId: string, photos = PHOTOS, options: { graphFloor?: number | null } = {}): UserView {
   const vectors = new Float32Array(photos.length * D);
   for (const [i, p] of photos.entries()) vectors.set(p.vector, i * D);
   const floor = options.graphFloor === undefined ? testModel.defaults.graphFloor : options.graphFloor;
@@ -68,7 +68,7 @@ export function snapshotOf(userId: string, photos = PHOTOS, options: { graphFloo
   });
 }
 
-export function emptySnapshot(userId: string): UserSnapshot {
+export function emptyView(userId: string): UserView {
   return viewOfSnapshot({ userId, model: testModel.id, dimension: D, images: [], vectors: new Float32Array(0), graph: null });
 }
 
@@ -76,7 +76,7 @@ export function emptySnapshot(userId: string): UserSnapshot {
  * A user whose photos form cliques of the given sizes (every pair at cosine 0.99), listed
  * interleaved so that no cluster's rows are consecutive. Ids come from `idOf`.
  */
-export function cliques(userId: string, sizes: number[], idOf: (i: number) => string): UserSnapshot {
+export function cliques(userId: string, sizes: number[], idOf: (i: number) => string): UserView {
   const n = sizes.reduce((x, y) => x + y, 0);
   const rows: number[][] = sizes.map(() => []);
   let next = 0;

@@ -81,8 +81,8 @@ describe("a local run's metric lines", () => {
       expect(latency.length, route).toBeGreaterThan(0);
       expect(latency[0]).toMatchObject({ unit: "Milliseconds", dimensions: { service: "api", route } });
     }
-    expect(metricSum(data, "SnapshotCacheMisses", { service: "api" })).toBeGreaterThanOrEqual(1);
-    expect(metricSum(data, "SnapshotCacheHits", { service: "api" })).toBeGreaterThanOrEqual(1);
+    expect(metricSum(data, "ViewCacheMisses", { service: "api" })).toBeGreaterThanOrEqual(1);
+    expect(metricSum(data, "ViewCacheHits", { service: "api" })).toBeGreaterThanOrEqual(1);
   });
 });
 

@@ -4,9 +4,9 @@ import { join } from "node:path";
 import { openStore } from "@photo-clusters/core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createApiApp, type ApiDeps } from "./app.ts";
-import { exactLimits, type ClustersResponse, type SimilarResponse, type UserSnapshot } from "./clusters-view.ts";
-import { cachedReader } from "./snapshot-cache.ts";
-import { emptySnapshot, PHOTOS, snapshotOf, TEST_AUDIENCE, TEST_ISSUER, testAuth, testModel, type TestAuth } from "../../test/api-factories.ts";
+import { exactLimits, type ClustersResponse, type SimilarResponse, type UserView } from "./clusters-view.ts";
+import { cachedReader } from "./view-cache.ts";
+import { emptyView, PHOTOS, viewOf, TEST_AUDIENCE, TEST_ISSUER, testAuth, testModel, type TestAuth } from "../../test/api-factories.ts";
 
 const silent = { info() {}, error() {} };
 let auth: TestAuth;
@@ -18,9 +18,9 @@ beforeAll(async () => {
 });
 afterAll(() => auth.cleanup());
 
-function appWith(snapshots: Record<string, UserSnapshot> = { alice: snapshotOf("alice") }, overrides: Partial<ApiDeps> = {}) {
+function appWith(views: Record<string, UserView> = { alice: viewOf("alice") }, overrides: Partial<ApiDeps> = {}) {
   return createApiApp({
-    readUser: async (userId) => snapshots[userId] ?? emptySnapshot(userId),
+    readUser: async (userId) => views[userId] ?? emptyView(userId),
     verifyToken: auth.verifyToken,
     model: testModel,
     logger: silent,
@@ -77,7 +77,7 @@ describe("GET /users/:userId/clusters", () => {
 
   it("computes exactly below the stored graph's floor", async () => {
     // Prepare: a graph that only kept pairs ≥ 0.95, so it lacks the dogs' 0.894 edge
-    const app = appWith({ alice: snapshotOf("alice", undefined, { graphFloor: 0.95 }) });
+    const app = appWith({ alice: viewOf("alice", undefined, { graphFloor: 0.95 }) });
     // Act
     const body = (await (await app.request("/users/alice/clusters?threshold=0.85", bearer(alice))).json()) as ClustersResponse;
     // Assess
@@ -87,7 +87,7 @@ describe("GET /users/:userId/clusters", () => {
   it.each(["0", "0.5", "0.85", "0.9", "0.97", "1"])("answers the same with the graph and without it at threshold %s", async (t) => {
     const withGraph = await (await appWith().request(`/users/alice/clusters?threshold=${t}`, bearer(alice))).json();
     const exact = await (
-      await appWith({ alice: snapshotOf("alice", undefined, { graphFloor: null }) }).request(`/users/alice/clusters?threshold=${t}`, bearer(alice))
+      await appWith({ alice: viewOf("alice", undefined, { graphFloor: null }) }).request(`/users/alice/clusters?threshold=${t}`, bearer(alice))
     ).json();
     expect(withGraph).toEqual(exact);
   });
@@ -103,7 +103,7 @@ describe("GET /users/:userId/clusters", () => {
     const budget = { memoryBytes: 2 * 14 * testModel.dimension * 20, seconds: 60 };
     expect(exactLimits(testModel.dimension, budget).maxImages).toBe(20);
     const many = Array.from({ length: 21 }, (_, i) => ({ imageId: `p${i}`, vector: PHOTOS[i % PHOTOS.length].vector }));
-    const app = appWith({ alice: snapshotOf("alice", many) }, { exactBudget: budget });
+    const app = appWith({ alice: viewOf("alice", many) }, { exactBudget: budget });
     // Act
     const low = await app.request("/users/alice/clusters?threshold=0.5", bearer(alice));
     const usual = await app.request("/users/alice/clusters?threshold=0.85", bearer(alice));
@@ -127,7 +127,7 @@ describe("GET /users/:userId/clusters", () => {
       const budget = { memoryBytes: 2 * 350 * pairs, seconds: 60 };
       expect(exactLimits(testModel.dimension, budget)).toEqual({ maxImages: expect.any(Number), maxPairs: pairs });
       expect(exactLimits(testModel.dimension, budget).maxImages).toBeGreaterThanOrEqual(21);
-      return appWith({ alice: snapshotOf("alice", many) }, { exactBudget: budget });
+      return appWith({ alice: viewOf("alice", many) }, { exactBudget: budget });
     };
     // Act
     const fits = await appFor(57).request("/users/alice/clusters?threshold=0.5", bearer(alice));
@@ -257,7 +257,7 @@ describe("authentication", () => {
     const app = appWith(undefined, {
       readUser: async (id) => {
         reads++;
-        return emptySnapshot(id);
+        return emptyView(id);
       },
     });
     await app.request("/users/bob/clusters", bearer(alice));
@@ -354,7 +354,7 @@ describe("GET /users/:userId/images/:imageId/similar", () => {
 
   it("finds a photo whose id holds sub-folders, spaces and Unicode, percent-encoded in the path", async () => {
     const named = PHOTOS.map((p, i) => ({ ...p, imageId: i === 1 ? "2024/05/Plage (1) é" : `2024/05/${p.imageId} copy` }));
-    const app = appWith({ alice: snapshotOf("alice", named) });
+    const app = appWith({ alice: viewOf("alice", named) });
 
     const clusters = (await (await app.request("/users/alice/clusters", bearer(alice))).json()) as ClustersResponse;
     const res = await app.request(`/users/alice/images/${encodeURIComponent("2024/05/Plage (1) é")}/similar?limit=1`, bearer(alice));

@@ -16,7 +16,7 @@ import {
   type Nearest,
 } from "@photo-clusters/core";
 import { bearerToken, gatewaySubject, type VerifyToken } from "./auth.ts";
-import { clustersView, type ExactBudget, exactLimits, nearestView, needsVectors, similarView, type UserSnapshot } from "./clusters-view.ts";
+import { clustersView, type ExactBudget, exactLimits, nearestView, needsVectors, similarView, type UserView } from "./clusters-view.ts";
 import { ApiError, errorBody, ForbiddenError, INTERNAL_ERROR, NotFoundError, UnauthorizedError } from "./errors.ts";
 import { parseClusterLimit, parseCursor, parseId, parseImageId, parseLimit, parseMinSize, parseThreshold } from "./params.ts";
 import { parseUploadRequest, type UploadSigner } from "./uploads.ts";
@@ -28,12 +28,12 @@ export interface ApiDeps {
    * The user's current view; a user without photos yields one with no images. With "vectors" it must
    * hold the vectors (the exact path, and `similar` beyond what the graph holds).
    */
-  readUser(userId: string, need?: "vectors"): Promise<UserSnapshot>;
+  readUser(userId: string, need?: "vectors"): Promise<UserView>;
   /**
    * `similar` beyond what the graph holds, in bounded memory: the store's `nearest` for the view's
    * model, given the view the request holds. Without it, the view is read again with its vectors.
    */
-  nearest?(userId: string, imageId: string, limit: number, view: UserSnapshot): Promise<{ view: UserSnapshot; neighbours: Nearest[] } | undefined>;
+  nearest?(userId: string, imageId: string, limit: number, view: UserView): Promise<{ view: UserView; neighbours: Nearest[] } | undefined>;
   verifyToken: VerifyToken;
   model: ModelDescriptor;
   logger?: ApiLogger;
@@ -98,8 +98,8 @@ export function createApiApp(deps: ApiDeps): Hono<ApiEnv> {
     return userId;
   }
 
-  /** During a model switch the snapshot may still be the previous model's: use its calibration. */
-  const modelOf = (snapshot: UserSnapshot): ModelDescriptor => (snapshot.model === model.id ? model : (MODELS[snapshot.model] ?? model));
+  /** During a model switch the view may still be the previous model's: use its calibration. */
+  const modelOf = (view: UserView): ModelDescriptor => (view.model === model.id ? model : (MODELS[view.model] ?? model));
 
   const query = (c: Context<ApiEnv>) => (name: string) => c.req.queries(name);
 

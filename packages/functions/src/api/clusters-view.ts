@@ -81,10 +81,7 @@ export function exactLimits(dimension: number, budget: ExactBudget = DEFAULT_EXA
  */
 export const MAX_PAGE_BYTES = 2.75 * 2 ** 20;
 
-export type { Band, Edges };
-
-/** What the API reads of a user: the store's view (see the store's readView). */
-export type UserSnapshot = UserView;
+export type { Band, Edges, UserView };
 
 interface ImageRefBody {
   imageId: string;

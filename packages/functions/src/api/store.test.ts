@@ -5,9 +5,9 @@ import { join } from "node:path";
 import { openStore } from "@photo-clusters/core";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { createApiApp } from "./app.ts";
-import { cachedReader } from "./snapshot-cache.ts";
+import { cachedReader } from "./view-cache.ts";
 import type { ClustersResponse } from "./clusters-view.ts";
-import { PHOTOS, snapshotOf, testAuth, testModel, type TestAuth } from "../../test/api-factories.ts";
+import { PHOTOS, viewOf, testAuth, testModel, type TestAuth } from "../../test/api-factories.ts";
 
 let root: string;
 let auth: TestAuth;
@@ -45,7 +45,7 @@ it("clusters the photos a store holds, minus the deleted ones", async () => {
   expect(body.clusters.map((c) => c.images.map((i) => i.imageId))).toEqual([["beach-1", "beach-2", "beach-3"]]);
   const fromFactory = createApiApp({
     readUser: async () =>
-      snapshotOf(
+      viewOf(
         "alice",
         PHOTOS.filter((p) => p.imageId !== "dog-1"),
       ),

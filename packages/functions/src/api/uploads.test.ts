@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createApiApp } from "./app.ts";
-import { emptySnapshot, testAuth, testModel, type TestAuth } from "../../test/api-factories.ts";
+import { emptyView, testAuth, testModel, type TestAuth } from "../../test/api-factories.ts";
 import { createUploadSigner } from "./uploads.ts";
 
 let auth: TestAuth;
@@ -19,7 +19,7 @@ const signedAt = new Date("2026-12-04T10:00:00.000Z");
 
 function app(withUploads = true) {
   return createApiApp({
-    readUser: async (userId) => emptySnapshot(userId),
+    readUser: async (userId) => emptyView(userId),
     verifyToken: auth.verifyToken,
     model: testModel,
     logger: { info() {}, error() {} },

@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createApiApp } from "@photo-clusters/functions";
 import { createDevAuth, type DevAuth } from "../dev-auth.ts";
-import { emptySnapshot, snapshotOf, testModel } from "@photo-clusters/functions/test/api-factories";
+import { emptyView, viewOf, testModel } from "@photo-clusters/functions/test/api-factories";
 import { Hono } from "hono";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createLocalRoutes, type LocalRoutesDeps } from "./local-routes.ts";
@@ -114,7 +114,7 @@ describe("page and API on one server", () => {
     app.route(
       "/",
       createApiApp({
-        readUser: async (u) => (u === "alice" ? snapshotOf("alice") : emptySnapshot(u)),
+        readUser: async (u) => (u === "alice" ? viewOf("alice") : emptyView(u)),
         verifyToken: auth.verifyToken,
         model: testModel,
         logger: { info() {}, error() {} },

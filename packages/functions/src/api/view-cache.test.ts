@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { mobilenetV2Int8, type ModelDescriptor, openStore, type UserView } from "@photo-clusters/core";
 import { afterEach, describe, expect, it } from "vitest";
-import { cachedReader } from "./snapshot-cache.ts";
+import { cachedReader } from "./view-cache.ts";
 
 const model: ModelDescriptor = { ...mobilenetV2Int8, id: "tiny-4", dimension: 4 };
 const put = (id: string, sequencer: string, v: number[]) => ({
@@ -26,7 +26,7 @@ describe("cachedReader", () => {
 
   it("reuses a view until the user's files change, then reads what they grew by, or all after a compaction", async () => {
     // Prepare
-    root = await mkdtemp(join(tmpdir(), "snapshot-cache-"));
+    root = await mkdtemp(join(tmpdir(), "view-cache-"));
     const store = openStore({ root, model });
     const read = cachedReader(store);
     await store.write("u", [put("a", "01", [1, 0, 0, 0])]);
@@ -45,9 +45,9 @@ describe("cachedReader", () => {
     expect(afterCompaction).not.toBe(afterAppend);
   });
 
-  it("keeps no more snapshots than its memory budget, dropping the least recently used", async () => {
+  it("keeps no more views than its memory budget, dropping the least recently used", async () => {
     // Prepare: three users of 100 photos each, and room for two of them
-    root = await mkdtemp(join(tmpdir(), "snapshot-cache-"));
+    root = await mkdtemp(join(tmpdir(), "view-cache-"));
     const store = openStore({ root, model });
     for (const user of ["a", "b", "c"]) {
       await store.write(
@@ -68,8 +68,8 @@ describe("cachedReader", () => {
     expect(await read("b")).not.toBe(b);
   });
 
-  it("answers a user without files with an empty snapshot, and picks up their first photo", async () => {
-    root = await mkdtemp(join(tmpdir(), "snapshot-cache-"));
+  it("answers a user without files with an empty view, and picks up their first photo", async () => {
+    root = await mkdtemp(join(tmpdir(), "view-cache-"));
     const store = openStore({ root, model });
     const read = cachedReader(store);
     expect((await read("u")).imageCount).toBe(0);

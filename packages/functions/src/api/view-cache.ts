@@ -10,7 +10,7 @@ import { type EmbeddingStore, type Metrics, noMetrics, type UserView, viewOfSnap
  * id, and 12 bytes an edge. Least recently used views go first; the one just read is always kept.
  * A view read with its vectors (the exact path, `similar` below the graph's floor, or a user whose
  * files predate the refs file) is not kept.
- * SnapshotCacheHits counts reads that started from a kept view, SnapshotCacheMisses those that read all.
+ * ViewCacheHits counts reads that started from a kept view, ViewCacheMisses those that read all.
  */
 export function cachedReader(
   store: EmbeddingStore,
@@ -24,7 +24,7 @@ export function cachedReader(
 
   async function refresh(userId: string): Promise<UserView> {
     const hit = cache.get(userId);
-    metrics.count(hit ? "SnapshotCacheHits" : "SnapshotCacheMisses");
+    metrics.count(hit ? "ViewCacheHits" : "ViewCacheMisses");
     const view = await store.readView(userId, hit?.view);
     // Looked up again: the entry may have been evicted while this one read.
     const entry = cache.get(userId);
