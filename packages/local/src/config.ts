@@ -1,18 +1,17 @@
-import { chooseModel, ConfigError, jsonLogger, type Logger, mobilenetV2Int8, type ModelDescriptor } from "@photo-clusters/core";
+import { chooseModel, ConfigError, jsonLogger, mobilenetV2Int8, type ModelDescriptor } from "@photo-clusters/core";
+import type { LocalRuntimeOptions } from "./runtime.ts";
 
 /** The local runtime's settings, all from the environment, with the defaults of DESIGN.md. */
-export interface LocalConfig {
-  port: number;
-  emulatorPort: number;
-  dataDir: string;
+/**
+ * The runtime's settings as the environment gives them (LocalRuntimeOptions, less what only tests
+ * set), with the model file still to be found (MODEL_PATH when set), and the CLI's own.
+ */
+export interface LocalConfig
+  extends Pick<
+    LocalRuntimeOptions,
+    "port" | "emulatorPort" | "dataDir" | "model" | "modelDescriptor" | "queueDelaySeconds" | "visibilityTimeoutSeconds" | "maxReceiveCount" | "logger"
+  > {
   modelPath?: string;
-  model: ModelDescriptor;
-  /** MODEL_DESCRIPTOR: the descriptor file `model` came from, passed on to the model server. */
-  modelDescriptor?: string;
-  queueDelaySeconds: number;
-  visibilityTimeoutSeconds: number;
-  maxReceiveCount: number;
-  logger: Logger;
   /** API_URL: the API the CLI talks to; by default the local one on PORT. */
   apiUrl: string;
   /** AWS_REGION, for the CLI's commands that reach AWS (calibrate --endpoint); us-east-1 when unset. */

@@ -10,34 +10,16 @@ import { jsonLogger, mobilenetV2Int8, openStore, parseLog, userPaths } from "@ph
 import { localClients } from "../src/emulator.ts";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { superviseModelServer } from "../src/model-server-supervisor.ts";
-import { startLocalRuntime, type LocalRuntime } from "../src/runtime.ts";
-
-const SHARED = join(import.meta.dirname, "../../../../shared");
-const PHOTOS = join(SHARED, "data/dev-photos");
+import { PHOTOS, SHARED, startTestRuntime, type TestRuntime } from "./test-runtime.ts";
 
 describe("the local runtime when its parts fail", () => {
-  let runtime: LocalRuntime;
-  let dataDir: string;
+  let runtime: TestRuntime;
   const logs: Array<Record<string, unknown>> = [];
 
   beforeAll(async () => {
-    dataDir = await mkdtemp(join(tmpdir(), "faults-test-"));
-    runtime = await startLocalRuntime({
-      port: 0,
-      emulatorPort: 0,
-      dataDir,
-      model: mobilenetV2Int8,
-      modelPath: join(SHARED, "models/mobilenetv2-12-int8.onnx"),
-      queueDelaySeconds: 1,
-      visibilityTimeoutSeconds: 5,
-      maxReceiveCount: 3,
-      logger: jsonLogger({}, { write: (line) => logs.push(JSON.parse(line)) }),
-    });
+    runtime = await startTestRuntime({ onLog: (entry) => logs.push(entry) });
   });
-  afterAll(async () => {
-    await runtime?.stop();
-    await rm(dataDir, { recursive: true, force: true });
-  });
+  afterAll(() => runtime?.stop());
 
   it("stores every photo exactly once when the model server is killed mid-ingest, restarting it", async () => {
     const files = (await readdir(PHOTOS))
@@ -64,7 +46,7 @@ describe("the local runtime when its parts fail", () => {
     expect(atKill).toBeGreaterThanOrEqual(3);
     expect(atKill).toBeLessThan(files.length); // killed mid-ingest
     expect(await stored()).toBe(files.length);
-    const log = parseLog(await readFile(userPaths(dataDir, "kim", mobilenetV2Int8.id).log), "log")!;
+    const log = parseLog(await readFile(userPaths(runtime.dataDir, "kim", mobilenetV2Int8.id).log), "log")!;
     expect(log.records).toHaveLength(files.length); // each stored once: no record written twice
     expect(runtime.modelServerPid).not.toBe(killed);
     expect(runtime.modelServerUrl).not.toBe(urlBefore); // the new server bound a port of its own, and the poller followed it
@@ -78,32 +60,21 @@ describe("the local runtime when its parts fail", () => {
 });
 
 describe("a model server slower than the poller's timeout", () => {
-  let runtime: LocalRuntime;
-  let dataDir: string;
+  let runtime: TestRuntime;
   const logs: Array<Record<string, unknown>> = [];
 
   beforeAll(async () => {
-    dataDir = await mkdtemp(join(tmpdir(), "faults-slow-"));
     // Each embedding attempt is abandoned after 1 s; the supervisor pings every 5 s, so a server stalled
     // for 6 s is waited for, not restarted: what is tested is the poller's timeout and retries.
-    runtime = await startLocalRuntime({
-      port: 0,
-      emulatorPort: 0,
-      dataDir,
-      model: mobilenetV2Int8,
-      modelPath: join(SHARED, "models/mobilenetv2-12-int8.onnx"),
-      queueDelaySeconds: 1,
+    runtime = await startTestRuntime({
       visibilityTimeoutSeconds: 3,
       maxReceiveCount: 6,
       embedTimeoutMs: 1_000,
       modelServerPingMs: 5_000,
-      logger: jsonLogger({}, { write: (line) => logs.push(JSON.parse(line)) }),
+      onLog: (entry) => logs.push(entry),
     });
   });
-  afterAll(async () => {
-    await runtime?.stop();
-    await rm(dataDir, { recursive: true, force: true });
-  });
+  afterAll(() => runtime?.stop());
 
   it("retries the photos it timed out on, and stores each exactly once when the server answers again", async () => {
     const files = (await readdir(PHOTOS))
@@ -134,7 +105,7 @@ describe("a model server slower than the poller's timeout", () => {
     const timedOut = logs.filter((l) => l.message === "record failed" && l.code === "endpoint_unavailable" && /TimeoutError/.test(String(l.reason)));
     expect(timedOut.length).toBeGreaterThan(0); // the poller gave up on the stalled server, and the queue retried
     expect(await stored()).toBe(files.length);
-    const log = parseLog(await readFile(userPaths(dataDir, "lee", mobilenetV2Int8.id).log), "log")!;
+    const log = parseLog(await readFile(userPaths(runtime.dataDir, "lee", mobilenetV2Int8.id).log), "log")!;
     expect(log.records).toHaveLength(files.length); // each once, although stalled requests were answered late
     expect(runtime.modelServerPid).toBe(server); // slow, not dead: never restarted
     const dead = await runtime.emulator.sqs.send(

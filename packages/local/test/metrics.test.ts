@@ -1,43 +1,27 @@
-import { mkdtemp, readFile, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { PutObjectCommand } from "@aws-sdk/client-s3";
-import { jsonLogger, metricSum, mobilenetV2Int8, readEmf } from "@photo-clusters/core";
+import { metricSum, readEmf } from "@photo-clusters/core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startLocalRuntime, type LocalRuntime } from "../src/runtime.ts";
+import { PHOTOS, startTestRuntime, type TestRuntime } from "./test-runtime.ts";
 
-const SHARED = join(import.meta.dirname, "../../../../shared");
-const PHOTOS = join(SHARED, "data/dev-photos");
 const GOOD = ["4aaa68e8", "68732b28", "083004ea", "00d7a649"];
 
 describe("a local run's metric lines", () => {
-  let runtime: LocalRuntime;
-  let dataDir: string;
+  let runtime: TestRuntime;
   const logs: Array<Record<string, unknown>> = [];
 
   beforeAll(async () => {
-    dataDir = await mkdtemp(join(tmpdir(), "metrics-test-"));
-    const write = (line: string) => logs.push(JSON.parse(line));
-    runtime = await startLocalRuntime({
-      port: 0,
-      emulatorPort: 0,
-      dataDir,
-      model: mobilenetV2Int8,
-      modelPath: join(SHARED, "models/mobilenetv2-12-int8.onnx"),
+    runtime = await startTestRuntime({
       // No redelivery within the test: each photo is tried once.
-      queueDelaySeconds: 1,
       visibilityTimeoutSeconds: 60,
-      maxReceiveCount: 3,
       // Exact counts below: a busy machine must not get the model server restarted (and a photo retried).
       modelServerPingMs: 5_000,
-      logger: jsonLogger({}, { write }),
-      writeMetrics: write,
+      onLog: (entry) => logs.push(entry),
+      writeMetrics: (line) => logs.push(JSON.parse(line)),
     });
   });
-  afterAll(async () => {
-    await runtime?.stop();
-    await rm(dataDir, { recursive: true, force: true });
-  });
+  afterAll(() => runtime?.stop());
 
   it("count the photos stored, skipped and failed by code, time embedding and writes, and time API requests by route", async () => {
     // Prepare
