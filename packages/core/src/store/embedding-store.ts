@@ -4,7 +4,7 @@
  * then its records in one positional write to the log, an fdatasync, then its refs frame.
  */
 import { readdir, mkdir, stat } from "node:fs/promises";
-import { CoreError, LockCompromisedError } from "../errors.ts";
+import { CoreError, InvalidParameterError, LockCompromisedError } from "../errors.ts";
 import { EdgeList } from "./format/edge-list.ts";
 import { writeAt } from "./fs-util.ts";
 import { decideDelete, decidePut } from "./write/event-rules.ts";
@@ -216,6 +216,7 @@ export function openStore(options: StoreOptions): EmbeddingStore {
     read: async (userId) => readSnapshot(context(userId), userId),
     readView: async (userId, previous) => readView(context(userId), userId, previous),
     nearest: async (userId, imageId, limit, previous) => {
+      if (!Number.isInteger(limit) || limit < 0) throw new InvalidParameterError(`limit must be a non-negative integer, got ${limit}`);
       const ctx = context(userId);
       // A compaction between reading the view and scanning the log: read the view again.
       for (let attempt = 1; attempt <= 3; attempt++) {

@@ -111,8 +111,8 @@ export function createApiApp(deps: ApiDeps): Hono<ApiEnv> {
     let view = await deps.readUser(userId);
     const served = modelOf(view);
     const threshold = parseThreshold(query(c), served.defaults.threshold);
+    if (needsVectors(view, threshold, served, exactLimits(view.dimension, deps.exactBudget))) view = await deps.readUser(userId, "vectors");
     const exact = exactLimits(view.dimension, deps.exactBudget);
-    if (needsVectors(view, threshold, served, exact)) view = await deps.readUser(userId, "vectors");
     return c.json(clustersView(view, { threshold, minSize, limit, cursor, maxBytes: deps.maxPageBytes, exact }, modelOf(view)));
   });
 

@@ -55,7 +55,7 @@ export interface ExactLimits {
  * - screening every pair: 5·10⁻¹¹ s per pair and dimension, n²/2·d of them, with the read;
  * - the vectors read and prepared: 14 bytes per photo and dimension (float32 rows, and the screen's);
  * - each pair at or above the threshold: 350 bytes and 6 µs, its edge and average linkage over it
- *   (measured: 240–340 bytes and 3.6–3.8 µs, with all pairs in one component, the worst case).
+ *   (measured: 237–338 bytes and 3.8–4.8 µs, with all pairs in one component, the worst case).
  */
 const SCREEN_SECONDS_PER_PAIR_DIM = 5e-11;
 const BYTES_PER_PHOTO_DIM = 14;

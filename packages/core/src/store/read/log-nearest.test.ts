@@ -50,6 +50,7 @@ describe("nearest", () => {
     }
     expect(await store.nearest("u", "p3", 8)).toBeUndefined();
     expect(await store.nearest("u", "nobody", 8)).toBeUndefined();
+    await expect(store.nearest("u", "p0", -1)).rejects.toThrow(/limit must be a non-negative integer/);
   });
 
   it("gives the same answer in chunks of any size, for a photo anywhere in the log", async () => {

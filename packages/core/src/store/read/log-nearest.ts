@@ -1,8 +1,9 @@
 /**
  * `similar` beyond the graph, in bounded memory: the rows of a view most similar to one of its rows,
  * by a scan of the user's log in chunks (log-stream.ts) instead of holding every vector (800 MB at
- * 100,000 photos of 2048 dimensions). The query's vector is found on the way; the records before it
- * are read a second time. Memory: two chunks and the `limit` best, whatever the user's size.
+ * 100,000 photos of 2048 dimensions). The query's vector is found on the way; the chunks before its
+ * chunk are read a second time. Memory: a chunk, its live vectors copied as a matrix and into the
+ * kernel's memory (about three chunks, 12 MB), and the `limit` best, whatever the user's size.
  *
  * A view's rows are the log's records in order, and the refs file gave each its frame checksum: a
  * record whose checksum is not its row's means the log was replaced since the view was read (a
@@ -47,7 +48,6 @@ export async function nearestInLog(
     let stale = false;
     let matrix = new Float32Array(0);
     let scores = new Float32Array(0);
-    const scan = (onChunk: (chunk: LogChunk) => "stop" | undefined) => scanLog(fh, header.header.length, size, d, onChunk, chunkBytes);
 
     /** Scores the chunk's records from `first` (an ordinal) that are live rows other than the query. */
     const score = (chunk: LogChunk, first: number, from: number, to: number) => {
@@ -79,37 +79,49 @@ export async function nearestInLog(
       return count;
     };
 
-    // Every record the view holds: the query is copied when met, and what follows it scored.
+    // Every record the view holds, checked against its row: the query is copied when met, and its
+    // chunk and every later one scored.
     let ordinal = 0;
-    await scan((chunk) => {
-      const first = ordinal;
-      const count = rowsOf(chunk, first);
-      if (stale) return "stop";
-      ordinal += count;
-      let from = 0;
-      if (!query && row >= first && row < first + count) {
-        const record = chunk.parsed.records[row - first];
-        if (record.kind !== "put") {
-          stale = true;
-          return "stop";
+    await scanLog(
+      fh,
+      header.header.length,
+      size,
+      d,
+      (chunk) => {
+        const first = ordinal;
+        const count = rowsOf(chunk, first);
+        if (stale) return "stop";
+        ordinal += count;
+        if (!query && row >= first && row < first + count) {
+          const record = chunk.parsed.records[row - first];
+          if (record.kind !== "put") {
+            stale = true;
+            return "stop";
+          }
+          query = new Float32Array(d);
+          copyVector(chunk.buf, record, query, 0);
+          queryStart = chunk.base;
         }
-        query = new Float32Array(d);
-        copyVector(chunk.buf, record, query, 0);
-        queryStart = chunk.base;
-        from = row - first + 1;
-      }
-      score(chunk, first, from, count);
-      return ordinal >= view.rows ? "stop" : undefined;
-    });
+        score(chunk, first, 0, count);
+        return ordinal >= view.rows ? "stop" : undefined;
+      },
+      chunkBytes,
+    );
     if (stale || queryStart < 0 || ordinal < view.rows) return "stale";
-    // The records before the query's chunk, read again now that the query is known; then its chunk's.
+    // The records before the query's chunk, read again now that the query is known (the same bytes:
+    // the log only grows, and this handle stays on its file should a compaction replace it).
     ordinal = 0;
-    await scan((chunk) => {
-      const first = ordinal;
-      ordinal += chunk.parsed.records.length;
-      score(chunk, first, 0, Math.min(chunk.parsed.records.length, row - first));
-      return ordinal > row ? "stop" : undefined;
-    });
+    await scanLog(
+      fh,
+      header.header.length,
+      queryStart,
+      d,
+      (chunk) => {
+        score(chunk, ordinal, 0, chunk.parsed.records.length);
+        ordinal += chunk.parsed.records.length;
+      },
+      chunkBytes,
+    );
     return best.sorted();
   } finally {
     await fh.close();
