@@ -23,6 +23,7 @@ import { DATA_DIR, Storage } from "./Storage.ts";
 export const ROUTES = [
   ["GET", "/users/{userId}/clusters"],
   ["GET", "/users/{userId}/images/{rest+}"],
+  ["DELETE", "/users/{userId}/images/{rest+}"],
   ["GET", "/users/{userId}/status"],
   ["POST", "/users/{userId}/uploads"],
 ] as const;
@@ -71,14 +72,15 @@ export function Api({ stack, app }: StackContext) {
   });
   // The presigned POSTs of `POST /users/{userId}/uploads` carry this role's authority: putting photos
   // under users/ and nothing else (each form's policy then pins one key, type and size range).
-  fn.addToRolePolicy(new iam.PolicyStatement({ actions: ["s3:PutObject"], resources: [photos.arnForObjects(`${PHOTOS_PREFIX}*`)] }));
+  // `DELETE /users/{userId}/images/{imageId}` deletes the caller's photo with it too, under users/ only.
+  fn.addToRolePolicy(new iam.PolicyStatement({ actions: ["s3:PutObject", "s3:DeleteObject"], resources: [photos.arnForObjects(`${PHOTOS_PREFIX}*`)] }));
   suppress(fn, [
     ...LAMBDA_MANAGED_POLICIES,
     ...XRAY_TRACING,
     {
       id: "AwsSolutions-IAM5",
       reason:
-        "The API signs uploads for any photo name of the caller (users/<userId>/<name>.<ext>, unknown in advance); each signed form's policy pins one key under users/.",
+        "The API signs uploads for any photo name of the caller (users/<userId>/<name>.<ext>, unknown in advance), each signed form's policy pinning one key under users/, and deletes a photo the caller owns (its key read from the caller's own store, after the token names that user).",
       appliesTo: [{ regex: "/^Resource::<Photos[0-9A-F]+\\.Arn>\\/users\\/\\*$/" }],
     },
   ]);

@@ -262,10 +262,11 @@ describe("storage", () => {
 });
 
 describe("the API", () => {
-  it("serves the clusters, similar, status and uploads routes, each behind the JWT authorizer", () => {
+  it("serves the clusters, similar, delete, status and uploads routes, each behind the JWT authorizer", () => {
     const t = synth.template(Api);
     const routes = Object.values(resources(t, "AWS::ApiGatewayV2::Route")).map((r) => r.Properties);
     expect(routes.map((r) => r.RouteKey).sort()).toEqual([
+      "DELETE /users/{userId}/images/{rest+}",
       "GET /users/{userId}/clusters",
       "GET /users/{userId}/images/{rest+}",
       "GET /users/{userId}/status",
@@ -275,12 +276,12 @@ describe("the API", () => {
     for (const route of routes) expect(route).toMatchObject({ AuthorizationType: "JWT", AuthorizerId: { Ref: authorizerId } });
   });
 
-  it("may put objects under users/* only (the authority of its presigned uploads), and knows the bucket", () => {
+  it("may put and delete objects under users/* only (its presigned uploads, and a photo deleted from the review), and knows the bucket", () => {
     const t = synth.template(Api);
     const [, fn] = lambdaByHandler(t, API);
     // Besides the EFS mount and sending X-Ray trace segments (both tested elsewhere).
     const statements = roleStatements(t, fn).filter((s) => !String(s.Action).startsWith("elasticfilesystem:") && s.Resource !== "*");
-    expect(statements).toEqual([{ Effect: "Allow", Action: "s3:PutObject", Resource: expect.anything() }]);
+    expect(statements).toEqual([{ Effect: "Allow", Action: ["s3:PutObject", "s3:DeleteObject"], Resource: expect.anything() }]);
     const [arn, suffix] = statements[0].Resource["Fn::Join"][1];
     expect(arn).toEqual({ "Fn::ImportValue": expect.stringMatching(/Pipeline:ExportsOutputFnGetAttPhotos.*Arn/) });
     expect(suffix).toBe("/users/*");

@@ -8,6 +8,7 @@ import { handle } from "hono/aws-lambda";
 import { createApiApp } from "./api/app.ts";
 import { createJwtVerifier } from "./api/auth.ts";
 import { cachedReader } from "./api/view-cache.ts";
+import { createPhotoDeleter } from "./api/photo-deleter.ts";
 import { createUploadSigner } from "./api/uploads.ts";
 import { apiConfig, apiExactBudget, MAX_OBJECT_BYTES, uploadCredentials } from "./config.ts";
 import { traced, traceFields, withInvocation } from "./tracing.ts";
@@ -37,6 +38,8 @@ export const app = createApiApp({
   metrics,
   // Signed with the function's own role, which may put objects under users/ only.
   uploads: createUploadSigner({ ...cfg.uploads, maxBytes: MAX_OBJECT_BYTES, credentials: async () => uploadCredentials() }),
+  // Deleted with the same role, which may delete objects under users/ only.
+  photos: createPhotoDeleter({ ...cfg.uploads, credentials: async () => uploadCredentials() }),
 });
 
 export const handler = withInvocation(handle(app));

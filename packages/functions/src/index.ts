@@ -6,6 +6,7 @@
 export { type ApiDeps, createApiApp } from "./api/app.ts";
 export { createJwtVerifier, type VerifyToken } from "./api/auth.ts";
 export { cachedReader } from "./api/view-cache.ts";
+export { createPhotoDeleter, type PhotoDeleter } from "./api/photo-deleter.ts";
 export { createUploadSigner, type PresignedPost } from "./api/uploads.ts";
 export { DEFAULT_METRICS_NAMESPACE, MAX_OBJECT_BYTES } from "./config.ts";
 export { createPollerHandler, type SqsBatchResponse, type SqsEvent } from "./poller/poller-handler.ts";

@@ -5,7 +5,7 @@ import { GetObjectCommand } from "@aws-sdk/client-s3";
 import { GetQueueAttributesCommand } from "@aws-sdk/client-sqs";
 import { Hono } from "hono";
 import { type EmbeddingStore, emfMetrics, type EmfOptions, type Logger, type ModelDescriptor, type ObjectChange, openStore } from "@photo-clusters/core";
-import { cachedReader, createApiApp, createUploadSigner, DEFAULT_METRICS_NAMESPACE, MAX_OBJECT_BYTES } from "@photo-clusters/functions";
+import { cachedReader, createApiApp, createPhotoDeleter, createUploadSigner, DEFAULT_METRICS_NAMESPACE, MAX_OBJECT_BYTES } from "@photo-clusters/functions";
 import { createDevAuth, type DevAuth } from "./dev-auth.ts";
 import { notificationSender } from "./bridge.ts";
 import { LOCAL_BUCKET, LOCAL_CREDENTIALS, LOCAL_REGION, startEmulator, type Emulator } from "./emulator.ts";
@@ -166,6 +166,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
         logger: logger.child({ component: "api" }),
         metrics: apiMetrics,
         uploads,
+        photos: createPhotoDeleter({ bucket: LOCAL_BUCKET, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS, endpoint: emulator.endpoint }),
       }),
     );
     const server = await listen(app, apiPort);

@@ -266,6 +266,21 @@ describe("authentication", () => {
   });
 });
 
+describe("DELETE /users/:userId/images/:imageId", () => {
+  it("deletes the photo's object by its key and answers 202; nothing for another user's, an unknown photo, or without a deleter", async () => {
+    const deleted: string[] = [];
+    const app = appWith(undefined, { photos: { delete: async (key) => void deleted.push(key) } });
+    const ok = await app.request("/users/alice/images/beach-2", { method: "DELETE", ...bearer(alice) });
+    expect(ok.status).toBe(202);
+    expect(await ok.json()).toEqual({ imageId: "beach-2", key: "users/alice/beach-2.jpg", status: "deleting" });
+    expect((await app.request("/users/bob/images/beach-2", { method: "DELETE", ...bearer(alice) })).status).toBe(403);
+    expect((await app.request("/users/alice/images/nope", { method: "DELETE", ...bearer(alice) })).status).toBe(404);
+    expect((await app.request("/users/alice/images/beach-2", { method: "DELETE" })).status).toBe(401);
+    expect((await appWith().request("/users/alice/images/beach-2", { method: "DELETE", ...bearer(alice) })).status).toBe(404);
+    expect(deleted).toEqual(["users/alice/beach-2.jpg"]);
+  });
+});
+
 describe("GET /users/:userId/status", () => {
   it("says how many photos are stored and which failed, for the token's user only", async () => {
     const failed = [

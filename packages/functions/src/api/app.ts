@@ -19,6 +19,7 @@ import { bearerToken, gatewaySubject, type VerifyToken } from "./auth.ts";
 import { clustersView, type ExactBudget, exactLimits, nearestView, needsVectors, similarView, type UserView } from "./clusters-view.ts";
 import { ApiError, errorBody, ForbiddenError, INTERNAL_ERROR, NotFoundError, UnauthorizedError } from "./errors.ts";
 import { parseClusterLimit, parseCursor, parseId, parseImageId, parseLimit, parseMinSize, parseThreshold } from "./params.ts";
+import type { PhotoDeleter } from "./photo-deleter.ts";
 import { parseUploadRequest, type UploadSigner } from "./uploads.ts";
 
 export type ApiLogger = Pick<Logger, "info" | "error">;
@@ -43,6 +44,8 @@ export interface ApiDeps {
   maxPageBytes?: number;
   /** The user's photos that finally failed, newest first (the store's `failures`); none when absent. */
   readFailures?(userId: string): Promise<FailureRecord[]>;
+  /** Deletes a photo's S3 object for `DELETE /users/{userId}/images/{imageId}`; without it the route answers 404. */
+  photos?: PhotoDeleter;
   /** Signs presigned POSTs for `POST /users/{userId}/uploads`; without it the route answers 404. */
   uploads?: UploadSigner;
   /** ApiLatency by route is recorded here, and everything recorded is flushed once a request ends. */
@@ -80,7 +83,7 @@ export function createApiApp(deps: ApiDeps): Hono<ApiEnv> {
     c.header("X-Request-Id", c.get("requestId"));
     const ms = performance.now() - started;
     logger.info("request", { requestId: c.get("requestId"), method: c.req.method, path: c.req.path, status: c.res.status, ms: Math.round(ms) });
-    const route = routeOf(c.req.path);
+    const route = routeOf(c.req.path, c.req.method);
     if (route) deps.metrics?.time("ApiLatency", ms, { route });
     deps.metrics?.flush();
   });
@@ -134,6 +137,19 @@ export function createApiApp(deps: ApiDeps): Hono<ApiEnv> {
     return c.json(answer);
   });
 
+  // The photo's object goes; the pipeline then removes it from the store, as for any delete: 202.
+  app.delete("/users/:userId/images/:imageId{.+}", async (c) => {
+    const userId = await authorize(c);
+    const imageId = parseImageId(c.req.param("imageId"));
+    if (!deps.photos) throw new NotFoundError("deleting photos is not configured here");
+    const view = await deps.readUser(userId);
+    const row = view.rowOf(imageId);
+    if (row < 0) throw new NotFoundError("no such image for this user");
+    const key = view.key(row);
+    await deps.photos.delete(key);
+    return c.json({ imageId, key, status: "deleting" }, 202);
+  });
+
   app.get("/users/:userId/status", async (c) => {
     const userId = await authorize(c);
     const [view, failed] = await Promise.all([deps.readUser(userId), deps.readFailures?.(userId) ?? []]);
@@ -183,7 +199,8 @@ export function createApiApp(deps: ApiDeps): Hono<ApiEnv> {
   return app;
 }
 
-/** The metrics' route dimension, named by the route's last segment; none for a path no route has. */
-function routeOf(path: string): string | undefined {
+/** The metrics' route dimension, named by the route's last segment ("delete" for a photo's deletion); none for a path no route has. */
+function routeOf(path: string, method: string): string | undefined {
+  if (method === "DELETE") return /^\/users\/[^/]+\/images\/.+$/.test(path) ? "delete" : undefined;
   return /^\/users\/[^/]+\/(?:(clusters|status|uploads)|images\/.+\/(similar))$/.exec(path)?.slice(1).find(Boolean);
 }

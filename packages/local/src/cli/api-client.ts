@@ -66,3 +66,27 @@ export function clustersUrl(apiUrl: string, userId: string, threshold?: number, 
   if (minSize !== undefined) url.searchParams.set("minSize", String(minSize));
   return url.toString();
 }
+
+/** What `DELETE /users/{userId}/images/{imageId}` answered for one photo: its key, or why not. */
+export type DeleteOutcome = { imageId: string; key: string } | { imageId: string; error: string };
+
+/** Deletes each photo through the API, one request at a time; a photo that fails does not stop the others. */
+export async function deletePhotos(apiUrl: string, userId: string, imageIds: readonly string[], token: string): Promise<DeleteOutcome[]> {
+  const outcomes: DeleteOutcome[] = [];
+  for (const imageId of imageIds) {
+    const url = new URL(`/users/${encodeURIComponent(userId)}/images/${encodeURIComponent(imageId)}`, apiUrl);
+    let response: Response;
+    try {
+      response = await fetch(url, { method: "DELETE", headers: { Authorization: `Bearer ${token}` } });
+    } catch (error) {
+      throw new Error(`cannot reach ${url.origin} (${(error as Error).message}); is \`pnpm start\` running?`);
+    }
+    const body = (await response.json().catch(() => ({}))) as { key?: string; error?: { message: string } };
+    outcomes.push(
+      response.status === 202 && body.key
+        ? { imageId, key: body.key }
+        : { imageId, error: `API answered ${response.status}: ${body.error?.message ?? response.statusText}` },
+    );
+  }
+  return outcomes;
+}

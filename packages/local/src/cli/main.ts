@@ -1,5 +1,5 @@
 /**
- * `pnpm photo-clusters <command>`: upload, clusters, status, token, eval, backfill, migrate.
+ * `pnpm photo-clusters <command>`: upload, clusters, status, delete, token, eval, backfill, migrate.
  * Talks to the local runtime (`pnpm start`) unless told otherwise.
  */
 import { parseArgs } from "node:util";
@@ -12,7 +12,7 @@ import { localConfig, quietSdkNodeWarning } from "../config.ts";
 import { LOCAL_BUCKET, LOCAL_QUEUE, localClients } from "../emulator.ts";
 import { backfill } from "./backfill.ts";
 import { listBucket, type ListedObject } from "./object-listing.ts";
-import { clustersUrl, getAllClusters, getJson, type StatusBody } from "./api-client.ts";
+import { clustersUrl, deletePhotos, getAllClusters, getJson, type StatusBody } from "./api-client.ts";
 import { runCalibrate } from "./calibrate.ts";
 import { runEval } from "./eval.ts";
 import { collectPhotos, putToBucket, putViaApi, toStderr, uploadPhotos } from "./upload.ts";
@@ -27,6 +27,9 @@ commands:
   clusters --user <id> [--threshold t] [--min-size n] [--json]
                                        print the user's clusters from the API (default ${"$"}API_URL or http://127.0.0.1:${"$"}PORT)
   status --user <id> [--json]          how many of the user's photos are stored, and which failed and why
+  delete --user <id> [--token <jwt>] <imageId>...
+                                       delete photos through the API as a review does (their S3 objects go, then the
+                                       pipeline removes them from the store); names each photo deleted or why not
   token --user <id> [--ttl seconds]    print a token the local API accepts (alone on the last line)
   backfill [--bucket b] [--prefix users/] [--inventory manifest.json|file.csv.gz] [--rate N] [--dry-run]
            [--reembed] [--aws --queue-url <url>]
@@ -125,6 +128,17 @@ async function main(argv: string[]): Promise<void> {
       if (values.json) return void process.stdout.write(`${JSON.stringify(body, null, 2)}\n`);
       process.stdout.write(`${body.userId}: ${body.stored} photos stored, ${body.failed.length} failed\n`);
       for (const f of body.failed) process.stdout.write(`  ${f.at}  ${f.code.padEnd(18)} ${f.key}: ${f.message}\n`);
+      return;
+    }
+    case "delete": {
+      const { values, positionals } = parseArgs({ args: rest, options: { user: { type: "string" }, token: { type: "string" } }, allowPositionals: true });
+      const user = required(values.user, "--user");
+      if (positionals.length === 0) throw new Error("name at least one image id to delete");
+      const token = values.token ?? (await (await createDevAuth(dataDir)).issueDevToken(user, 300));
+      const outcomes = await deletePhotos(apiUrl, user, positionals, token);
+      for (const o of outcomes) process.stdout.write("key" in o ? `deleted ${o.imageId} (${o.key})\n` : `not deleted ${o.imageId}: ${o.error}\n`);
+      const failed = outcomes.filter((o) => "error" in o).length;
+      if (failed > 0) throw new Error(`${failed} of ${outcomes.length} photos not deleted`);
       return;
     }
     case "token": {

@@ -1,0 +1,56 @@
+/**
+ * `DELETE /users/{userId}/images/{imageId}`: the photo's S3 object deleted with the API function's
+ * own authority (s3:DeleteObject under users/ only). The pipeline then removes it from the store as
+ * for any delete (the bucket's ObjectRemoved notification). One signed request (Signature Version 4,
+ * as the upload form is signed), so the API bundle carries no S3 client.
+ */
+import { Hash } from "@smithy/hash-node";
+import { SignatureV4 } from "@smithy/signature-v4";
+import type { Credentials } from "./uploads.ts";
+
+export interface PhotoDeleter {
+  /** Deletes the object at `key`; S3 answers the same for a key already gone. */
+  delete(key: string): Promise<void>;
+}
+
+export interface DeleterOptions {
+  bucket: string;
+  region: string;
+  credentials: Credentials | (() => Promise<Credentials>);
+  /** S3's regional virtual-hosted endpoint when absent; the emulator's locally (path-style). */
+  endpoint?: string;
+}
+
+/** A key as S3 expects it in a path: each segment percent-encoded, the slashes kept. */
+const encodeKey = (key: string) =>
+  key
+    .split("/")
+    .map((s) => encodeURIComponent(s).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`))
+    .join("/");
+
+export function createPhotoDeleter(options: DeleterOptions): PhotoDeleter {
+  const { bucket, region } = options;
+  const credentials = typeof options.credentials === "function" ? options.credentials : async () => options.credentials as Credentials;
+  // S3 signs the path as sent (encoded once), not encoded again.
+  const signer = new SignatureV4({ credentials, region, service: "s3", sha256: Hash.bind(null, "sha256"), uriEscapePath: false });
+  const base = options.endpoint ? new URL(`${options.endpoint.replace(/\/+$/, "")}/${bucket}/`) : new URL(`https://${bucket}.s3.${region}.amazonaws.com/`);
+  return {
+    async delete(key) {
+      const url = new URL(encodeKey(key), base);
+      const signed = await signer.sign({
+        method: "DELETE",
+        protocol: url.protocol,
+        hostname: url.hostname,
+        port: url.port ? Number(url.port) : undefined,
+        path: url.pathname,
+        query: {},
+        headers: { host: url.host, "x-amz-content-sha256": "UNSIGNED-PAYLOAD" },
+      });
+      const response = await fetch(url, { method: "DELETE", headers: signed.headers });
+      if (response.status !== 204 && response.status !== 200) {
+        const body = (await response.text()).slice(0, 300);
+        throw new Error(`S3 DeleteObject ${key}: HTTP ${response.status} ${body}`);
+      }
+    },
+  };
+}
