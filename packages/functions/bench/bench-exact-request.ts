@@ -16,7 +16,7 @@ const started = performance.now();
 const view = await read(userId, "vectors");
 const page = clustersView(
   view,
-  { threshold: Number(threshold), minSize: 2, limit: 10, exact: { maxImages: Number.POSITIVE_INFINITY, maxPairs: Number.POSITIVE_INFINITY } },
+  { threshold: Number(threshold), minSize: 2, limit: 10, exactBudget: { memoryBytes: Number.POSITIVE_INFINITY, seconds: Number.POSITIVE_INFINITY } },
   resnet50V1,
 );
 const ms = performance.now() - started;

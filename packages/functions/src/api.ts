@@ -18,19 +18,21 @@ const logger = jsonLogger({ service: "api" }, { context: traceFields });
 const metrics = emfMetrics({ namespace: cfg.metricsNamespace, service: "api" });
 // Cached views may take a quarter of the function's memory, shared by the models it serves.
 const maxBytes = (cfg.memoryMb * 2 ** 20) / 4 / (cfg.previousModel ? 2 : 1);
-const store = (model: typeof cfg.model) => openStore({ root: cfg.dataDir, model, logger: logger.child({ component: "store" }) });
-const reader = (model: typeof cfg.model) => cachedReader(store(model), { maxBytes }, metrics);
-const current = reader(cfg.model);
-const failures = store(cfg.model);
-const previous = cfg.previousModel && reader(cfg.previousModel);
-// `similar` beyond the graph scans the log of the model the view was served from.
-const scanners = new Map([cfg.model, cfg.previousModel].flatMap((m) => (m ? [[m.id, store(m)] as const] : [])));
+// One store per model served: read through the cache, and scanned by `similar` beyond the graph.
+const stores = new Map(
+  [cfg.model, cfg.previousModel].flatMap((m) =>
+    m ? [[m.id, openStore({ root: cfg.dataDir, model: m, logger: logger.child({ component: "store" }) })] as const] : [],
+  ),
+);
+const failures = stores.get(cfg.model.id)!;
+const current = cachedReader(failures, { maxBytes }, metrics);
+const previous = cfg.previousModel && cachedReader(stores.get(cfg.previousModel.id)!, { maxBytes }, metrics);
 
 export const app = createApiApp({
   // The store's reads are X-Ray subsegments of the request.
   readUser: (userId, need) => traced("store.read", () => servingView(userId, current, previous, need)),
   readFailures: (userId) => traced("store.failures", () => failures.failures(userId)),
-  nearest: (userId, imageId, limit, view) => traced("store.nearest", async () => scanners.get(view.model)?.nearest(userId, imageId, limit, view)),
+  nearest: (userId, imageId, limit, view) => traced("store.nearest", async () => stores.get(view.model)?.nearest(userId, imageId, limit, view)),
   verifyToken: createJwtVerifier(cfg.auth),
   model: cfg.model,
   exactBudget: apiExactBudget(cfg),

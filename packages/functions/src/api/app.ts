@@ -16,7 +16,7 @@ import {
   type Nearest,
 } from "@photo-clusters/core";
 import { bearerToken, gatewaySubject, type VerifyToken } from "./auth.ts";
-import { clustersView, type ExactBudget, exactLimits, nearestView, needsVectors, similarView, type UserView } from "./clusters-view.ts";
+import { clustersView, type ExactBudget, nearestView, needsVectors, similarView, type UserView } from "./clusters-view.ts";
 import { ApiError, errorBody, ForbiddenError, INTERNAL_ERROR, NotFoundError, UnauthorizedError } from "./errors.ts";
 import { parseClusterLimit, parseCursor, parseId, parseImageId, parseLimit, parseMinSize, parseThreshold } from "./params.ts";
 import type { PhotoDeleter } from "./photo-deleter.ts";
@@ -114,9 +114,9 @@ export function createApiApp(deps: ApiDeps): Hono<ApiEnv> {
     let view = await deps.readUser(userId);
     const served = modelOf(view);
     const threshold = parseThreshold(query(c), served.defaults.threshold);
-    if (needsVectors(view, threshold, served, exactLimits(view.dimension, deps.exactBudget))) view = await deps.readUser(userId, "vectors");
-    const exact = exactLimits(view.dimension, deps.exactBudget);
-    return c.json(clustersView(view, { threshold, minSize, limit, cursor, maxBytes: deps.maxPageBytes, exact }, modelOf(view)));
+    const { exactBudget } = deps;
+    if (needsVectors(view, threshold, served, exactBudget)) view = await deps.readUser(userId, "vectors");
+    return c.json(clustersView(view, { threshold, minSize, limit, cursor, maxBytes: deps.maxPageBytes, exactBudget }, modelOf(view)));
   });
 
   // The id may hold '/': percent-encoded as %2F locally, already decoded by API Gateway in AWS.
@@ -126,10 +126,12 @@ export function createApiApp(deps: ApiDeps): Hono<ApiEnv> {
     const limit = parseLimit(query(c));
     const view = await deps.readUser(userId);
     let answer = similarView(view, imageId, limit, modelOf(view));
+    // Beyond what the graph holds: the store's bounded scan, or (without one) the vectors read whole.
     if (answer === null && deps.nearest) {
       const found = await deps.nearest(userId, imageId, limit, view);
       answer = found && nearestView(found.view, imageId, found.neighbours, modelOf(found.view));
-    } else if (answer === null) {
+    }
+    if (answer === null) {
       const full = await deps.readUser(userId, "vectors");
       answer = similarView(full, imageId, limit, modelOf(full));
     }

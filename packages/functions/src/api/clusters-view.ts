@@ -126,8 +126,8 @@ export interface PageParams {
   cursor?: string;
   /** Default MAX_PAGE_BYTES. */
   maxBytes?: number;
-  /** The exact path's limits (default: exactLimits of the view's dimension and DEFAULT_EXACT_BUDGET). */
-  exact?: ExactLimits;
+  /** What the exact path may spend (default DEFAULT_EXACT_BUDGET); its limits follow for the view's dimension. */
+  exactBudget?: ExactBudget;
 }
 
 const round = (x: number): number => Math.round(x * 10_000) / 10_000;
@@ -138,18 +138,19 @@ function clusterId(userId: string, smallestImageId: string): string {
 }
 
 /** Whether answering these parameters needs the vectors, which a view from the graph files lacks. */
-export function needsVectors(view: UserView, threshold: number, model: ModelDescriptor, exact?: ExactLimits): boolean {
+export function needsVectors(view: UserView, threshold: number, model: ModelDescriptor, exactBudget?: ExactBudget): boolean {
   if (view.vectors || view.imageCount === 0) return false;
-  const opts = optionsFor(view, threshold, model, exact);
+  const opts = optionsFor(view, threshold, model, exactBudget);
   return !view.graph || !graphAnswers(view.graph.floor, opts);
 }
 
-function optionsFor(view: UserView, threshold: number, model: ModelDescriptor, exact = exactLimits(view.dimension)) {
+function optionsFor(view: UserView, threshold: number, model: ModelDescriptor, exactBudget?: ExactBudget) {
   const base = clusterOptionsFor(model, { threshold, minSize: 1 });
   // Below the model's floor the cut needs pairs the graph never kept: compute them exactly, which
   // costs O(n²·d) time and a cost per pair, so only within the exact path's limits.
   const cut = toCosine(threshold, base.calibration);
   if (!(cut > 0 && cut < base.floor)) return base;
+  const exact = exactLimits(view.dimension, exactBudget);
   if (view.imageCount > exact.maxImages)
     throw new InvalidParameterError(`threshold must be at least ${lowestAnswered(base)} for a user with more than ${exact.maxImages} photos`);
   return { ...base, floor: cut, maxPairs: exact.maxPairs };
@@ -182,7 +183,7 @@ export function clustersView(view: UserView, params: PageParams, model: ModelDes
   const after = params.cursor === undefined ? undefined : decodeCursor(params.cursor, threshold, minSize);
   // Clusters of two or more: every live image outside them is alone (a replaced or deleted
   // record's row has no edges, so it is in none of them and is no image).
-  const opts = { ...optionsFor(view, threshold, model, params.exact), minSize: 2 };
+  const opts = { ...optionsFor(view, threshold, model, params.exactBudget), minSize: 2 };
   const graph = view.graph;
   let clusters: Cluster[] = [];
   if (view.imageCount > 0) {

@@ -4,22 +4,15 @@
  * for any delete (the bucket's ObjectRemoved notification). One signed request (Signature Version 4,
  * as the upload form is signed), so the API bundle carries no S3 client.
  */
-import { Hash } from "@smithy/hash-node";
-import { SignatureV4 } from "@smithy/signature-v4";
-import type { Credentials } from "./uploads.ts";
+import { s3Signing, type SignerOptions } from "./uploads.ts";
 
 export interface PhotoDeleter {
   /** Deletes the object at `key`; S3 answers the same for a key already gone. */
   delete(key: string): Promise<void>;
 }
 
-export interface DeleterOptions {
-  bucket: string;
-  region: string;
-  credentials: Credentials | (() => Promise<Credentials>);
-  /** S3's regional virtual-hosted endpoint when absent; the emulator's locally (path-style). */
-  endpoint?: string;
-}
+/** The bucket, its region, the credentials and (locally) the endpoint, as for the upload form. */
+export type DeleterOptions = Pick<SignerOptions, "bucket" | "region" | "credentials" | "endpoint">;
 
 /** A key as S3 expects it in a path: each segment percent-encoded, the slashes kept. */
 const encodeKey = (key: string) =>
@@ -29,11 +22,9 @@ const encodeKey = (key: string) =>
     .join("/");
 
 export function createPhotoDeleter(options: DeleterOptions): PhotoDeleter {
-  const { bucket, region } = options;
-  const credentials = typeof options.credentials === "function" ? options.credentials : async () => options.credentials as Credentials;
   // S3 signs the path as sent (encoded once), not encoded again.
-  const signer = new SignatureV4({ credentials, region, service: "s3", sha256: Hash.bind(null, "sha256"), uriEscapePath: false });
-  const base = options.endpoint ? new URL(`${options.endpoint.replace(/\/+$/, "")}/${bucket}/`) : new URL(`https://${bucket}.s3.${region}.amazonaws.com/`);
+  const { signer, url: bucketUrl } = s3Signing(options, { uriEscapePath: false });
+  const base = new URL(bucketUrl.endsWith("/") ? bucketUrl : `${bucketUrl}/`);
   return {
     async delete(key) {
       const url = new URL(encodeKey(key), base);

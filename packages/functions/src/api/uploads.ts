@@ -86,12 +86,23 @@ const amzDate = (date: Date) =>
     .replace(/[-:]/g, "")
     .replace(/\.\d{3}/, "");
 
+/**
+ * Signature Version 4 for S3 with the given credentials (read again at each signing: they rotate),
+ * and the bucket's URL: S3's regional virtual-hosted endpoint, or `endpoint`'s path-style (the emulator).
+ * The upload form and the photo deleter (photo-deleter.ts) sign with it.
+ */
+export function s3Signing(options: Pick<SignerOptions, "bucket" | "region" | "credentials" | "endpoint">, signerOptions: { uriEscapePath?: boolean } = {}) {
+  const { bucket, region } = options;
+  const credentials = typeof options.credentials === "function" ? options.credentials : async () => options.credentials as Credentials;
+  const signer = new SignatureV4({ credentials, region, service: "s3", sha256: Hash.bind(null, "sha256"), ...signerOptions });
+  const url = options.endpoint ? `${options.endpoint.replace(/\/+$/, "")}/${bucket}` : `https://${bucket}.s3.${region}.amazonaws.com/`;
+  return { credentials, signer, url };
+}
+
 /** Signs POST policies with AWS Signature Version 4, as S3 checks them. */
 export function createUploadSigner(options: SignerOptions): UploadSigner {
   const { bucket, region, maxBytes, expiresSeconds = 300, now = () => new Date() } = options;
-  const credentials = typeof options.credentials === "function" ? options.credentials : async () => options.credentials as Credentials;
-  const signer = new SignatureV4({ credentials, region, service: "s3", sha256: Hash.bind(null, "sha256") });
-  const url = options.endpoint ? `${options.endpoint.replace(/\/+$/, "")}/${bucket}` : `https://${bucket}.s3.${region}.amazonaws.com/`;
+  const { credentials, signer, url } = s3Signing(options);
   return {
     maxBytes,
     async sign({ key, contentType }) {
