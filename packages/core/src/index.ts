@@ -7,6 +7,7 @@ export * from "./descriptor-file.ts";
 export * from "./emf-reader.ts";
 export * from "./errors.ts";
 export * from "./evaluate.ts";
+export * from "./facts/index.ts";
 export * from "./ingest/index.ts";
 export * from "./keys.ts";
 export * from "./logger.ts";

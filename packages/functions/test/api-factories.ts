@@ -4,7 +4,7 @@
  */
 import { randomBytes } from "node:crypto";
 import { SignJWT } from "jose";
-import { mobilenetV2Int8, type ModelDescriptor, viewOfSnapshot } from "@photo-clusters/core";
+import { mobilenetV2Int8, type ModelDescriptor, type PhotoFacts, viewOfSnapshot } from "@photo-clusters/core";
 import type { UserView } from "../src/api/clusters-view.ts";
 import { createJwtVerifier, type VerifyToken } from "../src/api/auth.ts";
 
@@ -74,9 +74,9 @@ export function emptyView(userId: string): UserView {
 
 /**
  * A user whose photos form cliques of the given sizes (every pair at cosine 0.99), listed
- * interleaved so that no cluster's rows are consecutive. Ids come from `idOf`.
+ * interleaved so that no cluster's rows are consecutive. Ids come from `idOf`, facts from `factsOf`.
  */
-export function cliques(userId: string, sizes: number[], idOf: (i: number) => string): UserView {
+export function cliques(userId: string, sizes: number[], idOf: (i: number) => string, factsOf?: (i: number) => PhotoFacts | null): UserView {
   const n = sizes.reduce((x, y) => x + y, 0);
   const rows: number[][] = sizes.map(() => []);
   let next = 0;
@@ -101,6 +101,7 @@ export function cliques(userId: string, sizes: number[], idOf: (i: number) => st
     images: Array.from({ length: n }, (_, i) => ({ imageId: idOf(i), key: `users/${userId}/${idOf(i)}.jpg`, etag: "e" })),
     vectors: new Float32Array(0),
     graph: { floor: testModel.defaults.graphFloor, edges: { a: Uint32Array.from(a), b: Uint32Array.from(b), s: Float32Array.from(s) } },
+    ...(factsOf ? { facts: factsOf } : {}),
   });
 }
 

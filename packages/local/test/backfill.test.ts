@@ -3,9 +3,9 @@ import { existsSync } from "node:fs";
 import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { PutObjectCommand } from "@aws-sdk/client-s3";
+import { HeadObjectCommand, PutObjectCommand } from "@aws-sdk/client-s3";
 import { DeleteMessageBatchCommand, ReceiveMessageCommand } from "@aws-sdk/client-sqs";
-import { jsonLogger, mobilenetV2Int8, openStore } from "@photo-clusters/core";
+import { type EmbeddingStore, jsonLogger, mobilenetV2Int8, openStore, parseObjectKey } from "@photo-clusters/core";
 import { startModelServer, type ModelServer } from "@photo-clusters/model-server";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startEmulator, type Emulator } from "../src/emulator.ts";
@@ -68,8 +68,20 @@ describe("backfill of a bucket that held photos before the pipeline", () => {
     await firstDone;
     const second = await finished(cli(["backfill", "--rate", "200"]));
 
-    // Drain the queue through the real poller into the real store.
     const store = openStore({ root: dataDir, model: mobilenetV2Int8 });
+    const { received, outcomes } = await drain(store);
+
+    // Assess
+    expect(second.code).toBe(0);
+    expect(second.stderr).toMatch(/resumed after users\/erin\//);
+    expect(received).toBeGreaterThanOrEqual(files.length);
+    expect(received).toBeLessThanOrEqual(files.length + 10); // at most the one batch in flight at the kill is sent again
+    expect(outcomes.filter((o) => o === "stored")).toHaveLength(files.length);
+    expect((await store.read("erin")).images.map((i) => i.key).sort()).toEqual(files.map((f) => `users/erin/${f}`).sort());
+  });
+
+  /** Drains the queue through the real poller into the real store. */
+  async function drain(store: EmbeddingStore): Promise<{ received: number; outcomes: string[] }> {
     const outcomes: string[] = [];
     const logger = jsonLogger(
       {},
@@ -94,20 +106,40 @@ describe("backfill of a bucket that held photos before the pipeline", () => {
         new DeleteMessageBatchCommand({ QueueUrl: emulator.queueUrl, Entries: Messages.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle! })) }),
       );
     }
-
-    // Assess
-    expect(second.code).toBe(0);
-    expect(second.stderr).toMatch(/resumed after users\/erin\//);
-    expect(received).toBeGreaterThanOrEqual(files.length);
-    expect(received).toBeLessThanOrEqual(files.length + 10); // at most the one batch in flight at the kill is sent again
-    expect(outcomes.filter((o) => o === "stored")).toHaveLength(files.length);
-    expect((await store.read("erin")).images.map((i) => i.key).sort()).toEqual(files.map((f) => `users/erin/${f}`).sort());
-  });
+    return { received, outcomes };
+  }
 
   it("skips what is already stored when run again, and a dry run sends nothing", async () => {
     const dry = await finished(cli(["backfill", "--dry-run"]));
     expect(dry.stderr).toMatch(new RegExp(`dry run: would enqueue 0 of ${files.length} objects; ${files.length} already stored`));
     const { Messages = [] } = await emulator.sqs.send(new ReceiveMessageCommand({ QueueUrl: emulator.queueUrl, MaxNumberOfMessages: 10 }));
     expect(Messages).toEqual([]);
+  });
+
+  it("fills in the facts of photos stored before facts existed, with --reembed", async () => {
+    // Prepare: three photos in the bucket, stored as a store written before facts would hold them
+    const store = openStore({ root: dataDir, model: mobilenetV2Int8 });
+    const keys = files.slice(0, 3).map((f) => `users/fern/${f}`);
+    for (const [i, key] of keys.entries()) {
+      await emulator.s3.send(new PutObjectCommand({ Bucket: "photos", Key: key, Body: await readFile(join(PHOTOS, files[i]!)), ContentType: "image/jpeg" }));
+      const { ETag } = await emulator.s3.send(new HeadObjectCommand({ Bucket: "photos", Key: key }));
+      const vector = Float32Array.from({ length: mobilenetV2Int8.dimension }, (_, k) => Math.sin(k + i));
+      await store.write("fern", [{ kind: "put", key, imageId: parseObjectKey(key).imageId, etag: ETag!.replaceAll('"', ""), sequencer: "01", vector }]);
+    }
+    const factsNow = async () => {
+      const view = await store.readView("fern");
+      return Array.from({ length: view.rows }, (_, row) => view.facts(row));
+    };
+    expect(await factsNow()).toEqual([null, null, null]);
+
+    // Act
+    const run = await finished(cli(["backfill", "--reembed", "--prefix", "users/fern/"]));
+    await drain(store);
+
+    // Assess: every photo has its facts, read from its own bytes
+    expect(run.code).toBe(0);
+    const facts = await factsNow();
+    expect(facts.map((f) => f?.bytes)).toEqual(await Promise.all(files.slice(0, 3).map(async (f) => (await readFile(join(PHOTOS, f))).length)));
+    expect(facts.every((f) => f?.format === "jpeg" && f.width > 0 && f.sharpness > 0)).toBe(true);
   });
 });

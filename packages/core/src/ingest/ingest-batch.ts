@@ -1,4 +1,5 @@
 import { CoreError } from "../errors.ts";
+import type { PhotoFacts } from "../facts/photo-facts.ts";
 import { isValidId, parseObjectKey } from "../keys.ts";
 import type { Logger } from "../logger.ts";
 import { type Metrics, noMetrics } from "../metrics.ts";
@@ -20,6 +21,8 @@ export interface QueueMessage {
 export interface FetchedImage {
   bytes: Uint8Array;
   contentType: string;
+  /** What the decode learnt of the photo, stored with its embedding. */
+  facts?: PhotoFacts;
 }
 
 export interface IngestPorts {
@@ -131,7 +134,7 @@ export async function ingestBatch(messages: QueueMessage[], ports: IngestPorts):
         const started = performance.now();
         const { model, vector } = await ports.embed(image);
         metrics.time("EmbeddingLatency", performance.now() - started);
-        events.push({ ...base, kind: "put", etag: change.etag!, model, vector: encodeVector(vector) });
+        events.push({ ...base, kind: "put", etag: change.etag!, model, vector: encodeVector(vector), ...(image.facts ? { facts: image.facts } : {}) });
       }
       messageOf.set(item.id, item);
     } catch (error) {

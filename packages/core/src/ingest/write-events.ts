@@ -68,7 +68,16 @@ async function writeUsers(
     try {
       const storeEvents: StoreEvent[] = userEvents.map((e) =>
         e.kind === "put"
-          ? { kind: "put", key: e.key, imageId: e.imageId, etag: e.etag, sequencer: e.sequencer, model: e.model, vector: decodeVector(e.vector) }
+          ? {
+              kind: "put",
+              key: e.key,
+              imageId: e.imageId,
+              etag: e.etag,
+              sequencer: e.sequencer,
+              model: e.model,
+              vector: decodeVector(e.vector),
+              ...(e.facts ? { facts: e.facts } : {}),
+            }
           : { kind: "delete", key: e.key, imageId: e.imageId, sequencer: e.sequencer },
       );
       const deletes = storeEvents.filter((e) => e.kind === "delete");

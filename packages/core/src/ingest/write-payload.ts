@@ -1,9 +1,22 @@
+import type { PhotoFacts } from "../facts/photo-facts.ts";
+
 /**
  * What the poller sends the writer (a synchronous Lambda invoke in AWS, a direct call locally):
  * JSON with vectors as base64 float32, a quarter of the size of number arrays.
  */
 export type WriteEventWire =
-  | { id: string; userId: string; kind: "put"; key: string; imageId: string; etag: string; sequencer: string; model: string; vector: string }
+  | {
+      id: string;
+      userId: string;
+      kind: "put";
+      key: string;
+      imageId: string;
+      etag: string;
+      sequencer: string;
+      model: string;
+      vector: string;
+      facts?: PhotoFacts;
+    }
   | { id: string; userId: string; kind: "delete"; key: string; imageId: string; sequencer: string; model: string }
   /** A photo that finally failed, for the user's status (see the store's failures.ts). */
   | { id: string; userId: string; kind: "failure"; key: string; sequencer: string; imageId: string; code: string; message: string; at: string }

@@ -22,6 +22,8 @@ import { topSimilar } from "../similarity/top-similar.ts";
 import { readSnapshot } from "./read/read-snapshot.ts";
 import { encodeRefsFrame, type RefEntry } from "./format/refs-file.ts";
 import { encodeRecord } from "./format/record-codec.ts";
+import type { FactsEntry } from "./format/facts-file.ts";
+import { appendFacts } from "./write/facts-writer.ts";
 import { compareSequencers, normaliseSequencer } from "./write/sequencer.ts";
 import { acquireLock } from "./write/store-lock.ts";
 import { userPaths } from "./store-paths.ts";
@@ -127,14 +129,18 @@ export function openStore(options: StoreOptions): EmbeddingStore {
       const refs: RefEntry[] = [];
       // The batch's vectors, by record ordinal, until they are in the log.
       const pending = new Map<number, Float32Array>();
+      const facts: FactsEntry[] = [];
       let batchBytes = 0;
       const results: EventResult[] = prepared.map((p, i) => {
         if (!p.ok) return { key: String(events[i]?.key), outcome: "error", error: p.error };
         const event = p.event;
         const current = live.keys.get(event.key);
         const decision = event.kind === "put" ? decidePut(current, event.etag, event.sequencer) : decideDelete(current, event.sequencer);
+        if (event.kind === "put" && event.facts && !decision.write && decision.outcome === "duplicate" && current)
+          facts.push({ key: event.key, crc: live.crcs[current.ordinal], facts: event.facts }); // the same photo again: its facts, maybe for the first time
         if (decision.write) {
           const { frame, crc } = encodeRecord(event);
+          if (event.kind === "put" && event.facts) facts.push({ key: event.key, crc, facts: event.facts });
           frames.push(frame);
           const etag = event.kind === "put" ? event.etag : "";
           refs.push({ kind: event.kind, key: event.key, imageId: event.imageId, etag, supersedes: current?.ordinal ?? -1, crc });
@@ -192,6 +198,14 @@ export function openStore(options: StoreOptions): EmbeddingStore {
           } catch (err) {
             logger.warn("store: automatic compaction failed; records are written", { userId, error: (err as Error).message });
           }
+        }
+      }
+      if (facts.length > 0) {
+        try {
+          state.facts = await appendFacts(ctx.paths.facts, facts, state.facts);
+        } catch (err) {
+          state.facts = undefined;
+          logger.warn("store: facts not written; the photos are stored without them", { userId, error: (err as Error).message });
         }
       }
       if (!compacted) remember(userId, state);

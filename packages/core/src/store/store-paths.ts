@@ -1,4 +1,4 @@
-/** Where one user's files live: `<root>/<userId>/<modelId>.emb`, `.refs`, `.graph`, and the lock `.emb.lock`. */
+/** Where one user's files live: `<root>/<userId>/<modelId>.emb`, `.refs`, `.graph`, `.facts`, and the lock `.emb.lock`. */
 import { join } from "node:path";
 import { assertId, assertModelId } from "./ids.ts";
 
@@ -7,6 +7,7 @@ export interface UserPaths {
   log: string;
   graph: string;
   refs: string;
+  facts: string;
   lock: string;
 }
 
@@ -15,5 +16,5 @@ export function userPaths(root: string, userId: string, modelId: string): UserPa
   assertModelId(modelId);
   const dir = join(root, userId);
   const log = join(dir, `${modelId}.emb`);
-  return { dir, log, graph: join(dir, `${modelId}.graph`), refs: join(dir, `${modelId}.refs`), lock: `${log}.lock` };
+  return { dir, log, graph: join(dir, `${modelId}.graph`), refs: join(dir, `${modelId}.refs`), facts: join(dir, `${modelId}.facts`), lock: `${log}.lock` };
 }

@@ -1,5 +1,6 @@
 /** Public shapes of the embedding store. */
 import type { CoreError } from "../errors.ts";
+import type { PhotoFacts } from "../facts/photo-facts.ts";
 import type { Metrics } from "../metrics.ts";
 import type { ModelDescriptor } from "../models.ts";
 
@@ -47,6 +48,8 @@ export interface PutEvent {
   vector: Float32Array;
   /** Model that produced the vector; when given it must equal the store's. */
   model?: string;
+  /** What the poller learnt of the photo (kept in the facts file, not the log). */
+  facts?: PhotoFacts;
 }
 
 export interface DeleteEvent {
@@ -88,6 +91,8 @@ export interface Snapshot {
   vectors: Float32Array;
   /** Null when the stored graph does not cover the log (the caller computes exactly instead). */
   graph: NeighbourGraph | null;
+  /** The facts stored with images[row]'s record (null without); absent: none known. */
+  facts?: (row: number) => PhotoFacts | null;
 }
 
 /**
@@ -113,6 +118,8 @@ export interface UserView {
   graph: NeighbourGraph | null;
   /** rows×dimension, L2-normalised, when the view came from a full read; otherwise null. */
   vectors: Float32Array | null;
+  /** The facts stored with a live row's record; null when it was stored without (see facts-file.ts). */
+  facts(row: number): PhotoFacts | null;
   /** Memory the view holds, near enough. */
   readonly bytes: number;
 }

@@ -4,6 +4,7 @@ import { handle, type LambdaEvent } from "hono/aws-lambda";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createApiApp } from "./app.ts";
 import { clustersView, type ClusterBody, type ClustersResponse } from "./clusters-view.ts";
+import type { PhotoFacts } from "@photo-clusters/core";
 import { cliques, testAuth, testModel, type TestAuth } from "../../test/api-factories.ts";
 
 type EventV2 = Extract<LambdaEvent, { rawPath: string; routeKey: string }>;
@@ -28,10 +29,12 @@ function walk(page: (cursor?: string) => ClustersResponse): { pages: ClustersRes
       const last = clusters.at(-1);
       if (last && last.id === c.id) {
         expect(c.imagesOffset).toBe(last.images.length);
+        expect(c.best).toEqual(last.best);
         last.images.push(...c.images);
+        last.duplicates.push(...c.duplicates);
       } else {
         expect(c.imagesOffset ?? 0).toBe(0);
-        clusters.push({ ...c, images: [...c.images], imagesOffset: undefined });
+        clusters.push({ ...c, images: [...c.images], duplicates: [...c.duplicates], imagesOffset: undefined });
       }
     }
     cursor = body.nextCursor;
@@ -138,4 +141,60 @@ describe("paging clusters", () => {
     expect(pages).toBeGreaterThan(1);
     expect(largest).toBeGreaterThan(2_000_000); // pages were filled, not cut short by the limit
   }, 120_000);
+});
+
+describe("the review of each cluster", () => {
+  // Three clusters of 40, 12 and 3 photos; cliques interleaves their rows, and from row 27 on every
+  // row is the largest cluster's.
+  const sizes = [40, 12, 3];
+  const id = (i: number) => `p${String(i).padStart(3, "0")}`;
+  const hash = (i: number) => ((BigInt(i + 1) * 0x9e3779b97f4a7c15n) & 0xffffffffffffffffn).toString(16).padStart(16, "0");
+  function factsOf(i: number): PhotoFacts | null {
+    if (i === 29) return null; // stored before facts existed
+    return {
+      // Later rows were taken earlier: capture order is not id order. Photo 31 has no capture time.
+      takenAt: i === 31 ? null : new Date(Date.UTC(2024, 4, 6, 12, 0, 0) - i * 1500).toISOString().replace(".000Z", "+00:00"),
+      width: 4032,
+      height: 3024,
+      bytes: 2_000_000 + i,
+      format: "heic",
+      jpegQuality: null,
+      noise: 0.002,
+      // Photos 30 and 40 are byte-identical copies; 35 is 33 with one bit of its hash flipped.
+      sha256: (i === 40 ? 30 : i).toString(16).padStart(64, "0"),
+      phash: i === 35 ? (BigInt(`0x${hash(33)}`) ^ 1n).toString(16).padStart(16, "0") : hash(i),
+      // Photo 44 is the only one in focus: the others have under 70% of its sharpness.
+      sharpness: i === 44 ? 0.6 : 0.3 + (i % 7) * 0.01,
+      exposure: { mean: 0.5, shadows: 0, highlights: 0 },
+    };
+  }
+  const view = cliques("alice", sizes, id, factsOf);
+  const whole = clustersView(view, { ...params, limit: 1000 }, testModel);
+
+  it("suggests the sharpest full-size photo, lists the same pictures, and orders images by capture time", () => {
+    const [big] = whole.clusters;
+    expect(big.size).toBe(40);
+    expect(big.best).toEqual({ imageId: "p044", reasons: ["most_pixels", "sharpest", "least_clipped", "least_noisy"] });
+    // In capture order: 40 was taken before 30, 35 before 33. Nothing else is the same picture.
+    expect(big.duplicates).toEqual([
+      ["p040", "p030"],
+      ["p035", "p033"],
+    ]);
+    const times = big.images.map((img) => img.takenAt);
+    const known = times.filter((t) => t !== null) as string[];
+    expect(known).toEqual([...known].sort((x, y) => Date.parse(x) - Date.parse(y)));
+    expect(big.takenFrom).toBe(known[0]);
+    expect(big.takenTo).toBe(known.at(-1));
+    // Photos without a capture time come last, by id; the one stored without facts says so.
+    expect(big.images.slice(known.length).map((img) => img.imageId)).toEqual(["p029", "p031"]);
+    expect(big.images.find((img) => img.imageId === "p029")).toMatchObject({ takenAt: null, width: null, sharpness: null, exposure: null });
+  });
+
+  it("keeps best, duplicates and the order whole across pages, every page within its bytes", () => {
+    const { pages, clusters } = walk((cursor) => clustersView(view, { ...params, limit: 1000, cursor, maxBytes: 3000 }, testModel));
+
+    expect(pages.length).toBeGreaterThan(5);
+    for (const p of pages) expect(Buffer.byteLength(JSON.stringify(p))).toBeLessThanOrEqual(3000);
+    expect(clusters).toEqual(whole.clusters.map((c) => ({ ...c, imagesOffset: undefined })));
+  });
 });

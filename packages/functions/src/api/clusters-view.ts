@@ -12,6 +12,14 @@
 import { createHash } from "node:crypto";
 import {
   type Band,
+  type BestReason,
+  captureMillis,
+  DEFAULT_DUPLICATE_BOUNDS,
+  dotF32,
+  duplicateGroups,
+  hashClosePairs,
+  type PhotoFacts,
+  suggestBest,
   type Cluster,
   clusterEdges,
   type ClusterOptions,
@@ -83,9 +91,19 @@ export const MAX_PAGE_BYTES = 2.75 * 2 ** 20;
 
 export type { Band, Edges, UserView };
 
+/** An image and its facts (docs/api.md gives each field's range); the facts are null for photos stored without them. */
 interface ImageRefBody {
   imageId: string;
   key: string;
+  takenAt: string | null;
+  width: number | null;
+  height: number | null;
+  bytes: number | null;
+  format: string | null;
+  jpegQuality: number | null;
+  sharpness: number | null;
+  noise: number | null;
+  exposure: PhotoFacts["exposure"] | null;
 }
 
 export interface ClusterBody {
@@ -95,6 +113,14 @@ export interface ClusterBody {
   band: Band;
   minSimilarity: number;
   meanSimilarity: number;
+  /** The suggested keeper, and why; null when none of the cluster's photos has facts. */
+  best: { imageId: string; reasons: BestReason[] } | null;
+  /** Groups of images that are the same picture; each group on the page that holds its first image. */
+  duplicates: string[][];
+  /** The earliest and latest capture times among the cluster's photos; null when none is known. */
+  takenFrom: string | null;
+  takenTo: string | null;
+  /** In capture-time order, photos without a time last (by image id). */
   images: ImageRefBody[];
   /** Present when `images` is not all of them: the position of images[0] among them. */
   imagesOffset?: number;
@@ -178,6 +204,83 @@ interface Found {
   rows: number[];
 }
 
+/** What a cluster's page needs beyond its rows: its images in their order, with facts, and its review. */
+interface Reviewed {
+  ordered: number[];
+  facts: Array<PhotoFacts | null>;
+  best: ClusterBody["best"];
+  /** Each group's rows, in `ordered` order. */
+  groups: number[][];
+  takenFrom: string | null;
+  takenTo: string | null;
+}
+
+/** A cluster's images by capture time (those without one last, by id), the suggested best and the duplicates. */
+function review(view: UserView, rows: number[], cosine: (x: number, y: number) => number | null): Reviewed {
+  const byRow = new Map(rows.map((r) => [r, view.facts(r)]));
+  const time = (r: number) => {
+    const t = byRow.get(r)?.takenAt;
+    return t ? captureMillis(t) : Number.NaN;
+  };
+  // rows are in id order already: a stable sort keeps it among equal times.
+  const ordered = rows
+    .map((r) => ({ r, t: time(r) }))
+    .sort((x, y) => (Number.isNaN(x.t) ? (Number.isNaN(y.t) ? 0 : 1) : Number.isNaN(y.t) ? -1 : x.t - y.t))
+    .map((x) => x.r);
+  const facts = ordered.map((r) => byRow.get(r) ?? null);
+  const best = suggestBest(facts);
+  const groups = duplicateGroups(facts, (i, j) => cosine(ordered[i], ordered[j])).map((g) => g.map((i) => ordered[i]));
+  const timed = ordered.filter((r) => !Number.isNaN(time(r)));
+  return {
+    ordered,
+    facts,
+    best: best && { imageId: view.imageId(ordered[best.index]), reasons: best.reasons },
+    groups,
+    takenFrom: timed.length > 0 ? facts[0]!.takenAt : null,
+    takenTo: timed.length > 0 ? facts[timed.length - 1]!.takenAt : null,
+  };
+}
+
+/**
+ * The raw cosine of the pairs a page's duplicate check asks about (hash-close pairs of one cluster):
+ * from the vectors when the view has them, else from the graph's edges in one pass (a pair below
+ * the graph's floor is not the same picture: null).
+ */
+function pairCosines(view: UserView, clusters: number[][]): (x: number, y: number) => number | null {
+  const { vectors, dimension: d } = view;
+  if (vectors && vectors.length >= view.rows * d) return (x, y) => dotF32(vectors, x * d, vectors, y * d, d);
+  const wanted = new Map<number, number | null>();
+  const id = (x: number, y: number) => Math.min(x, y) * view.rows + Math.max(x, y);
+  for (const rows of clusters) {
+    const facts = rows.map((r) => view.facts(r));
+    for (const [i, j] of hashClosePairs(facts, DEFAULT_DUPLICATE_BOUNDS.maxHashDistance)) wanted.set(id(rows[i], rows[j]), null);
+  }
+  if (wanted.size > 0 && view.graph) {
+    const { a, b, s } = view.graph.edges;
+    for (let e = 0; e < a.length; e++) {
+      const key = id(a[e], b[e]);
+      if (wanted.has(key)) wanted.set(key, s[e]);
+    }
+  }
+  return (x, y) => wanted.get(id(x, y)) ?? null;
+}
+
+function imageBody(view: UserView, row: number, facts: PhotoFacts | null): ImageRefBody {
+  return {
+    imageId: view.imageId(row),
+    key: view.key(row),
+    takenAt: facts?.takenAt ?? null,
+    width: facts?.width ?? null,
+    height: facts?.height ?? null,
+    bytes: facts?.bytes ?? null,
+    format: facts?.format ?? null,
+    jpegQuality: facts?.jpegQuality ?? null,
+    sharpness: facts?.sharpness ?? null,
+    noise: facts?.noise ?? null,
+    exposure: facts?.exposure ?? null,
+  };
+}
+
 export function clustersView(view: UserView, params: PageParams, model: ModelDescriptor): ClustersResponse {
   const { threshold, minSize, limit, maxBytes = MAX_PAGE_BYTES } = params;
   const after = params.cursor === undefined ? undefined : decodeCursor(params.cursor, threshold, minSize);
@@ -214,6 +317,12 @@ export function clustersView(view: UserView, params: PageParams, model: ModelDes
     }
     if (start < found.length && position(found[start]) === 0) offset = after.sent;
   }
+  // The clusters this page can show at most (by count), reviewed together: one pass over the edges.
+  const shown = found.slice(start, start + limit);
+  const cosine = pairCosines(
+    view,
+    shown.map((f) => f.rows),
+  );
   const page: ClusterBody[] = [];
   let bytes = Buffer.byteLength(JSON.stringify({ userId: view.userId, model: view.model, threshold, imageCount: 0, singletonCount: 0, clusters: [] })) + 60; // the counts' digits, and `"nextCursor":""`
   let next: Cursor | undefined;
@@ -226,14 +335,21 @@ export function clustersView(view: UserView, params: PageParams, model: ModelDes
       next = { size: rows.length, first: firstId, sent: 0 };
       break;
     }
+    const reviewed = review(view, rows, cosine);
     const body: ClusterBody = {
       id: clusterId(view.userId, firstId),
       size: rows.length,
       band: cluster.band,
       minSimilarity: round(cluster.minSimilarity),
       meanSimilarity: round(cluster.meanSimilarity),
+      best: reviewed.best,
+      duplicates: [],
+      takenFrom: reviewed.takenFrom,
+      takenTo: reviewed.takenTo,
       images: [],
     };
+    const groupOf = new Map<number, number[]>();
+    for (const g of reviewed.groups) groupOf.set(g[0], g);
     bytes += Buffer.byteLength(JSON.stringify(body)) + 40; // and `imagesOffset`, a comma
     // A page cut inside this cluster names it in nextCursor, and one that ends after it names the
     // next: room for the longer of the two is kept (an id JSON escapes makes one up to MAX_CURSOR_LENGTH).
@@ -242,12 +358,15 @@ export function clustersView(view: UserView, params: PageParams, model: ModelDes
     const cursorBytes = Math.max(ownCursor, nextCursor);
     let k = offset;
     for (; k < rows.length; k++) {
-      const image = { imageId: view.imageId(rows[k]), key: view.key(rows[k]) };
-      const size = Buffer.byteLength(JSON.stringify(image)) + 1;
+      const row = reviewed.ordered[k];
+      const image = imageBody(view, row, reviewed.facts[k]);
+      const group = groupOf.get(row)?.map((r) => view.imageId(r));
+      const size = Buffer.byteLength(JSON.stringify(image)) + 1 + (group ? Buffer.byteLength(JSON.stringify(group)) + 1 : 0);
       // Every page takes at least one image, so paging always moves on.
       if (bytes + size + cursorBytes > maxBytes && (page.length > 0 || body.images.length > 0)) break;
       bytes += size;
       body.images.push(image);
+      if (group) body.duplicates.push(group);
     }
     if (offset > 0 || k < rows.length) body.imagesOffset = offset;
     if (body.images.length > 0) page.push(body);

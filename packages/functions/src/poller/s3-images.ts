@@ -32,6 +32,6 @@ export function createS3ImageSource(s3: S3Client, options: S3ImageOptions) {
     }
     if (length === 0) throw new PermanentRecordError("empty_object", "object is empty (0 bytes)");
     const small = await smallImage(await response.Body!.transformToByteArray(), options.preprocessing);
-    return { bytes: small.bytes, contentType: small.contentType };
+    return { bytes: small.bytes, contentType: small.contentType, facts: small.facts };
   };
 }

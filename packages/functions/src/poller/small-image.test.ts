@@ -1,8 +1,9 @@
 import { execFileSync } from "node:child_process";
+import { createHash } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { mobilenetV2Int8 } from "@photo-clusters/core";
+import { gaussian, mobilenetV2Int8, prng } from "@photo-clusters/core";
 import sharp from "sharp";
 import { afterAll, describe, expect, it } from "vitest";
 import { systemTool } from "@photo-clusters/core/test/system-tool";
@@ -87,5 +88,69 @@ describe("smallImage", () => {
     await expect(smallImage(text, p)).rejects.toMatchObject({ code: "not_an_image", retryable: false });
     await expect(smallImage(truncated, p)).rejects.toMatchObject({ code: "invalid_image", message: expect.stringMatching(/JPEG .*truncated or corrupt/) });
     await expect(smallImage(bomb, p)).rejects.toMatchObject({ code: "too_large", message: "the photo is 8000×7000, over 50 megapixels" });
+  });
+});
+
+describe("photo facts from the same decode", () => {
+  const ORIGINAL = readFileSync(join(import.meta.dirname, "../../../../../shared/data/dev-photos/09fe9adb.jpg"));
+  const taken = { DateTimeOriginal: "2024:05:06 07:08:09", SubSecTimeOriginal: "42", OffsetTimeOriginal: "+02:00" };
+
+  it("reads the capture time, and the size as the photo is seen after its EXIF orientation", async () => {
+    // Prepare: 1024×768 pixels stored sideways (orientation 6), with a capture time
+    const sideways = await sharp(ORIGINAL)
+      .withExif({ IFD0: { Make: "Phone" }, IFD2: taken })
+      .withMetadata({ orientation: 6 })
+      .jpeg()
+      .toBuffer();
+
+    // Act
+    const { facts } = await smallImage(sideways, p);
+
+    // Assess
+    expect(facts).toMatchObject({ takenAt: "2024-05-06T07:08:09.420+02:00", width: 768, height: 1024, bytes: sideways.length, format: "jpeg" });
+    expect(facts.sha256).toBe(createHash("sha256").update(sideways).digest("hex"));
+    expect(facts.phash).toMatch(/^[0-9a-f]{16}$/);
+  });
+
+  it("has no capture time for a photo without EXIF, and the same hashes for the same bytes", async () => {
+    const [a, b] = await Promise.all([smallImage(ORIGINAL, p), smallImage(Buffer.from(ORIGINAL), p)]);
+
+    expect(a.facts.takenAt).toBeNull();
+    expect(a.facts).toEqual(b.facts);
+  });
+
+  it.skipIf(!heifEnc)("reads an HEIC's capture time, which sharp reads though it cannot decode the pixels", async () => {
+    const withTime = await sharp(ORIGINAL)
+      .withExif({ IFD0: { Make: "Phone" }, IFD2: taken })
+      .jpeg({ quality: 95 })
+      .toBuffer();
+
+    const { facts } = await smallImage(heic(withTime, "taken"), p);
+
+    expect(facts).toMatchObject({ takenAt: "2024-05-06T07:08:09.420+02:00", width: 1024, height: 768, format: "heic" });
+  });
+
+  it("ranks a clean frame's sharpness above its blurred, shaken and noisy copies", async () => {
+    // Prepare: a burst of one scene, the same size and encoder; noise as a dim room's sensor gives it
+    const { data, info } = await sharp(ORIGINAL).removeAlpha().raw().toBuffer({ resolveWithObject: true });
+    const raw = (pixels: Buffer) => sharp(pixels, { raw: { width: info.width, height: info.height, channels: 3 } });
+    const random = prng(7);
+    const noisy = Buffer.from(data.map((v) => Math.max(0, Math.min(255, Math.round(v + 14 * gaussian(random))))));
+    const shake = { width: 13, height: 3, kernel: [...Array(13).fill(0), ...Array(13).fill(1), ...Array(13).fill(0)], scale: 13 };
+    const frames = {
+      clean: await raw(data).jpeg({ quality: 90 }).toBuffer(),
+      blurred: await raw(data).blur(3).jpeg({ quality: 90 }).toBuffer(),
+      shaken: await raw(data).convolve(shake).jpeg({ quality: 90 }).toBuffer(),
+      noisy: await raw(noisy).jpeg({ quality: 90 }).toBuffer(),
+    };
+
+    // Act
+    const sharpness = Object.fromEntries(await Promise.all(Object.entries(frames).map(async ([k, b]) => [k, (await smallImage(b, p)).facts.sharpness])));
+
+    // Assess: noise makes the largest file of the four, and still not the sharpest frame
+    expect(sharpness.clean).toBeGreaterThan(sharpness.blurred);
+    expect(sharpness.clean).toBeGreaterThan(sharpness.shaken);
+    expect(sharpness.clean).toBeGreaterThan(sharpness.noisy);
+    expect(frames.noisy.length).toBeGreaterThan(frames.clean.length);
   });
 });

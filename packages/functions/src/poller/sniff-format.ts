@@ -2,7 +2,9 @@
  * What a photo's bytes are, from their first bytes: the name can lie (a renamed file, a text file
  * called .heic), the magic numbers do not. A photo is decoded as what its bytes are.
  */
-export type PhotoFormat = "jpeg" | "png" | "webp" | "heic" | "avif";
+import type { PhotoFormat } from "@photo-clusters/core";
+
+export type { PhotoFormat };
 
 /** ISOBMFF brands of HEVC-coded HEIF (iPhones write `heic`; `mif1` alone is decided by its other brands). */
 const HEIC_BRANDS = new Set(["heic", "heix", "heim", "heis", "hevc", "hevx", "hevm", "hevs"]);

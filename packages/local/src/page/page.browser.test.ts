@@ -77,7 +77,7 @@ describe.skipIf(!BROWSER)("the local page in a browser", () => {
   it("shows every cluster of every page, each once, a cluster split between pages as one", async () => {
     const dom = await dumpDom(url);
 
-    const sections = dom.match(/<section class="cluster">/g) ?? [];
+    const sections = dom.match(/<section class="cluster"[ >]/g) ?? [];
     expect(sections).toHaveLength(250);
     expect(dom).toContain("holiday/notes: the model server refused the image: not a JPEG (rejected_by_model)");
     expect(dom).toMatch(/<section id="failures">/); // shown: no `hidden` attribute

@@ -21,6 +21,8 @@ import { decodeGraphHeader, decodeRefsHeader, graphFits } from "../format/file-h
 import { readPathFrom } from "../fs-util.ts";
 import { readGraphFrames } from "../format/graph-file.ts";
 import type { NeighbourGraph } from "../types.ts";
+import type { PhotoFacts } from "../../facts/photo-facts.ts";
+import { FactsIndex } from "./facts-index.ts";
 import { readSnapshot } from "./read-snapshot.ts";
 import { ENTRY, entryIsPut, readRefsFrame } from "../format/refs-file.ts";
 import { viewOfSnapshot } from "./snapshot.ts";
@@ -31,7 +33,10 @@ const ATTEMPTS = 3;
 const u16 = (b: Buffer, p: number): number => b[p] | (b[p + 1] << 8);
 
 export async function readView(ctx: FilesContext, userId: string, previous?: UserView): Promise<UserView> {
-  if (previous instanceof GraphView && previous.userId === userId && previous.model === ctx.model.id && (await previous.refresh(ctx))) return previous;
+  if (previous instanceof GraphView && previous.userId === userId && previous.model === ctx.model.id && (await previous.refresh(ctx))) {
+    await previous.factsIndex.refresh(ctx.paths.facts);
+    return previous;
+  }
   for (let attempt = 1; attempt <= ATTEMPTS; attempt++) {
     const refs = await readPathFrom(ctx.paths.refs, 0);
     if (!refs) break; // format 1, or no photos yet
@@ -51,6 +56,7 @@ export async function readView(ctx: FilesContext, userId: string, previous?: Use
       graphHead: Buffer.from(graph!.buf.subarray(0, graphHead.header.length)),
     });
     view.take(refs.buf, head.header.length, graph!.buf, graphHead.header.length);
+    await view.factsIndex.refresh(ctx.paths.facts);
     return view;
   }
   return viewOfSnapshot(await readSnapshot(ctx, userId));
@@ -66,6 +72,7 @@ interface FileIdentity {
 
 class GraphView implements UserView {
   readonly vectors = null;
+  readonly factsIndex = new FactsIndex();
   rows = 0;
   imageCount = 0;
   private alive = new Uint8Array(0);
@@ -97,7 +104,7 @@ class GraphView implements UserView {
 
   get bytes(): number {
     const arrays = [this.alive, this.crcs, this.textAt, this.keyLen, this.idLen, this.edges.a, this.edges.b, this.edges.s, this.text];
-    return arrays.reduce((n, a) => n + a.byteLength, 0);
+    return arrays.reduce((n, a) => n + a.byteLength, 0) + this.factsIndex.bytes;
   }
 
   live(row: number): boolean {
@@ -107,6 +114,10 @@ class GraphView implements UserView {
   /** The frame checksum of row's record in the log, as the refs file gives it. */
   crc(row: number): number {
     return this.crcs[row];
+  }
+
+  facts(row: number): PhotoFacts | null {
+    return this.alive[row] === 1 ? this.factsIndex.get(this.key(row), this.crcs[row]) : null;
   }
 
   key(row: number): string {

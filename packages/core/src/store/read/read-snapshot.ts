@@ -9,6 +9,7 @@ import { readIfExists } from "../fs-util.ts";
 import { decodeGraphHeader } from "../format/file-header.ts";
 import { parseGraph } from "../format/graph-file.ts";
 import { parseLog } from "../format/log-file.ts";
+import { FactsIndex } from "./facts-index.ts";
 import { buildSnapshot, emptySnapshot } from "./snapshot.ts";
 import type { Snapshot } from "../types.ts";
 import { assertModel, type FilesContext } from "../write/user-files.ts";
@@ -29,7 +30,9 @@ export async function readSnapshot(ctx: FilesContext, userId: string): Promise<S
       const head = decodeGraphHeader(graphBuf);
       if (head.status === "ok" && head.header.logFileId !== log.header.fileId) continue;
     }
-    const snapshot = buildSnapshot(userId, buf, log, graph, floor);
+    const facts = new FactsIndex();
+    await facts.refresh(paths.facts);
+    const snapshot = buildSnapshot(userId, buf, log, graph, floor, facts);
     if (graph && graph.covered < log.records.length) {
       const how = snapshot.graph ? "missing edges computed on read" : "snapshot without graph";
       ctx.logger.debug(`store: graph behind log; ${how}`, { file: paths.graph, covered: graph.covered, records: log.records.length });

@@ -8,6 +8,7 @@ import type { ParsedGraph } from "../format/graph-file.ts";
 import type { ParsedLog } from "../format/log-file.ts";
 import { copyVector } from "../format/record-codec.ts";
 import { compareIds } from "../../keys.ts";
+import type { FactsIndex } from "./facts-index.ts";
 import type { ImageRef, NeighbourGraph, Snapshot, UserView } from "../types.ts";
 
 export function emptySnapshot(userId: string, model: string, dimension: number, floor: number): Snapshot {
@@ -26,17 +27,19 @@ export function emptySnapshot(userId: string, model: string, dimension: number, 
  */
 export const CATCH_UP_DIVISOR = 150;
 
-export function buildSnapshot(userId: string, buf: Buffer, log: ParsedLog, graph: ParsedGraph | null, floor: number): Snapshot {
+export function buildSnapshot(userId: string, buf: Buffer, log: ParsedLog, graph: ParsedGraph | null, floor: number, facts?: FactsIndex): Snapshot {
   const { records, header } = log;
   const latest = new Map<string, number>();
   for (let i = 0; i < records.length; i++) latest.set(records[i].key, i);
   const rowOf = new Int32Array(records.length).fill(-1);
   const images: ImageRef[] = [];
+  const crcs: number[] = [];
   for (let i = 0; i < records.length; i++) {
     const r = records[i];
     if (r.kind !== "put" || latest.get(r.key) !== i) continue;
     rowOf[i] = images.length;
     images.push({ imageId: r.imageId, key: r.key, etag: r.etag });
+    crcs.push(log.crcs[i]);
   }
   const d = header.dimension;
   const vectors = new Float32Array(images.length * d);
@@ -51,6 +54,7 @@ export function buildSnapshot(userId: string, buf: Buffer, log: ParsedLog, graph
       graph && (records.length - graph.covered) * CATCH_UP_DIVISOR <= images.length
         ? liveEdges(graph.edges, rowOf, floor, { from: graph.covered, vectors, d })
         : null,
+    ...(facts ? { facts: (row: number) => facts.get(images[row].key, crcs[row]) } : {}),
   };
 }
 
@@ -108,6 +112,7 @@ export function viewOfSnapshot(snapshot: Snapshot): UserView {
     },
     graph: snapshot.graph,
     vectors: snapshot.vectors,
+    facts: (row) => snapshot.facts?.(row) ?? null,
     bytes: snapshot.vectors.byteLength + (snapshot.graph ? snapshot.graph.edges.a.length * 12 : 0) + images.length * 200,
   };
 }

@@ -13,6 +13,7 @@ import { decodeLogHeader, encodeGraphHeader, encodeLogHeader, encodeRefsHeader, 
 import { atomicWrite, commitFiles, readIfExists, readRange, writeTemp, writeTempWith } from "../fs-util.ts";
 import { encodeGraphFrame, parseGraph, recordsCrc } from "../format/graph-file.ts";
 import { scanLog } from "../format/log-stream.ts";
+import { compactFacts } from "./facts-writer.ts";
 import { addEdgesFrom } from "./neighbour-graph.ts";
 import { encodeRefsFrame, type RefEntry } from "../format/refs-file.ts";
 import type { CompactResult } from "../types.ts";
@@ -81,6 +82,8 @@ export async function compactUser(ctx: FilesContext, userId: string, state: User
     await unlink(tempLog).catch(() => {});
     throw err;
   }
+  // The facts of the records kept (format/facts-file.ts); a crash before this leaves extra entries, which no live record matches.
+  await compactFacts(paths.facts, new Map(refs.filter((r) => r.kind === "put").map((r) => [r.key, r.crc])));
   ctx.metrics.count("Compactions");
   ctx.logger.debug("store: compacted", { file: paths.log, recordsBefore: recordCount, recordsAfter: crcs.length });
   return { userId, recordsBefore: recordCount, recordsAfter: crcs.length, bytesBefore, bytesAfter };

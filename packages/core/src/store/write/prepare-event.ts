@@ -3,6 +3,7 @@
  * L2-normalised copy of the vector). A bad event fails alone; the rest of its batch goes on.
  */
 import { CoreError, InvalidKeyError, InvalidParameterError, InvalidVectorError, ModelMismatchError } from "../../errors.ts";
+import { isPhotoFacts } from "../../facts/photo-facts.ts";
 import type { ModelDescriptor } from "../../models.ts";
 import { assertImageId } from "../ids.ts";
 import { MAX_FIELD_BYTES } from "../format/record-codec.ts";
@@ -41,7 +42,9 @@ function prepare(event: StoreEvent, model: ModelDescriptor): StoreEvent {
     const got = vector instanceof Float32Array ? `${vector.length}-d Float32Array` : "not a Float32Array";
     throw new ModelMismatchError(`vector of ${event.key} is ${got} but model "${model.id}" stores ${model.dimension}-d vectors`);
   }
-  return { ...event, sequencer, vector: normalise(vector, event.key) };
+  // Facts of another shape are dropped, never the photo: they are a description, not the record.
+  const { facts, ...rest } = event;
+  return { ...rest, sequencer, vector: normalise(vector, event.key), ...(isPhotoFacts(facts) ? { facts } : {}) };
 }
 
 /** A normalised copy; zero or non-finite vectors have no direction and are refused (never NaN). */

@@ -27,6 +27,7 @@ import {
 } from "../format/file-header.ts";
 import { atomicWrite, readRange, writeAt } from "../fs-util.ts";
 import { encodeGraphFrame, readGraphFrames, recordsCrc } from "../format/graph-file.ts";
+import type { FactsEnd } from "./facts-writer.ts";
 import { LiveSet } from "./live-set.ts";
 import { scanLog } from "../format/log-stream.ts";
 import { addEdgesFrom } from "./neighbour-graph.ts";
@@ -52,6 +53,8 @@ export interface UserState {
   refsHeaderCrc: number;
   refsSize: number;
   refsCovered: number;
+  /** Where this writer last left the facts file (see facts-writer.ts). */
+  facts?: FactsEnd;
 }
 
 export interface OpenFiles {
