@@ -7,7 +7,8 @@
  * files are smaller than a phone's (`source_bytes` says how large); nothing priced depends on it.
  *
  * - `edge` (one line per format): `endpoint_bytes_median`, the body the poller sends the endpoint;
- *   `poller_ms_median`, the poller's CPU time to decode and prepare one photo (3 runs a photo);
+ *   `poller_ms_median`, the poller's CPU time to decode and prepare one photo (3 runs a photo), facts
+ *   included; `facts_ms_median`, the facts alone on top of that decode (EXIF, SHA-256, pixel measures; 5 runs);
  *   `endpoint_ms_median` and `response_bytes_median`, the model server answering that body over
  *   HTTP, one request at a time; `poller_log_bytes_per_photo`, what the real poller handler logs
  *   for a batch of them.
@@ -27,7 +28,8 @@ import { mobilenetV2Int8, resnet50V1 } from "../packages/core/src/models.ts";
 import { s3EventMessage } from "../packages/core/src/s3-event.ts";
 import { openStore } from "../packages/core/src/store/index.ts";
 import { createPollerHandler } from "../packages/functions/src/poller/poller-handler.ts";
-import { smallImage } from "../packages/functions/src/poller/small-image.ts";
+import { decodePhoto, smallImage } from "../packages/functions/src/poller/small-image.ts";
+import { photoFacts } from "../packages/core/src/facts/photo-facts.ts";
 import { startModelServerProcess } from "../packages/local/src/model-server-process.ts";
 import { createRequire } from "node:module";
 
@@ -159,6 +161,16 @@ export async function benchEdge(print: (fields: Record<string, unknown>) => void
           if (run === 0) small.push(image);
         }
       }
+      // The facts alone, on top of that decode: EXIF, SHA-256 of the bytes, and the pixel measures
+      // on the model's 224×224 input (the same function the poller calls, on the same inputs).
+      const factsMs: number[] = [];
+      for (const bytes of photos[format]) {
+        const photo = await decodePhoto(bytes);
+        const { data, info } = await photo.image.resize(p.size, p.size, { fit: "cover" }).removeAlpha().raw().toBuffer({ resolveWithObject: true });
+        const input = { ...photo, bytes, small: { pixels: new Uint8Array(data), width: info.width, height: info.height } };
+        for (let run = 0; run < 20; run++) photoFacts(input); // a warm poller: the JIT has compiled them
+        for (let run = 0; run < 5; run++) factsMs.push((await cpuMs(async () => photoFacts(input)))[1]);
+      }
       const endpointMs: number[] = [];
       const responseBytes: number[] = [];
       for (let run = 0; run < 3; run++) {
@@ -208,6 +220,7 @@ export async function benchEdge(print: (fields: Record<string, unknown>) => void
         endpoint_bytes_median: median(small.map((s) => s.bytes.length)),
         response_bytes_median: median(responseBytes),
         poller_ms_median: round(median(cpu)),
+        facts_ms_median: round(median(factsMs)),
         endpoint_ms_median: round(median(endpointMs)),
         poller_log_bytes_per_photo: Math.round(logBytes / keys.length),
       });

@@ -62,13 +62,28 @@ describe("pnpm photo-clusters eval", () => {
     for (const row of scores(stdout, "\ncross-validated:")) expect(row.f1, `cross-validated at ${row.threshold}`).toBeGreaterThanOrEqual(0.97);
     expect(rate(stdout, "ingestion")).toBeGreaterThan(0);
     expect(rate(stdout, "model alone")).toBeGreaterThan(0);
+    // The best shot against its anchors, in the same run.
+    const share = (section: string, rule: string) =>
+      stdout
+        .slice(stdout.indexOf(section))
+        .split("\n")
+        .find((line) => line.trimStart().startsWith(rule))!
+        .match(/(\d+)%/g)!
+        .map((p) => Number.parseInt(p, 10));
+    const [original, degraded] = share("best shot on the dev groups", "suggested best");
+    const [anchorOriginal] = share("best shot on the dev groups", "largest file");
+    expect(original).toBeGreaterThanOrEqual(anchorOriginal!);
+    expect(degraded).toBeLessThanOrEqual(2);
+    expect(share("best shot on strong bursts", "suggested best")[0]).toBeGreaterThanOrEqual(90);
+    expect(share("best shot on strong bursts", "largest file")[0]).toBeLessThan(10);
+    expect(stdout).toMatch(/^\* ≤ 4 +≥ 0\.95 +0\.005 /m);
     if (process.platform === "linux") {
       const ceiling = Number(/cores could ingest at most (\d+) photos\/s/.exec(stdout)?.[1]);
       expect(stdout).toMatch(/model server [\d.]+ ms \(decode, inference, HTTP\)\n.*cores could ingest at most \d+ photos\/s/);
       const ratio = Number(/^ratio\s+(\d+)% of the ceiling of (\d+) photos\/s/m.exec(stdout)?.[1]);
       expect(Math.abs(ratio - (rate(stdout, "ingestion") / ceiling) * 100)).toBeLessThanOrEqual(1); // within rounding of the printed figures
     }
-  });
+  }, 300_000);
 
   it("scores a small folder too, and says it is too small for a steady rate instead of printing one", async () => {
     // Act

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { crossValidate, fitDefaults, foldsByGroup, type Fit, type LabelledSet, plainFit } from "./fit.ts";
+import { crossValidate, crossValidateDense, fitDefaults, foldsByGroup, type Fit, type LabelledSet, plainFit } from "./fit.ts";
 
 /** Groups of near-identical unit vectors (a shared direction plus a little noise), and photos alone. */
 function labelled(groupSizes: number[], d = 16, seed = 1): LabelledSet {
@@ -67,6 +67,30 @@ describe("calibration fit and cross-validation", () => {
     expect(c85).toBeLessThan(c90);
     expect(d.graphFloor).toBeLessThan(c80);
     expect(crossValidate(set).map((r) => r.f1)).toEqual([1, 1, 1]);
+  });
+
+  it("at full density, counts the look-alikes in other folds that a fold clustered alone never meets", () => {
+    // Prepare: groups whose photos are near-identical, and for some of them a look-alike of another
+    // group in another fold, as close to it as its own group's photos are
+    const set = labelled([3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 2, 2, 2, 2, 2]);
+    const folds = foldsByGroup(set.groups, 5);
+    const { d } = set;
+    let lookAlikes = 0;
+    for (let r = 0; r < set.n && lookAlikes < 4; r++) {
+      // The first photo of a later group in another fold becomes a copy of row r.
+      const other = set.groups.findIndex((g, i) => i > r && g !== set.groups[r] && folds[i] !== folds[r] && set.groups.indexOf(g) === i && i % 3 === 0);
+      if (other < 0 || set.groups[r] === set.groups[r - 1]) continue;
+      set.vectors.set(set.vectors.subarray(r * d, r * d + d), other * d);
+      lookAlikes++;
+    }
+
+    // Act
+    const alone = crossValidate(set);
+    const dense = crossValidateDense(set);
+
+    // Assess: clustered alone, a fold never meets the look-alikes; among all the photos, they join
+    expect(lookAlikes).toBeGreaterThan(0);
+    for (const [i, r] of dense.entries()) expect(r.precision, `at ${r.threshold}`).toBeLessThan(alone[i].precision);
   });
 
   it("refuses photos with no two of the same group", () => {

@@ -32,6 +32,10 @@ export interface PhotoFacts {
   /** In [0, 1]: sensor noise (σ over 255) where the picture is flattest. */
   noise: number;
   exposure: Exposure;
+  /** Mean red, green and blue, each in [0, 1]. */
+  rgb: [number, number, number];
+  /** Mean chroma in [0, 1]. */
+  chroma: number;
 }
 
 export interface DecodedForFacts {
@@ -47,7 +51,7 @@ export interface DecodedForFacts {
 }
 
 export function photoFacts(d: DecodedForFacts): PhotoFacts {
-  const { sharpness, noise, exposure, phash } = pixelFacts(d.small.pixels, d.small.width, d.small.height, 3);
+  const { sharpness, noise, exposure, phash, rgb, chroma } = pixelFacts(d.small.pixels, d.small.width, d.small.height, 3);
   return {
     takenAt: captureTime(d.exif),
     width: d.width,
@@ -60,6 +64,8 @@ export function photoFacts(d: DecodedForFacts): PhotoFacts {
     sharpness,
     noise,
     exposure,
+    rgb,
+    chroma,
   };
 }
 
@@ -88,6 +94,10 @@ export function isPhotoFacts(value: unknown): value is PhotoFacts {
     f.exposure !== null &&
     isUnit(f.exposure.mean) &&
     isUnit(f.exposure.shadows) &&
-    isUnit(f.exposure.highlights)
+    isUnit(f.exposure.highlights) &&
+    Array.isArray(f.rgb) &&
+    f.rgb.length === 3 &&
+    f.rgb.every(isUnit) &&
+    isUnit(f.chroma)
   );
 }

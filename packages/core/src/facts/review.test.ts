@@ -17,6 +17,8 @@ function facts(over: Partial<PhotoFacts> & { clipped?: number; mean?: number } =
     sharpness: 0.3,
     noise: 0.002,
     exposure: { mean, shadows: 0, highlights: clipped },
+    rgb: [0.5, 0.45, 0.4],
+    chroma: 0.12,
     ...rest,
   };
 }
@@ -120,5 +122,14 @@ describe("hashClosePairs", () => {
       for (let j = i + 1; j < photos.length; j++) if (hammingDistance(photos[i]!.phash, photos[j]!.phash) <= 4) expected.push(`${i},${j}`);
     expect(found).toEqual(expected.sort());
     expect(expected.length).toBeGreaterThan(20);
+  });
+});
+
+describe("duplicateGroups and colour", () => {
+  it("does not call a colour edit the same picture, however close its hash and embedding", () => {
+    const original = facts({ sha256: "1".repeat(64) });
+    const warmer = facts({ sha256: "2".repeat(64), rgb: [0.53, 0.45, 0.38], chroma: 0.15 });
+    const recompressed = facts({ sha256: "3".repeat(64), rgb: [0.501, 0.449, 0.401], chroma: 0.121 });
+    expect(duplicateGroups([original, warmer, recompressed], () => 0.99)).toEqual([[0, 2]]);
   });
 });

@@ -80,17 +80,26 @@ export function suggestBest(facts: ReadonlyArray<PhotoFacts | null>): Best | nul
 }
 
 /**
- * Two photos are the same picture when their bytes are identical, or when their perceptual hashes
- * differ in at most `maxHashDistance` bits and their embeddings' similarity is at least
- * `minSimilarity` (both calibrated on the dev photos by `eval`: docs/similarity.md).
+ * Two photos are the same picture when their bytes are identical, or when all three agree: their
+ * perceptual hashes differ in at most `maxHashDistance` bits, their embeddings' cosine is at least
+ * `minCosine`, and their mean colour (each channel's mean, and the mean chroma) moved by at most
+ * `maxColourShift`. Hash and embedding alone call a colour edit the same picture: both look past
+ * colour. The defaults were chosen on the dev photos' pairs with MobileNetV2 (`eval` prints the
+ * grid; docs/similarity.md): another model's cosines want measuring again.
  */
 export interface DuplicateBounds {
   maxHashDistance: number;
   /** Raw cosine of the two embeddings. */
   minCosine: number;
+  maxColourShift: number;
 }
 
-export const DEFAULT_DUPLICATE_BOUNDS: DuplicateBounds = { maxHashDistance: 4, minCosine: 0.97 };
+export const DEFAULT_DUPLICATE_BOUNDS: DuplicateBounds = { maxHashDistance: 4, minCosine: 0.95, maxColourShift: 0.005 };
+
+/** How far two photos' mean colour moved: the largest change of a channel's mean or of the mean chroma. */
+export function colourShift(a: PhotoFacts, b: PhotoFacts): number {
+  return Math.max(Math.abs(a.chroma - b.chroma), ...a.rgb.map((x, k) => Math.abs(x - b.rgb[k])));
+}
 
 /**
  * Pairs of photos whose perceptual hashes differ in at most `maxHashDistance` bits (i < j), found
@@ -155,7 +164,7 @@ export function duplicateGroups(
     else union(same, i);
   });
   for (const [i, j] of hashClosePairs(facts, bounds.maxHashDistance)) {
-    if (find(i) === find(j)) continue;
+    if (find(i) === find(j) || colourShift(facts[i]!, facts[j]!) > bounds.maxColourShift) continue;
     const c = cosine(i, j);
     if (c !== null && c >= bounds.minCosine) union(i, j);
   }

@@ -29,6 +29,8 @@ function factsOf(n: number): PhotoFacts {
     phash: String(n % 10).repeat(16),
     sharpness: 0.5,
     exposure: { mean: 0.5, shadows: 0, highlights: 0.01 },
+    rgb: [0.5, 0.5, 0.5],
+    chroma: 0,
   };
 }
 const withFacts = (event: PutEvent, n: number): PutEvent => ({ ...event, facts: factsOf(n) });

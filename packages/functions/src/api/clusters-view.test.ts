@@ -166,6 +166,8 @@ describe("the review of each cluster", () => {
       // Photo 44 is the only one in focus: the others have under 70% of its sharpness.
       sharpness: i === 44 ? 0.6 : 0.3 + (i % 7) * 0.01,
       exposure: { mean: 0.5, shadows: 0, highlights: 0 },
+      rgb: [0.4, 0.5, 0.6],
+      chroma: 0.2,
     };
   }
   const view = cliques("alice", sizes, id, factsOf);

@@ -9,7 +9,18 @@
  */
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { dotF32, exifFieldCount, gaussian, hammingDistance, type PhotoFacts, prng, type Snapshot, suggestBest } from "@photo-clusters/core";
+import {
+  colourShift,
+  DEFAULT_DUPLICATE_BOUNDS,
+  dotF32,
+  exifFieldCount,
+  gaussian,
+  hammingDistance,
+  type PhotoFacts,
+  prng,
+  type Snapshot,
+  suggestBest,
+} from "@photo-clusters/core";
 import { smallImage } from "@photo-clusters/functions";
 import sharp from "sharp";
 
@@ -173,7 +184,7 @@ export async function bestOnBursts(photos: readonly string[], severity: Severity
 /**
  * Pairs of one group: how many the duplicate test calls the same picture at each bound, among pairs
  * whose edits keep the picture (recompressed, resized, sharpened or blurred copies) and pairs that
- * change it (crops, rotations, colour edits, other frames).
+ * change it (crops, rotations, colour edits, other frames). The API's bounds are marked `*`.
  */
 export function duplicateBounds(snapshot: Snapshot, manifest: readonly ManifestRow[], fileOf: (imageId: string) => string | undefined): string {
   const byFile = new Map(manifest.map((r) => [r.file, r]));
@@ -182,25 +193,32 @@ export function duplicateBounds(snapshot: Snapshot, manifest: readonly ManifestR
     const facts = snapshot.facts?.(row) ?? null;
     return m && facts && m.role !== "singleton" ? [{ row, m, facts }] : [];
   });
-  const pairs: Array<{ same: boolean; hash: number; cosine: number }> = [];
+  const pairs: Array<{ same: boolean; hash: number; cosine: number; colour: number }> = [];
+  const d = snapshot.dimension;
   for (let x = 0; x < rows.length; x++)
     for (let y = x + 1; y < rows.length; y++) {
       const a = rows[x]!;
       const b = rows[y]!;
       if (a.m.group !== b.m.group) continue;
-      const same = !a.m.role.startsWith("hardpair") && !b.m.role.startsWith("hardpair") && !changesPicture(a.m.edit) && !changesPicture(b.m.edit);
-      const d = snapshot.dimension;
-      pairs.push({ same, hash: hammingDistance(a.facts.phash, b.facts.phash), cosine: dotF32(snapshot.vectors, a.row * d, snapshot.vectors, b.row * d, d) });
+      pairs.push({
+        same: !a.m.role.startsWith("hardpair") && !b.m.role.startsWith("hardpair") && !changesPicture(a.m.edit) && !changesPicture(b.m.edit),
+        hash: hammingDistance(a.facts.phash, b.facts.phash),
+        cosine: dotF32(snapshot.vectors, a.row * d, snapshot.vectors, b.row * d, d),
+        colour: colourShift(a.facts, b.facts),
+      });
     }
   const sameTotal = pairs.filter((p) => p.same).length;
   const lines: string[] = [];
-  for (const hash of [2, 4, 6, 8])
-    for (const cosine of [0.95, 0.97, 0.99]) {
-      const flagged = pairs.filter((p) => p.hash <= hash && p.cosine >= cosine);
-      const same = flagged.filter((p) => p.same).length;
-      lines.push(
-        `  ≤ ${String(hash).padEnd(3)} ≥ ${cosine.toFixed(2)}   ${String(same).padStart(4)} of ${sameTotal}   ${String(flagged.length - same).padStart(4)} of ${pairs.length - sameTotal}   ${flagged.length ? (same / flagged.length).toFixed(3) : "–"}`,
-      );
-    }
-  return `duplicates on the dev groups' pairs: ${sameTotal} pairs of the same picture (recompressed, resized, sharpened or blurred copies), ${pairs.length - sameTotal} of changed pictures (crops, rotations, colour edits, other frames); identical bytes are always duplicates\n  hash  cosine   same called same   changed called same   precision\n${lines.join("\n")}\n`;
+  const chosen = DEFAULT_DUPLICATE_BOUNDS;
+  for (const hash of [4, 8])
+    for (const cosine of [0.95, 0.97])
+      for (const colour of [0.005, 0.01, 0.02, 1]) {
+        const flagged = pairs.filter((p) => p.hash <= hash && p.cosine >= cosine && p.colour <= colour);
+        const same = flagged.filter((p) => p.same).length;
+        const mark = hash === chosen.maxHashDistance && cosine === chosen.minCosine && colour === chosen.maxColourShift ? "*" : " ";
+        lines.push(
+          `${mark} ≤ ${String(hash).padEnd(3)} ≥ ${cosine.toFixed(2)}   ${colour === 1 ? "any  " : colour.toFixed(3)}   ${String(same).padStart(4)} of ${sameTotal}   ${String(flagged.length - same).padStart(4)} of ${pairs.length - sameTotal}   ${flagged.length ? (same / flagged.length).toFixed(3) : "–"}`,
+        );
+      }
+  return `duplicates on the dev groups' pairs: ${sameTotal} pairs of the same picture (recompressed, resized, sharpened or blurred copies), ${pairs.length - sameTotal} of changed pictures (crops, rotations, colour edits, other frames); identical bytes are always duplicates\n  hash  cosine   colour   same called same   changed called same   precision\n${lines.join("\n")}\n`;
 }

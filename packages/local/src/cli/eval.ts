@@ -2,11 +2,22 @@ import { readFileSync } from "node:fs";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { availableParallelism, tmpdir } from "node:os";
 import { basename, join } from "node:path";
-import { mobilenetV2Int8, pairwiseScores, parseGroupsCsv, parseObjectKey, plainFit, silentLogger, subset, type UserView } from "@photo-clusters/core";
+import {
+  mobilenetV2Int8,
+  pairwiseScores,
+  parseGroupsCsv,
+  parseObjectKey,
+  plainFit,
+  type Snapshot,
+  silentLogger,
+  subset,
+  type UserView,
+} from "@photo-clusters/core";
 import { createEmbedder, resolveModelPath } from "@photo-clusters/model-server";
 import { startLocalRuntime } from "../runtime.ts";
 import { clustersUrl, getAllClusters } from "./api-client.ts";
 import { progressBar } from "./progress.ts";
+import { bestOnBursts, bestOnGroups, duplicateBounds, readManifest } from "./eval-review.ts";
 import { crossValidatedSection, scoresTable } from "./scores-table.ts";
 import { collectPhotos, putToBucket, uploadPhotos } from "./upload.ts";
 
@@ -92,6 +103,7 @@ export async function runEval(dir: string, options: { thresholds?: number[]; mod
     );
     out.write(scoresTable(rows));
     out.write(`\n${crossValidatedSection(labelledSet, plainFit, "calibration, graph floor and default threshold").text}`);
+    out.write(`\n${await reviewSection(dir, snapshot, (imageId) => fileOf.get(imageId))}`);
     let ceiling: number | undefined;
     if (steady) {
       out.write(
@@ -122,6 +134,29 @@ export async function runEval(dir: string, options: { thresholds?: number[]; mod
     await stop?.();
     await rm(dataDir, { recursive: true, force: true });
   }
+}
+
+/**
+ * The best shot and the duplicates (eval-review.ts): on the groups and their pairs when the folder has
+ * a manifest.csv naming each photo's role and edit, and on bursts made from its originals (from its
+ * first 50 photos without a manifest).
+ */
+async function reviewSection(dir: string, snapshot: Snapshot, fileOf: (imageId: string) => string | undefined): Promise<string> {
+  const manifest = await readManifest(dir);
+  const factsByFile = new Map(snapshot.images.map((img, row) => [fileOf(img.imageId), snapshot.facts?.(row) ?? null]));
+  const sources = manifest
+    ? manifest.filter((r) => r.role === "original").map((r) => join(dir, r.file))
+    : [...factsByFile.keys()]
+        .filter((f): f is string => f !== undefined)
+        .slice(0, 50)
+        .map((f) => join(dir, f));
+  const bar = progressBar(2 * sources.length, "bursts");
+  const bursts = [];
+  for (const severity of ["strong", "mild"] as const)
+    bursts.push(await bestOnBursts(sources, severity, (done) => bar.update(done + (severity === "mild" ? sources.length : 0))));
+  bar.done(2 * sources.length);
+  if (!manifest) return `no manifest.csv: the best shot is measured on bursts only\n\n${bursts.join("\n")}`;
+  return [await bestOnGroups(dir, manifest, (file) => factsByFile.get(file) ?? null), ...bursts, duplicateBounds(snapshot, manifest, fileOf)].join("\n");
 }
 
 export async function readGroups(path: string): Promise<Map<string, string>> {
