@@ -88,7 +88,7 @@ export function captureTime(exif: Uint8Array | undefined): string | null {
     const date = /^(\d{4}):(\d{2}):(\d{2}) (\d{2}):(\d{2}):(\d{2})$/.exec(tiff.ascii(ifd, TAG_DATE_TIME_ORIGINAL) ?? "");
     if (!date) return null;
     const [, y, mo, d, h, mi, s] = date.map(Number);
-    if (y < 1800 || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || s > 60) return null;
+    if (y < 1800 || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || s > 59) return null;
     let iso = `${date[1]}-${date[2]}-${date[3]}T${date[4]}:${date[5]}:${date[6]}`;
     const sub = /^\d{1,9}$/.exec(tiff.ascii(ifd, TAG_SUBSEC_TIME_ORIGINAL) ?? "");
     if (sub) iso += `.${sub[0].padEnd(3, "0").slice(0, 3)}`;

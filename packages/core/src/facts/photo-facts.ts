@@ -4,7 +4,7 @@
  * facts existed have none (null), until `photo-clusters backfill --reembed` fills them in.
  */
 import { createHash } from "node:crypto";
-import { captureTime } from "./exif.ts";
+import { captureMillis, captureTime } from "./exif.ts";
 import { jpegQuality } from "./jpeg-quality.ts";
 import { type Exposure, pixelFacts } from "./pixel-facts.ts";
 
@@ -69,6 +69,29 @@ export function photoFacts(d: DecodedForFacts): PhotoFacts {
   };
 }
 
+/** What captureTime writes: a date and time, milliseconds and an offset when known. */
+const TAKEN_AT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{3})?(Z|[+-]\d{2}:\d{2})?$/;
+
+/** Only the fields PhotoFacts names, so nothing else a sender adds is stored or served. */
+export function knownFacts(f: PhotoFacts): PhotoFacts {
+  const { takenAt, width, height, bytes, format, jpegQuality, sha256, phash, sharpness, noise, exposure, rgb, chroma } = f;
+  return {
+    takenAt,
+    width,
+    height,
+    bytes,
+    format,
+    jpegQuality,
+    sha256,
+    phash,
+    sharpness,
+    noise,
+    exposure: { mean: exposure.mean, shadows: exposure.shadows, highlights: exposure.highlights },
+    rgb: [rgb[0], rgb[1], rgb[2]],
+    chroma,
+  };
+}
+
 const isUnit = (x: unknown) => typeof x === "number" && x >= 0 && x <= 1;
 const isCount = (x: unknown) => Number.isInteger(x) && (x as number) >= 0;
 
@@ -78,7 +101,7 @@ export function isPhotoFacts(value: unknown): value is PhotoFacts {
   return (
     typeof f === "object" &&
     f !== null &&
-    (f.takenAt === null || (typeof f.takenAt === "string" && f.takenAt.length <= 40)) &&
+    (f.takenAt === null || (typeof f.takenAt === "string" && TAKEN_AT.test(f.takenAt) && !Number.isNaN(captureMillis(f.takenAt)))) &&
     isCount(f.width) &&
     isCount(f.height) &&
     isCount(f.bytes) &&

@@ -133,3 +133,11 @@ describe("duplicateGroups and colour", () => {
     expect(duplicateGroups([original, warmer, recompressed], () => 0.99)).toEqual([[0, 2]]);
   });
 });
+
+describe("hashClosePairs on a cluster of one hash", () => {
+  it("looks at no more than its limit of pairs, however many photos share a hash", () => {
+    const flat = Array.from({ length: 3000 }, () => facts({ phash: "0000000000000000" }));
+    const pairs = hashClosePairs(flat, 4, 1000);
+    expect(pairs).toHaveLength(1000); // of the 4.5 million pairs there are
+  });
+});

@@ -4,16 +4,16 @@
  *
  * The best shot, among the photos that have facts, is the largest file among those without a flaw:
  * 1. the most pixels, within 10% (a downscaled or cropped copy lost detail that cannot come back);
- * 2. exposed: at most 5% more of the frame clipped to black or white than the least clipped photo
- *    (a scene that is white in every frame costs none of them);
+ * 2. exposed like the rest: at most 5% more of the frame clipped to black or white than the median
+ *    photo, and a mean level within 0.12 of the median's (a scene white in every frame costs none);
  * 3. in focus: sharpness at least 70% of the sharpest's (of those left);
- * 4. not noisy: noise at most 1.5 times the least noisy's, plus half a level;
- * 5. not recompressed: a JPEG saved at a lower quality than another (by its quantization table, 2
- *    points of tolerance) is a copy; other formats count as not recompressed;
+ * 4. not noisy: noise at most 1.5 times that of the sharpest frames (within 90% of the sharpest),
+ *    plus a quarter level: a blurred frame's smoothing hides noise, so it sets no floor;
+ * 5. not recompressed: a JPEG saved at a lower quality than another (by its quantization table, 1
+ *    point of tolerance) is a copy; other formats count as not recompressed;
  * 6. then the largest file (the least compressed of what is left), the earlier capture, the order given.
  * "Largest file" alone, as Immich suggests, picks the noisiest frame of a burst: noise does not compress.
  */
-import { hammingDistance } from "./pixel-facts.ts";
 import type { PhotoFacts } from "./photo-facts.ts";
 import { captureMillis } from "./exif.ts";
 
@@ -101,37 +101,61 @@ export function colourShift(a: PhotoFacts, b: PhotoFacts): number {
   return Math.max(Math.abs(a.chroma - b.chroma), ...a.rgb.map((x, k) => Math.abs(x - b.rgb[k])));
 }
 
+/** Most pairs of close hashes one cluster's check looks at: thousands of photos with one hash (a flat or black frame) would otherwise cost millions. */
+export const MAX_HASH_PAIRS = 100_000;
+
+const popcount = (x: number) => {
+  let v = x - ((x >>> 1) & 0x55555555);
+  v = (v & 0x33333333) + ((v >>> 2) & 0x33333333);
+  return (((v + (v >>> 4)) & 0x0f0f0f0f) * 0x01010101) >>> 24;
+};
+
 /**
  * Pairs of photos whose perceptual hashes differ in at most `maxHashDistance` bits (i < j), found
  * without comparing every pair: split into maxHashDistance + 1 chunks, two such hashes agree exactly
- * on at least one chunk (pigeonhole), so only photos sharing a chunk are compared.
+ * on at least one chunk (pigeonhole), so only photos sharing a chunk are compared, and a pair is
+ * counted at the first chunk its hashes share. At most `limit` pairs are looked at.
  */
-export function hashClosePairs(facts: ReadonlyArray<PhotoFacts | null>, maxHashDistance = DEFAULT_DUPLICATE_BOUNDS.maxHashDistance): Array<[number, number]> {
-  const chunks = maxHashDistance + 1;
+export function hashClosePairs(
+  facts: ReadonlyArray<PhotoFacts | null>,
+  maxHashDistance = DEFAULT_DUPLICATE_BOUNDS.maxHashDistance,
+  limit = MAX_HASH_PAIRS,
+): Array<[number, number]> {
+  const chunks = Math.min(maxHashDistance + 1, 64);
   const width = Math.ceil(64 / chunks);
-  const bits = facts.map((f) => (f ? BigInt(`0x${f.phash}`) : null));
-  const seen = new Set<number>();
+  const n = facts.length;
+  const hi = new Uint32Array(n);
+  const lo = new Uint32Array(n);
+  // keys[c * n + i]: chunk c of photo i's hash (-1 without facts).
+  const keys = new Float64Array(chunks * n).fill(-1);
+  facts.forEach((f, i) => {
+    if (!f) return;
+    hi[i] = Number.parseInt(f.phash.slice(0, 8), 16);
+    lo[i] = Number.parseInt(f.phash.slice(8), 16);
+    const h = BigInt(`0x${f.phash}`);
+    for (let c = 0; c < chunks; c++) keys[c * n + i] = Number((h >> BigInt(c * width)) & ((1n << BigInt(width)) - 1n));
+  });
   const pairs: Array<[number, number]> = [];
+  let looked = 0;
   for (let c = 0; c < chunks; c++) {
-    const shift = BigInt(c * width);
-    const mask = (1n << BigInt(width)) - 1n;
-    const buckets = new Map<bigint, number[]>();
-    bits.forEach((h, i) => {
-      if (h === null) return;
-      const key = (h >> shift) & mask;
+    const buckets = new Map<number, number[]>();
+    for (let i = 0; i < n; i++) {
+      const key = keys[c * n + i];
+      if (key < 0) continue;
       const bucket = buckets.get(key);
       if (bucket) bucket.push(i);
       else buckets.set(key, [i]);
-    });
+    }
     for (const bucket of buckets.values())
       for (let x = 0; x < bucket.length; x++)
         for (let y = x + 1; y < bucket.length; y++) {
           const i = bucket[x];
           const j = bucket[y];
-          const id = i * facts.length + j;
-          if (seen.has(id)) continue;
-          seen.add(id);
-          if (hammingDistance(facts[i]!.phash, facts[j]!.phash) <= maxHashDistance) pairs.push([i, j]);
+          let earlier = false;
+          for (let e = 0; e < c && !earlier; e++) earlier = keys[e * n + i] === keys[e * n + j];
+          if (earlier) continue;
+          if (++looked > limit) return pairs;
+          if (popcount(hi[i] ^ hi[j]) + popcount(lo[i] ^ lo[j]) <= maxHashDistance) pairs.push([i, j]);
         }
   }
   return pairs;

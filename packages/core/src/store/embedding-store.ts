@@ -200,7 +200,8 @@ export function openStore(options: StoreOptions): EmbeddingStore {
           }
         }
       }
-      if (facts.length > 0) {
+      // Facts only after a check that the lock is still ours: a lost lock's writer must not append.
+      if (facts.length > 0 && !lost()) {
         try {
           state.facts = await appendFacts(ctx.paths.facts, facts, state.facts);
         } catch (err) {

@@ -1,4 +1,4 @@
-import { appendFile, readFile, stat, truncate } from "node:fs/promises";
+import { appendFile, readFile, stat, truncate, writeFile } from "node:fs/promises";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { PhotoFacts } from "../facts/photo-facts.ts";
 import { openStore } from "./embedding-store.ts";
@@ -122,5 +122,28 @@ describe("photo facts in the store", () => {
 
     await fresh.write("u", [withFacts(put("u", "b", 2), 2)]); // and the next write starts the file again
     expect(byId(await fresh.readView("u"))).toEqual({ a: null, b: factsOf(2) });
+  });
+
+  it("answers with no facts from a damaged facts file, and the next write starts the file again", async () => {
+    await store.write("u", [withFacts(put("u", "a", 1), 1)]);
+    await writeFile(factsFile(), "not a facts file at all, whatever its name says");
+
+    const fresh = openStore({ root, model, logger: quietLogger });
+    expect(byId(await fresh.readView("u"))).toEqual({ a: null });
+    expect((await fresh.read("u")).facts?.(0)).toBeNull();
+
+    await fresh.write("u", [withFacts(put("u", "b", 2), 2)]);
+    expect(byId(await fresh.readView("u"))).toEqual({ a: null, b: factsOf(2) });
+  });
+
+  it("keeps every photo's facts when two reads of one view refresh it at once", async () => {
+    await store.write("u", [withFacts(put("u", "a", 1), 1)]);
+    const view = await store.readView("u");
+    await store.write("u", [withFacts(put("u", "b", 2), 2)]);
+
+    await Promise.all([store.readView("u", view), store.readView("u", view), store.readView("u", view)]);
+    await store.write("u", [withFacts(put("u", "c", 3), 3)]);
+
+    expect(byId(await store.readView("u", view))).toEqual({ a: factsOf(1), b: factsOf(2), c: factsOf(3) });
   });
 });

@@ -108,14 +108,14 @@ describe("photo facts from the same decode", () => {
 
     // Assess
     expect(facts).toMatchObject({ takenAt: "2024-05-06T07:08:09.420+02:00", width: 768, height: 1024, bytes: sideways.length, format: "jpeg" });
-    expect(facts.sha256).toBe(createHash("sha256").update(sideways).digest("hex"));
-    expect(facts.phash).toMatch(/^[0-9a-f]{16}$/);
+    expect(facts?.sha256).toBe(createHash("sha256").update(sideways).digest("hex"));
+    expect(facts?.phash).toMatch(/^[0-9a-f]{16}$/);
   });
 
   it("has no capture time for a photo without EXIF, and the same hashes for the same bytes", async () => {
     const [a, b] = await Promise.all([smallImage(ORIGINAL, p), smallImage(Buffer.from(ORIGINAL), p)]);
 
-    expect(a.facts.takenAt).toBeNull();
+    expect(a.facts?.takenAt).toBeNull();
     expect(a.facts).toEqual(b.facts);
   });
 
@@ -145,7 +145,7 @@ describe("photo facts from the same decode", () => {
     };
 
     // Act
-    const sharpness = Object.fromEntries(await Promise.all(Object.entries(frames).map(async ([k, b]) => [k, (await smallImage(b, p)).facts.sharpness])));
+    const sharpness = Object.fromEntries(await Promise.all(Object.entries(frames).map(async ([k, b]) => [k, (await smallImage(b, p)).facts?.sharpness])));
 
     // Assess: noise makes the largest file of the four, and still not the sharpest frame
     expect(sharpness.clean).toBeGreaterThan(sharpness.blurred);

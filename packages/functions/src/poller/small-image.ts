@@ -70,7 +70,16 @@ export async function decodePhoto(bytes: Uint8Array, maxPixels = MAX_PIXELS): Pr
 }
 
 /** A photo's bytes → the model's input pixels as a lossless WebP, for the endpoint, and the photo's facts. */
-export async function smallImage(bytes: Uint8Array, p: Preprocessing): Promise<FetchedImage & { format: PhotoFormat; facts: PhotoFacts }> {
+/** The photo's facts; none (never a failed photo) if measuring them fails. */
+function factsOf(decoded: Parameters<typeof photoFacts>[0]): PhotoFacts | undefined {
+  try {
+    return photoFacts(decoded);
+  } catch {
+    return undefined;
+  }
+}
+
+export async function smallImage(bytes: Uint8Array, p: Preprocessing): Promise<FetchedImage & { format: PhotoFormat; facts?: PhotoFacts }> {
   const photo = await decodePhoto(bytes);
   const box = modelInputBox(photo.width, photo.height, p);
   try {
@@ -82,7 +91,7 @@ export async function smallImage(bytes: Uint8Array, p: Preprocessing): Promise<F
       image = image.resize(box.width, box.height, { fit: "fill", kernel: "linear" }).extract({ left: box.left, top: box.top, width: p.size, height: p.size });
     const { data, info } = await image.removeAlpha().raw().toBuffer({ resolveWithObject: true });
     const pixels = new Uint8Array(data.buffer, data.byteOffset, data.length);
-    const facts = photoFacts({ ...photo, bytes, small: { pixels, width: info.width, height: info.height } });
+    const facts = factsOf({ ...photo, bytes, small: { pixels, width: info.width, height: info.height } });
     const input = sharp(data, { raw: { width: info.width, height: info.height, channels: 3 } });
     // Effort 0: a sixth of the default's CPU for about 15% more bytes.
     const out = await input.webp({ lossless: true, effort: 0 }).toBuffer();

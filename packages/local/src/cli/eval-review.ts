@@ -165,7 +165,11 @@ export async function bestOnBursts(photos: readonly string[], severity: Severity
   for (const [i, path] of photos.entries()) {
     const frames = await burstOf(await readFile(path), severity);
     const members: Member[] = [];
-    for (const [name, bytes] of Object.entries(frames)) members.push({ file: name, facts: (await smallImage(bytes, p)).facts, exifFields: 0 });
+    for (const [name, bytes] of Object.entries(frames)) {
+      const { facts } = await smallImage(bytes, p);
+      if (!facts) throw new Error(`no facts for the ${name} frame of ${path}`);
+      members.push({ file: name, facts, exifFields: 0 });
+    }
     for (const [name, rule] of Object.entries(RULES)) {
       const picked = members[rule(members)]!.file;
       tally[name]!.set(picked, (tally[name]!.get(picked) ?? 0) + 1);

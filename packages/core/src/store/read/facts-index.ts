@@ -2,62 +2,85 @@
  * The reader's side of the facts file (format/facts-file.ts): each key's latest entry, read whole
  * once and then only what the file grew by, like the refs file; a file replaced (a compaction) or cut
  * is read again whole. Facts are kept as their JSON text and parsed for the rows an answer shows.
+ * A file this code cannot read (a damaged header, or a newer format) reads as no facts: it never
+ * keeps a user's clusters from being answered.
  */
-import { CorruptStoreError } from "../../errors.ts";
 import type { PhotoFacts } from "../../facts/photo-facts.ts";
 import { checkFactsHeader, FACTS_HEADER_BYTES, readFactsFrames } from "../format/facts-file.ts";
 import { readPathFrom } from "../fs-util.ts";
 
+interface State {
+  byKey: Map<string, { crc: number; json: string }>;
+  ino: number;
+  head: Buffer;
+  end: number;
+  textBytes: number;
+  /** False for a file read as no facts: nothing appended to it is taken either. */
+  readable: boolean;
+}
+
+const empty = (): State => ({ byKey: new Map(), ino: -1, head: Buffer.alloc(0), end: 0, textBytes: 0, readable: true });
+
 export class FactsIndex {
-  private byKey = new Map<string, { crc: number; json: string }>();
-  private ino = -1;
-  private head = Buffer.alloc(0);
-  private end = 0;
-  private textBytes = 0;
+  private state = empty();
+  /** Refreshes run one after another: two at once would both add what the file grew by. */
+  private queue: Promise<void> = Promise.resolve();
 
   /** Memory held, near enough. */
   get bytes(): number {
-    return this.textBytes + this.byKey.size * 64;
+    return this.state.textBytes + this.state.byKey.size * 64;
   }
 
   /** The facts of the record of `key` whose log frame checksum is `crc`; null when it has none. */
   get(key: string, crc: number): PhotoFacts | null {
-    const entry = this.byKey.get(key);
+    const entry = this.state.byKey.get(key);
     return entry && entry.crc === crc ? (JSON.parse(entry.json) as PhotoFacts) : null;
   }
 
   /** Reads what the file at `path` grew by since the last call (all of it the first time, or when replaced). */
-  async refresh(path: string): Promise<void> {
-    const got = await readPathFrom(path, this.end, FACTS_HEADER_BYTES);
-    if (!got) {
-      this.reset(-1);
-      return;
-    }
-    let { buf } = got;
-    let from = 0;
-    if (got.ino !== this.ino || got.size < this.end || !got.head.equals(this.head)) {
-      this.reset(-1);
-      buf = (await readPathFrom(path, 0))?.buf ?? Buffer.alloc(0);
-      const header = checkFactsHeader(buf);
-      if (header === "truncated") return; // being created: read again next time
-      if (header !== "ok") throw new CorruptStoreError(`${path}: ${header}`);
-      this.ino = got.ino;
-      this.head = Buffer.from(buf.subarray(0, FACTS_HEADER_BYTES));
-      this.end = from = FACTS_HEADER_BYTES;
-    }
-    const used = readFactsFrames(buf, from, (e) => {
-      const json = JSON.stringify(e.facts);
-      this.textBytes += json.length + e.key.length;
-      this.byKey.set(e.key, { crc: e.crc, json });
-    });
-    this.end += used - from;
+  refresh(path: string, warn?: (message: string, fields: Record<string, unknown>) => void): Promise<void> {
+    const run = this.queue.then(() => this.read(path, warn));
+    this.queue = run.catch(() => {});
+    return run;
   }
 
-  private reset(ino: number): void {
-    this.byKey = new Map();
-    this.ino = ino;
-    this.head = Buffer.alloc(0);
-    this.end = 0;
-    this.textBytes = 0;
+  private async read(path: string, warn?: (message: string, fields: Record<string, unknown>) => void): Promise<void> {
+    const s = this.state;
+    const got = await readPathFrom(path, s.end, FACTS_HEADER_BYTES);
+    if (!got) {
+      this.state = empty();
+      return;
+    }
+    if (got.ino === s.ino && got.size >= s.end && got.head.equals(s.head)) {
+      if (s.readable) s.end += take(s, got.buf, 0);
+      return;
+    }
+    // A first read, or another file at the path: read it whole into a new state, then swap.
+    const whole = await readPathFrom(path, 0);
+    const next = empty();
+    const buf = whole?.buf ?? Buffer.alloc(0);
+    const header = checkFactsHeader(buf);
+    if (header !== "ok") {
+      if (header !== "truncated") warn?.("store: facts file unreadable; its photos' facts read as none", { file: path, reason: header });
+      // Being created (truncated): read again next time. Unreadable: not again until it changes.
+      if (header !== "truncated" && whole)
+        Object.assign(next, { ino: whole.ino, head: Buffer.from(buf.subarray(0, FACTS_HEADER_BYTES)), end: whole.size, readable: false });
+      this.state = next;
+      return;
+    }
+    next.ino = whole!.ino;
+    next.head = Buffer.from(buf.subarray(0, FACTS_HEADER_BYTES));
+    next.end = take(next, buf, FACTS_HEADER_BYTES);
+    this.state = next;
   }
+}
+
+/** Takes the whole frames of `buf` from `from` into `s`; returns where they end. */
+function take(s: State, buf: Buffer, from: number): number {
+  return readFactsFrames(buf, from, (e) => {
+    const json = JSON.stringify(e.facts);
+    const before = s.byKey.get(e.key);
+    s.textBytes += json.length + (before ? -before.json.length : e.key.length);
+    s.byKey.set(e.key, { crc: e.crc, json });
+  });
 }

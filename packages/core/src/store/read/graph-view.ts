@@ -34,7 +34,7 @@ const u16 = (b: Buffer, p: number): number => b[p] | (b[p + 1] << 8);
 
 export async function readView(ctx: FilesContext, userId: string, previous?: UserView): Promise<UserView> {
   if (previous instanceof GraphView && previous.userId === userId && previous.model === ctx.model.id && (await previous.refresh(ctx))) {
-    await previous.factsIndex.refresh(ctx.paths.facts);
+    await previous.factsIndex.refresh(ctx.paths.facts, ctx.logger.warn.bind(ctx.logger));
     return previous;
   }
   for (let attempt = 1; attempt <= ATTEMPTS; attempt++) {
@@ -56,7 +56,7 @@ export async function readView(ctx: FilesContext, userId: string, previous?: Use
       graphHead: Buffer.from(graph!.buf.subarray(0, graphHead.header.length)),
     });
     view.take(refs.buf, head.header.length, graph!.buf, graphHead.header.length);
-    await view.factsIndex.refresh(ctx.paths.facts);
+    await view.factsIndex.refresh(ctx.paths.facts, ctx.logger.warn.bind(ctx.logger));
     return view;
   }
   return viewOfSnapshot(await readSnapshot(ctx, userId));

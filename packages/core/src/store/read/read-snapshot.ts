@@ -31,7 +31,7 @@ export async function readSnapshot(ctx: FilesContext, userId: string): Promise<S
       if (head.status === "ok" && head.header.logFileId !== log.header.fileId) continue;
     }
     const facts = new FactsIndex();
-    await facts.refresh(paths.facts);
+    await facts.refresh(paths.facts, ctx.logger.warn.bind(ctx.logger));
     const snapshot = buildSnapshot(userId, buf, log, graph, floor, facts);
     if (graph && graph.covered < log.records.length) {
       const how = snapshot.graph ? "missing edges computed on read" : "snapshot without graph";

@@ -36,7 +36,14 @@ export async function appendFacts(path: string, entries: readonly FactsEntry[], 
       const buf = await readRange(fh, from, size);
       if (from === 0) {
         const header = checkFactsHeader(buf);
-        if (header !== "ok") throw new CorruptStoreError(`${path}: ${header}`);
+        // A newer format's file is left alone (this code would corrupt it); a damaged one starts again.
+        if (header.startsWith("facts format")) throw new CorruptStoreError(`${path}: ${header}`);
+        if (header !== "ok") {
+          await fh.close();
+          fh = null;
+          await atomicWrite(path, [encodeFactsHeader()]);
+          return appendFacts(path, entries, undefined);
+        }
       }
       end = from + readFactsFrames(buf, from === 0 ? FACTS_HEADER_BYTES : 0, () => {});
       if (end < size) await fh.truncate(end);
@@ -45,7 +52,7 @@ export async function appendFacts(path: string, entries: readonly FactsEntry[], 
     await writeAt(fh, frame, end);
     return { ino, size: end + frame.length };
   } finally {
-    await fh.close();
+    await fh?.close();
   }
 }
 

@@ -83,7 +83,9 @@ export async function compactUser(ctx: FilesContext, userId: string, state: User
     throw err;
   }
   // The facts of the records kept (format/facts-file.ts); a crash before this leaves extra entries, which no live record matches.
-  await compactFacts(paths.facts, new Map(refs.filter((r) => r.kind === "put").map((r) => [r.key, r.crc])));
+  await compactFacts(paths.facts, new Map(refs.filter((r) => r.kind === "put").map((r) => [r.key, r.crc]))).catch((err: Error) =>
+    ctx.logger.warn("store: facts file not compacted; the log is", { file: paths.facts, error: err.message }),
+  );
   ctx.metrics.count("Compactions");
   ctx.logger.debug("store: compacted", { file: paths.log, recordsBefore: recordCount, recordsAfter: crcs.length });
   return { userId, recordsBefore: recordCount, recordsAfter: crcs.length, bytesBefore, bytesAfter };

@@ -3,7 +3,7 @@
  * L2-normalised copy of the vector). A bad event fails alone; the rest of its batch goes on.
  */
 import { CoreError, InvalidKeyError, InvalidParameterError, InvalidVectorError, ModelMismatchError } from "../../errors.ts";
-import { isPhotoFacts } from "../../facts/photo-facts.ts";
+import { isPhotoFacts, knownFacts } from "../../facts/photo-facts.ts";
 import type { ModelDescriptor } from "../../models.ts";
 import { assertImageId } from "../ids.ts";
 import { MAX_FIELD_BYTES } from "../format/record-codec.ts";
@@ -44,7 +44,7 @@ function prepare(event: StoreEvent, model: ModelDescriptor): StoreEvent {
   }
   // Facts of another shape are dropped, never the photo: they are a description, not the record.
   const { facts, ...rest } = event;
-  return { ...rest, sequencer, vector: normalise(vector, event.key), ...(isPhotoFacts(facts) ? { facts } : {}) };
+  return { ...rest, sequencer, vector: normalise(vector, event.key), ...(isPhotoFacts(facts) ? { facts: knownFacts(facts) } : {}) };
 }
 
 /** A normalised copy; zero or non-finite vectors have no direction and are refused (never NaN). */
