@@ -14,7 +14,9 @@
  * - serve-writer-first: a writer's first append in a new container (it reads the whole log, in
  *   bounded chunks), in a child process that does only that, with its peak resident memory.
  * The user is seeded with the store's own encoders (seed-files.ts): groups of near-duplicates and
- * singletons, whose graph is exact because vectors of different groups are far below the floor.
+ * singletons, whose graph is exact because vectors of different groups are far below the floor, each
+ * photo with facts as the poller stores them (so each request reads the facts file and reviews its
+ * clusters: best shot and duplicates).
  */
 import { execFile } from "node:child_process";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
@@ -22,7 +24,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
-import { clusteredVectors, dotF32, EdgeList, openStore, prng, type PutEvent, resnet50V1, viewOfSnapshot } from "@photo-clusters/core";
+import { clusteredVectors, dotF32, EdgeList, openStore, type PhotoFacts, prng, type PutEvent, resnet50V1, viewOfSnapshot } from "@photo-clusters/core";
 import { seedUser } from "@photo-clusters/core/bench/seed-files";
 import { createApiApp } from "../src/api/app.ts";
 import { testAuth } from "../test/api-factories.ts";
@@ -49,6 +51,26 @@ async function measured(f: () => Promise<unknown>): Promise<{ ms: number; bytes:
   return { ms, bytes: (await bytesRead()) - before };
 }
 
+/** A phone photo's facts, as the poller measures them (distinct hashes: no two photos are the same picture). */
+function factsOf(i: number): PhotoFacts {
+  const h = (x: number) => ((x * 2654435761) >>> 0).toString(16).padStart(8, "0");
+  return {
+    takenAt: new Date(Date.UTC(2024, 0, 1) + i * 37_000).toISOString().replace("Z", "+00:00"),
+    width: 3024,
+    height: 4032,
+    bytes: 2_000_000 + ((i * 7919) % 1_000_000),
+    format: "heic",
+    jpegQuality: null,
+    sha256: `${h(i)}${h(i + 1)}`.repeat(4),
+    phash: `${h(i + 2)}${h(i + 3)}`,
+    sharpness: 0.2 + ((i * 13) % 100) / 1000,
+    noise: 0.002,
+    exposure: { mean: 0.45, shadows: 0.001, highlights: 0.01 },
+    rgb: [0.45, 0.44, 0.4],
+    chroma: 0.12,
+  };
+}
+
 function put(i: number, vector: Float32Array): PutEvent {
   return {
     kind: "put",
@@ -57,6 +79,7 @@ function put(i: number, vector: Float32Array): PutEvent {
     etag: `"${((i * 2654435761) >>> 0).toString(16).padStart(32, "0")}"`,
     sequencer: (i + 1).toString(16).toUpperCase().padStart(16, "0"),
     vector,
+    facts: factsOf(i),
   };
 }
 

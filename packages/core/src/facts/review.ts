@@ -121,19 +121,26 @@ export function hashClosePairs(
   maxHashDistance = DEFAULT_DUPLICATE_BOUNDS.maxHashDistance,
   limit = MAX_HASH_PAIRS,
 ): Array<[number, number]> {
-  const chunks = Math.min(maxHashDistance + 1, 64);
+  // At least two chunks, so a chunk fits 32 bits; more chunks than maxHashDistance + 1 keep the pigeonhole true.
+  const chunks = Math.min(64, Math.max(2, maxHashDistance + 1));
   const width = Math.ceil(64 / chunks);
   const n = facts.length;
   const hi = new Uint32Array(n);
   const lo = new Uint32Array(n);
   // keys[c * n + i]: chunk c of photo i's hash (-1 without facts).
   const keys = new Float64Array(chunks * n).fill(-1);
+  /** Bits [start, start + w) of the 64-bit hash hi·2³² + lo, w ≤ 32. */
+  const bits = (h: number, l: number, start: number, w: number) => {
+    const mask = w === 32 ? 0xffffffff : (1 << w) - 1;
+    if (start >= 32) return (h >>> (start - 32)) & mask;
+    if (start + w <= 32) return (l >>> start) & mask;
+    return ((l >>> start) | (h << (32 - start))) & mask;
+  };
   facts.forEach((f, i) => {
     if (!f) return;
     hi[i] = Number.parseInt(f.phash.slice(0, 8), 16);
     lo[i] = Number.parseInt(f.phash.slice(8), 16);
-    const h = BigInt(`0x${f.phash}`);
-    for (let c = 0; c < chunks; c++) keys[c * n + i] = Number((h >> BigInt(c * width)) & ((1n << BigInt(width)) - 1n));
+    for (let c = 0; c < chunks; c++) keys[c * n + i] = bits(hi[i], lo[i], c * width, Math.min(width, 64 - c * width)) >>> 0;
   });
   const pairs: Array<[number, number]> = [];
   let looked = 0;
