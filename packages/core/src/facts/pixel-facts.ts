@@ -251,16 +251,3 @@ function perceptualHash(g: Uint8Array, w: number, h: number): string {
   }
   return hex;
 }
-
-/** Bits that differ between two perceptual hashes (0–64). */
-export function hammingDistance(a: string, b: string): number {
-  let bits = 0;
-  for (let i = 0; i < 16; i++) {
-    let x = Number.parseInt(a[i], 16) ^ Number.parseInt(b[i], 16);
-    while (x) {
-      bits += x & 1;
-      x >>= 1;
-    }
-  }
-  return bits;
-}

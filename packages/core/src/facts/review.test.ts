@@ -1,7 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { PhotoFacts } from "./photo-facts.ts";
-import { hammingDistance } from "./pixel-facts.ts";
-import { duplicateGroups, hashClosePairs, suggestBest } from "./review.ts";
+import { duplicateGroups, hammingDistance, hashClosePairs, suggestBest } from "./review.ts";
 
 function facts(over: Partial<PhotoFacts> & { clipped?: number; mean?: number } = {}): PhotoFacts {
   const { clipped = 0, mean = 0.5, ...rest } = over;

@@ -110,6 +110,12 @@ const popcount = (x: number) => {
   return (((v + (v >>> 4)) & 0x0f0f0f0f) * 0x01010101) >>> 24;
 };
 
+/** Bits that differ between two perceptual hashes (0–64). */
+export function hammingDistance(a: string, b: string): number {
+  const half = (h: string, at: number) => Number.parseInt(h.slice(at, at + 8), 16);
+  return popcount(half(a, 0) ^ half(b, 0)) + popcount(half(a, 8) ^ half(b, 8));
+}
+
 /**
  * Pairs of photos whose perceptual hashes differ in at most `maxHashDistance` bits (i < j), found
  * without comparing every pair: split into maxHashDistance + 1 chunks, two such hashes agree exactly

@@ -218,6 +218,8 @@ interface Reviewed {
 /** A cluster's images by capture time (those without one last, by id), the suggested best and the duplicates. */
 function review(view: UserView, rows: number[], cosine: (x: number, y: number) => number | null): Reviewed {
   const byRow = new Map(rows.map((r) => [r, view.facts(r)]));
+  // Photos stored before facts existed: nothing to order or review by.
+  if (rows.every((r) => byRow.get(r) === null)) return { ordered: rows, facts: rows.map(() => null), best: null, groups: [], takenFrom: null, takenTo: null };
   const time = (r: number) => {
     const t = byRow.get(r)?.takenAt;
     return t ? captureMillis(t) : Number.NaN;
@@ -253,6 +255,7 @@ function pairCosines(view: UserView, clusters: number[][]): (x: number, y: numbe
   const id = (x: number, y: number) => Math.min(x, y) * view.rows + Math.max(x, y);
   for (const rows of clusters) {
     const facts = rows.map((r) => view.facts(r));
+    if (facts.every((f) => f === null)) continue;
     for (const [i, j] of hashClosePairs(facts, DEFAULT_DUPLICATE_BOUNDS.maxHashDistance)) wanted.set(id(rows[i], rows[j]), null);
   }
   if (wanted.size > 0 && view.graph) {

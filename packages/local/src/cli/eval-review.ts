@@ -16,6 +16,7 @@ import {
   exifFieldCount,
   gaussian,
   hammingDistance,
+  mobilenetV2Int8,
   type PhotoFacts,
   prng,
   type Snapshot,
@@ -160,7 +161,7 @@ export async function burstOf(photo: Buffer, severity: Severity = "strong"): Pro
 
 /** Bursts made from `photos` (never written to disk): where each rule's best is the clean frame, and what it picked instead. */
 export async function bestOnBursts(photos: readonly string[], severity: Severity, onProgress?: (done: number) => void): Promise<string> {
-  const p = (await import("@photo-clusters/core")).mobilenetV2Int8.input.preprocessing;
+  const p = mobilenetV2Int8.input.preprocessing;
   const tally = Object.fromEntries(Object.keys(RULES).map((name) => [name, new Map<string, number>()]));
   for (const [i, path] of photos.entries()) {
     const frames = await burstOf(await readFile(path), severity);
